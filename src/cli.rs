@@ -1,0 +1,122 @@
+//! Command-line flags: parsed once by clap, then validated into the options of each command.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::fetch::Cache;
+use crate::layer::Compression;
+use crate::pipeline::{self, BuildOptions, Destination};
+use crate::spec::Platform;
+
+#[derive(Debug, Parser)]
+#[command(name = "compose", version, about = "Build distroless OCI base images from Debian's archive")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the image a spec describes and print its digest.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// The spec file (`specs/python3.toml`).
+    spec: PathBuf,
+    /// Where the image goes: `oci:DIR[:TAG]` (default `oci:out/<name>:latest`).
+    #[arg(long, short)]
+    output: Option<String>,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compression: Compression,
+    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Cache directory [default: $COMPOSE_CACHE_DIR, $XDG_CACHE_HOME/compose, ~/.cache/compose].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Worker threads for extraction and compression [default: number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Use only the cache; fail naming what is missing.
+    #[arg(long)]
+    offline: bool,
+    /// Override the spec's platforms (`linux/amd64,linux/arm64`).
+    #[arg(long, value_delimiter = ',')]
+    platform: Vec<String>,
+    /// Print one JSON object instead of the digest.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parse the command line and run the command.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Build(args) => build(args),
+    }
+}
+
+fn source_date_epoch() -> Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().parse().with_context(|| {
+            format!("`SOURCE_DATE_EPOCH` must be seconds since 1970, not `{v}`")
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+fn build(args: BuildArgs) -> Result<ExitCode> {
+    let output = args
+        .output
+        .as_deref()
+        .map(Destination::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let platforms = if args.platform.is_empty() {
+        None
+    } else {
+        Some(
+            args.platform
+                .iter()
+                .map(|p| Platform::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?,
+        )
+    };
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("`--jobs` must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global()
+        .context("cannot start worker threads")?;
+    let opts = BuildOptions {
+        spec: args.spec,
+        output,
+        compression: args.compression,
+        mirrors: args.mirror,
+        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        jobs,
+        offline: args.offline,
+        platforms,
+        source_date_epoch: source_date_epoch()?,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = pipeline::build(&opts)?;
+    #[allow(clippy::print_stdout)]
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.digest);
+    }
+    Ok(ExitCode::SUCCESS)
+}

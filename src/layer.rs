@@ -1,0 +1,266 @@
+//! Deterministic layer tarballs: sorted entries, numeric owners, no atime/ctime, PAX records
+//! only for names that do not fit ustar, compressed with gzip or zstd at fixed settings.
+//!
+//! Nothing here knows about Debian: a layer is a `rootfs::Tree` in, a blob out.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::deb::Kind;
+use crate::rootfs::Tree;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+}
+
+/// A written layer blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// `sha256:` digest of the compressed blob.
+    pub digest: String,
+    /// `sha256:` digest of the uncompressed tar (the config's `diff_ids`).
+    pub diff_id: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub media_type: &'static str,
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            count: 0,
+        }
+    }
+    fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(self.hash.clone().finalize()))
+    }
+}
+
+/// Write `tree` as a compressed layer to `dest` (a file in the output's staging area).
+pub fn write(tree: &Tree, compression: Compression, threads: u32, dest: &Path) -> io::Result<Layer> {
+    let file = fs_err::File::create(dest)?;
+    let mut outer = Hashing::new(io::BufWriter::with_capacity(1 << 20, file));
+    let (diff_id, uncompressed_size) = match compression {
+        Compression::Gzip => {
+            let enc = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(255)
+                .write(&mut outer, flate2::Compression::new(6));
+            let mut inner = Hashing::new(enc);
+            write_tar(tree, &mut inner)?;
+            let r = (inner.digest(), inner.count);
+            inner.inner.finish()?;
+            r
+        }
+        Compression::Zstd => {
+            let mut enc = zstd::stream::write::Encoder::new(&mut outer, 3)?;
+            // Always >= 1 worker: the output is identical for any worker count >= 1.
+            enc.multithread(threads.max(1))?;
+            enc.include_checksum(false)?;
+            let mut inner = Hashing::new(enc);
+            write_tar(tree, &mut inner)?;
+            let r = (inner.digest(), inner.count);
+            inner.inner.finish()?;
+            r
+        }
+    };
+    outer.flush()?;
+    Ok(Layer {
+        digest: outer.digest(),
+        diff_id,
+        size: outer.count,
+        uncompressed_size,
+        media_type: compression.media_type(),
+    })
+}
+
+/// The uncompressed tar stream of `tree`.
+pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
+    for (path, node) in tree {
+        let mut header = tar::Header::new_ustar();
+        let mut pax: Vec<(&str, String)> = Vec::new();
+        let name = if node.kind == Kind::Dir {
+            format!("{path}/")
+        } else {
+            path.clone()
+        };
+        if header.set_path(&name).is_err() || name.len() > 255 {
+            pax.push(("path", name.clone()));
+            header.set_path(truncate(&name, 99))?;
+        }
+        header.set_mode(node.mode);
+        header.set_uid(node.uid);
+        header.set_gid(node.gid);
+        header.set_mtime(node.mtime);
+        let data: &[u8] = match &node.kind {
+            Kind::File(data) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                data
+            }
+            Kind::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                &[]
+            }
+            Kind::Symlink(target) | Kind::HardLink(target) => {
+                header.set_entry_type(if matches!(node.kind, Kind::Symlink(_)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                if target.len() > 100 || header.set_link_name_literal(target).is_err() {
+                    pax.push(("linkpath", target.clone()));
+                    header.set_link_name_literal(truncate(target, 100))?;
+                }
+                &[]
+            }
+        };
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        if !pax.is_empty() {
+            write_pax(out, &pax, node.mtime)?;
+        }
+        out.write_all(header.as_bytes())?;
+        out.write_all(data)?;
+        pad(out, data.len() as u64)?;
+    }
+    out.write_all(&[0u8; 1024])?;
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn pad(out: &mut impl Write, len: u64) -> io::Result<()> {
+    let rem = (512 - len % 512) % 512;
+    out.write_all(&[0u8; 512][..rem as usize])
+}
+
+/// A PAX extended header (`x`) carrying long names; its own fields are fixed.
+fn write_pax(out: &mut impl Write, records: &[(&str, String)], mtime: u64) -> io::Result<()> {
+    let mut body = Vec::new();
+    for (key, value) in records {
+        // "<len> <key>=<value>\n" where len counts itself.
+        let rest = key.len() + value.len() + 3;
+        let mut len = rest + 1;
+        while len.to_string().len() + rest != len {
+            len += 1;
+        }
+        body.extend_from_slice(format!("{len} {key}={value}\n").as_bytes());
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_path("././@PaxHeader")?;
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(body.len() as u64);
+    h.set_cksum();
+    out.write_all(h.as_bytes())?;
+    out.write_all(&body)?;
+    pad(out, body.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::Node;
+
+    fn sample() -> Tree {
+        let mut t = Tree::new();
+        let long = format!("usr/share/{}/file", "d".repeat(150));
+        t.insert("usr".into(), Node::dir(0o755, 0, 0, 5));
+        t.insert("usr/bin".into(), Node::dir(0o755, 0, 0, 5));
+        t.insert("usr/bin/a".into(), Node::file(&b"hello"[..], 0o4755, 5, None));
+        t.insert("usr/bin/b".into(), Node {
+            kind: Kind::HardLink("usr/bin/a".into()),
+            ..Node::file(&b""[..], 0o4755, 5, None)
+        });
+        t.insert("bin".into(), Node::symlink("usr/bin", 5));
+        t.insert(long, Node::file(&b"x"[..], 0o644, 5, None));
+        t.insert(
+            "usr/lnk".into(),
+            Node::symlink(&format!("/{}", "t".repeat(120)), 5),
+        );
+        t
+    }
+
+    #[test]
+    fn tar_is_deterministic_and_readable() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        write_tar(&sample(), &mut a).unwrap();
+        write_tar(&sample(), &mut b).unwrap();
+        assert_eq!(a, b);
+        let mut ar = tar::Archive::new(&a[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            assert_eq!(h.mtime().unwrap(), 5);
+            assert_eq!(h.username().unwrap(), Some(""));
+            let link = e.link_name().unwrap().map(|l| l.display().to_string());
+            seen.push((e.path().unwrap().display().to_string(), h.entry_type(), link, h.mode().unwrap()));
+        }
+        assert_eq!(seen[0].0, "bin");
+        assert_eq!(seen[0].2.as_deref(), Some("usr/bin"));
+        assert!(seen.iter().any(|s| s.0.len() > 150 && s.0.ends_with("/file")), "long path via PAX");
+        assert!(seen.iter().any(|s| s.2.as_deref().is_some_and(|l| l.len() == 121)), "long link via PAX");
+        let b = seen.iter().find(|s| s.0 == "usr/bin/b").unwrap();
+        assert_eq!((b.1, b.2.as_deref(), b.3), (tar::EntryType::Link, Some("usr/bin/a"), 0o4755));
+    }
+
+    #[test]
+    fn compressed_layers_are_byte_stable_across_thread_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        for c in [Compression::Gzip, Compression::Zstd] {
+            let one = write(&sample(), c, 1, &dir.path().join("1")).unwrap();
+            let two = write(&sample(), c, 2, &dir.path().join("2")).unwrap();
+            assert_eq!(one, two);
+            assert_eq!(fs_err::read(dir.path().join("1")).unwrap(), fs_err::read(dir.path().join("2")).unwrap());
+            let bytes = fs_err::read(dir.path().join("1")).unwrap();
+            assert_eq!(one.digest, format!("sha256:{}", hex::encode(Sha256::digest(&bytes))));
+            assert_eq!(one.size, bytes.len() as u64);
+        }
+    }
+}

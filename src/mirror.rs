@@ -1,0 +1,256 @@
+//! Symbolic archive names (`debian`, `debian-security`) to mirror URLs.
+//!
+//! Order: `--mirror NAME=URL`, then `COMPOSE_MIRROR_<NAME>` in the environment, then the
+//! machine's own apt sources (deb822 `*.sources` and one-line `*.list`). No host is built in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(
+        "no mirror for archive `{name}`\n\nhint: pass `--mirror {name}=URL`, set `{var}=URL`, or configure a Debian mirror in /etc/apt/sources.list.d"
+    )]
+    Unknown { name: String, var: String },
+    #[error("invalid `--mirror` value `{0}`: expected NAME=URL with an http or https URL")]
+    BadFlag(String),
+}
+
+/// Resolves symbolic archive names.
+#[derive(Debug, Clone, Default)]
+pub struct Mirrors {
+    flags: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+    apt: BTreeMap<String, String>,
+}
+
+impl Mirrors {
+    /// Gather the three sources of mirror URLs: command-line flags, the environment, apt.
+    pub fn new(flags: &[String], apt_root: &Path) -> Result<Mirrors, MirrorError> {
+        let mut parsed = BTreeMap::new();
+        for f in flags {
+            let (name, url) = f
+                .split_once('=')
+                .ok_or_else(|| MirrorError::BadFlag(f.clone()))?;
+            if name.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(MirrorError::BadFlag(f.clone()));
+            }
+            parsed.insert(name.to_owned(), url.trim_end_matches('/').to_owned());
+        }
+        let env = std::env::vars()
+            .filter(|(k, _)| k.starts_with("COMPOSE_MIRROR_"))
+            .collect();
+        Ok(Mirrors {
+            flags: parsed,
+            env,
+            apt: apt_mirrors(apt_root),
+        })
+    }
+
+    /// The URL for archive `name`.
+    pub fn resolve(&self, name: &str) -> Result<String, MirrorError> {
+        let var = env_var(name);
+        if let Some(u) = self.flags.get(name) {
+            return Ok(u.clone());
+        }
+        if let Some(u) = self.env.get(&var).filter(|u| !u.is_empty()) {
+            return Ok(u.trim_end_matches('/').to_owned());
+        }
+        if let Some(u) = self.apt.get(name) {
+            return Ok(u.clone());
+        }
+        Err(MirrorError::Unknown {
+            name: name.to_owned(),
+            var,
+        })
+    }
+}
+
+/// `debian-security` -> `COMPOSE_MIRROR_DEBIAN_SECURITY`.
+pub fn env_var(name: &str) -> String {
+    let up: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("COMPOSE_MIRROR_{up}")
+}
+
+/// One `deb` entry of the apt configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AptEntry {
+    uri: String,
+    suites: Vec<String>,
+}
+
+fn apt_mirrors(root: &Path) -> BTreeMap<String, String> {
+    let dir = root.join("etc/apt");
+    let mut files: Vec<PathBuf> = vec![dir.join("sources.list")];
+    if let Ok(rd) = fs_err::read_dir(dir.join("sources.list.d")) {
+        let mut more: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        more.sort();
+        files.extend(more);
+    }
+    let mut entries = Vec::new();
+    for f in files {
+        let Ok(text) = fs_err::read_to_string(&f) else {
+            continue;
+        };
+        match f.extension().and_then(|e| e.to_str()) {
+            Some("sources") => entries.extend(parse_deb822_sources(&text)),
+            Some("list") => entries.extend(parse_one_line_sources(&text)),
+            _ => {}
+        }
+    }
+    classify(&entries)
+}
+
+/// Pick the `debian` and `debian-security` archive URLs out of apt entries.
+fn classify(entries: &[AptEntry]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let security = e.suites.iter().any(|s| s.ends_with("-security") || s.ends_with("/updates"))
+            || e.uri.trim_end_matches('/').ends_with("-security");
+        let name = if security { "debian-security" } else { "debian" };
+        out.entry(name.to_owned()).or_insert_with(|| e.uri.clone());
+    }
+    out
+}
+
+fn parse_deb822_sources(text: &str) -> Vec<AptEntry> {
+    let mut out = Vec::new();
+    for para in text.split("\n\n") {
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for line in para.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some(k) = &last {
+                    let v = fields.entry(k.clone()).or_default();
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+                continue;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                let k = k.trim().to_ascii_lowercase();
+                fields.insert(k.clone(), v.trim().to_owned());
+                last = Some(k);
+            }
+        }
+        let types = fields.get("types").map(String::as_str).unwrap_or("");
+        if !types.split_whitespace().any(|t| t == "deb") {
+            continue;
+        }
+        if fields
+            .get("enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+        {
+            continue;
+        }
+        let suites: Vec<String> = fields
+            .get("suites")
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        for uri in fields.get("uris").map(String::as_str).unwrap_or("").split_whitespace() {
+            if uri.starts_with("http://") || uri.starts_with("https://") {
+                out.push(AptEntry {
+                    uri: uri.trim_end_matches('/').to_owned(),
+                    suites: suites.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn parse_one_line_sources(text: &str) -> Vec<AptEntry> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let mut words = line.split_whitespace().peekable();
+        if words.next() != Some("deb") {
+            continue;
+        }
+        if words.peek().is_some_and(|w| w.starts_with('[')) {
+            // Options: `[arch=amd64 signed-by=...]`, possibly spread over several words.
+            for w in words.by_ref() {
+                if w.ends_with(']') {
+                    break;
+                }
+            }
+        }
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if uri.starts_with("http://") || uri.starts_with("https://") {
+            out.push(AptEntry {
+                uri: uri.trim_end_matches('/').to_owned(),
+                suites: vec![suite.to_owned()],
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deb822_sources_give_both_archives() {
+        let text = "Types: deb\n# a comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb deb-src\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n";
+        let m = classify(&parse_deb822_sources(text));
+        assert_eq!(m["debian"], "http://mirror.example/debian");
+        assert_eq!(m["debian-security"], "http://mirror.example/debian-security");
+    }
+
+    #[test]
+    fn disabled_and_source_only_entries_are_skipped() {
+        let text = "Types: deb-src\nURIs: http://a.example/debian\nSuites: x\n\nTypes: deb\nEnabled: no\nURIs: http://b.example/debian\nSuites: x\n";
+        assert!(parse_deb822_sources(text).is_empty());
+    }
+
+    #[test]
+    fn one_line_sources_with_options() {
+        let text = "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://c.example/debian bookworm main\ndeb-src http://d.example/debian bookworm main\ndeb http://c.example/debian-security bookworm-security main\n";
+        let e = parse_one_line_sources(text);
+        assert_eq!(e.len(), 2);
+        let m = classify(&e);
+        assert_eq!(m["debian"], "http://c.example/debian");
+        assert_eq!(m["debian-security"], "http://c.example/debian-security");
+    }
+
+    #[test]
+    fn flags_win_over_apt_and_unknown_names_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let apt = dir.path().join("etc/apt/sources.list.d");
+        fs_err::create_dir_all(&apt).unwrap();
+        fs_err::write(
+            apt.join("debian.sources"),
+            "Types: deb\nURIs: http://apt.example/debian\nSuites: trixie\n",
+        )
+        .unwrap();
+        let m = Mirrors::new(&[], dir.path()).unwrap();
+        assert_eq!(m.resolve("debian").unwrap(), "http://apt.example/debian");
+        let m = Mirrors::new(&["debian=http://flag.example/d/".into()], dir.path()).unwrap();
+        assert_eq!(m.resolve("debian").unwrap(), "http://flag.example/d");
+        let e = m.resolve("ubuntu-ports-nowhere").unwrap_err().to_string();
+        assert!(e.contains("--mirror ubuntu-ports-nowhere=URL"), "{e}");
+        assert!(e.contains("COMPOSE_MIRROR_UBUNTU_PORTS_NOWHERE"), "{e}");
+        assert!(Mirrors::new(&["debian".into()], dir.path()).is_err());
+        assert!(Mirrors::new(&["debian=ftp://x".into()], dir.path()).is_err());
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert_eq!(env_var("debian-security"), "COMPOSE_MIRROR_DEBIAN_SECURITY");
+    }
+}

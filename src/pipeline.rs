@@ -1,0 +1,546 @@
+//! The build, stage by stage: spec -> verified indexes -> resolution -> downloads ->
+//! extraction -> per-level root filesystems -> layers -> OCI layout.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::deb::{self, Deb};
+use crate::fetch::{Cache, Fetcher, Item};
+use crate::layer::{self, Compression, Layer};
+use crate::mirror::Mirrors;
+use crate::oci::{self, ImageInput, Layout, PlatformRef};
+use crate::package::{Origin, PackageEntry};
+use crate::progress::Progress;
+use crate::repo::keyring::Keyring;
+use crate::repo::packages;
+use crate::repo::release::Release;
+use crate::resolve::{self, Resolution, Universe};
+use crate::rootfs::{self, Tree, generated};
+use crate::spec::{Location, Platform, Source, Spec};
+
+/// Where the image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `oci:DIR[:TAG]`: an OCI image layout.
+    Layout { dir: PathBuf, tag: String },
+}
+
+impl Destination {
+    /// Parse a skopeo-style destination (`oci:DIR[:TAG]`).
+    pub fn parse(text: &str) -> Result<Destination, String> {
+        let Some(rest) = text.strip_prefix("oci:") else {
+            return Err(format!(
+                "unsupported destination `{text}`: expected `oci:DIR[:TAG]`"
+            ));
+        };
+        let (dir, tag) = match rest.rsplit_once(':') {
+            Some((d, t)) if !t.contains('/') => (d, t),
+            _ => (rest, "latest"),
+        };
+        if dir.is_empty() {
+            return Err(format!("destination `{text}` names no directory"));
+        }
+        let valid_tag = !tag.is_empty()
+            && tag.len() <= 128
+            && !tag.starts_with(['.', '-'])
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid_tag {
+            return Err(format!("invalid tag `{tag}` in `{text}`"));
+        }
+        Ok(Destination::Layout {
+            dir: PathBuf::from(dir),
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Layout { dir, tag } => write!(f, "oci:{}:{tag}", dir.display()),
+        }
+    }
+}
+
+/// Everything a build needs, validated by the CLI.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub spec: PathBuf,
+    pub output: Option<Destination>,
+    pub compression: Compression,
+    pub mirrors: Vec<String>,
+    pub cache_dir: PathBuf,
+    pub jobs: usize,
+    pub offline: bool,
+    pub platforms: Option<Vec<Platform>>,
+    pub source_date_epoch: Option<u64>,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// The spec level (layer) that installed it.
+    pub layer: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub spec: String,
+    pub platform: String,
+}
+
+/// What `compose build` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub name: String,
+    pub digest: String,
+    pub output: String,
+    pub platforms: Vec<String>,
+    pub packages: Vec<PackageReport>,
+    pub layers: Vec<LayerReport>,
+    /// Bytes of all blobs (compressed layers, configs, manifests).
+    pub size: u64,
+    pub uncompressed_size: u64,
+}
+
+/// Verified indexes of the sources of one platform.
+pub struct Indexes {
+    pub origins: Vec<Origin>,
+    pub packages: Vec<PackageEntry>,
+}
+
+/// One level of one platform, resolved.
+struct LevelPlan {
+    resolution: Resolution,
+    /// The packages this level adds, sorted by name.
+    entries: Vec<PackageEntry>,
+    /// The download URL of each entry.
+    urls: Vec<String>,
+}
+
+fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
+    Ok(match &source.location {
+        Location::Url(u) => u.clone(),
+        Location::Archive(a) => mirrors.resolve(a)?,
+    })
+}
+
+/// Fetch and verify InRelease and the Packages indexes of `sources` for `arch`.
+pub fn load_indexes(
+    fetcher: &Fetcher,
+    mirrors: &Mirrors,
+    sources: &[Source],
+    arch: &str,
+) -> Result<Indexes> {
+    let mut origins = Vec::new();
+    let mut items = Vec::new();
+    let mut names = Vec::new();
+    for source in sources {
+        let url = source_url(source, mirrors)?;
+        let keyring = match &source.signed_by {
+            Some(path) => Keyring::from_files(&[path.as_path()])?,
+            None => Keyring::debian()?,
+        };
+        for suite in &source.suites {
+            let release_url = format!("{url}/dists/{suite}/InRelease");
+            let signed = fetcher
+                .get_signed(&release_url)
+                .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
+            let text = keyring
+                .verify_inrelease(&signed)
+                .with_context(|| format!("`{release_url}` failed signature verification"))?;
+            let release = Release::parse(&text)
+                .with_context(|| format!("invalid release file `{release_url}`"))?;
+            for component in &source.components {
+                let base = format!("{component}/binary-{arch}/Packages");
+                let found = ["xz", "gz"]
+                    .iter()
+                    .map(|ext| format!("{base}.{ext}"))
+                    .chain(std::iter::once(base.clone()))
+                    .find_map(|name| release.sha256.get(&name).map(|h| (name, h.clone())));
+                let Some((name, hash)) = found else {
+                    bail!(
+                        "suite `{suite}` of `{url}` has no `{base}` index\n\nhint: check the component and platform names in the spec"
+                    );
+                };
+                origins.push(Origin {
+                    url: url.clone(),
+                    suite: suite.clone(),
+                    component: component.clone(),
+                    architecture: arch.to_owned(),
+                });
+                items.push(Item {
+                    url: format!("{url}/dists/{suite}/{name}"),
+                    sha256: hash.sha256.clone(),
+                    size: hash.size,
+                });
+                names.push(name);
+            }
+        }
+    }
+    let blobs = fetcher.get_all(&items, &|_| {})?;
+    let parsed: Vec<Vec<PackageEntry>> = blobs
+        .par_iter()
+        .zip(names.par_iter())
+        .enumerate()
+        .map(|(i, (bytes, name))| -> Result<Vec<PackageEntry>> {
+            let text = packages::decompress(name, bytes)?;
+            let text = String::from_utf8_lossy(&text);
+            Ok(packages::parse_packages(&text, i).with_context(|| format!("invalid index `{}`", items[i].url))?)
+        })
+        .collect::<Result<_>>()?;
+    Ok(Indexes {
+        origins,
+        packages: parsed.into_iter().flatten().collect(),
+    })
+}
+
+/// Resolve every level of the chain for one platform, each on top of the ones below.
+fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<LevelPlan>> {
+    // Levels usually share their sources; a level with others sees only its own.
+    let mut plans: Vec<LevelPlan> = Vec::new();
+    for spec in chain {
+        let allowed: BTreeSet<(String, String)> = indexes
+            .origins
+            .iter()
+            .filter(|o| {
+                spec.sources.iter().any(|s| {
+                    s.suites.contains(&o.suite) && s.components.contains(&o.component)
+                })
+            })
+            .map(|o| (o.url.clone(), o.suite.clone()))
+            .collect();
+        let packages: Vec<PackageEntry> = indexes
+            .packages
+            .iter()
+            .filter(|p| {
+                let o = &indexes.origins[p.origin];
+                allowed.contains(&(o.url.clone(), o.suite.clone()))
+            })
+            .cloned()
+            .collect();
+        let universe = Universe::new(&packages, arch);
+        let lower: BTreeSet<(&str, String, &str)> = plans
+            .iter()
+            .flat_map(|p| p.entries.iter())
+            .map(|e| (e.name.as_str(), e.version.to_string(), e.sha256.as_str()))
+            .collect();
+        let installed: Vec<usize> = packages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| lower.contains(&(p.name.as_str(), p.version.to_string(), p.sha256.as_str())))
+            .map(|(i, _)| i)
+            .collect();
+        let request = resolve::Request {
+            include: &spec.include,
+            exclude: &spec.exclude,
+            installed: &installed,
+        };
+        let resolution = resolve::resolve(&universe, &request)
+            .with_context(|| format!("cannot resolve the packages of `{}`", spec.name))?;
+        let entries: Vec<PackageEntry> =
+            resolution.chosen.iter().map(|&i| packages[i].clone()).collect();
+        let urls = entries
+            .iter()
+            .map(|e| format!("{}/{}", indexes.origins[e.origin].url, e.filename))
+            .collect();
+        plans.push(LevelPlan {
+            resolution,
+            entries,
+            urls,
+        });
+    }
+    Ok(plans)
+}
+
+/// Run a whole build.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let chain = Spec::load(&opts.spec)?;
+    let top = chain.last().expect("a chain has at least one level");
+    let platforms = opts.platforms.clone().unwrap_or_else(|| top.platforms.clone());
+    let dest = opts.output.clone().unwrap_or_else(|| Destination::Layout {
+        dir: PathBuf::from("out").join(&top.name),
+        tag: "latest".into(),
+    });
+    let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
+    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
+    let progress = Progress::new(opts.progress);
+
+    // Every source of every level, once.
+    let mut sources: Vec<Source> = Vec::new();
+    for spec in &chain {
+        for s in &spec.sources {
+            if !sources.contains(s) {
+                sources.push(s.clone());
+            }
+        }
+    }
+
+    let mut plans = Vec::new();
+    for platform in &platforms {
+        let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+        let levels = plan_levels(&chain, &indexes, &platform.debian_arch)?;
+        plans.push(levels);
+    }
+
+    // Download every .deb once, whatever platform or level wants it.
+    let mut items: Vec<Item> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for level in plans.iter().flatten() {
+        for (e, url) in level.entries.iter().zip(&level.urls) {
+            if seen.insert(e.sha256.clone()) {
+                items.push(Item {
+                    url: url.clone(),
+                    sha256: e.sha256.clone(),
+                    size: e.size,
+                });
+                names.push(e.name.clone());
+            }
+        }
+    }
+
+    let total: u64 = items.iter().map(|i| i.size).sum();
+    let bar = progress.bytes("download", total);
+    let blobs = fetcher.get_all(&items, &|n| bar.inc(n))?;
+    bar.finish();
+
+    let bar = progress.count("extract", items.len() as u64);
+    let debs: Vec<Deb> = blobs
+        .par_iter()
+        .zip(names.par_iter())
+        .map(|(bytes, name)| {
+            let d = deb::read(name, bytes);
+            bar.inc(1);
+            d
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish();
+    drop(blobs);
+    let debs: BTreeMap<String, Deb> = items
+        .iter()
+        .map(|i| i.sha256.clone())
+        .zip(debs)
+        .collect();
+
+    let layout = match &dest {
+        Destination::Layout { dir, .. } => Layout::create(dir)?,
+    };
+    let mut manifests = Vec::new();
+    let mut layer_reports = Vec::new();
+    let mut package_reports = Vec::new();
+    let mut size = 0u64;
+    let mut uncompressed = 0u64;
+    let mut written: BTreeSet<String> = BTreeSet::new();
+    for (levels, platform) in plans.iter().zip(&platforms) {
+        let trees = level_trees(&chain, levels, &debs, platform, opts.source_date_epoch)?;
+        let threads = opts.jobs as u32;
+        let bar = progress.count("compress", trees.len() as u64);
+        let layers: Vec<Layer> = trees
+            .par_iter()
+            .enumerate()
+            .map(|(i, (tree, _))| -> Result<Layer> {
+                let scratch = layout.scratch(&format!("layer-{}-{i}", platform.debian_arch));
+                let l = layer::write(tree, opts.compression, threads, &scratch)
+                    .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
+                layout.adopt(&scratch, &l.digest)?;
+                bar.inc(1);
+                Ok(l)
+            })
+            .collect::<Result<_>>()?;
+        bar.finish();
+
+        let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
+        let mut env = BTreeMap::from([(
+            "PATH".to_owned(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        )]);
+        if trees
+            .iter()
+            .any(|(t, _)| t.contains_key(generated::CA_BUNDLE))
+        {
+            env.insert(
+                "SSL_CERT_FILE".into(),
+                "/etc/ssl/certs/ca-certificates.crt".into(),
+            );
+        }
+        env.extend(top.config.env.clone());
+        let pref = PlatformRef {
+            os: &platform.os,
+            architecture: &platform.architecture,
+            variant: platform.variant.as_deref(),
+        };
+        let history: Vec<(&Layer, String)> = layers
+            .iter()
+            .zip(chain.iter().zip(levels))
+            .map(|(l, (spec, level))| {
+                (
+                    l,
+                    format!(
+                        "compose {}: {} packages",
+                        spec.name,
+                        level.entries.len()
+                    ),
+                )
+            })
+            .collect();
+        let config = oci::config_json(&ImageInput {
+            platform: pref.clone(),
+            created: epoch,
+            user: top.config.user.as_deref(),
+            workdir: top.config.workdir.as_deref(),
+            entrypoint: top.config.entrypoint.as_deref(),
+            cmd: top.config.cmd.as_deref(),
+            env: &env,
+            labels: &top.config.labels,
+            layers: history,
+        })?;
+        layout.put_blob(&config)?;
+        let manifest = oci::manifest_json(&config, &layers.iter().collect::<Vec<_>>())?;
+        layout.put_blob(&manifest)?;
+        for blob in [&config, &manifest] {
+            size += blob.len() as u64;
+        }
+        for (l, spec) in layers.iter().zip(&chain) {
+            if written.insert(l.digest.clone()) {
+                size += l.size;
+            }
+            uncompressed += l.uncompressed_size;
+            layer_reports.push(LayerReport {
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+                size: l.size,
+                uncompressed_size: l.uncompressed_size,
+                spec: spec.name.clone(),
+                platform: platform.to_string(),
+            });
+        }
+        for (level, spec) in levels.iter().zip(&chain) {
+            for e in &level.entries {
+                package_reports.push(PackageReport {
+                    name: e.name.clone(),
+                    version: e.version.to_string(),
+                    architecture: e.architecture.clone(),
+                    layer: spec.name.clone(),
+                });
+            }
+        }
+        manifests.push(manifest);
+    }
+
+    let Destination::Layout { tag, .. } = &dest;
+    let ref_name = BTreeMap::from([(
+        "org.opencontainers.image.ref.name".to_owned(),
+        tag.clone(),
+    )]);
+    let (top_desc, digest) = if manifests.len() == 1 {
+        let m = &manifests[0];
+        let p = &platforms[0];
+        let pref = PlatformRef {
+            os: &p.os,
+            architecture: &p.architecture,
+            variant: p.variant.as_deref(),
+        };
+        let d = oci::descriptor(
+            oci_spec::image::MediaType::ImageManifest,
+            m,
+            Some(&pref),
+            &ref_name,
+        )?;
+        (d, oci::sha256_digest(m))
+    } else {
+        let descs = manifests
+            .iter()
+            .zip(&platforms)
+            .map(|(m, p)| {
+                let pref = PlatformRef {
+                    os: &p.os,
+                    architecture: &p.architecture,
+                    variant: p.variant.as_deref(),
+                };
+                oci::descriptor(
+                    oci_spec::image::MediaType::ImageManifest,
+                    m,
+                    Some(&pref),
+                    &BTreeMap::new(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let index = oci::index_json(descs)?;
+        layout.put_blob(&index)?;
+        size += index.len() as u64;
+        let d = oci::descriptor(
+            oci_spec::image::MediaType::ImageIndex,
+            &index,
+            None,
+            &ref_name,
+        )?;
+        (d, oci::sha256_digest(&index))
+    };
+    layout.commit(top_desc)?;
+    Ok(BuildReport {
+        name: top.name.clone(),
+        digest,
+        output: dest.to_string(),
+        platforms: platforms.iter().map(ToString::to_string).collect(),
+        packages: package_reports,
+        layers: layer_reports,
+        size,
+        uncompressed_size: uncompressed,
+    })
+}
+
+/// The tree of every level of one platform, bottom first, with the level's epoch (the
+/// `SOURCE_DATE_EPOCH`, else the newest mtime of the packages up to that level).
+fn level_trees(
+    chain: &[Spec],
+    levels: &[LevelPlan],
+    debs: &BTreeMap<String, Deb>,
+    platform: &Platform,
+    source_date_epoch: Option<u64>,
+) -> Result<Vec<(Tree, u64)>> {
+    let mut lower = Tree::new();
+    let mut out = Vec::new();
+    let mut newest = 0u64;
+    for (i, (spec, level)) in chain.iter().zip(levels).enumerate() {
+        let packages: Vec<(&str, &Deb)> = level
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), &debs[&e.sha256]))
+            .collect();
+        for (_, d) in &packages {
+            newest = newest.max(d.entries.iter().map(|e| e.mtime).max().unwrap_or(0));
+        }
+        let epoch = source_date_epoch.unwrap_or(newest);
+        let mut tree = rootfs::assemble(&packages, &spec.paths, &lower, source_date_epoch)
+            .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
+        if i == 0 {
+            generated::base_files(&mut tree, &platform.debian_arch, epoch);
+        }
+        for (name, d) in &packages {
+            generated::status_d(&mut tree, name, d, epoch);
+        }
+        if let Some((name, d)) = packages.iter().find(|(_, d)| generated::ships_certificates(d)) {
+            generated::ca_bundle(&mut tree, name, d, epoch);
+        }
+        rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());
+        for (path, node) in &tree {
+            lower.insert(path.clone(), node.clone());
+        }
+        out.push((tree, epoch));
+    }
+    Ok(out)
+}

@@ -1,0 +1,168 @@
+//! Files that maintainer scripts would have made, written natively and deterministically:
+//! users and groups, home and temporary directories, merged-/usr symlinks, the CA bundle
+//! and the dpkg `status.d` records that vulnerability scanners read.
+
+use crate::deb::{Deb, Kind};
+use crate::rootfs::{Node, Tree};
+
+pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
+
+pub const GROUP: &str = "root:x:0:\n\
+tty:x:5:\n\
+staff:x:50:\n\
+nonroot:x:65532:\n\
+nobody:x:65534:\n";
+
+pub const NSSWITCH: &str = "passwd:         compat\n\
+group:          compat\n\
+shadow:         compat\n\
+\n\
+hosts:          files dns\n\
+networks:       files\n\
+\n\
+protocols:      db files\n\
+services:       db files\n\
+ethers:         db files\n\
+rpc:            db files\n";
+
+/// The entries of the bottom layer of every image: accounts, standard directories and
+/// the merged-/usr symlinks. Generated entries replace package entries at the same path.
+pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
+    for dir in ["usr", "usr/bin", "usr/sbin", "usr/lib", "etc", "var", "var/lib"] {
+        tree.entry(dir.to_owned())
+            .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
+    }
+    let mut put = |path: &str, node: Node| {
+        tree.insert(path.to_owned(), node);
+    };
+    for dir in ["bin", "sbin", "lib"] {
+        put(dir, Node::symlink(&format!("usr/{dir}"), mtime));
+    }
+    if debian_arch == "amd64" {
+        put("lib64", Node::symlink("usr/lib64", mtime));
+    }
+    put("etc/passwd", Node::file(PASSWD.as_bytes(), 0o644, mtime, None));
+    put("etc/group", Node::file(GROUP.as_bytes(), 0o644, mtime, None));
+    put("etc/nsswitch.conf", Node::file(NSSWITCH.as_bytes(), 0o644, mtime, None));
+    put("root", Node::dir(0o700, 0, 0, mtime));
+    put("home", Node::dir(0o755, 0, 0, mtime));
+    put("home/nonroot", Node::dir(0o700, 65532, 65532, mtime));
+    put("tmp", Node::dir(0o1777, 0, 0, mtime));
+    put("var/lib/dpkg", Node::dir(0o755, 0, 0, mtime));
+    put("var/lib/dpkg/status.d", Node::dir(0o755, 0, 0, mtime));
+}
+
+/// `/var/lib/dpkg/status.d/<package>` (the control stanza) and `<package>.md5sums`.
+pub fn status_d(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) {
+    let mut control = deb.control.trim_end().to_owned();
+    control.push('\n');
+    tree.insert(
+        format!("var/lib/dpkg/status.d/{package}"),
+        Node::file(control.into_bytes(), 0o644, mtime, Some(package)),
+    );
+    if let Some(md5) = &deb.md5sums {
+        tree.insert(
+            format!("var/lib/dpkg/status.d/{package}.md5sums"),
+            Node::file(md5.as_bytes(), 0o644, mtime, Some(package)),
+        );
+    }
+}
+
+/// Where the CA bundle goes (relative to the root).
+pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+
+fn certificates(deb: &Deb) -> impl Iterator<Item = (&str, &[u8])> {
+    deb.entries.iter().filter_map(|e| match &e.kind {
+        Kind::File(data)
+            if e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt") =>
+        {
+            Some((e.path.as_str(), &data[..]))
+        }
+        _ => None,
+    })
+}
+
+/// Whether a package ships certificates for the CA bundle (`ca-certificates` does).
+pub fn ships_certificates(deb: &Deb) -> bool {
+    certificates(deb).next().is_some()
+}
+
+/// `/etc/ssl/certs/ca-certificates.crt`: every certificate that `ca-certificates` ships
+/// under `/usr/share/ca-certificates`, in path order, as `update-ca-certificates` does.
+/// Returns the number of certificates.
+pub fn ca_bundle(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize {
+    let mut certs: Vec<(&str, &[u8])> = certificates(deb).collect();
+    certs.sort();
+    let mut bundle = Vec::new();
+    for (_, pem) in &certs {
+        bundle.extend_from_slice(pem);
+        if !pem.ends_with(b"\n") {
+            bundle.push(b'\n');
+        }
+    }
+    for dir in ["etc/ssl", "etc/ssl/certs"] {
+        tree.entry(dir.to_owned())
+            .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
+    }
+    tree.insert(
+        CA_BUNDLE.into(),
+        Node::file(bundle, 0o644, mtime, Some(package)),
+    );
+    certs.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deb::Entry;
+
+    #[test]
+    fn accounts_and_directories_match_distroless() {
+        let mut t = Tree::new();
+        base_files(&mut t, "amd64", 7);
+        assert!(PASSWD.contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+        let home = &t["home/nonroot"];
+        assert_eq!((home.uid, home.gid, home.mode), (65532, 65532, 0o700));
+        assert_eq!(t["tmp"].mode, 0o1777);
+        assert_eq!(t["root"].mode, 0o700);
+        assert_eq!(t["lib64"].kind, Kind::Symlink("usr/lib64".into()));
+        assert!(t.values().all(|n| n.mtime == 7));
+        let mut arm = Tree::new();
+        base_files(&mut arm, "arm64", 7);
+        assert!(!arm.contains_key("lib64"));
+    }
+
+    #[test]
+    fn ca_bundle_concatenates_in_path_order() {
+        let cert = |p: &str, body: &str| Entry {
+            path: p.into(),
+            kind: Kind::File(body.as_bytes().into()),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+        };
+        let deb = Deb {
+            control: "Package: ca-certificates\n".into(),
+            md5sums: None,
+            entries: vec![
+                cert("usr/share/ca-certificates/m/b.crt", "B\n"),
+                cert("usr/share/ca-certificates/m/a.crt", "A"),
+                cert("usr/share/doc/ca-certificates/README", "no"),
+            ],
+        };
+        let mut t = Tree::new();
+        assert_eq!(ca_bundle(&mut t, "ca-certificates", &deb, 0), 2);
+        assert_eq!(
+            t["etc/ssl/certs/ca-certificates.crt"].kind,
+            Kind::File(b"A\nB\n"[..].into())
+        );
+        status_d(&mut t, "ca-certificates", &deb, 0);
+        assert_eq!(
+            t["var/lib/dpkg/status.d/ca-certificates"].kind,
+            Kind::File(b"Package: ca-certificates\n"[..].into())
+        );
+    }
+}

@@ -1,0 +1,635 @@
+//! The TOML spec: raw parsing with serde, validation into `Spec`, and the `extends` chain.
+//!
+//! A spec file is parsed strictly (unknown keys and wrong types are errors with file, line and
+//! column). `Spec::load` follows `extends` and returns the chain parent first; every level
+//! carries its effective settings (inherited and merged) so later stages never look back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read spec `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid spec `{}`", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("`extends` forms a cycle: {chain}")]
+    Cycle { chain: String },
+}
+
+/// The raw TOML document, as the user wrote it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSpec {
+    name: Spanned<String>,
+    extends: Option<Spanned<String>>,
+    platforms: Option<Vec<Spanned<String>>>,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<RawSource>>,
+    #[serde(default)]
+    packages: RawPackages,
+    #[serde(default)]
+    paths: RawPaths,
+    #[serde(default)]
+    config: RawConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSource {
+    archive: Option<String>,
+    url: Option<String>,
+    suites: Vec<String>,
+    #[serde(default = "default_components")]
+    components: Vec<String>,
+    signed_by: Option<String>,
+}
+
+fn default_components() -> Vec<String> {
+    vec!["main".to_owned()]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPackages {
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    keep: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    user: Option<Spanned<String>>,
+    workdir: Option<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// Where a source's packages come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Location {
+    /// A symbolic archive name (`debian`, `debian-security`), resolved by `mirror`.
+    Archive(String),
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub location: Location,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    /// Keyring for the InRelease signature; the Debian archive keyring when absent.
+    pub signed_by: Option<PathBuf>,
+}
+
+/// An OCI platform and the Debian architecture that serves it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+    /// Debian's name for the architecture (`amd64`, `arm64`, `armhf`...).
+    pub debian_arch: String,
+}
+
+impl Platform {
+    /// Parse an OCI platform name such as `linux/amd64` or `linux/arm/v7`.
+    pub fn parse(text: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, variant] => (*os, *arch, Some(*variant)),
+            _ => return Err(format!("`{text}` is not a platform like `linux/amd64`")),
+        };
+        if os != "linux" {
+            return Err(format!("unsupported operating system `{os}` in `{text}`"));
+        }
+        let (debian_arch, variant) = match (arch, variant) {
+            ("amd64", None) => ("amd64", None),
+            ("arm64", None | Some("v8")) => ("arm64", Some("v8")),
+            ("arm", Some("v7")) => ("armhf", Some("v7")),
+            ("arm", Some("v5")) => ("armel", Some("v5")),
+            ("386", None) => ("i386", None),
+            ("ppc64le", None) => ("ppc64el", None),
+            ("s390x", None) => ("s390x", None),
+            ("riscv64", None) => ("riscv64", None),
+            _ => return Err(format!("unsupported platform `{text}`")),
+        };
+        Ok(Platform {
+            os: os.to_owned(),
+            architecture: arch.to_owned(),
+            variant: variant.map(str::to_owned),
+            debian_arch: debian_arch.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `[paths]` filters: globs on absolute paths inside the image; `keep` wins over `exclude`.
+#[derive(Debug, Clone)]
+pub struct PathFilter {
+    pub exclude: Vec<String>,
+    pub keep: Vec<String>,
+    exclude_set: GlobSet,
+    keep_set: GlobSet,
+}
+
+impl PathFilter {
+    pub fn new(exclude: Vec<String>, keep: Vec<String>) -> Result<PathFilter, globset::Error> {
+        let build = |globs: &[String]| -> Result<GlobSet, globset::Error> {
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                b.add(Glob::new(g)?);
+            }
+            b.build()
+        };
+        Ok(PathFilter {
+            exclude_set: build(&exclude)?,
+            keep_set: build(&keep)?,
+            exclude,
+            keep,
+        })
+    }
+
+    /// Whether the absolute path `path` (`/usr/share/doc/x`) stays in the image.
+    pub fn allows(&self, path: &str) -> bool {
+        !self.exclude_set.is_match(path) || self.keep_set.is_match(path)
+    }
+}
+
+/// The OCI image configuration a spec asks for (merged along the chain).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One level of an `extends` chain with its effective settings.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub path: PathBuf,
+    /// The raw bytes of the spec file (its hash goes into locks and history).
+    pub text: String,
+    pub platforms: Vec<Platform>,
+    pub sources: Vec<Source>,
+    /// Packages this level adds on top of its parent.
+    pub include: Vec<String>,
+    /// Effective excludes: the parent's, plus this level's, minus what this level includes.
+    pub exclude: BTreeSet<String>,
+    pub paths: PathFilter,
+    pub config: ImageConfig,
+}
+
+impl Spec {
+    /// Load `path` and its `extends` ancestors; the result is the chain, parent first.
+    pub fn load(path: &Path) -> Result<Vec<Spec>, SpecError> {
+        let mut files = Vec::new();
+        let mut seen = Vec::new();
+        let mut next = Some(path.to_path_buf());
+        while let Some(p) = next.take() {
+            let canon = fs_err::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if seen.contains(&canon) {
+                seen.push(canon);
+                let chain = seen
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ");
+                return Err(SpecError::Cycle { chain });
+            }
+            seen.push(canon);
+            let text = fs_err::read_to_string(&p).map_err(|source| SpecError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            let raw: RawSpec = toml::from_str(&text).map_err(|source| SpecError::Parse {
+                path: p.clone(),
+                source: Box::new(source),
+            })?;
+            if let Some(parent) = &raw.extends {
+                let file = parent_file(&p, parent.get_ref());
+                next = Some(file);
+            }
+            files.push((p, text, raw));
+        }
+        let mut chain: Vec<Spec> = Vec::new();
+        for (path, text, raw) in files.into_iter().rev() {
+            let spec = validate(path, text, raw, chain.last())?;
+            chain.push(spec);
+        }
+        Ok(chain)
+    }
+}
+
+fn parent_file(child: &Path, name: &str) -> PathBuf {
+    let dir = child.parent().unwrap_or(Path::new("."));
+    let file = if name.ends_with(".toml") {
+        name.to_owned()
+    } else {
+        format!("{name}.toml")
+    };
+    dir.join(file)
+}
+
+/// Line and column (1-based) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, column)
+}
+
+fn validate(
+    path: PathBuf,
+    text: String,
+    raw: RawSpec,
+    parent: Option<&Spec>,
+) -> Result<Spec, SpecError> {
+    let invalid = |span: std::ops::Range<usize>, message: String| {
+        let (line, column) = line_col(&text, span.start);
+        SpecError::Invalid {
+            path: path.clone(),
+            line,
+            column,
+            message,
+        }
+    };
+
+    let name = raw.name.get_ref().clone();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            raw.name.span(),
+            format!("`name` must be letters, digits, `-`, `_` or `.`, not `{name}`"),
+        ));
+    }
+
+    let platforms = match &raw.platforms {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(invalid(0..0, "`platforms` must not be empty".into()));
+            }
+            let mut out = Vec::new();
+            for p in list {
+                let platform = Platform::parse(p.get_ref()).map_err(|m| invalid(p.span(), m))?;
+                if !out.contains(&platform) {
+                    out.push(platform);
+                }
+            }
+            out
+        }
+        None => match parent {
+            Some(p) => p.platforms.clone(),
+            None => vec![Platform::parse("linux/amd64").expect("valid platform")],
+        },
+    };
+
+    let mut sources = Vec::new();
+    for s in &raw.sources {
+        let span = s.span();
+        let s = s.get_ref();
+        let location = match (&s.archive, &s.url) {
+            (Some(a), None) => Location::Archive(a.clone()),
+            (None, Some(u)) => {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(invalid(span, format!("source url `{u}` must be http or https")));
+                }
+                Location::Url(u.trim_end_matches('/').to_owned())
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    span,
+                    "a source names either `archive` or `url`, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    span,
+                    "a source needs `archive` (a symbolic mirror name) or `url`".into(),
+                ));
+            }
+        };
+        if s.suites.is_empty() || s.components.is_empty() {
+            return Err(invalid(
+                span,
+                "a source needs at least one suite and one component".into(),
+            ));
+        }
+        let signed_by = s.signed_by.as_ref().map(|k| {
+            let k = Path::new(k);
+            if k.is_absolute() {
+                k.to_path_buf()
+            } else {
+                path.parent().unwrap_or(Path::new(".")).join(k)
+            }
+        });
+        sources.push(Source {
+            location,
+            suites: s.suites.clone(),
+            components: s.components.clone(),
+            signed_by,
+        });
+    }
+    if sources.is_empty() {
+        match parent {
+            Some(p) => sources = p.sources.clone(),
+            None => {
+                return Err(invalid(
+                    0..0,
+                    "missing `[[source]]`: a spec without `extends` needs at least one source"
+                        .into(),
+                ));
+            }
+        }
+    }
+
+    let mut include = Vec::new();
+    for p in &raw.packages.include {
+        let n = p.get_ref();
+        if n.is_empty() || n.contains(char::is_whitespace) {
+            return Err(invalid(p.span(), format!("invalid package name `{n}`")));
+        }
+        if !include.contains(n) {
+            include.push(n.clone());
+        }
+    }
+    if parent.is_none() && include.is_empty() {
+        return Err(invalid(
+            0..0,
+            "missing `packages.include`: name at least one package".into(),
+        ));
+    }
+    let mut exclude: BTreeSet<String> = parent.map(|p| p.exclude.clone()).unwrap_or_default();
+    for p in &raw.packages.exclude {
+        let n = p.get_ref();
+        let bare = n.split('=').next().unwrap_or(n);
+        if include.iter().any(|i| i.split('=').next() == Some(bare)) {
+            return Err(invalid(
+                p.span(),
+                format!("package `{n}` is both included and excluded"),
+            ));
+        }
+        exclude.insert(n.clone());
+    }
+    for i in &include {
+        exclude.remove(i.split('=').next().unwrap_or(i));
+    }
+
+    let mut path_exclude = parent.map(|p| p.paths.exclude.clone()).unwrap_or_default();
+    let mut path_keep = parent.map(|p| p.paths.keep.clone()).unwrap_or_default();
+    for (list, out) in [
+        (&raw.paths.exclude, &mut path_exclude),
+        (&raw.paths.keep, &mut path_keep),
+    ] {
+        for g in list {
+            let glob = g.get_ref();
+            if !glob.starts_with('/') {
+                return Err(invalid(
+                    g.span(),
+                    format!("path glob `{glob}` must be absolute (start with `/`)"),
+                ));
+            }
+            Glob::new(glob).map_err(|e| invalid(g.span(), format!("invalid glob: {e}")))?;
+            if !out.contains(glob) {
+                out.push(glob.clone());
+            }
+        }
+    }
+    let paths = PathFilter::new(path_exclude, path_keep).map_err(|e| invalid(0..0, e.to_string()))?;
+
+    let mut config = parent.map(|p| p.config.clone()).unwrap_or_default();
+    let rc = raw.config;
+    if let Some(e) = rc.entrypoint {
+        config.entrypoint = Some(e);
+    }
+    if let Some(c) = rc.cmd {
+        config.cmd = Some(c);
+    }
+    if let Some(u) = rc.user {
+        let user = u.get_ref();
+        let ok = !user.is_empty()
+            && user
+                .split(':')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+        if !ok {
+            return Err(invalid(
+                u.span(),
+                format!(
+                    "`user` must be numeric `UID` or `UID:GID` (the image has no user database to look names up), not `{user}`"
+                ),
+            ));
+        }
+        config.user = Some(user.clone());
+    }
+    if let Some(w) = rc.workdir {
+        if !w.get_ref().starts_with('/') {
+            return Err(invalid(w.span(), "`workdir` must be an absolute path".into()));
+        }
+        config.workdir = Some(w.into_inner());
+    }
+    config.env.extend(rc.env);
+    config.labels.extend(rc.labels);
+
+    Ok(Spec {
+        name,
+        path,
+        text,
+        platforms,
+        sources,
+        include,
+        exclude,
+        paths,
+        config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        fs_err::write(&p, text).unwrap();
+        p
+    }
+
+    const BASE: &str = r#"
+name = "base"
+[[source]]
+archive = "debian"
+suites = ["trixie"]
+[packages]
+include = ["libc6"]
+exclude = ["debconf", "libgcc-s1"]
+[paths]
+exclude = ["/usr/share/doc/**"]
+[config]
+user = "0"
+env = { PATH = "/usr/bin" }
+"#;
+
+    fn err(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "s.toml", text);
+        let e = Spec::load(&p).unwrap_err();
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        msg
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let msg = err("name = \"x\"\nflavour = 1\n");
+        assert!(msg.contains("s.toml"), "{msg}");
+        assert!(msg.contains("line 2, column 1"), "{msg}");
+        assert!(msg.contains("unknown field `flavour`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error_with_position() {
+        let msg = err("name = \"x\"\n[packages]\ninclude = \"libc6\"\n");
+        assert!(msg.contains("line 3, column 11"), "{msg}");
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn missing_required_key() {
+        let msg = err("[packages]\ninclude = [\"a\"]\n");
+        assert!(msg.contains("missing field `name`"), "{msg}");
+    }
+
+    #[test]
+    fn validation_errors_point_at_the_value() {
+        let msg = err(
+            "name = \"x\"\n[[source]]\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n",
+        );
+        assert!(msg.contains("s.toml:2:1"), "{msg}");
+        assert!(msg.contains("needs `archive`"), "{msg}");
+        let msg = err(
+            "name = \"x\"\nplatforms = [\"linux/sparc\"]\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n",
+        );
+        assert!(msg.contains("s.toml:2:14: unsupported platform"), "{msg}");
+        let msg = err(
+            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\nexclude = [\"a\"]\n",
+        );
+        assert!(msg.contains("both included and excluded"), "{msg}");
+        let msg = err(
+            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[config]\nuser = \"nonroot\"\n",
+        );
+        assert!(msg.contains("s.toml:8:8"), "{msg}");
+        let msg = err(
+            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[paths]\nexclude = [\"usr/share\"]\n",
+        );
+        assert!(msg.contains("must be absolute"), "{msg}");
+    }
+
+    #[test]
+    fn extends_merges_parent_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "base.toml", BASE);
+        let child = write(
+            dir.path(),
+            "cc.toml",
+            r#"
+name = "cc"
+extends = "base"
+[packages]
+include = ["libgcc-s1", "libstdc++6"]
+exclude = ["gcc-14-base"]
+[paths]
+keep = ["/usr/share/doc/*/copyright"]
+[config]
+entrypoint = ["/bin/x"]
+env = { LANG = "C.UTF-8" }
+"#,
+        );
+        let chain = Spec::load(&child).unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0].name, "base");
+        let cc = &chain[1];
+        assert_eq!(cc.sources, chain[0].sources);
+        assert_eq!(cc.include, vec!["libgcc-s1", "libstdc++6"]);
+        let ex: Vec<_> = cc.exclude.iter().cloned().collect();
+        assert_eq!(ex, vec!["debconf", "gcc-14-base"]);
+        assert!(!cc.paths.allows("/usr/share/doc/libc6/changelog.gz"));
+        assert!(cc.paths.allows("/usr/share/doc/libc6/copyright"));
+        assert!(chain[0].paths.allows("/usr/lib/x"));
+        assert_eq!(cc.config.user.as_deref(), Some("0"));
+        assert_eq!(cc.config.env.len(), 2);
+        assert_eq!(cc.platforms[0].debian_arch, "amd64");
+    }
+
+    #[test]
+    fn extends_cycle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.toml", "name = \"a\"\nextends = \"b\"\n");
+        let b = write(dir.path(), "b.toml", "name = \"b\"\nextends = \"a\"\n");
+        let e = Spec::load(&b).unwrap_err();
+        assert!(matches!(e, SpecError::Cycle { .. }), "{e}");
+    }
+
+    #[test]
+    fn platforms_map_to_debian_architectures() {
+        let p = Platform::parse("linux/arm64").unwrap();
+        assert_eq!((p.debian_arch.as_str(), p.variant.as_deref()), ("arm64", Some("v8")));
+        assert_eq!(Platform::parse("linux/arm/v7").unwrap().debian_arch, "armhf");
+        assert!(Platform::parse("windows/amd64").is_err());
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+    }
+}
