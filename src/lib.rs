@@ -3,14 +3,14 @@
 //! The pipeline, one module per stage: `spec` -> `repo` -> `resolve` -> `fetch` -> `deb` ->
 //! `rootfs` -> `layer` -> `oci`, driven by `pipeline` and the `cli`.
 
-// pub mod cli;
+pub mod cli;
 pub mod deb;
 pub mod fetch;
 pub mod layer;
 pub mod mirror;
 pub mod oci;
 pub mod package;
-// pub mod pipeline;
+pub mod pipeline;
 pub mod progress;
 pub mod repo;
 pub mod resolve;

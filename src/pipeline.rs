@@ -93,6 +93,13 @@ pub struct PackageReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    pub url: String,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct LayerReport {
     pub digest: String,
     pub diff_id: String,
@@ -109,6 +116,8 @@ pub struct BuildReport {
     pub digest: String,
     pub output: String,
     pub platforms: Vec<String>,
+    /// The archives the packages came from, with mirrors resolved.
+    pub sources: Vec<SourceReport>,
     pub packages: Vec<PackageReport>,
     pub layers: Vec<LayerReport>,
     /// Bytes of all blobs (compressed layers, configs, manifests).
@@ -496,6 +505,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         digest,
         output: dest.to_string(),
         platforms: platforms.iter().map(ToString::to_string).collect(),
+        sources: sources
+            .iter()
+            .map(|s| {
+                Ok(SourceReport {
+                    url: source_url(s, &mirrors)?,
+                    suites: s.suites.clone(),
+                    components: s.components.clone(),
+                })
+            })
+            .collect::<Result<_>>()?,
         packages: package_reports,
         layers: layer_reports,
         size,

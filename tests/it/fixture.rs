@@ -1,0 +1,416 @@
+//! The whole pipeline against the signed fixture repository served on 127.0.0.1 (no internet):
+//! resolution, merged /usr, filters, generated files, determinism, caching, retries, and
+//! rejection of tampered metadata and packages.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Run, TarEntry, compose, read_image, repo_root, run};
+use crate::support::server::Server;
+
+/// A served copy of the fixture repository and a scratch directory.
+struct Env {
+    server: Server,
+    repo: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let repo = tempfile::tempdir().unwrap();
+        copy_dir(&repo_root().join("tests/data/repo"), repo.path());
+        let server = Server::start(repo.path());
+        Env {
+            server,
+            repo,
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    /// Write a spec using the fixture source; `body` adds `[packages]` etc.
+    fn spec(&self, name: &str, body: &str) -> PathBuf {
+        let key = repo_root().join("tests/data/keys/fixture-archive.gpg");
+        let text = format!(
+            "name = \"{name}\"\n\n[[source]]\narchive = \"fixture\"\nsuites = [\"testing\", \"testing-updates\"]\ncomponents = [\"main\"]\nsigned-by = \"{}\"\n\n{body}",
+            key.display()
+        );
+        let p = self.path(&format!("{name}.toml"));
+        fs_err::write(&p, text).unwrap();
+        p
+    }
+
+    fn build(&self, spec: &Path, out: &str, extra: &[&str]) -> Run {
+        run(compose()
+            .arg("build")
+            .arg(spec)
+            .arg("--output")
+            .arg(format!("oci:{}", self.path(out).display()))
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .arg("--mirror")
+            .arg(format!("fixture={}", self.server.url()))
+            .args(extra))
+    }
+
+    fn tool_spec(&self) -> PathBuf {
+        self.spec(
+            "tool",
+            "[packages]\ninclude = [\"f-tool\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\", \"/usr/share/man/**\", \"/usr/share/locale/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\"]\nuser = \"65532\"\nworkdir = \"/home/nonroot\"\nenv = { LANG = \"C.UTF-8\" }\n",
+        )
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for e in fs_err::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            fs_err::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn text(e: &TarEntry) -> String {
+    String::from_utf8_lossy(&e.data).into_owned()
+}
+
+fn find_deb(root: &Path, prefix: &str) -> PathBuf {
+    let mut stack = vec![root.join("pool")];
+    while let Some(d) = stack.pop() {
+        for e in fs_err::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap().to_str().unwrap().starts_with(prefix) {
+                return p;
+            }
+        }
+    }
+    panic!("no {prefix} deb in the fixture");
+}
+
+#[test]
+fn builds_a_complete_image_from_the_fixture() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let digest = env.build(&spec, "img", &[]).digest();
+    let img = read_image(&env.path("img"));
+    assert_eq!(img.manifest_digest, digest, "printed digest is the manifest's");
+    let fs = img.merged();
+
+    // Resolution: alternatives, Provides, the highest version across suites.
+    for p in ["f-tool", "f-libc", "f-base-files", "f-ca-certificates", "f-provider"] {
+        assert!(fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")), "{p} installed");
+    }
+    assert!(
+        fs.contains_key("var/lib/dpkg/status.d/f-mawk") ^ fs.contains_key("var/lib/dpkg/status.d/f-gawk"),
+        "exactly one awk provider"
+    );
+    for p in ["f-openssl", "f-debconf", "f-conflict-a", "f-broken"] {
+        assert!(!fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")), "{p} not installed");
+    }
+    let libc = text(&fs["var/lib/dpkg/status.d/f-libc"]);
+    assert!(libc.contains("Version: 1.0-2"), "testing-updates wins:\n{libc}");
+    assert!(fs.contains_key("var/lib/dpkg/status.d/f-libc.md5sums"));
+
+    // Merged /usr.
+    assert_eq!(fs["bin"].kind, tar::EntryType::Symlink);
+    assert_eq!(fs["bin"].link.as_deref(), Some("usr/bin"));
+    assert_eq!(fs["lib64"].link.as_deref(), Some("usr/lib64"));
+    assert!(fs.contains_key("usr/bin/ftool"));
+    assert!(fs.contains_key("usr/lib/x86_64-linux-gnu/libf.so.1"));
+    assert!(fs.contains_key("usr/lib64/ld-f.so"));
+    assert!(!fs.keys().any(|k| k.starts_with("bin/") || k.starts_with("lib/")));
+    assert_eq!(
+        fs["usr/lib/x86_64-linux-gnu/libf.so"].link.as_deref(),
+        Some("libf.so.1")
+    );
+    // Modes and hard links kept.
+    assert_eq!(fs["usr/bin/ftool"].mode, 0o755);
+    assert_eq!(fs["usr/sbin/fsetuid"].mode, 0o4755);
+    let (holder, link) = if fs["usr/bin/ftool"].kind == tar::EntryType::Link {
+        ("usr/bin/ftool-alias", "usr/bin/ftool")
+    } else {
+        ("usr/bin/ftool", "usr/bin/ftool-alias")
+    };
+    assert_eq!(fs[link].kind, tar::EntryType::Link);
+    assert_eq!(fs[link].link.as_deref(), Some(holder));
+    // Filters: docs, man pages and translations go, copyright stays.
+    assert!(fs.contains_key("usr/share/doc/f-base-files/copyright"));
+    assert!(!fs.contains_key("usr/share/doc/f-base-files/changelog.gz"));
+    assert!(!fs.keys().any(|k| k.starts_with("usr/share/man/") || k.starts_with("usr/share/locale/")));
+
+    // Generated files.
+    assert!(text(&fs["etc/passwd"]).contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+    assert!(text(&fs["etc/group"]).contains("nonroot:x:65532:"));
+    assert_eq!(fs["tmp"].mode, 0o1777);
+    assert_eq!(fs["root"].mode, 0o700);
+    assert_eq!((fs["home/nonroot"].uid, fs["home/nonroot"].gid), (65532, 65532));
+    let bundle = text(&fs["etc/ssl/certs/ca-certificates.crt"]);
+    assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 2, "{bundle}");
+    // Every entry has numeric owners and a parent directory in the layer.
+    for (path, _) in &fs {
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            assert!(fs.contains_key(parent), "{path} has no parent entry");
+        }
+    }
+
+    // Config.
+    let cfg = &img.config["config"];
+    assert_eq!(cfg["User"], "65532");
+    assert_eq!(cfg["WorkingDir"], "/home/nonroot");
+    assert_eq!(cfg["Entrypoint"][0], "/usr/bin/ftool");
+    let env_list: Vec<&str> = cfg["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(env_list.contains(&"LANG=C.UTF-8"));
+    assert!(env_list.contains(&"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"));
+    assert_eq!(img.config["architecture"], "amd64");
+    assert_eq!(img.config["os"], "linux");
+    assert_eq!(img.config["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn json_report_and_zstd() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let r = env.build(&spec, "img", &["--json", "--compression", "zstd"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["name"], "tool");
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(v["platforms"][0], "linux/amd64");
+    let pkgs = v["packages"].as_array().unwrap();
+    assert!(pkgs.iter().any(|p| p["name"] == "f-libc" && p["version"] == "1.0-2" && p["architecture"] == "amd64"));
+    assert!(v["layers"][0]["size"].as_u64().unwrap() > 0);
+    assert!(v["size"].as_u64().unwrap() > v["layers"][0]["size"].as_u64().unwrap());
+    let img = read_image(&env.path("img"));
+    assert_eq!(img.manifest_digest, v["digest"]);
+    assert_eq!(
+        img.manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+}
+
+#[test]
+fn extends_chain_makes_one_layer_per_level_and_shares_the_lower_layer() {
+    let env = Env::new();
+    let base = env.spec(
+        "fbase",
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n",
+    );
+    fs_err::write(
+        env.path("ftop.toml"),
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n[config]\nuser = \"65532\"\n",
+    )
+    .unwrap();
+    env.build(&base, "base", &[]).digest();
+    env.build(&env.path("ftop.toml"), "top", &[]).digest();
+    let b = read_image(&env.path("base"));
+    let t = read_image(&env.path("top"));
+    assert_eq!(t.layers.len(), 2);
+    assert_eq!(t.layer_digests[0], b.layer_digests[0], "the family shares its lower layer byte for byte");
+    assert!(t.layers[1].contains_key("var/lib/dpkg/status.d/f-tool"));
+    assert!(!t.layers[1].contains_key("var/lib/dpkg/status.d/f-libc"), "f-libc stays in the lower layer");
+    assert!(!t.layers[1].contains_key("etc/passwd"));
+    assert_eq!(t.config["config"]["User"], "65532");
+}
+
+#[test]
+fn builds_are_reproducible_and_the_cache_is_used() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let first = env.build(&spec, "a", &[]).digest();
+    let debs_first = env.server.requests().iter().filter(|p| p.ends_with(".deb")).count();
+    assert!(debs_first > 0);
+    // Warm cache: no .deb downloaded again, same bytes.
+    let second = env.build(&spec, "b", &["--jobs", "1"]).digest();
+    assert_eq!(first, second);
+    let debs_second = env.server.requests().iter().filter(|p| p.ends_with(".deb")).count();
+    assert_eq!(debs_first, debs_second, "the second build downloads no .deb");
+
+    // Another cache dir, cwd, time zone, umask and locale: same digest.
+    let other = tempfile::tempdir().unwrap();
+    let r = run(compose()
+        .current_dir(other.path())
+        .env("TZ", "Pacific/Kiritimati")
+        .env("LC_ALL", "C")
+        .env("COMPOSE_MIRROR_FIXTURE", env.server.url())
+        .env("COMPOSE_CACHE_DIR", other.path().join("cache"))
+        .arg("build")
+        .arg(&spec)
+        .arg("--output")
+        .arg("oci:relative-out"));
+    assert_eq!(r.digest(), first);
+    let r = run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 077; exec {} build {} --output oci:{} --cache-dir {} --mirror fixture={}",
+            env!("CARGO_BIN_EXE_compose"),
+            spec.display(),
+            env.path("c").display(),
+            other.path().join("cache2").display(),
+            env.server.url()
+        )));
+    assert_eq!(r.digest(), first);
+
+    // A corrupt cache entry is detected by its hash and fetched again.
+    let cache = env.path("cache/sha256");
+    let deb = find_deb(env.repo.path(), "f-tool_");
+    let hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(fs_err::read(&deb).unwrap()))
+    };
+    fs_err::write(cache.join(&hex), b"corrupt").unwrap();
+    assert_eq!(env.build(&spec, "d", &[]).digest(), first);
+    let tool_gets = env.server.requests().iter().filter(|p| p.contains("f-tool_")).count();
+    assert_eq!(tool_gets, 2, "the corrupt entry was downloaded again");
+
+    // SOURCE_DATE_EPOCH changes the bytes (mtimes clamped, created) and is itself stable.
+    let epoch = |out: &str| {
+        run(compose()
+            .env("SOURCE_DATE_EPOCH", "1600000000")
+            .arg("build")
+            .arg(&spec)
+            .arg("--output")
+            .arg(format!("oci:{}", env.path(out).display()))
+            .arg("--cache-dir")
+            .arg(env.path("cache"))
+            .arg("--mirror")
+            .arg(format!("fixture={}", env.server.url())))
+        .digest()
+    };
+    let e1 = epoch("e1");
+    assert_ne!(e1, first);
+    assert_eq!(e1, epoch("e2"));
+    let img = read_image(&env.path("e1"));
+    assert_eq!(img.config["created"], "2020-09-13T12:26:40Z");
+    assert!(img.merged().values().all(|e| e.mtime <= 1_600_000_000));
+}
+
+#[test]
+fn transient_server_failures_are_retried() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    env.server.fail_next(".deb", 2, 503);
+    env.server.truncate_next("Packages.xz", 1);
+    env.build(&spec, "img", &[]).digest();
+}
+
+#[test]
+fn tampered_packages_index_is_rejected() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let idx = env.repo.path().join("dists/testing/main/binary-amd64/Packages.xz");
+    let mut bytes = fs_err::read(&idx).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    fs_err::write(&idx, bytes).unwrap();
+    env.build(&spec, "img", &[]).fails_with("sha256 mismatch");
+    assert!(!env.path("img").exists(), "no output after a failure");
+}
+
+#[test]
+fn tampered_deb_is_rejected() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let deb = find_deb(env.repo.path(), "f-tool_");
+    let mut bytes = fs_err::read(&deb).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0xff;
+    fs_err::write(&deb, bytes).unwrap();
+    env.build(&spec, "img", &[]).fails_with("sha256 mismatch");
+    assert!(!env.path("img").exists());
+    // Nothing half-written next to the output either.
+    let leftovers: Vec<_> = fs_err::read_dir(env.work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".compose"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn tampered_or_foreign_signatures_are_rejected() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let inrelease = env.repo.path().join("dists/testing/InRelease");
+    let text = fs_err::read_to_string(&inrelease).unwrap();
+    fs_err::write(&inrelease, text.replacen("Suite: testing", "Suite: testinG", 1)).unwrap();
+    env.build(&spec, "img", &[]).fails_with("signature");
+    assert!(!env.path("img").exists());
+
+    // The Debian keyring does not vouch for the fixture.
+    let env = Env::new();
+    let spec = env.spec("nokey", "[packages]\ninclude = [\"f-libc\"]\n");
+    let text = fs_err::read_to_string(&spec).unwrap();
+    let text: String = text.lines().filter(|l| !l.starts_with("signed-by")).map(|l| format!("{l}\n")).collect();
+    fs_err::write(&spec, text).unwrap();
+    env.build(&spec, "img", &[]).fails_with("signature");
+}
+
+#[test]
+fn conflicting_files_name_both_packages() {
+    let env = Env::new();
+    let spec = env.spec("conflict", "[packages]\ninclude = [\"f-conflict-a\", \"f-conflict-b\"]\n");
+    env.build(&spec, "img", &[]).fails_with("`f-conflict-a` and `f-conflict-b`");
+    assert!(!env.path("img").exists());
+    let spec = env.spec("same", "[packages]\ninclude = [\"f-same-a\", \"f-same-b\"]\n");
+    let d = env.build(&spec, "img", &[]).digest();
+    let fs = read_image(&env.path("img")).merged();
+    assert!(fs.contains_key("usr/share/f/same"), "{d}");
+}
+
+#[test]
+fn resolution_errors_name_the_package_and_the_chain() {
+    let env = Env::new();
+    let spec = env.spec("unknown", "[packages]\ninclude = [\"f-nowhere\"]\n");
+    env.build(&spec, "img", &[]).fails_with("f-nowhere");
+    let spec = env.spec("broken", "[packages]\ninclude = [\"f-broken\"]\n");
+    let r = env.build(&spec, "img", &[]);
+    r.fails_with("f-missing");
+    assert!(r.stderr.contains("f-broken"), "{}", r.stderr);
+    let spec = env.spec("toonew", "[packages]\ninclude = [\"f-toonew\"]\n");
+    env.build(&spec, "img", &[]).fails_with("f-libc");
+    assert!(!env.path("img").exists());
+}
+
+#[test]
+fn bad_specs_and_flags_give_clear_errors() {
+    let env = Env::new();
+    let p = env.path("bad.toml");
+    fs_err::write(&p, "name = \"bad\"\n[packages]\ninclude = [\"a\"]\ncolour = \"red\"\n").unwrap();
+    let r = env.build(&p, "img", &[]);
+    r.fails_with("line 4, column 1");
+    assert!(r.stderr.contains("bad.toml") && r.stderr.contains("colour"), "{}", r.stderr);
+    assert!(!env.path("img").exists());
+
+    let spec = env.tool_spec();
+    env.build(&spec, "img", &["--output", "docker:nope"]).fails_with("unsupported destination");
+    // Unknown symbolic mirror: the hint says how to set one.
+    let r = run(compose().arg("build").arg(&spec).arg("--output").arg(format!("oci:{}", env.path("x").display())));
+    r.fails_with("hint: pass `--mirror fixture=URL`");
+    // An existing directory that is not a layout is never replaced.
+    fs_err::create_dir_all(env.path("precious")).unwrap();
+    fs_err::write(env.path("precious/file"), "keep me").unwrap();
+    env.build(&spec, "precious", &[]).fails_with("not an OCI image layout");
+    assert_eq!(fs_err::read_to_string(env.path("precious/file")).unwrap(), "keep me");
+}
+
+#[test]
+fn rebuilding_replaces_an_earlier_layout_atomically() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let d1 = env.build(&spec, "img", &[]).digest();
+    let d2 = env.build(&spec, "img", &["--compression", "zstd"]).digest();
+    assert_ne!(d1, d2);
+    assert_eq!(read_image(&env.path("img")).manifest_digest, d2);
+    // Only the new image's blobs remain.
+    let blobs = fs_err::read_dir(env.path("img/blobs/sha256")).unwrap().count();
+    let img = read_image(&env.path("img"));
+    assert_eq!(blobs, img.layer_digests.len() + 2);
+}

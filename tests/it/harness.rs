@@ -1,0 +1,192 @@
+//! Helpers shared by the integration tests: running the binary, temporary workspaces, and
+//! reading OCI layouts back.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `compose` command with a clean environment (no mirror or cache variables leaking in).
+pub fn compose() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("COMPOSE_") || k == "SOURCE_DATE_EPOCH" || k == "RUST_BACKTRACE" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// The outcome of a command, with helpers to assert on it.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Assert success and return the digest printed on stdout.
+    pub fn digest(&self) -> String {
+        assert_eq!(self.code, Some(0), "command failed:\n{}", self.stderr);
+        let d = self.stdout.trim().to_owned();
+        assert!(
+            d.starts_with("sha256:") && d.len() == 71 && !d.contains('\n'),
+            "stdout must be exactly a digest, got {:?}",
+            self.stdout
+        );
+        d
+    }
+
+    /// Assert a clean failure (non-zero, no panic, nothing on stdout) whose message contains `needle`.
+    pub fn fails_with(&self, needle: &str) {
+        assert_ne!(self.code, Some(0), "command unexpectedly succeeded");
+        assert!(self.code.is_some(), "killed by a signal: {}", self.stderr);
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "panic:\n{}",
+            self.stderr
+        );
+        assert!(self.stdout.is_empty(), "stdout on failure: {}", self.stdout);
+        assert!(
+            self.stderr.starts_with("error: "),
+            "errors start with `error: `:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    Run::of(cmd.output().expect("spawn compose"))
+}
+
+/// One file system entry read back from a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarEntry {
+    pub kind: tar::EntryType,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub link: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// A parsed OCI layout (single-platform image).
+#[derive(Debug)]
+pub struct Image {
+    pub manifest_digest: String,
+    pub manifest: serde_json::Value,
+    pub config: serde_json::Value,
+    /// Each layer's entries by path, bottom layer first.
+    pub layers: Vec<BTreeMap<String, TarEntry>>,
+    pub layer_digests: Vec<String>,
+}
+
+pub fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+    let bytes = fs_err::read(layout.join("blobs/sha256").join(hex)).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), hex, "blob content matches its name");
+    bytes
+}
+
+pub fn read_image(layout: &Path) -> Image {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    let desc = &index["manifests"][0];
+    let manifest_digest = desc["digest"].as_str().unwrap().to_owned();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read_blob(layout, &manifest_digest)).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&read_blob(
+        layout,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let mut layers = Vec::new();
+    let mut layer_digests = Vec::new();
+    for l in manifest["layers"].as_array().unwrap() {
+        let digest = l["digest"].as_str().unwrap();
+        layer_digests.push(digest.to_owned());
+        let blob = read_blob(layout, digest);
+        let media = l["mediaType"].as_str().unwrap();
+        let mut raw = Vec::new();
+        if media.ends_with("+gzip") {
+            flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut raw).unwrap();
+        } else {
+            assert!(media.ends_with("+zstd"), "{media}");
+            zstd::stream::read::Decoder::new(&blob[..])
+                .unwrap()
+                .read_to_end(&mut raw)
+                .unwrap();
+        }
+        let mut entries = BTreeMap::new();
+        let mut archive = tar::Archive::new(&raw[..]);
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let h = e.header().clone();
+            let link = e.link_name().unwrap().map(|l| l.display().to_string());
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            let previous = entries.insert(
+                path.trim_end_matches('/').to_owned(),
+                TarEntry {
+                    kind: h.entry_type(),
+                    mode: h.mode().unwrap(),
+                    uid: h.uid().unwrap(),
+                    gid: h.gid().unwrap(),
+                    mtime: h.mtime().unwrap(),
+                    link,
+                    data,
+                },
+            );
+            assert!(previous.is_none(), "duplicate tar entry {path}");
+        }
+        layers.push(entries);
+    }
+    Image {
+        manifest_digest,
+        manifest,
+        config,
+        layers,
+        layer_digests,
+    }
+}
+
+impl Image {
+    /// The merged view: upper layers win.
+    pub fn merged(&self) -> BTreeMap<String, TarEntry> {
+        let mut out = BTreeMap::new();
+        for l in &self.layers {
+            out.extend(l.clone());
+        }
+        out
+    }
+}
+
+/// Is `tool` on PATH?
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

@@ -1,0 +1,158 @@
+//! `cargo xtask bench`: build times and peak memory of `compose` side by side with
+//! `mmdebstrap --variant=extract` on the same packages and mirror, and image sizes next to
+//! the distroless equivalents. Prints ratios; asserts nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::tools;
+
+/// Distroless sizes (Debian 12, uncompressed MiB, from the same packages) for comparison.
+const DISTROLESS_MIB: [(&str, f64); 4] = [("static", 2.9), ("base", 21.0), ("cc", 23.8), ("python3", 52.6)];
+
+struct Timed {
+    seconds: f64,
+    max_rss_kib: u64,
+    stdout: String,
+}
+
+/// Run under `/usr/bin/time` for wall time and peak resident memory.
+fn timed(cmd: &mut Command) -> Result<Timed> {
+    let stats = tempfile_path("time");
+    let mut wrapped = Command::new("/usr/bin/time");
+    wrapped.arg("-o").arg(&stats).arg("-f").arg("%e %M");
+    wrapped.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let start = Instant::now();
+    let out = wrapped.output()?;
+    let wall = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "{:?} failed:\n{}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&stats)?;
+    let _ = std::fs::remove_file(&stats);
+    let mut parts = text.split_whitespace();
+    let _elapsed: f64 = parts.next().unwrap_or("0").parse().unwrap_or(0.0);
+    let rss: u64 = parts.next().unwrap_or("0").parse().unwrap_or(0);
+    Ok(Timed {
+        seconds: wall,
+        max_rss_kib: rss,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("compose-bench-{tag}-{}", std::process::id()))
+}
+
+fn compose_build(bin: &Path, spec: &str, out: &Path, cache: &Path, extra: &[&str]) -> Result<Timed> {
+    timed(
+        Command::new(bin)
+            .arg("build")
+            .arg(format!("specs/{spec}.toml"))
+            .arg("--json")
+            .arg("--output")
+            .arg(format!("oci:{}", out.display()))
+            .arg("--cache-dir")
+            .arg(cache)
+            .args(extra),
+    )
+}
+
+fn mib(bytes: f64) -> f64 {
+    bytes / 1024.0 / 1024.0
+}
+
+pub fn run(_args: &[String]) -> Result<()> {
+    tools::ensure(&[("/usr/bin/time", "time"), ("mmdebstrap", "mmdebstrap")])?;
+    eprintln!("xtask: building compose (release)");
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--bin", "compose"])
+        .status()?;
+    if !st.success() {
+        bail!("release build failed");
+    }
+    let bin = PathBuf::from("target/release/compose");
+    let scratch = tempfile_path("work");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+
+    // Cold: empty cache, everything downloaded, verified, extracted, compressed.
+    let cold_cache = scratch.join("cache");
+    let cold = compose_build(&bin, "python3", &scratch.join("py-cold"), &cold_cache, &[])?;
+    // Warm: best of three with everything cached.
+    let mut warm: Option<Timed> = None;
+    for i in 0..3 {
+        let t = compose_build(&bin, "python3", &scratch.join(format!("py-warm{i}")), &cold_cache, &[])?;
+        if warm.as_ref().is_none_or(|w| t.seconds < w.seconds) {
+            warm = Some(t);
+        }
+    }
+    let warm = warm.expect("three runs");
+    let zstd = compose_build(&bin, "python3", &scratch.join("py-zstd"), &cold_cache, &["--compression", "zstd"])?;
+
+    // The same package list through mmdebstrap, against the same mirror, cold.
+    let report: serde_json::Value = serde_json::from_str(&cold.stdout)?;
+    let packages: Vec<String> = report["packages"]
+        .as_array()
+        .context("report lists packages")?
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
+    let mut sources = Vec::new();
+    for s in report["sources"].as_array().context("report lists sources")? {
+        for suite in s["suites"].as_array().into_iter().flatten() {
+            sources.push(format!(
+                "deb {} {} main",
+                s["url"].as_str().unwrap_or_default(),
+                suite.as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let mm_out = scratch.join("mmdebstrap.tar");
+    let mm = timed(
+        Command::new("mmdebstrap")
+            .args(["--quiet", "--variant=extract", "--architectures=amd64"])
+            .arg(format!("--include={}", packages.join(",")))
+            .arg("trixie")
+            .arg(&mm_out)
+            .args(&sources),
+    )
+    .context("mmdebstrap failed")?;
+
+    println!("python3 ({} packages), 2-core machine, same mirror:", packages.len());
+    println!("{:<34} {:>10} {:>12}", "", "wall s", "peak RSS MB");
+    println!("{:<34} {:>10.2} {:>12.1}", "compose cold (gzip)", cold.seconds, cold.max_rss_kib as f64 / 1024.0);
+    println!("{:<34} {:>10.2} {:>12.1}", "mmdebstrap --variant=extract cold", mm.seconds, mm.max_rss_kib as f64 / 1024.0);
+    println!("{:<34} {:>10.2} {:>12.1}", "compose warm (gzip, best of 3)", warm.seconds, warm.max_rss_kib as f64 / 1024.0);
+    println!("{:<34} {:>10.2} {:>12.1}", "compose warm (zstd)", zstd.seconds, zstd.max_rss_kib as f64 / 1024.0);
+    println!("cold ratio compose/mmdebstrap: {:.2} (target <= 0.50)", cold.seconds / mm.seconds);
+    println!("warm python3: {:.2} s (target <= 1.5 s); peak RSS {:.0} MB (target < 300 MB)", warm.seconds, warm.max_rss_kib as f64 / 1024.0);
+
+    println!();
+    println!("{:<10} {:>14} {:>14} {:>20}", "image", "uncompressed", "compressed", "distroless (deb12)");
+    for (spec, distroless) in DISTROLESS_MIB {
+        let t = compose_build(&bin, spec, &scratch.join(format!("size-{spec}")), &cold_cache, &[])?;
+        let v: serde_json::Value = serde_json::from_str(&t.stdout)?;
+        let unc = v["uncompressed_size"].as_f64().unwrap_or(0.0);
+        let size = v["size"].as_f64().unwrap_or(0.0);
+        println!("{:<10} {:>10.1} MiB {:>10.1} MiB {:>16.1} MiB", spec, mib(unc), mib(size), distroless);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}

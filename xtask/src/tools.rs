@@ -1,0 +1,51 @@
+//! External tools the tests and the bench drive: find them, install them where we can.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+/// Is `tool` on PATH?
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Make sure each `(command, debian package)` is available: install the missing ones with
+/// apt-get when running as root on Debian, otherwise say exactly what to install.
+pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&(&str, &str)> = tools.iter().filter(|(cmd, _)| !have(cmd)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let packages: Vec<&str> = missing.iter().map(|(_, pkg)| *pkg).collect();
+    if is_root() && have("apt-get") {
+        eprintln!("xtask: installing {}", packages.join(" "));
+        let update = Command::new("apt-get").args(["update", "-qq"]).status()?;
+        if !update.success() {
+            bail!("`apt-get update` failed");
+        }
+        let st = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()?;
+        if !st.success() {
+            bail!("`apt-get install {}` failed", packages.join(" "));
+        }
+        return Ok(());
+    }
+    bail!(
+        "missing tools: {}\n\nhint: install them with `sudo apt-get install {}`",
+        missing.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
+        packages.join(" ")
+    )
+}
