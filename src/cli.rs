@@ -13,7 +13,11 @@ use crate::pipeline::{self, BuildOptions, Destination};
 use crate::spec::Platform;
 
 #[derive(Debug, Parser)]
-#[command(name = "compose", version, about = "Build distroless OCI base images from Debian's archive")]
+#[command(
+    name = "compose",
+    version,
+    about = "Build distroless OCI base images from Debian's archive"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

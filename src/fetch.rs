@@ -24,7 +24,11 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     #[error("`{url}` was truncated: got {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error(
         "sha256 mismatch for `{url}`: expected {expected}, got {actual}\n\nhint: the mirror served different bytes than its signed index lists; the file was rejected"
     )]
@@ -128,11 +132,19 @@ impl Cache {
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), FetchError> {
         let dir = path.parent().expect("cache paths have a parent");
         fs_err::create_dir_all(dir).map_err(FetchError::Cache)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| FetchError::Cache(std::io::Error::new(e.kind(), format!("{e} in {}", dir.display()))))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+            FetchError::Cache(std::io::Error::new(
+                e.kind(),
+                format!("{e} in {}", dir.display()),
+            ))
+        })?;
         tmp.write_all(data).map_err(FetchError::Cache)?;
-        tmp.persist(path)
-            .map_err(|e| FetchError::Cache(std::io::Error::new(e.error.kind(), format!("{} at {}", e.error, path.display()))))?;
+        tmp.persist(path).map_err(|e| {
+            FetchError::Cache(std::io::Error::new(
+                e.error.kind(),
+                format!("{} at {}", e.error, path.display()),
+            ))
+        })?;
         Ok(())
     }
 }
@@ -148,7 +160,9 @@ pub struct Fetcher {
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetcher").field("cache", &self.cache).finish()
+        f.debug_struct("Fetcher")
+            .field("cache", &self.cache)
+            .finish()
     }
 }
 
@@ -185,13 +199,14 @@ impl Fetcher {
     /// or when the network fails, the cached copy is returned if there is one.
     pub fn get_signed(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         if self.offline {
-            return self.cache.get_signed(url).ok_or_else(|| FetchError::Offline {
-                url: url.to_owned(),
-            });
+            return self
+                .cache
+                .get_signed(url)
+                .ok_or_else(|| FetchError::Offline {
+                    url: url.to_owned(),
+                });
         }
-        let data = self
-            .runtime
-            .block_on(download(&self.client, url, None))?;
+        let data = self.runtime.block_on(download(&self.client, url, None))?;
         self.cache.put_signed(url, &data)?;
         Ok(data)
     }
@@ -205,7 +220,10 @@ impl Fetcher {
     ) -> Result<Vec<Vec<u8>>, FetchError> {
         use rayon::prelude::*;
         // Cache look-ups hash every file: do them in parallel.
-        let cached: Vec<Option<Vec<u8>>> = items.par_iter().map(|i| self.cache.get(&i.sha256)).collect();
+        let cached: Vec<Option<Vec<u8>>> = items
+            .par_iter()
+            .map(|i| self.cache.get(&i.sha256))
+            .collect();
         let missing: Vec<usize> = (0..items.len()).filter(|&i| cached[i].is_none()).collect();
         for (i, c) in cached.iter().enumerate() {
             if c.is_some() {
@@ -263,7 +281,10 @@ impl Fetcher {
                 return Err(e);
             }
         }
-        Ok(out.into_iter().map(|d| d.expect("every item fetched")).collect())
+        Ok(out
+            .into_iter()
+            .map(|d| d.expect("every item fetched"))
+            .collect())
     }
 }
 
@@ -298,7 +319,9 @@ async fn download_once(
     let resp = client.get(url).send().await.map_err(http)?;
     let status = resp.status().as_u16();
     if status == 404 {
-        return Err(FetchError::NotFound { url: url.to_owned() });
+        return Err(FetchError::NotFound {
+            url: url.to_owned(),
+        });
     }
     if !resp.status().is_success() {
         return Err(FetchError::Status {
@@ -354,7 +377,13 @@ mod tests {
         cache.put(&sha, data).unwrap();
         assert_eq!(cache.get(&sha).as_deref(), Some(&data[..]));
         fs_err::write(dir.path().join("sha256").join(&sha), b"hellO").unwrap();
-        assert!(cache.get(&sha).is_none(), "a corrupt entry must not be used");
-        assert!(!dir.path().join("sha256").join(&sha).exists(), "and is removed");
+        assert!(
+            cache.get(&sha).is_none(),
+            "a corrupt entry must not be used"
+        );
+        assert!(
+            !dir.path().join("sha256").join(&sha).exists(),
+            "and is removed"
+        );
     }
 }

@@ -72,7 +72,12 @@ impl<W> Hashing<W> {
 }
 
 /// Write `tree` as a compressed layer to `dest` (a file in the output's staging area).
-pub fn write(tree: &Tree, compression: Compression, threads: u32, dest: &Path) -> io::Result<Layer> {
+pub fn write(
+    tree: &Tree,
+    compression: Compression,
+    threads: u32,
+    dest: &Path,
+) -> io::Result<Layer> {
     let file = fs_err::File::create(dest)?;
     let mut outer = Hashing::new(io::BufWriter::with_capacity(1 << 20, file));
     let (diff_id, uncompressed_size) = match compression {
@@ -211,11 +216,17 @@ mod tests {
         let long = format!("usr/share/{}/file", "d".repeat(150));
         t.insert("usr".into(), Node::dir(0o755, 0, 0, 5));
         t.insert("usr/bin".into(), Node::dir(0o755, 0, 0, 5));
-        t.insert("usr/bin/a".into(), Node::file(&b"hello"[..], 0o4755, 5, None));
-        t.insert("usr/bin/b".into(), Node {
-            kind: Kind::HardLink("usr/bin/a".into()),
-            ..Node::file(&b""[..], 0o4755, 5, None)
-        });
+        t.insert(
+            "usr/bin/a".into(),
+            Node::file(&b"hello"[..], 0o4755, 5, None),
+        );
+        t.insert(
+            "usr/bin/b".into(),
+            Node {
+                kind: Kind::HardLink("usr/bin/a".into()),
+                ..Node::file(&b""[..], 0o4755, 5, None)
+            },
+        );
         t.insert("bin".into(), Node::symlink("usr/bin", 5));
         t.insert(long, Node::file(&b"x"[..], 0o644, 5, None));
         t.insert(
@@ -240,14 +251,30 @@ mod tests {
             assert_eq!(h.mtime().unwrap(), 5);
             assert_eq!(h.username().unwrap(), Some(""));
             let link = e.link_name().unwrap().map(|l| l.display().to_string());
-            seen.push((e.path().unwrap().display().to_string(), h.entry_type(), link, h.mode().unwrap()));
+            seen.push((
+                e.path().unwrap().display().to_string(),
+                h.entry_type(),
+                link,
+                h.mode().unwrap(),
+            ));
         }
         assert_eq!(seen[0].0, "bin");
         assert_eq!(seen[0].2.as_deref(), Some("usr/bin"));
-        assert!(seen.iter().any(|s| s.0.len() > 150 && s.0.ends_with("/file")), "long path via PAX");
-        assert!(seen.iter().any(|s| s.2.as_deref().is_some_and(|l| l.len() == 121)), "long link via PAX");
+        assert!(
+            seen.iter()
+                .any(|s| s.0.len() > 150 && s.0.ends_with("/file")),
+            "long path via PAX"
+        );
+        assert!(
+            seen.iter()
+                .any(|s| s.2.as_deref().is_some_and(|l| l.len() == 121)),
+            "long link via PAX"
+        );
         let b = seen.iter().find(|s| s.0 == "usr/bin/b").unwrap();
-        assert_eq!((b.1, b.2.as_deref(), b.3), (tar::EntryType::Link, Some("usr/bin/a"), 0o4755));
+        assert_eq!(
+            (b.1, b.2.as_deref(), b.3),
+            (tar::EntryType::Link, Some("usr/bin/a"), 0o4755)
+        );
     }
 
     #[test]
@@ -257,9 +284,15 @@ mod tests {
             let one = write(&sample(), c, 1, &dir.path().join("1")).unwrap();
             let two = write(&sample(), c, 2, &dir.path().join("2")).unwrap();
             assert_eq!(one, two);
-            assert_eq!(fs_err::read(dir.path().join("1")).unwrap(), fs_err::read(dir.path().join("2")).unwrap());
+            assert_eq!(
+                fs_err::read(dir.path().join("1")).unwrap(),
+                fs_err::read(dir.path().join("2")).unwrap()
+            );
             let bytes = fs_err::read(dir.path().join("1")).unwrap();
-            assert_eq!(one.digest, format!("sha256:{}", hex::encode(Sha256::digest(&bytes))));
+            assert_eq!(
+                one.digest,
+                format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+            );
             assert_eq!(one.size, bytes.len() as u64);
         }
     }

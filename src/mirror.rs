@@ -114,9 +114,16 @@ fn apt_mirrors(root: &Path) -> BTreeMap<String, String> {
 fn classify(entries: &[AptEntry]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for e in entries {
-        let security = e.suites.iter().any(|s| s.ends_with("-security") || s.ends_with("/updates"))
+        let security = e
+            .suites
+            .iter()
+            .any(|s| s.ends_with("-security") || s.ends_with("/updates"))
             || e.uri.trim_end_matches('/').ends_with("-security");
-        let name = if security { "debian-security" } else { "debian" };
+        let name = if security {
+            "debian-security"
+        } else {
+            "debian"
+        };
         out.entry(name.to_owned()).or_insert_with(|| e.uri.clone());
     }
     out
@@ -159,7 +166,12 @@ fn parse_deb822_sources(text: &str) -> Vec<AptEntry> {
             .get("suites")
             .map(|s| s.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
-        for uri in fields.get("uris").map(String::as_str).unwrap_or("").split_whitespace() {
+        for uri in fields
+            .get("uris")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+        {
             if uri.starts_with("http://") || uri.starts_with("https://") {
                 out.push(AptEntry {
                     uri: uri.trim_end_matches('/').to_owned(),
@@ -209,7 +221,10 @@ mod tests {
         let text = "Types: deb\n# a comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb deb-src\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n";
         let m = classify(&parse_deb822_sources(text));
         assert_eq!(m["debian"], "http://mirror.example/debian");
-        assert_eq!(m["debian-security"], "http://mirror.example/debian-security");
+        assert_eq!(
+            m["debian-security"],
+            "http://mirror.example/debian-security"
+        );
     }
 
     #[test]

@@ -125,11 +125,23 @@ pub fn config_json(input: &ImageInput) -> Result<Vec<u8>, OciError> {
         cfg = cfg.cmd(c.to_vec());
     }
     if !input.labels.is_empty() {
-        cfg = cfg.labels(input.labels.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
+        cfg = cfg.labels(
+            input
+                .labels
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
     }
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(input.layers.iter().map(|(l, _)| l.diff_id.clone()).collect::<Vec<_>>())
+        .diff_ids(
+            input
+                .layers
+                .iter()
+                .map(|(l, _)| l.diff_id.clone())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .map_err(spec_err("rootfs"))?;
     let history = input
@@ -154,7 +166,9 @@ pub fn config_json(input: &ImageInput) -> Result<Vec<u8>, OciError> {
     if let Some(v) = input.platform.variant {
         b = b.variant(v.to_owned());
     }
-    Ok(canonical_json(&b.build().map_err(spec_err("image config"))?))
+    Ok(canonical_json(
+        &b.build().map_err(spec_err("image config"))?,
+    ))
 }
 
 /// The manifest JSON for a config blob and layers.
@@ -199,7 +213,12 @@ pub fn descriptor(
         d = d.platform(pb.build().map_err(spec_err("platform"))?);
     }
     if !annotations.is_empty() {
-        d = d.annotations(annotations.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
+        d = d.annotations(
+            annotations
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
     }
     d.build().map_err(spec_err("descriptor"))
 }
@@ -327,11 +346,19 @@ mod tests {
             uncompressed_size: 1,
             media_type: crate::layer::Compression::Gzip.media_type(),
         };
-        let labels: BTreeMap<String, String> =
-            (0..8).map(|i| (format!("label{i}"), i.to_string())).collect();
-        let env = BTreeMap::from([("B".to_owned(), "2".to_owned()), ("A".to_owned(), "1".to_owned())]);
+        let labels: BTreeMap<String, String> = (0..8)
+            .map(|i| (format!("label{i}"), i.to_string()))
+            .collect();
+        let env = BTreeMap::from([
+            ("B".to_owned(), "2".to_owned()),
+            ("A".to_owned(), "1".to_owned()),
+        ]);
         let input = || ImageInput {
-            platform: PlatformRef { os: "linux", architecture: "arm64", variant: Some("v8") },
+            platform: PlatformRef {
+                os: "linux",
+                architecture: "arm64",
+                variant: Some("v8"),
+            },
             created: 0,
             user: Some("65532"),
             workdir: None,
@@ -348,7 +375,10 @@ mod tests {
         let text = String::from_utf8(first).unwrap();
         assert!(text.contains(r#""Env":["A=1","B=2"]"#), "{text}");
         assert!(text.contains(r#""variant":"v8""#), "{text}");
-        assert!(text.contains(r#""created":"1970-01-01T00:00:00Z""#), "{text}");
+        assert!(
+            text.contains(r#""created":"1970-01-01T00:00:00Z""#),
+            "{text}"
+        );
     }
 
     #[test]

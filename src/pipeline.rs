@@ -208,7 +208,8 @@ pub fn load_indexes(
         .map(|(i, (bytes, name))| -> Result<Vec<PackageEntry>> {
             let text = packages::decompress(name, bytes)?;
             let text = String::from_utf8_lossy(&text);
-            Ok(packages::parse_packages(&text, i).with_context(|| format!("invalid index `{}`", items[i].url))?)
+            Ok(packages::parse_packages(&text, i)
+                .with_context(|| format!("invalid index `{}`", items[i].url))?)
         })
         .collect::<Result<_>>()?;
     Ok(Indexes {
@@ -226,9 +227,9 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
             .origins
             .iter()
             .filter(|o| {
-                spec.sources.iter().any(|s| {
-                    s.suites.contains(&o.suite) && s.components.contains(&o.component)
-                })
+                spec.sources
+                    .iter()
+                    .any(|s| s.suites.contains(&o.suite) && s.components.contains(&o.component))
             })
             .map(|o| (o.url.clone(), o.suite.clone()))
             .collect();
@@ -250,7 +251,9 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
         let installed: Vec<usize> = packages
             .iter()
             .enumerate()
-            .filter(|(_, p)| lower.contains(&(p.name.as_str(), p.version.to_string(), p.sha256.as_str())))
+            .filter(|(_, p)| {
+                lower.contains(&(p.name.as_str(), p.version.to_string(), p.sha256.as_str()))
+            })
             .map(|(i, _)| i)
             .collect();
         let request = resolve::Request {
@@ -260,8 +263,11 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
         };
         let resolution = resolve::resolve(&universe, &request)
             .with_context(|| format!("cannot resolve the packages of `{}`", spec.name))?;
-        let entries: Vec<PackageEntry> =
-            resolution.chosen.iter().map(|&i| packages[i].clone()).collect();
+        let entries: Vec<PackageEntry> = resolution
+            .chosen
+            .iter()
+            .map(|&i| packages[i].clone())
+            .collect();
         let urls = entries
             .iter()
             .map(|e| format!("{}/{}", indexes.origins[e.origin].url, e.filename))
@@ -279,7 +285,10 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
 pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let chain = Spec::load(&opts.spec)?;
     let top = chain.last().expect("a chain has at least one level");
-    let platforms = opts.platforms.clone().unwrap_or_else(|| top.platforms.clone());
+    let platforms = opts
+        .platforms
+        .clone()
+        .unwrap_or_else(|| top.platforms.clone());
     let dest = opts.output.clone().unwrap_or_else(|| Destination::Layout {
         dir: PathBuf::from("out").join(&top.name),
         tag: "latest".into(),
@@ -339,11 +348,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .collect::<Result<_, _>>()?;
     bar.finish();
     drop(blobs);
-    let debs: BTreeMap<String, Deb> = items
-        .iter()
-        .map(|i| i.sha256.clone())
-        .zip(debs)
-        .collect();
+    let debs: BTreeMap<String, Deb> = items.iter().map(|i| i.sha256.clone()).zip(debs).collect();
 
     let layout = match &dest {
         Destination::Layout { dir, .. } => Layout::create(dir)?,
@@ -398,11 +403,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
             .map(|(l, (spec, level))| {
                 (
                     l,
-                    format!(
-                        "compose {}: {} packages",
-                        spec.name,
-                        level.entries.len()
-                    ),
+                    format!("compose {}: {} packages", spec.name, level.entries.len()),
                 )
             })
             .collect();
@@ -451,10 +452,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     }
 
     let Destination::Layout { tag, .. } = &dest;
-    let ref_name = BTreeMap::from([(
-        "org.opencontainers.image.ref.name".to_owned(),
-        tag.clone(),
-    )]);
+    let ref_name = BTreeMap::from([("org.opencontainers.image.ref.name".to_owned(), tag.clone())]);
     let (top_desc, digest) = if manifests.len() == 1 {
         let m = &manifests[0];
         let p = &platforms[0];
@@ -552,7 +550,10 @@ fn level_trees(
         for (name, d) in &packages {
             generated::status_d(&mut tree, name, d, epoch);
         }
-        if let Some((name, d)) = packages.iter().find(|(_, d)| generated::ships_certificates(d)) {
+        if let Some((name, d)) = packages
+            .iter()
+            .find(|(_, d)| generated::ships_certificates(d))
+        {
             generated::ca_bundle(&mut tree, name, d, epoch);
         }
         rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());

@@ -86,7 +86,12 @@ impl<'a> Universe<'a> {
             ids.dedup_by(|a, b| packages[*a].sha256 == packages[*b].sha256);
         }
         for ids in providers.values_mut() {
-            ids.sort_by(|a, b| packages[*a].name.cmp(&packages[*b].name).then(best_first(a, b)));
+            ids.sort_by(|a, b| {
+                packages[*a]
+                    .name
+                    .cmp(&packages[*b].name)
+                    .then(best_first(a, b))
+            });
             ids.dedup();
         }
         Universe {
@@ -104,7 +109,11 @@ impl<'a> Universe<'a> {
     pub fn versions(&self, name: &str) -> Vec<String> {
         self.by_name
             .get(name)
-            .map(|ids| ids.iter().map(|&i| self.packages[i].version.to_string()).collect())
+            .map(|ids| {
+                ids.iter()
+                    .map(|&i| self.packages[i].version.to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -239,13 +248,17 @@ impl<'a> State<'_, 'a> {
     /// The best new package for `dep`, if any.
     fn candidate(&self, dep: &Dependency) -> Option<usize> {
         if !self.chosen.contains_key(dep.name.as_str()) {
-            let real = self.universe.by_name.get(dep.name.as_str()).and_then(|ids| {
-                ids.iter().copied().find(|&id| {
-                    dep.constraint
-                        .as_ref()
-                        .is_none_or(|c| c.matches(&self.universe.entry(id).version))
-                })
-            });
+            let real = self
+                .universe
+                .by_name
+                .get(dep.name.as_str())
+                .and_then(|ids| {
+                    ids.iter().copied().find(|&id| {
+                        dep.constraint
+                            .as_ref()
+                            .is_none_or(|c| c.matches(&self.universe.entry(id).version))
+                    })
+                });
             if real.is_some() {
                 return real;
             }
@@ -274,7 +287,8 @@ impl<'a> State<'_, 'a> {
 
     fn failure(&self, dep: &Dependency, group: &str, chain: Vec<String>) -> ResolveError {
         let available = self.universe.versions(&dep.name);
-        let known = !available.is_empty() || self.universe.providers.contains_key(dep.name.as_str());
+        let known =
+            !available.is_empty() || self.universe.providers.contains_key(dep.name.as_str());
         if known {
             ResolveError::Unsatisfiable {
                 dependency: group.to_owned(),
@@ -423,7 +437,11 @@ mod tests {
             .collect()
     }
 
-    fn run(pkgs: &[PackageEntry], include: &[&str], exclude: &[&str]) -> Result<Resolution, ResolveError> {
+    fn run(
+        pkgs: &[PackageEntry],
+        include: &[&str],
+        exclude: &[&str],
+    ) -> Result<Resolution, ResolveError> {
         let u = Universe::new(pkgs, "amd64");
         let include: Vec<String> = include.iter().map(|s| s.to_string()).collect();
         let exclude: BTreeSet<String> = exclude.iter().map(|s| s.to_string()).collect();
@@ -443,41 +461,76 @@ mod tests {
         // The first alternative that has a candidate wins, even if its own dependencies fail
         // later (as apt does): `a` is chosen and its missing `x` is reported.
         let p2 = universe(&["app 1 zz | b", "b 1"]);
-        assert_eq!(names(&p2, &run(&p2, &["app"], &[]).unwrap()), ["app=1", "b=1"]);
+        assert_eq!(
+            names(&p2, &run(&p2, &["app"], &[]).unwrap()),
+            ["app=1", "b=1"]
+        );
         // Already chosen `b` satisfies `a | b` in tool.
         let p3 = universe(&["tool 1 b, a | b", "a 1", "b 1"]);
-        assert_eq!(names(&p3, &run(&p3, &["tool"], &[]).unwrap()), ["b=1", "tool=1"]);
+        assert_eq!(
+            names(&p3, &run(&p3, &["tool"], &[]).unwrap()),
+            ["b=1", "tool=1"]
+        );
         let e = run(&p, &["app"], &[]).unwrap_err();
-        assert!(matches!(e, ResolveError::Unknown { ref name, .. } if name == "x"), "{e}");
+        assert!(
+            matches!(e, ResolveError::Unknown { ref name, .. } if name == "x"),
+            "{e}"
+        );
     }
 
     #[test]
     fn provides_real_beats_virtual_and_versions() {
         let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk", "awk 1"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "awk=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "awk=1"]
+        );
         let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "gawk=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "gawk=1"]
+        );
         // An already chosen provider wins.
         let p = universe(&["app 1 mawk, awk", "mawk 1 ; awk", "gawk 1 ; awk"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "mawk=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "mawk=1"]
+        );
         // Versioned constraints need versioned Provides.
         let p = universe(&["app 1 api (>= 2)", "old 1 ; api", "new 1 ; api (= 2)"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "new=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "new=1"]
+        );
         let p = universe(&["app 1 api (>= 3)", "new 1 ; api (= 2)"]);
-        assert!(matches!(run(&p, &["app"], &[]), Err(ResolveError::Unsatisfiable { .. })));
+        assert!(matches!(
+            run(&p, &["app"], &[]),
+            Err(ResolveError::Unsatisfiable { .. })
+        ));
     }
 
     #[test]
     fn highest_version_across_origins_and_ties_by_origin() {
-        let p = vec![pkg("lib 1.0", 0), pkg("lib 1.0+deb13u1", 1), pkg("lib 1.0~rc1", 2), pkg("app 1 lib (>= 1.0)", 0)];
+        let p = vec![
+            pkg("lib 1.0", 0),
+            pkg("lib 1.0+deb13u1", 1),
+            pkg("lib 1.0~rc1", 2),
+            pkg("app 1 lib (>= 1.0)", 0),
+        ];
         let r = run(&p, &["app"], &[]).unwrap();
         assert_eq!(names(&p, &r), ["app=1", "lib=1.0+deb13u1"]);
         let p = vec![pkg("lib 2", 1), pkg("lib 2", 0)];
         let r = run(&p, &["lib"], &[]).unwrap();
-        assert_eq!(p[r.chosen[0]].origin, 0, "equal versions: first source wins");
+        assert_eq!(
+            p[r.chosen[0]].origin, 0,
+            "equal versions: first source wins"
+        );
         // Constraints pick the highest satisfying version.
         let p = universe(&["lib 3", "lib 2", "app 1 lib (<< 3)"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "lib=2"]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "lib=2"]
+        );
         // A pin.
         let p = universe(&["lib 3", "lib 2"]);
         assert_eq!(names(&p, &run(&p, &["lib=2"], &[]).unwrap()), ["lib=2"]);
@@ -485,8 +538,15 @@ mod tests {
 
     #[test]
     fn multiarch_qualifiers_are_stripped() {
-        let p = universe(&["app 1 python3:any (>= 3), libc:native", "python3 3.13", "libc 2"]);
-        assert_eq!(names(&p, &run(&p, &["app"], &[]).unwrap()), ["app=1", "libc=2", "python3=3.13"]);
+        let p = universe(&[
+            "app 1 python3:any (>= 3), libc:native",
+            "python3 3.13",
+            "libc 2",
+        ]);
+        assert_eq!(
+            names(&p, &run(&p, &["app"], &[]).unwrap()),
+            ["app=1", "libc=2", "python3=3.13"]
+        );
     }
 
     #[test]
@@ -498,7 +558,11 @@ mod tests {
             "perl-base 1",
         ]);
         let r = run(&p, &["tzdata"], &["debconf"]).unwrap();
-        assert_eq!(names(&p, &r), ["tzdata=1"], "no debconf, no provider, no perl");
+        assert_eq!(
+            names(&p, &r),
+            ["tzdata=1"],
+            "no debconf, no provider, no perl"
+        );
         assert_eq!(r.excluded["debconf"], ["tzdata"]);
         assert_eq!(why(&r, "debconf"), Why::Excluded(vec!["tzdata".into()]));
         assert_eq!(why(&r, "perl-base"), Why::NotInClosure);
@@ -508,7 +572,10 @@ mod tests {
         );
         // A dependency of an excluded package still comes when someone else needs it.
         let p = universe(&["a 1 x, perl-base", "x 1 perl-base", "perl-base 1"]);
-        assert_eq!(names(&p, &run(&p, &["a"], &["x"]).unwrap()), ["a=1", "perl-base=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["a"], &["x"]).unwrap()),
+            ["a=1", "perl-base=1"]
+        );
     }
 
     #[test]
@@ -544,7 +611,10 @@ mod tests {
     #[test]
     fn cycles_terminate() {
         let p = universe(&["a 1 b", "b 1 c", "c 1 a"]);
-        assert_eq!(names(&p, &run(&p, &["a"], &[]).unwrap()), ["a=1", "b=1", "c=1"]);
+        assert_eq!(
+            names(&p, &run(&p, &["a"], &[]).unwrap()),
+            ["a=1", "b=1", "c=1"]
+        );
     }
 
     #[test]
@@ -582,11 +652,21 @@ mod tests {
 
     #[test]
     fn input_order_does_not_matter() {
-        let specs = ["app 1 awk, lib (>= 1)", "mawk 1 ; awk", "gawk 1 ; awk", "lib 1", "lib 2", "lib 1.5"];
+        let specs = [
+            "app 1 awk, lib (>= 1)",
+            "mawk 1 ; awk",
+            "gawk 1 ; awk",
+            "lib 1",
+            "lib 2",
+            "lib 1.5",
+        ];
         let p1 = universe(&specs);
         let mut rev = specs.to_vec();
         rev.reverse();
         let p2 = universe(&rev);
-        assert_eq!(names(&p1, &run(&p1, &["app"], &[]).unwrap()), names(&p2, &run(&p2, &["app"], &[]).unwrap()));
+        assert_eq!(
+            names(&p1, &run(&p1, &["app"], &[]).unwrap()),
+            names(&p2, &run(&p2, &["app"], &[]).unwrap())
+        );
     }
 }

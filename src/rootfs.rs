@@ -233,7 +233,12 @@ fn canonicalize_hardlinks(tree: &mut Tree) {
         if !matches!(holder.kind, Kind::File(_)) {
             continue;
         }
-        let first = links.iter().chain(std::iter::once(&target)).min().expect("non-empty").clone();
+        let first = links
+            .iter()
+            .chain(std::iter::once(&target))
+            .min()
+            .expect("non-empty")
+            .clone();
         for path in links.iter().chain(std::iter::once(&target)) {
             let node = tree.get_mut(path).expect("present");
             if *path == first {
@@ -334,12 +339,21 @@ mod tests {
         let d = deb(vec![file("usr/bin/z", "data"), link]);
         let t = assemble(&[("p", &d)], &filter(&[], &[]), &Tree::new(), None).unwrap();
         assert!(matches!(t["usr/bin/a-alias"].kind, Kind::File(_)));
-        assert_eq!(t["usr/bin/z"].kind, Kind::HardLink("usr/bin/a-alias".into()));
+        assert_eq!(
+            t["usr/bin/z"].kind,
+            Kind::HardLink("usr/bin/a-alias".into())
+        );
         // Target filtered out: the link becomes a copy.
         let mut link = file("usr/bin/alias", "");
         link.kind = Kind::HardLink("usr/bin/real".into());
         let d = deb(vec![file("usr/bin/real", "data"), link]);
-        let t = assemble(&[("p", &d)], &filter(&["/usr/bin/real"], &[]), &Tree::new(), None).unwrap();
+        let t = assemble(
+            &[("p", &d)],
+            &filter(&["/usr/bin/real"], &[]),
+            &Tree::new(),
+            None,
+        )
+        .unwrap();
         assert_eq!(t["usr/bin/alias"].kind, Kind::File(b"data"[..].into()));
     }
 }

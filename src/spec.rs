@@ -283,7 +283,10 @@ fn parent_file(child: &Path, name: &str) -> PathBuf {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }
 
@@ -343,7 +346,10 @@ fn validate(
             (Some(a), None) => Location::Archive(a.clone()),
             (None, Some(u)) => {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(invalid(span, format!("source url `{u}` must be http or https")));
+                    return Err(invalid(
+                        span,
+                        format!("source url `{u}` must be http or https"),
+                    ));
                 }
                 Location::Url(u.trim_end_matches('/').to_owned())
             }
@@ -446,7 +452,8 @@ fn validate(
             }
         }
     }
-    let paths = PathFilter::new(path_exclude, path_keep).map_err(|e| invalid(0..0, e.to_string()))?;
+    let paths =
+        PathFilter::new(path_exclude, path_keep).map_err(|e| invalid(0..0, e.to_string()))?;
 
     let mut config = parent.map(|p| p.config.clone()).unwrap_or_default();
     let rc = raw.config;
@@ -474,7 +481,10 @@ fn validate(
     }
     if let Some(w) = rc.workdir {
         if !w.get_ref().starts_with('/') {
-            return Err(invalid(w.span(), "`workdir` must be an absolute path".into()));
+            return Err(invalid(
+                w.span(),
+                "`workdir` must be an absolute path".into(),
+            ));
         }
         config.workdir = Some(w.into_inner());
     }
@@ -556,9 +566,8 @@ env = { PATH = "/usr/bin" }
 
     #[test]
     fn validation_errors_point_at_the_value() {
-        let msg = err(
-            "name = \"x\"\n[[source]]\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n",
-        );
+        let msg =
+            err("name = \"x\"\n[[source]]\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n");
         assert!(msg.contains("s.toml:2:1"), "{msg}");
         assert!(msg.contains("needs `archive`"), "{msg}");
         let msg = err(
@@ -627,8 +636,14 @@ env = { LANG = "C.UTF-8" }
     #[test]
     fn platforms_map_to_debian_architectures() {
         let p = Platform::parse("linux/arm64").unwrap();
-        assert_eq!((p.debian_arch.as_str(), p.variant.as_deref()), ("arm64", Some("v8")));
-        assert_eq!(Platform::parse("linux/arm/v7").unwrap().debian_arch, "armhf");
+        assert_eq!(
+            (p.debian_arch.as_str(), p.variant.as_deref()),
+            ("arm64", Some("v8"))
+        );
+        assert_eq!(
+            Platform::parse("linux/arm/v7").unwrap().debian_arch,
+            "armhf"
+        );
         assert!(Platform::parse("windows/amd64").is_err());
         assert_eq!(p.to_string(), "linux/arm64/v8");
     }

@@ -23,7 +23,10 @@ pub fn paragraphs(text: &str) -> impl Iterator<Item = Paragraph<'_>> {
             let end = find_paragraph_end(trimmed);
             let (para, tail) = trimmed.split_at(end);
             rest = tail;
-            if para.lines().any(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            if para
+                .lines()
+                .any(|l| !l.starts_with('#') && !l.trim().is_empty())
+            {
                 return Some(Paragraph { raw: para });
             }
         }
@@ -48,7 +51,10 @@ fn find_paragraph_end(s: &str) -> usize {
     while let Some(nl) = memchr(b'\n', &bytes[pos..]) {
         let line_start = pos + nl + 1;
         let next_end = memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |i| line_start + i);
-        if bytes[line_start..next_end].iter().all(|b| b.is_ascii_whitespace()) {
+        if bytes[line_start..next_end]
+            .iter()
+            .all(|b| b.is_ascii_whitespace())
+        {
             return line_start;
         }
         pos = line_start;
@@ -139,7 +145,10 @@ mod tests {
         let ps: Vec<_> = paragraphs(text).collect();
         assert_eq!(ps.len(), 2);
         assert_eq!(ps[0].get("package").as_deref(), Some("a"));
-        assert_eq!(ps[0].get("Description").as_deref(), Some("short\nmore\n\nend"));
+        assert_eq!(
+            ps[0].get("Description").as_deref(),
+            Some("short\nmore\n\nend")
+        );
         assert_eq!(ps[1].get("DEPENDS").as_deref(), Some("x,\ny"));
         assert_eq!(ps[1].get("Multi").as_deref(), Some("Case"));
         assert_eq!(ps[1].get("Version"), None);

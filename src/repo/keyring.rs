@@ -107,7 +107,9 @@ mod tests {
     #[test]
     fn unsigned_text_is_refused() {
         let ring = Keyring::debian().unwrap();
-        let e = ring.verify_inrelease(b"Origin: Debian\nSHA256:\n").unwrap_err();
+        let e = ring
+            .verify_inrelease(b"Origin: Debian\nSHA256:\n")
+            .unwrap_err();
         assert!(matches!(e, RepoError::NotSigned(_)), "{e}");
     }
 

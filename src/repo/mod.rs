@@ -36,7 +36,10 @@ pub enum RepoError {
         source: std::io::Error,
     },
     #[error("package `{package}` lacks the `{field}` field")]
-    PackageField { package: String, field: &'static str },
+    PackageField {
+        package: String,
+        field: &'static str,
+    },
     #[error("package `{package}` has an invalid `{field}` value `{value}`")]
     PackageValue {
         package: String,

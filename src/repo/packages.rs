@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(r[1][1].name, "debconf-2.0");
         assert_eq!(r[2][0].arch_qualifier.as_deref(), Some("any"));
         assert_eq!(r[3][0].name, "foo");
-        assert_eq!(r[4][0].constraint.as_ref().unwrap().relation, Relation::Earlier);
+        assert_eq!(
+            r[4][0].constraint.as_ref().unwrap().relation,
+            Relation::Earlier
+        );
         assert_eq!(r[4][0].to_string(), "bar (<< 1:2.0~rc1)");
         assert!(parse_relations("a (~~ 1)").is_err());
         assert!(parse_relations("a (>= 1").is_err());
@@ -242,7 +245,13 @@ mod tests {
     #[test]
     fn provides_with_versions() {
         let p = parse_provides("awk, python3-foo (= 1.2-1)").unwrap();
-        assert_eq!(p[0], Provide { name: "awk".into(), version: None });
+        assert_eq!(
+            p[0],
+            Provide {
+                name: "awk".into(),
+                version: None
+            }
+        );
         assert_eq!(p[1].version, Some(v("1.2-1")));
         assert!(parse_provides("x (>= 1)").is_err());
     }
@@ -254,7 +263,10 @@ mod tests {
             "Package: libfoo\nVersion: 1.0-1\nArchitecture: amd64\nMulti-Arch: same\nPre-Depends: libc6\nDepends: libbar (>= 2) | libbaz\nProvides: foo-api (= 1)\nFilename: pool/main/f/foo/libfoo_1.0-1_amd64.deb\nSize: 1234\nSHA256: {sha}\nDescription: x\n continued\n\nPackage: broken\nVersion: 1\n"
         );
         let e = parse_packages(&text, 3).unwrap_err();
-        assert!(e.to_string().contains("`broken` lacks the `SHA256` field"), "{e}");
+        assert!(
+            e.to_string().contains("`broken` lacks the `SHA256` field"),
+            "{e}"
+        );
         let text = text.split("\n\nPackage: broken").next().unwrap();
         let p = parse_packages(text, 3).unwrap();
         assert_eq!(p.len(), 1);

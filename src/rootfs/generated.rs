@@ -30,7 +30,9 @@ rpc:            db files\n";
 /// The entries of the bottom layer of every image: accounts, standard directories and
 /// the merged-/usr symlinks. Generated entries replace package entries at the same path.
 pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
-    for dir in ["usr", "usr/bin", "usr/sbin", "usr/lib", "etc", "var", "var/lib"] {
+    for dir in [
+        "usr", "usr/bin", "usr/sbin", "usr/lib", "etc", "var", "var/lib",
+    ] {
         tree.entry(dir.to_owned())
             .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
     }
@@ -43,9 +45,18 @@ pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
     if debian_arch == "amd64" {
         put("lib64", Node::symlink("usr/lib64", mtime));
     }
-    put("etc/passwd", Node::file(PASSWD.as_bytes(), 0o644, mtime, None));
-    put("etc/group", Node::file(GROUP.as_bytes(), 0o644, mtime, None));
-    put("etc/nsswitch.conf", Node::file(NSSWITCH.as_bytes(), 0o644, mtime, None));
+    put(
+        "etc/passwd",
+        Node::file(PASSWD.as_bytes(), 0o644, mtime, None),
+    );
+    put(
+        "etc/group",
+        Node::file(GROUP.as_bytes(), 0o644, mtime, None),
+    );
+    put(
+        "etc/nsswitch.conf",
+        Node::file(NSSWITCH.as_bytes(), 0o644, mtime, None),
+    );
     put("root", Node::dir(0o700, 0, 0, mtime));
     put("home", Node::dir(0o755, 0, 0, mtime));
     put("home/nonroot", Node::dir(0o700, 65532, 65532, mtime));

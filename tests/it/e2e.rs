@@ -14,7 +14,9 @@ fn enabled() -> bool {
     if std::env::var_os("COMPOSE_E2E").is_some_and(|v| v == "1") {
         return true;
     }
-    eprintln!("SKIPPED: end-to-end test against the Debian archive (set COMPOSE_E2E=1 or run `cargo xtask test`)");
+    eprintln!(
+        "SKIPPED: end-to-end test against the Debian archive (set COMPOSE_E2E=1 or run `cargo xtask test`)"
+    );
     false
 }
 
@@ -54,9 +56,14 @@ fn runc(layout: &Path, work: &Path, name: &str, args: &[&str]) -> (i32, String, 
         .arg(&bundle)
         .output()
         .unwrap();
-    assert!(st.status.success(), "umoci unpack: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "umoci unpack: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value = serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
     cfg["process"]["terminal"] = false.into();
     cfg["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
     // No network namespace setup needed for these checks.
@@ -104,7 +111,11 @@ fn static_and_python3_from_the_real_archive() {
             .arg(format!("oci:{}:latest", out.display()))
             .output()
             .unwrap();
-        assert!(o.status.success(), "skopeo: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["Digest"].as_str(), Some(digest.as_str()));
         assert_eq!(v["Architecture"], "amd64");
@@ -117,24 +128,53 @@ fn static_and_python3_from_the_real_archive() {
     assert_eq!(py.layers.len(), 4, "static, base, cc, python3");
     assert_eq!(py.layer_digests[0], st.layer_digests[0]);
     let fs = py.merged();
-    assert!(!fs.contains_key("usr/bin/sh") && !fs.contains_key("usr/bin/bash"), "no shell");
+    assert!(
+        !fs.contains_key("usr/bin/sh") && !fs.contains_key("usr/bin/bash"),
+        "no shell"
+    );
     assert!(fs.contains_key("usr/bin/python3.13"));
-    assert!(fs.contains_key("usr/share/zoneinfo/UTC") || fs.contains_key("usr/share/zoneinfo/Etc/UTC"));
+    assert!(
+        fs.contains_key("usr/share/zoneinfo/UTC") || fs.contains_key("usr/share/zoneinfo/Etc/UTC")
+    );
     assert!(fs.contains_key("etc/services"));
-    for p in ["base-files", "libc6", "libssl3t64", "libstdc++6", "python3.13-minimal", "ca-certificates"] {
-        assert!(fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")), "status.d/{p}");
+    for p in [
+        "base-files",
+        "libc6",
+        "libssl3t64",
+        "libstdc++6",
+        "python3.13-minimal",
+        "ca-certificates",
+    ] {
+        assert!(
+            fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")),
+            "status.d/{p}"
+        );
     }
     for p in ["debconf", "perl-base", "dpkg", "openssl"] {
-        assert!(!fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")), "{p} must not be in");
+        assert!(
+            !fs.contains_key(&format!("var/lib/dpkg/status.d/{p}")),
+            "{p} must not be in"
+        );
     }
-    let bundle = String::from_utf8_lossy(&fs["etc/ssl/certs/ca-certificates.crt"].data).into_owned();
+    let bundle =
+        String::from_utf8_lossy(&fs["etc/ssl/certs/ca-certificates.crt"].data).into_owned();
     assert!(bundle.matches("BEGIN CERTIFICATE").count() > 100);
-    assert!(!fs.keys().any(|k| k.starts_with("usr/share/doc/") && !k.ends_with("copyright") && fs[k].kind != tar::EntryType::Directory));
+    assert!(!fs.keys().any(|k| k.starts_with("usr/share/doc/")
+        && !k.ends_with("copyright")
+        && fs[k].kind != tar::EntryType::Directory));
     assert_eq!(py.config["config"]["User"], "65532");
 
     // Run it for real, as uid 65532, under runc.
-    let (code, out, err) = runc(&py_out, work.path(), "py", &["/usr/bin/python3.13", "-c", PY_CHECK]);
-    assert_eq!(code, 0, "python3 check failed:\nstdout: {out}\nstderr: {err}");
+    let (code, out, err) = runc(
+        &py_out,
+        work.path(),
+        "py",
+        &["/usr/bin/python3.13", "-c", PY_CHECK],
+    );
+    assert_eq!(
+        code, 0,
+        "python3 check failed:\nstdout: {out}\nstderr: {err}"
+    );
     assert!(out.contains("python-ok"), "{out}");
     let (code, _, _) = runc(&py_out, work.path(), "sh", &["/bin/sh", "-c", "true"]);
     assert_ne!(code, 0, "there is no shell to run");
@@ -142,12 +182,21 @@ fn static_and_python3_from_the_real_archive() {
     // Reproducible: another (cold) cache, cwd, TZ, umask, locale and --jobs 1.
     let other = tempfile::tempdir().unwrap();
     let again = work.path().join("python3-again");
-    let r = run(Command::new("sh").current_dir(other.path()).env("TZ", "America/St_Johns").env("LC_ALL", "C.UTF-8").arg("-c").arg(format!(
-        "umask 027; exec {} build {} --jobs 1 --output oci:{}:latest --cache-dir {}",
-        env!("CARGO_BIN_EXE_compose"),
-        root.join("specs/python3.toml").display(),
-        again.display(),
-        other.path().join("cache").display()
-    )));
-    assert_eq!(r.digest(), py_digest, "same bytes from another cache, cwd, TZ, umask, locale and --jobs");
+    let r = run(Command::new("sh")
+        .current_dir(other.path())
+        .env("TZ", "America/St_Johns")
+        .env("LC_ALL", "C.UTF-8")
+        .arg("-c")
+        .arg(format!(
+            "umask 027; exec {} build {} --jobs 1 --output oci:{}:latest --cache-dir {}",
+            env!("CARGO_BIN_EXE_compose"),
+            root.join("specs/python3.toml").display(),
+            again.display(),
+            other.path().join("cache").display()
+        )));
+    assert_eq!(
+        r.digest(),
+        py_digest,
+        "same bytes from another cache, cwd, TZ, umask, locale and --jobs"
+    );
 }

@@ -105,7 +105,11 @@ pub struct Image {
 pub fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
     let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
     let bytes = fs_err::read(layout.join("blobs/sha256").join(hex)).unwrap();
-    assert_eq!(hex::encode(Sha256::digest(&bytes)), hex, "blob content matches its name");
+    assert_eq!(
+        hex::encode(Sha256::digest(&bytes)),
+        hex,
+        "blob content matches its name"
+    );
     bytes
 }
 
@@ -130,7 +134,9 @@ pub fn read_image(layout: &Path) -> Image {
         let media = l["mediaType"].as_str().unwrap();
         let mut raw = Vec::new();
         if media.ends_with("+gzip") {
-            flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut raw).unwrap();
+            flate2::read::GzDecoder::new(&blob[..])
+                .read_to_end(&mut raw)
+                .unwrap();
         } else {
             assert!(media.ends_with("+zstd"), "{media}");
             zstd::stream::read::Decoder::new(&blob[..])

@@ -11,7 +11,12 @@ use anyhow::{Context, Result, bail};
 use crate::tools;
 
 /// Distroless sizes (Debian 12, uncompressed MiB, from the same packages) for comparison.
-const DISTROLESS_MIB: [(&str, f64); 4] = [("static", 2.9), ("base", 21.0), ("cc", 23.8), ("python3", 52.6)];
+const DISTROLESS_MIB: [(&str, f64); 4] = [
+    ("static", 2.9),
+    ("base", 21.0),
+    ("cc", 23.8),
+    ("python3", 52.6),
+];
 
 struct Timed {
     seconds: f64,
@@ -60,7 +65,13 @@ fn tempfile_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("compose-bench-{tag}-{}", std::process::id()))
 }
 
-fn compose_build(bin: &Path, spec: &str, out: &Path, cache: &Path, extra: &[&str]) -> Result<Timed> {
+fn compose_build(
+    bin: &Path,
+    spec: &str,
+    out: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> Result<Timed> {
     timed(
         Command::new(bin)
             .arg("build")
@@ -98,13 +109,25 @@ pub fn run(_args: &[String]) -> Result<()> {
     // Warm: best of three with everything cached.
     let mut warm: Option<Timed> = None;
     for i in 0..3 {
-        let t = compose_build(&bin, "python3", &scratch.join(format!("py-warm{i}")), &cold_cache, &[])?;
+        let t = compose_build(
+            &bin,
+            "python3",
+            &scratch.join(format!("py-warm{i}")),
+            &cold_cache,
+            &[],
+        )?;
         if warm.as_ref().is_none_or(|w| t.seconds < w.seconds) {
             warm = Some(t);
         }
     }
     let warm = warm.expect("three runs");
-    let zstd = compose_build(&bin, "python3", &scratch.join("py-zstd"), &cold_cache, &["--compression", "zstd"])?;
+    let zstd = compose_build(
+        &bin,
+        "python3",
+        &scratch.join("py-zstd"),
+        &cold_cache,
+        &["--compression", "zstd"],
+    )?;
 
     // The same package list through mmdebstrap, against the same mirror, cold.
     let report: serde_json::Value = serde_json::from_str(&cold.stdout)?;
@@ -115,7 +138,10 @@ pub fn run(_args: &[String]) -> Result<()> {
         .filter_map(|p| p["name"].as_str().map(str::to_owned))
         .collect();
     let mut sources = Vec::new();
-    for s in report["sources"].as_array().context("report lists sources")? {
+    for s in report["sources"]
+        .as_array()
+        .context("report lists sources")?
+    {
         for suite in s["suites"].as_array().into_iter().flatten() {
             sources.push(format!(
                 "deb {} {} main",
@@ -135,23 +161,68 @@ pub fn run(_args: &[String]) -> Result<()> {
     )
     .context("mmdebstrap failed")?;
 
-    println!("python3 ({} packages), 2-core machine, same mirror:", packages.len());
+    println!(
+        "python3 ({} packages), 2-core machine, same mirror:",
+        packages.len()
+    );
     println!("{:<34} {:>10} {:>12}", "", "wall s", "peak RSS MB");
-    println!("{:<34} {:>10.2} {:>12.1}", "compose cold (gzip)", cold.seconds, cold.max_rss_kib as f64 / 1024.0);
-    println!("{:<34} {:>10.2} {:>12.1}", "mmdebstrap --variant=extract cold", mm.seconds, mm.max_rss_kib as f64 / 1024.0);
-    println!("{:<34} {:>10.2} {:>12.1}", "compose warm (gzip, best of 3)", warm.seconds, warm.max_rss_kib as f64 / 1024.0);
-    println!("{:<34} {:>10.2} {:>12.1}", "compose warm (zstd)", zstd.seconds, zstd.max_rss_kib as f64 / 1024.0);
-    println!("cold ratio compose/mmdebstrap: {:.2} (target <= 0.50)", cold.seconds / mm.seconds);
-    println!("warm python3: {:.2} s (target <= 1.5 s); peak RSS {:.0} MB (target < 300 MB)", warm.seconds, warm.max_rss_kib as f64 / 1024.0);
+    println!(
+        "{:<34} {:>10.2} {:>12.1}",
+        "compose cold (gzip)",
+        cold.seconds,
+        cold.max_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "{:<34} {:>10.2} {:>12.1}",
+        "mmdebstrap --variant=extract cold",
+        mm.seconds,
+        mm.max_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "{:<34} {:>10.2} {:>12.1}",
+        "compose warm (gzip, best of 3)",
+        warm.seconds,
+        warm.max_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "{:<34} {:>10.2} {:>12.1}",
+        "compose warm (zstd)",
+        zstd.seconds,
+        zstd.max_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "cold ratio compose/mmdebstrap: {:.2} (target <= 0.50)",
+        cold.seconds / mm.seconds
+    );
+    println!(
+        "warm python3: {:.2} s (target <= 1.5 s); peak RSS {:.0} MB (target < 300 MB)",
+        warm.seconds,
+        warm.max_rss_kib as f64 / 1024.0
+    );
 
     println!();
-    println!("{:<10} {:>14} {:>14} {:>20}", "image", "uncompressed", "compressed", "distroless (deb12)");
+    println!(
+        "{:<10} {:>14} {:>14} {:>20}",
+        "image", "uncompressed", "compressed", "distroless (deb12)"
+    );
     for (spec, distroless) in DISTROLESS_MIB {
-        let t = compose_build(&bin, spec, &scratch.join(format!("size-{spec}")), &cold_cache, &[])?;
+        let t = compose_build(
+            &bin,
+            spec,
+            &scratch.join(format!("size-{spec}")),
+            &cold_cache,
+            &[],
+        )?;
         let v: serde_json::Value = serde_json::from_str(&t.stdout)?;
         let unc = v["uncompressed_size"].as_f64().unwrap_or(0.0);
         let size = v["size"].as_f64().unwrap_or(0.0);
-        println!("{:<10} {:>10.1} MiB {:>10.1} MiB {:>16.1} MiB", spec, mib(unc), mib(size), distroless);
+        println!(
+            "{:<10} {:>10.1} MiB {:>10.1} MiB {:>16.1} MiB",
+            spec,
+            mib(unc),
+            mib(size),
+            distroless
+        );
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())

@@ -45,7 +45,11 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     }
     bail!(
         "missing tools: {}\n\nhint: install them with `sudo apt-get install {}`",
-        missing.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
+        missing
+            .iter()
+            .map(|(c, _)| *c)
+            .collect::<Vec<_>>()
+            .join(", "),
         packages.join(" ")
     )
 }

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, modules by theme, fixtures under `tests/data/`.
+
+mod e2e;
+mod fixture;
+mod harness;
+mod support;
