@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::repo::keyring::Keyring;
 use crate::repo::packages;
 use crate::repo::release::Release;
-use crate::resolve::{self, Resolution, Universe};
+use crate::resolve::{self, Universe};
 use crate::rootfs::{self, Tree, generated};
 use crate::spec::{Location, Platform, Source, Spec};
 
@@ -133,7 +133,6 @@ pub struct Indexes {
 
 /// One level of one platform, resolved.
 struct LevelPlan {
-    resolution: Resolution,
     /// The packages this level adds, sorted by name.
     entries: Vec<PackageEntry>,
     /// The download URL of each entry.
@@ -208,8 +207,8 @@ pub fn load_indexes(
         .map(|(i, (bytes, name))| -> Result<Vec<PackageEntry>> {
             let text = packages::decompress(name, bytes)?;
             let text = String::from_utf8_lossy(&text);
-            Ok(packages::parse_packages(&text, i)
-                .with_context(|| format!("invalid index `{}`", items[i].url))?)
+            packages::parse_packages(&text, i)
+                .with_context(|| format!("invalid index `{}`", items[i].url))
         })
         .collect::<Result<_>>()?;
     Ok(Indexes {
@@ -272,11 +271,7 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
             .iter()
             .map(|e| format!("{}/{}", indexes.origins[e.origin].url, e.filename))
             .collect();
-        plans.push(LevelPlan {
-            resolution,
-            entries,
-            urls,
-        });
+        plans.push(LevelPlan { entries, urls });
     }
     Ok(plans)
 }

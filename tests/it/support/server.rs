@@ -124,7 +124,7 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
         let body = if path.contains("..") {
             None
         } else {
-            std::fs::read(&file).ok()
+            fs_err::read(&file).ok()
         };
         match (fault, body) {
             (Some(Fault::Status(code)), _) => {
@@ -168,7 +168,7 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
 fn server_serves_and_injects() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("f.txt"), b"hello").unwrap();
+    fs_err::write(dir.path().join("f.txt"), b"hello").unwrap();
     let s = Server::start(dir.path());
     let get = |p: &str| {
         let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
