@@ -114,6 +114,31 @@ impl Cache {
         self.write_atomic(&self.blob(sha256), data)
     }
 
+    /// A file derived from verified content (e.g. the slim form of an index), stored under
+    /// `ROOT/<kind>/<key>` with a hash header so that corruption is detected on read.
+    pub fn get_derived(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
+        let path = self.root.join(kind).join(key);
+        let mut data = fs_err::read(&path).ok()?;
+        let header_len = 7 + 64 + 1;
+        let valid = data.len() >= header_len
+            && data.starts_with(b"sha256:")
+            && data[header_len - 1] == b'\n'
+            && hex::encode(Sha256::digest(&data[header_len..])).as_bytes() == &data[7..71];
+        if !valid {
+            let _ = fs_err::remove_file(&path);
+            return None;
+        }
+        data.drain(..header_len);
+        Some(data)
+    }
+
+    pub fn put_derived(&self, kind: &str, key: &str, data: &[u8]) -> Result<(), FetchError> {
+        let mut out = Vec::with_capacity(data.len() + 72);
+        out.extend_from_slice(format!("sha256:{}\n", hex::encode(Sha256::digest(data))).as_bytes());
+        out.extend_from_slice(data);
+        self.write_atomic(&self.root.join(kind).join(key), &out)
+    }
+
     fn signed_path(&self, url: &str) -> PathBuf {
         self.root
             .join("signed")

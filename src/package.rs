@@ -1,6 +1,7 @@
 //! What a Packages index says about one binary package: the data shared by `repo` (which parses it) and `resolve` (which chooses among it).
 
 use std::fmt;
+use std::str::FromStr;
 
 pub use debversion::Version;
 
@@ -23,9 +24,8 @@ pub struct PackageEntry {
     /// `amd64`, `arm64`, ... or `all`.
     pub architecture: String,
     pub multi_arch: MultiArch,
-    /// `Pre-Depends` followed by `Depends`, in the order the stanza lists them.
-    /// Each inner vector is one group of alternatives (`a | b`).
-    pub depends: Vec<Vec<Dependency>>,
+    /// `Pre-Depends` followed by `Depends`, as written (comma-separated); see `depends()`.
+    pub depends_raw: String,
     pub provides: Vec<Provide>,
     /// Path of the `.deb` relative to the archive root (`pool/main/...`).
     pub filename: String,
@@ -82,6 +82,13 @@ pub struct Provide {
     pub version: Option<Version>,
 }
 
+impl PackageEntry {
+    /// `Pre-Depends` then `Depends`: each inner vector is one group of alternatives (`a | b`).
+    pub fn depends(&self) -> Result<Vec<Vec<Dependency>>, RelationError> {
+        parse_relations(&self.depends_raw)
+    }
+}
+
 impl Constraint {
     /// Whether `candidate` satisfies this constraint (dpkg ordering).
     pub fn matches(&self, candidate: &Version) -> bool {
@@ -119,5 +126,163 @@ impl fmt::Display for Dependency {
             write!(f, " ({} {})", c.relation, c.version)?;
         }
         Ok(())
+    }
+}
+
+/// A relationship field could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationError(pub String);
+
+impl fmt::Display for RelationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid relationship `{}`", self.0)
+    }
+}
+
+impl std::error::Error for RelationError {}
+
+/// Parse one alternative: `name[:arch] [(op version)] [[archs]] [<profiles>]`.
+fn parse_one(text: &str) -> Result<Dependency, RelationError> {
+    let err = || RelationError(text.to_owned());
+    // The version constraint first: `<<` must not be mistaken for a build profile.
+    let (rest, constraint) = match text.find('(') {
+        Some(open) => {
+            let close = text[open..].find(')').ok_or_else(err)? + open;
+            let inner = text[open + 1..close].trim();
+            let op_len = inner
+                .find(|c: char| !matches!(c, '<' | '>' | '='))
+                .ok_or_else(err)?;
+            let relation = match &inner[..op_len] {
+                "<<" => Relation::Earlier,
+                "<=" | "<" => Relation::EarlierEqual,
+                "=" => Relation::Equal,
+                ">=" | ">" => Relation::LaterEqual,
+                ">>" => Relation::Later,
+                _ => return Err(err()),
+            };
+            let version = Version::from_str(inner[op_len..].trim()).map_err(|_| err())?;
+            (
+                format!("{} {}", &text[..open], &text[close + 1..]),
+                Some(Constraint { relation, version }),
+            )
+        }
+        None => (text.to_owned(), None),
+    };
+    // Architecture restrictions and build profiles are dropped.
+    let rest = strip_brackets(&rest, '[', ']');
+    let rest = strip_brackets(&rest, '<', '>');
+    let head = rest.trim();
+    let (name, arch_qualifier) = match head.split_once(':') {
+        Some((n, q)) => (n.trim(), Some(q.trim().to_owned())),
+        None => (head, None),
+    };
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(err());
+    }
+    Ok(Dependency {
+        name: name.to_owned(),
+        arch_qualifier,
+        constraint,
+    })
+}
+
+fn strip_brackets(text: &str, open: char, close: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0;
+    for c in text.chars() {
+        if c == open {
+            depth += 1;
+        } else if c == close && depth > 0 {
+            depth -= 1;
+        } else if depth == 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parse `Depends` syntax: comma-separated groups of `|`-separated alternatives.
+pub fn parse_relations(text: &str) -> Result<Vec<Vec<Dependency>>, RelationError> {
+    let mut groups = Vec::new();
+    for group in text.split(',') {
+        if group.trim().is_empty() {
+            continue;
+        }
+        let alts = group
+            .split('|')
+            .map(parse_one)
+            .collect::<Result<Vec<_>, _>>()?;
+        groups.push(alts);
+    }
+    Ok(groups)
+}
+
+/// Parse `Provides`: `name [(= version)]`, comma-separated.
+pub fn parse_provides(text: &str) -> Result<Vec<Provide>, RelationError> {
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        if item.trim().is_empty() {
+            continue;
+        }
+        let dep = parse_one(item)?;
+        let version = match dep.constraint {
+            Some(Constraint {
+                relation: Relation::Equal,
+                version,
+            }) => Some(version),
+            Some(_) => return Err(RelationError(item.to_owned())),
+            None => None,
+        };
+        out.push(Provide {
+            name: dep.name,
+            version,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn relations_with_alternatives_qualifiers_and_restrictions() {
+        let r = parse_relations(
+            "libc6 (>= 2.36), debconf (>= 0.5) | debconf-2.0, python3:any, foo [amd64] <!nocheck>, bar (<< 1:2.0~rc1) [!i386]",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 5);
+        assert_eq!(r[0][0].name, "libc6");
+        let c = r[0][0].constraint.as_ref().unwrap();
+        assert_eq!((c.relation, &c.version), (Relation::LaterEqual, &v("2.36")));
+        assert_eq!(r[1].len(), 2);
+        assert_eq!(r[1][1].name, "debconf-2.0");
+        assert_eq!(r[2][0].arch_qualifier.as_deref(), Some("any"));
+        assert_eq!(r[3][0].name, "foo");
+        assert_eq!(
+            r[4][0].constraint.as_ref().unwrap().relation,
+            Relation::Earlier
+        );
+        assert_eq!(r[4][0].to_string(), "bar (<< 1:2.0~rc1)");
+        assert!(parse_relations("a (~~ 1)").is_err());
+        assert!(parse_relations("a (>= 1").is_err());
+    }
+
+    #[test]
+    fn provides_with_versions() {
+        let p = parse_provides("awk, python3-foo (= 1.2-1)").unwrap();
+        assert_eq!(
+            p[0],
+            Provide {
+                name: "awk".into(),
+                version: None
+            }
+        );
+        assert_eq!(p[1].version, Some(v("1.2-1")));
+        assert!(parse_provides("x (>= 1)").is_err());
     }
 }

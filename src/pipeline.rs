@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -153,16 +154,21 @@ pub fn load_indexes(
     sources: &[Source],
     arch: &str,
 ) -> Result<Indexes> {
-    let mut origins = Vec::new();
-    let mut items = Vec::new();
-    let mut names = Vec::new();
+    // Every suite's InRelease, fetched and verified in parallel, kept in spec order.
+    let mut suites = Vec::new();
     for source in sources {
         let url = source_url(source, mirrors)?;
-        let keyring = match &source.signed_by {
+        let keyring = Arc::new(match &source.signed_by {
             Some(path) => Keyring::from_files(&[path.as_path()])?,
             None => Keyring::debian()?,
-        };
+        });
         for suite in &source.suites {
+            suites.push((source, url.clone(), suite, keyring.clone()));
+        }
+    }
+    let releases: Vec<Release> = suites
+        .par_iter()
+        .map(|(_, url, suite, keyring)| -> Result<Release> {
             let release_url = format!("{url}/dists/{suite}/InRelease");
             let signed = fetcher
                 .get_signed(&release_url)
@@ -170,8 +176,14 @@ pub fn load_indexes(
             let text = keyring
                 .verify_inrelease(&signed)
                 .with_context(|| format!("`{release_url}` failed signature verification"))?;
-            let release = Release::parse(&text)
-                .with_context(|| format!("invalid release file `{release_url}`"))?;
+            Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))
+        })
+        .collect::<Result<_>>()?;
+    let mut origins = Vec::new();
+    let mut items = Vec::new();
+    let mut names = Vec::new();
+    for ((source, url, suite, _), release) in suites.iter().zip(&releases) {
+        {
             for component in &source.components {
                 let base = format!("{component}/binary-{arch}/Packages");
                 let found = ["xz", "gz"]
@@ -186,7 +198,7 @@ pub fn load_indexes(
                 };
                 origins.push(Origin {
                     url: url.clone(),
-                    suite: suite.clone(),
+                    suite: (*suite).clone(),
                     component: component.clone(),
                     architecture: arch.to_owned(),
                 });
@@ -199,14 +211,45 @@ pub fn load_indexes(
             }
         }
     }
-    let blobs = fetcher.get_all(&items, &|_| {})?;
-    let parsed: Vec<Vec<PackageEntry>> = blobs
+    // Indexes seen before are kept in slim form (verified original -> derived file), so a
+    // warm build neither downloads nor decompresses them.
+    let slims: Vec<Option<Vec<u8>>> = items
         .par_iter()
-        .zip(names.par_iter())
+        .map(|i| fetcher.cache.get_derived("slim", &i.sha256))
+        .collect();
+    let missing: Vec<Item> = items
+        .iter()
+        .zip(&slims)
+        .filter(|(_, s)| s.is_none())
+        .map(|(i, _)| i.clone())
+        .collect();
+    let mut fetched = fetcher.get_all(&missing, &|_| {})?.into_iter();
+    enum Input {
+        Slim(Vec<u8>),
+        Raw(Vec<u8>),
+    }
+    let inputs: Vec<Input> = slims
+        .into_iter()
+        .map(|slim| match slim {
+            Some(s) => Input::Slim(s),
+            None => Input::Raw(fetched.next().expect("every missing index was fetched")),
+        })
+        .collect();
+    let parsed: Vec<Vec<PackageEntry>> = inputs
+        .into_par_iter()
         .enumerate()
-        .map(|(i, (bytes, name))| -> Result<Vec<PackageEntry>> {
-            let text = packages::decompress(name, bytes)?;
-            let text = String::from_utf8_lossy(&text);
+        .map(|(i, input)| -> Result<Vec<PackageEntry>> {
+            let text = match input {
+                Input::Slim(s) => String::from_utf8_lossy(&s).into_owned(),
+                Input::Raw(raw) => {
+                    let full = packages::decompress(&names[i], &raw)?;
+                    let s = packages::slim(&String::from_utf8_lossy(&full));
+                    fetcher
+                        .cache
+                        .put_derived("slim", &items[i].sha256, s.as_bytes())?;
+                    s
+                }
+            };
             packages::parse_packages(&text, i)
                 .with_context(|| format!("invalid index `{}`", items[i].url))
         })
@@ -220,39 +263,42 @@ pub fn load_indexes(
 /// Resolve every level of the chain for one platform, each on top of the ones below.
 fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<LevelPlan>> {
     // Levels usually share their sources; a level with others sees only its own.
+    let shared = Universe::new(&indexes.packages, arch);
     let mut plans: Vec<LevelPlan> = Vec::new();
     for spec in chain {
-        let allowed: BTreeSet<(String, String)> = indexes
+        let allowed: Vec<bool> = indexes
             .origins
             .iter()
-            .filter(|o| {
+            .map(|o| {
                 spec.sources
                     .iter()
                     .any(|s| s.suites.contains(&o.suite) && s.components.contains(&o.component))
             })
-            .map(|o| (o.url.clone(), o.suite.clone()))
             .collect();
-        let packages: Vec<PackageEntry> = indexes
-            .packages
-            .iter()
-            .filter(|p| {
-                let o = &indexes.origins[p.origin];
-                allowed.contains(&(o.url.clone(), o.suite.clone()))
-            })
-            .cloned()
-            .collect();
-        let universe = Universe::new(&packages, arch);
-        let lower: BTreeSet<(&str, String, &str)> = plans
+        let filtered: Vec<PackageEntry>;
+        let own: Universe;
+        let (packages, universe): (&[PackageEntry], &Universe) = if allowed.iter().all(|&a| a) {
+            (&indexes.packages, &shared)
+        } else {
+            filtered = indexes
+                .packages
+                .iter()
+                .filter(|p| allowed[p.origin])
+                .cloned()
+                .collect();
+            own = Universe::new(&filtered, arch);
+            (&filtered, &own)
+        };
+        // Packages of the lower levels, by file hash (unique per .deb).
+        let lower: BTreeSet<&str> = plans
             .iter()
             .flat_map(|p| p.entries.iter())
-            .map(|e| (e.name.as_str(), e.version.to_string(), e.sha256.as_str()))
+            .map(|e| e.sha256.as_str())
             .collect();
         let installed: Vec<usize> = packages
             .iter()
             .enumerate()
-            .filter(|(_, p)| {
-                lower.contains(&(p.name.as_str(), p.version.to_string(), p.sha256.as_str()))
-            })
+            .filter(|(_, p)| lower.contains(p.sha256.as_str()))
             .map(|(i, _)| i)
             .collect();
         let request = resolve::Request {
@@ -260,7 +306,7 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
             exclude: &spec.exclude,
             installed: &installed,
         };
-        let resolution = resolve::resolve(&universe, &request)
+        let resolution = resolve::resolve(universe, &request)
             .with_context(|| format!("cannot resolve the packages of `{}`", spec.name))?;
         let entries: Vec<PackageEntry> = resolution
             .chosen
@@ -276,8 +322,30 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
     Ok(plans)
 }
 
+/// Stage timings on stderr when `COMPOSE_TIMINGS` is set (for profiling; never in output).
+struct Timings {
+    start: std::time::Instant,
+    enabled: bool,
+}
+
+impl Timings {
+    fn new() -> Timings {
+        Timings {
+            start: std::time::Instant::now(),
+            enabled: std::env::var_os("COMPOSE_TIMINGS").is_some(),
+        }
+    }
+
+    fn mark(&self, stage: &str) {
+        if self.enabled {
+            eprintln!("{:>8.3}s {stage}", self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
 /// Run a whole build.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let timings = Timings::new();
     let chain = Spec::load(&opts.spec)?;
     let top = chain.last().expect("a chain has at least one level");
     let platforms = opts
@@ -305,7 +373,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let mut plans = Vec::new();
     for platform in &platforms {
         let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+        timings.mark("indexes loaded");
         let levels = plan_levels(&chain, &indexes, &platform.debian_arch)?;
+        timings.mark("resolved");
         plans.push(levels);
     }
 
@@ -330,6 +400,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let bar = progress.bytes("download", total);
     let blobs = fetcher.get_all(&items, &|n| bar.inc(n))?;
     bar.finish();
+    timings.mark("packages fetched");
 
     let bar = progress.count("extract", items.len() as u64);
     let debs: Vec<Deb> = blobs
@@ -343,6 +414,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .collect::<Result<_, _>>()?;
     bar.finish();
     drop(blobs);
+    timings.mark("packages extracted");
     let debs: BTreeMap<String, Deb> = items.iter().map(|i| i.sha256.clone()).zip(debs).collect();
 
     let layout = match &dest {
@@ -356,6 +428,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let mut written: BTreeSet<String> = BTreeSet::new();
     for (levels, platform) in plans.iter().zip(&platforms) {
         let trees = level_trees(&chain, levels, &debs, platform, opts.source_date_epoch)?;
+        timings.mark("trees assembled");
         let threads = opts.jobs as u32;
         let bar = progress.count("compress", trees.len() as u64);
         let layers: Vec<Layer> = trees
@@ -371,6 +444,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
             })
             .collect::<Result<_>>()?;
         bar.finish();
+        timings.mark("layers written");
 
         let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
         let mut env = BTreeMap::from([(
@@ -493,6 +567,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         (d, oci::sha256_digest(&index))
     };
     layout.commit(top_desc)?;
+    timings.mark("layout committed");
     Ok(BuildReport {
         name: top.name.clone(),
         digest,

@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use crate::package::{Dependency, PackageEntry, Version};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
     #[error("package `{name}` not found in any source ({})", chain_text(chain))]
     Unknown { name: String, chain: Vec<String> },
@@ -39,6 +39,12 @@ pub enum ResolveError {
     IncludedAndExcluded(String),
     #[error("invalid version in `{0}`")]
     BadPin(String),
+    #[error("package `{package}` has an unparsable dependency field")]
+    BadRelation {
+        package: String,
+        #[source]
+        source: crate::package::RelationError,
+    },
 }
 
 fn chain_text(chain: &[String]) -> String {
@@ -359,7 +365,13 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
     }
     while let Some(id) = st.queue.pop_front() {
         let parent = universe.entry(id);
-        'groups: for group in &parent.depends {
+        let depends = parent
+            .depends()
+            .map_err(|source| ResolveError::BadRelation {
+                package: parent.name.clone(),
+                source,
+            })?;
+        'groups: for group in &depends {
             for alt in group {
                 if request.exclude.contains(&alt.name) {
                     st.excluded
@@ -403,7 +415,7 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
 mod tests {
     use super::*;
     use crate::package::MultiArch;
-    use crate::repo::packages::{parse_provides, parse_relations};
+    use crate::package::parse_provides;
 
     /// `name version [depends] [; provides]`, e.g. `tool 1.0 libc (>= 2) | b ; awk`.
     fn pkg(spec: &str, origin: usize) -> PackageEntry {
@@ -417,7 +429,7 @@ mod tests {
             version,
             architecture: "amd64".into(),
             multi_arch: MultiArch::No,
-            depends: parse_relations(deps).unwrap(),
+            depends_raw: deps.to_owned(),
             provides: parse_provides(provides).unwrap(),
             filename: format!("pool/{name}.deb"),
             size: 1,
