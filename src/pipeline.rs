@@ -140,6 +140,14 @@ struct LevelPlan {
     urls: Vec<String>,
 }
 
+fn oci_platform(p: &Platform) -> PlatformRef<'_> {
+    PlatformRef {
+        os: &p.os,
+        architecture: &p.architecture,
+        variant: p.variant.as_deref(),
+    }
+}
+
 fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
     Ok(match &source.location {
         Location::Url(u) => u.clone(),
@@ -461,11 +469,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
             );
         }
         env.extend(top.config.env.clone());
-        let pref = PlatformRef {
-            os: &platform.os,
-            architecture: &platform.architecture,
-            variant: platform.variant.as_deref(),
-        };
+        let pref = oci_platform(platform);
         let history: Vec<(&Layer, String)> = layers
             .iter()
             .zip(chain.iter().zip(levels))
@@ -525,11 +529,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let (top_desc, digest) = if manifests.len() == 1 {
         let m = &manifests[0];
         let p = &platforms[0];
-        let pref = PlatformRef {
-            os: &p.os,
-            architecture: &p.architecture,
-            variant: p.variant.as_deref(),
-        };
+        let pref = oci_platform(p);
         let d = oci::descriptor(
             oci_spec::image::MediaType::ImageManifest,
             m,
@@ -542,11 +542,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
             .iter()
             .zip(&platforms)
             .map(|(m, p)| {
-                let pref = PlatformRef {
-                    os: &p.os,
-                    architecture: &p.architecture,
-                    variant: p.variant.as_deref(),
-                };
+                let pref = oci_platform(p);
                 oci::descriptor(
                     oci_spec::image::MediaType::ImageManifest,
                     m,
