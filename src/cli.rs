@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::fetch::Cache;
 use crate::layer::Compression;
-use crate::pipeline::{self, BuildOptions, Destination};
+use crate::pipeline::{self, BuildOptions, Destination, Variant};
 use crate::spec::Platform;
 
 #[derive(Debug, Parser)]
@@ -36,6 +36,9 @@ struct BuildArgs {
     /// Where the image goes: `oci:DIR[:TAG]` (default `oci:out/<name>:latest`).
     #[arg(long, short)]
     output: Option<String>,
+    /// Image variant: latest, nonroot, debug (busybox shell) or debug-nonroot.
+    #[arg(long, default_value = "latest")]
+    variant: String,
     /// Layer compression.
     #[arg(long, value_enum, default_value = "gzip")]
     compression: Compression,
@@ -103,9 +106,11 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .num_threads(jobs)
         .build_global()
         .context("cannot start worker threads")?;
+    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
     let opts = BuildOptions {
         spec: args.spec,
         output,
+        variant,
         compression: args.compression,
         mirrors: args.mirror,
         cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),

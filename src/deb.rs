@@ -75,6 +75,7 @@ fn decoder<'a>(name: &str, reader: impl Read + 'a, size: u64) -> io::Result<Box<
             let stream = liblzma::stream::MtStreamBuilder::new()
                 .threads(2)
                 .memlimit_threading(1 << 30)
+                .memlimit_stop(u64::MAX)
                 .decoder()
                 .map_err(io::Error::other)?;
             Box::new(liblzma::read::XzDecoder::new_stream(reader, stream))

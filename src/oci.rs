@@ -301,9 +301,60 @@ impl Layout {
         self.staging.path().join("blobs/sha256").join(hex)
     }
 
+    /// Images of other tags in the layout at the destination: their descriptors are kept in
+    /// the new `index.json` and their blobs copied over, so `oci:DIR:debug` and
+    /// `oci:DIR:latest` live side by side. A descriptor with the tag being written is dropped.
+    fn carry_over(&self, tag: &str) -> Result<Vec<serde_json::Value>, OciError> {
+        let old = &self.dest;
+        let Ok(bytes) = fs_err::read(old.join("index.json")) else {
+            return Ok(Vec::new());
+        };
+        let Ok(index) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return Ok(Vec::new());
+        };
+        let mut kept = Vec::new();
+        for d in index["manifests"].as_array().into_iter().flatten() {
+            let name = d["annotations"]["org.opencontainers.image.ref.name"].as_str();
+            if name == Some(tag) {
+                continue;
+            }
+            let mut stack = vec![d.clone()];
+            let mut complete = true;
+            while let Some(desc) = stack.pop() {
+                let Some(digest) = desc["digest"].as_str() else {
+                    continue;
+                };
+                let hex = digest.trim_start_matches("sha256:");
+                let from = old.join("blobs/sha256").join(hex);
+                let to = self.blob_path(digest);
+                if !to.exists() && fs_err::copy(&from, &to).is_err() {
+                    complete = false;
+                    break;
+                }
+                let media = desc["mediaType"].as_str().unwrap_or_default();
+                if media.ends_with("manifest.v1+json") || media.ends_with("image.index.v1+json") {
+                    let Ok(doc) = fs_err::read(&to).map_err(|_| ()).and_then(|b| {
+                        serde_json::from_slice::<serde_json::Value>(&b).map_err(|_| ())
+                    }) else {
+                        complete = false;
+                        break;
+                    };
+                    stack.push(doc["config"].clone());
+                    stack.extend(doc["layers"].as_array().cloned().unwrap_or_default());
+                    stack.extend(doc["manifests"].as_array().cloned().unwrap_or_default());
+                }
+            }
+            if complete {
+                kept.push(d.clone());
+            }
+        }
+        Ok(kept)
+    }
+
     /// Write `oci-layout` and `index.json`, then move the layout into place, replacing an
-    /// earlier layout at the destination only now that the new one is complete.
-    pub fn commit(self, top: Descriptor) -> Result<(), OciError> {
+    /// earlier layout at the destination only now that the new one is complete. Other tags
+    /// of an earlier layout are kept.
+    pub fn commit(self, top: Descriptor, tag: &str) -> Result<(), OciError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| OciError::Io { path, source }
@@ -312,7 +363,14 @@ impl Layout {
         let layout = s.join("oci-layout");
         fs_err::write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io(&layout))?;
         let index = s.join("index.json");
-        fs_err::write(&index, index_json(vec![top])?).map_err(io(&index))?;
+        let mut manifests = self.carry_over(tag)?;
+        manifests.push(serde_json::to_value(&top).expect("descriptors serialize"));
+        let doc = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        });
+        fs_err::write(&index, canonical_json(&doc)).map_err(io(&index))?;
         let staging = self.staging.keep();
         if self.dest.exists() {
             let old = staging.with_extension("old");

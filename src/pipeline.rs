@@ -69,11 +69,184 @@ impl std::fmt::Display for Destination {
     }
 }
 
+/// The distroless image variants: `latest`, `nonroot`, `debug`, `debug-nonroot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Variant {
+    /// Run as `nonroot` (65532) from `/home/nonroot`.
+    pub nonroot: bool,
+    /// Add a layer with Debian's `busybox-static` under `/busybox`, the entrypoint a shell.
+    pub debug: bool,
+}
+
+/// Busybox applets linked into `/busybox` by the debug variant (Debian's busybox-static has
+/// them all; the binary itself is never run to list them).
+pub const BUSYBOX_APPLETS: &[&str] = &[
+    "[",
+    "[[",
+    "ash",
+    "awk",
+    "base64",
+    "basename",
+    "cat",
+    "chgrp",
+    "chmod",
+    "chown",
+    "clear",
+    "cmp",
+    "cp",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "diff",
+    "dirname",
+    "du",
+    "echo",
+    "egrep",
+    "env",
+    "expr",
+    "false",
+    "fgrep",
+    "find",
+    "free",
+    "grep",
+    "gunzip",
+    "gzip",
+    "head",
+    "hexdump",
+    "hostname",
+    "id",
+    "kill",
+    "less",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mktemp",
+    "more",
+    "mv",
+    "nc",
+    "netstat",
+    "nslookup",
+    "od",
+    "ping",
+    "printenv",
+    "printf",
+    "ps",
+    "pwd",
+    "readlink",
+    "realpath",
+    "rm",
+    "rmdir",
+    "sed",
+    "seq",
+    "sh",
+    "sha1sum",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "strings",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "top",
+    "touch",
+    "tr",
+    "true",
+    "uname",
+    "uniq",
+    "uptime",
+    "vi",
+    "watch",
+    "wc",
+    "wget",
+    "which",
+    "whoami",
+    "xargs",
+    "zcat",
+];
+
+impl Variant {
+    pub fn parse(text: &str) -> Result<Variant, String> {
+        Ok(match text {
+            "latest" => Variant::default(),
+            "nonroot" => Variant {
+                nonroot: true,
+                debug: false,
+            },
+            "debug" => Variant {
+                nonroot: false,
+                debug: true,
+            },
+            "debug-nonroot" => Variant {
+                nonroot: true,
+                debug: true,
+            },
+            _ => {
+                return Err(format!(
+                    "unknown variant `{text}`: expected latest, nonroot, debug or debug-nonroot"
+                ));
+            }
+        })
+    }
+
+    /// The tag distroless uses for this variant.
+    pub fn tag(self) -> &'static str {
+        match (self.debug, self.nonroot) {
+            (false, false) => "latest",
+            (false, true) => "nonroot",
+            (true, false) => "debug",
+            (true, true) => "debug-nonroot",
+        }
+    }
+
+    /// Apply the variant to a chain: a debug layer on top, the user and workdir of nonroot.
+    pub fn apply(self, chain: &mut Vec<Spec>) {
+        if self.debug {
+            let mut debug = chain.last().expect("a chain has a level").clone();
+            debug.name = format!("{}-debug", debug.name);
+            debug.include = vec!["busybox-static".to_owned()];
+            debug.partial = Vec::new();
+            debug.symlinks = std::iter::once("busybox")
+                .chain(BUSYBOX_APPLETS.iter().copied())
+                .map(|a| crate::spec::Symlink {
+                    path: format!("/busybox/{a}"),
+                    target: "/usr/bin/busybox".to_owned(),
+                })
+                .collect();
+            debug.config.entrypoint = Some(vec!["/busybox/sh".to_owned()]);
+            debug.config.cmd = None;
+            let path = debug
+                .config
+                .env
+                .get("PATH")
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_PATH.to_owned());
+            debug
+                .config
+                .env
+                .insert("PATH".to_owned(), format!("{path}:/busybox"));
+            chain.push(debug);
+        }
+        if self.nonroot {
+            let top = chain.last_mut().expect("a chain has a level");
+            top.config.user = Some("65532".to_owned());
+            top.config.workdir = Some("/home/nonroot".to_owned());
+        }
+    }
+}
+
+/// The `PATH` every image gets unless its spec sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Everything a build needs, validated by the CLI.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub spec: PathBuf,
     pub output: Option<Destination>,
+    pub variant: Variant,
     pub compression: Compression,
     pub mirrors: Vec<String>,
     pub cache_dir: PathBuf,
@@ -134,7 +307,7 @@ pub struct Indexes {
 
 /// One level of one platform, resolved.
 struct LevelPlan {
-    /// The packages this level adds, sorted by name.
+    /// The packages this level adds, sorted by name (partial packages included).
     entries: Vec<PackageEntry>,
     /// The download URL of each entry.
     urls: Vec<String>,
@@ -316,11 +489,22 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
         };
         let resolution = resolve::resolve(universe, &request)
             .with_context(|| format!("cannot resolve the packages of `{}`", spec.name))?;
-        let entries: Vec<PackageEntry> = resolution
-            .chosen
-            .iter()
-            .map(|&i| packages[i].clone())
-            .collect();
+        let mut chosen = resolution.chosen.clone();
+        // Partial packages: the best version, none of its dependencies.
+        for part in &spec.partial {
+            let taken = |id: usize| chosen.contains(&id) || installed.contains(&id);
+            match universe.best(&part.package) {
+                Some(id) if !taken(id) => chosen.push(id),
+                Some(_) => {}
+                None => bail!(
+                    "package `{}` of `packages.partial` in `{}` is not in any source",
+                    part.package,
+                    spec.name
+                ),
+            }
+        }
+        let mut entries: Vec<PackageEntry> = chosen.iter().map(|&i| packages[i].clone()).collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
         let urls = entries
             .iter()
             .map(|e| format!("{}/{}", indexes.origins[e.origin].url, e.filename))
@@ -354,15 +538,21 @@ impl Timings {
 /// Run a whole build.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let timings = Timings::new();
-    let chain = Spec::load(&opts.spec)?;
+    let mut chain = Spec::load(&opts.spec)?;
+    let name = chain
+        .last()
+        .expect("a chain has at least one level")
+        .name
+        .clone();
+    opts.variant.apply(&mut chain);
     let top = chain.last().expect("a chain has at least one level");
     let platforms = opts
         .platforms
         .clone()
         .unwrap_or_else(|| top.platforms.clone());
     let dest = opts.output.clone().unwrap_or_else(|| Destination::Layout {
-        dir: PathBuf::from("out").join(&top.name),
-        tag: "latest".into(),
+        dir: PathBuf::from("out").join(&name),
+        tag: opts.variant.tag().into(),
     });
     let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
@@ -455,10 +645,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         timings.mark("layers written");
 
         let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
-        let mut env = BTreeMap::from([(
-            "PATH".to_owned(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-        )]);
+        let mut env = BTreeMap::from([("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
         if trees
             .iter()
             .any(|(t, _)| t.contains_key(generated::CA_BUNDLE))
@@ -562,10 +749,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         )?;
         (d, oci::sha256_digest(&index))
     };
-    layout.commit(top_desc)?;
+    layout.commit(top_desc, tag)?;
     timings.mark("layout committed");
     Ok(BuildReport {
-        name: top.name.clone(),
+        name,
         digest,
         output: dest.to_string(),
         platforms: platforms.iter().map(ToString::to_string).collect(),
@@ -584,6 +771,19 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         size,
         uncompressed_size: uncompressed,
     })
+}
+
+/// The package (name and contents) that ships the CA certificates, in levels `0..=upto`.
+fn certificates_package<'d>(
+    levels: &'d [LevelPlan],
+    debs: &'d BTreeMap<String, Deb>,
+    upto: usize,
+) -> Option<(&'d str, &'d Deb)> {
+    levels[..=upto]
+        .iter()
+        .flat_map(|l| l.entries.iter())
+        .map(|e| (e.name.as_str(), &debs[&e.sha256]))
+        .find(|(_, d)| generated::ships_certificates(d))
 }
 
 /// The tree of every level of one platform, bottom first, with the level's epoch (the
@@ -608,11 +808,18 @@ fn level_trees(
             newest = newest.max(d.entries.iter().map(|e| e.mtime).max().unwrap_or(0));
         }
         let epoch = source_date_epoch.unwrap_or(newest);
-        let mut tree = rootfs::assemble(&packages, &spec.paths, &lower, source_date_epoch)
-            .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
+        let mut tree = rootfs::assemble(
+            &packages,
+            &spec.paths,
+            &spec.partial,
+            &lower,
+            source_date_epoch,
+        )
+        .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
         if i == 0 {
             generated::base_files(&mut tree, &platform.debian_arch, epoch);
         }
+        generated::os_release(&mut tree);
         for (name, d) in &packages {
             generated::status_d(&mut tree, name, d, epoch);
         }
@@ -621,6 +828,24 @@ fn level_trees(
             .find(|(_, d)| generated::ships_certificates(d))
         {
             generated::ca_bundle(&mut tree, name, d, epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::CA_BUNDLE], epoch);
+        }
+        // The Java trust store, in the first level that asks for it.
+        let parent_has_cacerts = i > 0 && chain[i - 1].java_cacerts;
+        if spec.java_cacerts && !parent_has_cacerts {
+            let (name, d) = certificates_package(levels, debs, i).with_context(|| {
+                format!(
+                    "`{}` asks for `generate.java-cacerts` but no package in the image ships certificates",
+                    spec.name
+                )
+            })?;
+            generated::java_cacerts(&mut tree, name, d, epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch);
+        }
+        for link in &spec.symlinks {
+            let path = link.path.trim_start_matches('/').to_owned();
+            let target = link.target.replace("{arch}", &platform.debian_arch);
+            tree.insert(path, rootfs::Node::symlink(&target, epoch));
         }
         rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());
         for (path, node) in &tree {

@@ -111,6 +111,11 @@ impl<'a> Universe<'a> {
         &self.packages[id]
     }
 
+    /// The best (highest version) real package named `name`.
+    pub fn best(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).and_then(|ids| ids.first().copied())
+    }
+
     /// Versions of real packages named `name`, best first.
     pub fn versions(&self, name: &str) -> Vec<String> {
         self.by_name

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::deb::{Deb, Kind};
-use crate::spec::PathFilter;
+use crate::spec::{Partial, PathFilter};
 
 pub mod generated;
+pub mod jks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -103,6 +104,7 @@ pub fn usrmerge(path: &str) -> Option<String> {
 pub fn assemble(
     packages: &[(&str, &Deb)],
     filter: &PathFilter,
+    partial: &[Partial],
     lower: &Tree,
     clamp: Option<u64>,
 ) -> Result<Tree, RootfsError> {
@@ -111,6 +113,7 @@ pub fn assemble(
     let mut dirs: BTreeMap<String, Node> = BTreeMap::new();
     let clamp_time = |t: u64| clamp.map_or(t, |c| t.min(c));
     for (name, deb) in packages {
+        let only = partial.iter().find(|p| p.package == *name).map(|p| &p.keep);
         // Contents of this package's regular files by (rewritten) path, for hard links.
         let mut files: BTreeMap<String, Arc<[u8]>> = BTreeMap::new();
         for entry in &deb.entries {
@@ -136,7 +139,8 @@ pub fn assemble(
             if node.kind == Kind::Dir {
                 dirs.entry(path.clone()).or_insert_with(|| node.clone());
             }
-            if !filter.allows(&format!("/{path}")) {
+            let abs = format!("/{path}");
+            if !filter.allows(&abs) || only.is_some_and(|o| !o.allows(&abs)) {
                 continue;
             }
             insert(&mut tree, lower, path, node)?;
@@ -297,14 +301,14 @@ mod tests {
         let b = deb(vec![file("usr/share/x", "two")]);
         let c = deb(vec![file("usr/share/x", "one")]);
         let f = filter(&[], &[]);
-        let e = assemble(&[("a", &a), ("b", &b)], &f, &Tree::new(), None).unwrap_err();
+        let e = assemble(&[("a", &a), ("b", &b)], &f, &[], &Tree::new(), None).unwrap_err();
         assert!(e.to_string().contains("`a` and `b`"), "{e}");
-        let t = assemble(&[("a", &a), ("c", &c)], &f, &Tree::new(), None).unwrap();
+        let t = assemble(&[("a", &a), ("c", &c)], &f, &[], &Tree::new(), None).unwrap();
         assert_eq!(t["usr/share/x"].package.as_deref(), Some("a"));
         // Against a lower layer: identical is skipped, different is a conflict.
-        let t2 = assemble(&[("c", &c)], &f, &t, None).unwrap();
+        let t2 = assemble(&[("c", &c)], &f, &[], &t, None).unwrap();
         assert!(!t2.contains_key("usr/share/x"));
-        assert!(assemble(&[("b", &b)], &f, &t, None).is_err());
+        assert!(assemble(&[("b", &b)], &f, &[], &t, None).is_err());
     }
 
     #[test]
@@ -315,7 +319,7 @@ mod tests {
             file("bin/tool", "t"),
         ]);
         let f = filter(&["/usr/share/doc/**"], &["/usr/share/doc/*/copyright"]);
-        let t = assemble(&[("p", &d)], &f, &Tree::new(), Some(50)).unwrap();
+        let t = assemble(&[("p", &d)], &f, &[], &Tree::new(), Some(50)).unwrap();
         let paths: Vec<_> = t.keys().cloned().collect();
         assert_eq!(
             paths,
@@ -337,7 +341,7 @@ mod tests {
         let mut link = file("usr/bin/a-alias", "");
         link.kind = Kind::HardLink("usr/bin/z".into());
         let d = deb(vec![file("usr/bin/z", "data"), link]);
-        let t = assemble(&[("p", &d)], &filter(&[], &[]), &Tree::new(), None).unwrap();
+        let t = assemble(&[("p", &d)], &filter(&[], &[]), &[], &Tree::new(), None).unwrap();
         assert!(matches!(t["usr/bin/a-alias"].kind, Kind::File(_)));
         assert_eq!(
             t["usr/bin/z"].kind,

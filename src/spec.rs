@@ -51,6 +51,23 @@ struct RawSpec {
     paths: RawPaths,
     #[serde(default)]
     config: RawConfig,
+    #[serde(default, rename = "symlink")]
+    symlinks: Vec<Spanned<RawSymlink>>,
+    #[serde(default)]
+    generate: RawGenerate,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSymlink {
+    path: String,
+    target: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGenerate {
+    java_cacerts: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +92,9 @@ struct RawPackages {
     include: Vec<Spanned<String>>,
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
+    /// Package -> globs: install only these paths of the package, without its dependencies.
+    #[serde(default)]
+    partial: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +231,21 @@ pub struct ImageConfig {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A symlink the image gets (what `update-alternatives` would have made). `{arch}` in the
+/// target stands for the Debian architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symlink {
+    pub path: String,
+    pub target: String,
+}
+
+/// A package of which only some paths are installed (`[packages.partial]`).
+#[derive(Debug, Clone)]
+pub struct Partial {
+    pub package: String,
+    pub keep: PathFilter,
+}
+
 /// One level of an `extends` chain with its effective settings.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -226,6 +261,12 @@ pub struct Spec {
     pub exclude: BTreeSet<String>,
     pub paths: PathFilter,
     pub config: ImageConfig,
+    /// Symlinks this level adds.
+    pub symlinks: Vec<Symlink>,
+    /// Packages this level installs only in part.
+    pub partial: Vec<Partial>,
+    /// Generate `/etc/ssl/certs/java/cacerts` from the CA bundle (inherited).
+    pub java_cacerts: bool,
 }
 
 impl Spec {
@@ -491,6 +532,45 @@ fn validate(
     config.env.extend(rc.env);
     config.labels.extend(rc.labels);
 
+    let mut symlinks = Vec::new();
+    for l in &raw.symlinks {
+        let RawSymlink { path: link, target } = l.get_ref();
+        if !link.starts_with('/') || link.len() < 2 || link.ends_with('/') || target.is_empty() {
+            return Err(invalid(
+                l.span(),
+                "a symlink needs an absolute `path` and a non-empty `target`".into(),
+            ));
+        }
+        symlinks.push(Symlink {
+            path: link.clone(),
+            target: target.clone(),
+        });
+    }
+    let mut partial = Vec::new();
+    for (package, globs) in &raw.packages.partial {
+        if globs.iter().any(|g| !g.starts_with('/')) {
+            return Err(invalid(
+                0..0,
+                format!("`packages.partial.{package}` globs must be absolute paths"),
+            ));
+        }
+        // Keep only the listed paths: exclude everything, keep the globs.
+        let keep = PathFilter::new(vec!["/**".into()], globs.clone()).map_err(|e| {
+            invalid(
+                0..0,
+                format!("invalid glob in `packages.partial.{package}`: {e}"),
+            )
+        })?;
+        partial.push(Partial {
+            package: package.clone(),
+            keep,
+        });
+    }
+    let java_cacerts = raw
+        .generate
+        .java_cacerts
+        .unwrap_or_else(|| parent.is_some_and(|p| p.java_cacerts));
+
     Ok(Spec {
         name,
         path,
@@ -501,6 +581,9 @@ fn validate(
         exclude,
         paths,
         config,
+        symlinks,
+        partial,
+        java_cacerts,
     })
 }
 

@@ -2,8 +2,10 @@
 //! users and groups, home and temporary directories, merged-/usr symlinks, the CA bundle
 //! and the dpkg `status.d` records that vulnerability scanners read.
 
+use md5::Digest as _;
+
 use crate::deb::{Deb, Kind};
-use crate::rootfs::{Node, Tree};
+use crate::rootfs::{Node, Tree, jks};
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
@@ -122,6 +124,80 @@ pub fn ca_bundle(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize
         Node::file(bundle, 0o644, mtime, Some(package)),
     );
     certs.len()
+}
+
+/// Where the Java trust store goes.
+pub const JAVA_CACERTS: &str = "etc/ssl/certs/java/cacerts";
+
+/// `/usr/lib/os-release` naming the image as distroless images do (`PRETTY_NAME="Distroless"`),
+/// keeping base-files' Debian version fields. Returns whether base-files' file was found.
+pub fn os_release(tree: &mut Tree) -> bool {
+    let Some(node) = tree.get_mut("usr/lib/os-release") else {
+        return false;
+    };
+    let Kind::File(data) = &node.kind else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(data);
+    let mut out = String::from("PRETTY_NAME=\"Distroless\"\n");
+    for line in text.lines() {
+        if !line.starts_with("PRETTY_NAME=") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    node.kind = Kind::File(out.into_bytes().into());
+    true
+}
+
+/// `/etc/ssl/certs/java/cacerts`: a JKS keystore (password `changeit`) with every certificate
+/// that `ca-certificates` ships, aliased like Debian's `ca-certificates-java` does.
+/// `deb` is the package that ships them. Returns the number of certificates.
+pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize {
+    let mut files: Vec<(&str, &[u8])> = certificates(deb).collect();
+    files.sort();
+    let mut certs = Vec::new();
+    for (path, pem) in files {
+        let stem = path
+            .rsplit('/')
+            .next()
+            .unwrap_or(path)
+            .trim_end_matches(".crt");
+        let alias = format!("debian:{}.pem", stem.to_lowercase());
+        certs.extend(jks::pem_certificates(&String::from_utf8_lossy(pem), &alias));
+    }
+    for dir in ["etc/ssl", "etc/ssl/certs", "etc/ssl/certs/java"] {
+        tree.entry(dir.to_owned())
+            .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
+    }
+    tree.insert(
+        JAVA_CACERTS.into(),
+        Node::file(jks::keystore(&certs, mtime), 0o644, mtime, Some(package)),
+    );
+    certs.len()
+}
+
+/// Add the files `compose` derived from `package` (CA bundle, keystore) to the package's
+/// `status.d/<package>.md5sums`, so scanners attribute them to it. `lower` supplies the
+/// md5sums when the package lives in a lower layer (the updated copy then goes in this one).
+pub fn attribute(tree: &mut Tree, lower: &Tree, package: &str, paths: &[&str], mtime: u64) {
+    let key = format!("var/lib/dpkg/status.d/{package}.md5sums");
+    let mut text = match tree.get(&key).or_else(|| lower.get(&key)).map(|n| &n.kind) {
+        Some(Kind::File(d)) => String::from_utf8_lossy(d).into_owned(),
+        _ => String::new(),
+    };
+    for path in paths {
+        if let Some(Kind::File(data)) = tree.get(*path).map(|n| &n.kind) {
+            let line = format!("{}  {path}\n", hex::encode(md5::Md5::digest(data)));
+            if !text.contains(&line) {
+                text.push_str(&line);
+            }
+        }
+    }
+    tree.insert(
+        key,
+        Node::file(text.into_bytes(), 0o644, mtime, Some(package)),
+    );
 }
 
 #[cfg(test)]
