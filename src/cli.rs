@@ -27,6 +27,31 @@ pub struct Cli {
 enum Command {
     /// Build the image a spec describes and print its digest.
     Build(BuildArgs),
+    /// Explain why a package is in an image (the dependency chain), or why it is not.
+    Why(WhyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WhyArgs {
+    /// The spec file.
+    spec: PathBuf,
+    /// The package to explain.
+    package: String,
+    /// Image variant: latest, nonroot, debug or debug-nonroot.
+    #[arg(long, default_value = "latest")]
+    variant: String,
+    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Cache directory.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Use only the cache.
+    #[arg(long)]
+    offline: bool,
+    /// The platform to explain (default: the spec's first).
+    #[arg(long)]
+    platform: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,7 +92,31 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Build(args) => build(args),
+        Command::Why(args) => why(args),
     }
+}
+
+fn why(args: WhyArgs) -> Result<ExitCode> {
+    let opts = crate::why::WhyOptions {
+        spec: args.spec,
+        package: args.package,
+        variant: Variant::parse(&args.variant).map_err(anyhow::Error::msg)?,
+        mirrors: args.mirror,
+        cache: Cache::new(args.cache_dir.unwrap_or_else(Cache::default_root)),
+        offline: args.offline,
+        platform: args
+            .platform
+            .as_deref()
+            .map(Platform::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+    };
+    let (_, text) = crate::why::explain(&opts)?;
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn source_date_epoch() -> Result<Option<u64>> {

@@ -16,3 +16,4 @@ pub mod repo;
 pub mod resolve;
 pub mod rootfs;
 pub mod spec;
+pub mod why;

@@ -306,11 +306,13 @@ pub struct Indexes {
 }
 
 /// One level of one platform, resolved.
-struct LevelPlan {
+pub struct LevelPlan {
     /// The packages this level adds, sorted by name (partial packages included).
-    entries: Vec<PackageEntry>,
+    pub entries: Vec<PackageEntry>,
     /// The download URL of each entry.
-    urls: Vec<String>,
+    pub urls: Vec<String>,
+    /// How the resolver chose them.
+    pub resolution: resolve::Resolution,
 }
 
 fn oci_platform(p: &Platform) -> PlatformRef<'_> {
@@ -321,7 +323,7 @@ fn oci_platform(p: &Platform) -> PlatformRef<'_> {
     }
 }
 
-fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
+pub fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
     Ok(match &source.location {
         Location::Url(u) => u.clone(),
         Location::Archive(a) => mirrors.resolve(a)?,
@@ -442,7 +444,7 @@ pub fn load_indexes(
 }
 
 /// Resolve every level of the chain for one platform, each on top of the ones below.
-fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<LevelPlan>> {
+pub fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<LevelPlan>> {
     // Levels usually share their sources; a level with others sees only its own.
     let shared = Universe::new(&indexes.packages, arch);
     let mut plans: Vec<LevelPlan> = Vec::new();
@@ -509,9 +511,26 @@ fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<Leve
             .iter()
             .map(|e| format!("{}/{}", indexes.origins[e.origin].url, e.filename))
             .collect();
-        plans.push(LevelPlan { entries, urls });
+        plans.push(LevelPlan {
+            entries,
+            urls,
+            resolution,
+        });
     }
     Ok(plans)
+}
+
+/// Every source of every level of a chain, once, in order.
+pub fn chain_sources(chain: &[Spec]) -> Vec<Source> {
+    let mut sources: Vec<Source> = Vec::new();
+    for spec in chain {
+        for s in &spec.sources {
+            if !sources.contains(s) {
+                sources.push(s.clone());
+            }
+        }
+    }
+    sources
 }
 
 /// Stage timings on stderr when `COMPOSE_TIMINGS` is set (for profiling; never in output).
@@ -558,15 +577,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
     let progress = Progress::new(opts.progress);
 
-    // Every source of every level, once.
-    let mut sources: Vec<Source> = Vec::new();
-    for spec in &chain {
-        for s in &spec.sources {
-            if !sources.contains(s) {
-                sources.push(s.clone());
-            }
-        }
-    }
+    let sources = chain_sources(&chain);
 
     let mut plans = Vec::new();
     for platform in &platforms {
