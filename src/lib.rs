@@ -15,5 +15,6 @@ pub mod progress;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;
+pub mod sbom;
 pub mod spec;
 pub mod why;

@@ -21,6 +21,7 @@ use crate::repo::packages;
 use crate::repo::release::Release;
 use crate::resolve::{self, Universe};
 use crate::rootfs::{self, Tree, generated};
+use crate::sbom;
 use crate::spec::{Location, Platform, Source, Spec};
 
 /// Where the image goes.
@@ -297,6 +298,8 @@ pub struct BuildReport {
     /// Bytes of all blobs (compressed layers, configs, manifests).
     pub size: u64,
     pub uncompressed_size: u64,
+    /// The SPDX document of the whole image, written next to the output.
+    pub sbom: String,
 }
 
 /// Verified indexes of the sources of one platform.
@@ -635,6 +638,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let mut size = 0u64;
     let mut uncompressed = 0u64;
     let mut written: BTreeSet<String> = BTreeSet::new();
+    let mut image_created = 0u64;
     for (levels, platform) in plans.iter().zip(&platforms) {
         let trees = level_trees(&chain, levels, &debs, platform, opts.source_date_epoch)?;
         timings.mark("trees assembled");
@@ -656,6 +660,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         timings.mark("layers written");
 
         let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
+        image_created = image_created.max(epoch);
         let mut env = BTreeMap::from([("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
         if trees
             .iter()
@@ -760,7 +765,34 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         )?;
         (d, oci::sha256_digest(&index))
     };
+    // The whole image's SBOM next to the layout, written only with a successful build.
+    let Destination::Layout { dir, .. } = &dest;
+    let sbom_path = PathBuf::from(format!("{}.{tag}.spdx.json", dir.display()));
+    let sbom_packages: Vec<sbom::SbomPackage> = plans
+        .iter()
+        .flatten()
+        .flat_map(|l| l.entries.iter().zip(&l.urls))
+        .map(|(e, url)| sbom::SbomPackage {
+            entry: e,
+            deb: &debs[&e.sha256],
+            url,
+        })
+        .collect();
+    let sbom_doc = sbom::document(&name, &sbom_packages, &oci::rfc3339(image_created));
+    let sbom_dir = match sbom_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut sbom_tmp = tempfile::Builder::new()
+        .prefix(".compose-sbom-")
+        .tempfile_in(&sbom_dir)
+        .with_context(|| format!("cannot write in `{}`", sbom_dir.display()))?;
+    std::io::Write::write_all(&mut sbom_tmp, &sbom_doc)
+        .with_context(|| format!("cannot write in `{}`", sbom_dir.display()))?;
     layout.commit(top_desc, tag)?;
+    sbom_tmp
+        .persist(&sbom_path)
+        .with_context(|| format!("cannot write `{}`", sbom_path.display()))?;
     timings.mark("layout committed");
     Ok(BuildReport {
         name,
@@ -781,6 +813,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         layers: layer_reports,
         size,
         uncompressed_size: uncompressed,
+        sbom: sbom_path.display().to_string(),
     })
 }
 
@@ -852,6 +885,28 @@ fn level_trees(
             })?;
             generated::java_cacerts(&mut tree, name, d, epoch);
             generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch);
+        }
+        // This level's SBOM, inside its own layer (so the layer stays shared by the family).
+        let sbom_packages: Vec<sbom::SbomPackage> = level
+            .entries
+            .iter()
+            .zip(&level.urls)
+            .map(|(e, url)| sbom::SbomPackage {
+                entry: e,
+                deb: &debs[&e.sha256],
+                url,
+            })
+            .collect();
+        if !sbom_packages.is_empty() {
+            let doc = sbom::document(&spec.name, &sbom_packages, &crate::oci::rfc3339(epoch));
+            for dir in ["usr", "usr/share", "usr/share/sbom"] {
+                tree.entry(dir.to_owned())
+                    .or_insert_with(|| rootfs::Node::dir(0o755, 0, 0, epoch));
+            }
+            tree.insert(
+                format!("usr/share/sbom/{}.spdx.json", spec.name),
+                rootfs::Node::file(doc, 0o644, epoch, None),
+            );
         }
         for link in &spec.symlinks {
             let path = link.path.trim_start_matches('/').to_owned();

@@ -354,10 +354,34 @@ mod tests {
         let t = assemble(
             &[("p", &d)],
             &filter(&["/usr/bin/real"], &[]),
+            &[],
             &Tree::new(),
             None,
         )
         .unwrap();
         assert_eq!(t["usr/bin/alias"].kind, Kind::File(b"data"[..].into()));
+    }
+
+    #[test]
+    fn partial_packages_keep_only_their_globs() {
+        let d = deb(vec![
+            file("usr/lib/locale/C.utf8/LC_CTYPE", "ctype"),
+            file("usr/bin/locale", "prog"),
+        ]);
+        let partial = [Partial {
+            package: "libc-bin".into(),
+            keep: filter(&["/**"], &["/usr/lib/locale/C.utf8/**"]),
+        }];
+        let t = assemble(
+            &[("libc-bin", &d)],
+            &filter(&[], &[]),
+            &partial,
+            &Tree::new(),
+            None,
+        )
+        .unwrap();
+        assert!(t.contains_key("usr/lib/locale/C.utf8/LC_CTYPE"));
+        assert!(!t.contains_key("usr/bin/locale"));
+        assert!(t.contains_key("usr/lib/locale"), "parents are kept");
     }
 }

@@ -1,0 +1,289 @@
+//! SPDX 2.3 software bills of materials: every package with version, architecture, purl,
+//! the SHA256 of its `.deb` and, where its DEP-5 copyright file states one, its licence.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::deb::{Deb, Kind};
+use crate::package::PackageEntry;
+
+/// One package as the SBOM lists it.
+#[derive(Debug, Clone)]
+pub struct SbomPackage<'a> {
+    pub entry: &'a PackageEntry,
+    pub deb: &'a Deb,
+    /// Where the `.deb` was downloaded from.
+    pub url: &'a str,
+}
+
+/// `pkg:deb/debian/NAME@VERSION?arch=ARCH` (the epoch, if any, as a qualifier).
+pub fn purl(entry: &PackageEntry) -> String {
+    let version = entry.version.to_string();
+    let (epoch, version) = match version.split_once(':') {
+        Some((e, v)) if e.chars().all(|c| c.is_ascii_digit()) => (Some(e.to_owned()), v.to_owned()),
+        _ => (None, version),
+    };
+    let mut purl = format!(
+        "pkg:deb/debian/{}@{}?arch={}",
+        entry.name,
+        version.replace('%', "%25"),
+        entry.architecture
+    );
+    if let Some(e) = epoch {
+        purl.push_str(&format!("&epoch={e}"));
+    }
+    purl
+}
+
+/// DEP-5 licence short names to SPDX identifiers.
+fn spdx_id(dep5: &str) -> Option<&'static str> {
+    let lower = dep5.trim().to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "gpl-1" => "GPL-1.0-only",
+        "gpl-1+" => "GPL-1.0-or-later",
+        "gpl-2" => "GPL-2.0-only",
+        "gpl-2+" => "GPL-2.0-or-later",
+        "gpl-3" => "GPL-3.0-only",
+        "gpl-3+" => "GPL-3.0-or-later",
+        "lgpl-2" => "LGPL-2.0-only",
+        "lgpl-2+" => "LGPL-2.0-or-later",
+        "lgpl-2.1" => "LGPL-2.1-only",
+        "lgpl-2.1+" => "LGPL-2.1-or-later",
+        "lgpl-3" => "LGPL-3.0-only",
+        "lgpl-3+" => "LGPL-3.0-or-later",
+        "bsd-2-clause" => "BSD-2-Clause",
+        "bsd-3-clause" => "BSD-3-Clause",
+        "bsd-4-clause" => "BSD-4-Clause",
+        "mit" | "expat" => "MIT",
+        "apache-2.0" | "apache-2" => "Apache-2.0",
+        "mpl-2.0" => "MPL-2.0",
+        "mpl-1.1" => "MPL-1.1",
+        "zlib" => "Zlib",
+        "isc" => "ISC",
+        "psf-2" | "psf-2.0" => "PSF-2.0",
+        "python-2.0" => "Python-2.0",
+        "openssl" => "OpenSSL",
+        "artistic" | "artistic-1.0" => "Artistic-1.0",
+        "artistic-2.0" => "Artistic-2.0",
+        "curl" => "curl",
+        "bsl-1.0" => "BSL-1.0",
+        "0bsd" => "0BSD",
+        "cc0-1.0" | "cc0" => "CC0-1.0",
+        "ofl-1.1" => "OFL-1.1",
+        "unicode-dfs-2016" => "Unicode-DFS-2016",
+        "x11" => "X11",
+        "ftl" => "FTL",
+        "mpl-2.0-no-copyleft-exception" => "MPL-2.0-no-copyleft-exception",
+        "bitstream-vera" => "Bitstream-Vera",
+        _ => return None,
+    })
+}
+
+/// The declared licence of a package as an SPDX expression, from the first `License:` of its
+/// DEP-5 copyright file; `None` when there is none or it does not map to SPDX identifiers.
+pub fn declared_license(package: &str, deb: &Deb) -> Option<String> {
+    let path = format!("usr/share/doc/{package}/copyright");
+    let data = deb.entries.iter().find_map(|e| match &e.kind {
+        Kind::File(d) if e.path == path => Some(d),
+        _ => None,
+    })?;
+    let text = String::from_utf8_lossy(data);
+    if !text.starts_with("Format:") {
+        return None; // not machine-readable
+    }
+    let license = text
+        .lines()
+        .find_map(|l| l.strip_prefix("License:"))?
+        .trim()
+        .to_owned();
+    // `GPL-2+ or Artistic`, `GPL-2 with Classpath exception`, `MIT and BSD-3-clause`.
+    let mut parts = Vec::new();
+    let lower = license.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    let op_at = |s: &str| -> Option<(usize, &'static str, usize)> {
+        [(" or ", "OR"), (" and ", "AND"), (", ", "AND")]
+            .iter()
+            .filter_map(|(pat, op)| s.find(pat).map(|i| (i, *op, pat.len())))
+            .min_by_key(|(i, _, _)| *i)
+    };
+    loop {
+        let (term, next) = match op_at(rest) {
+            Some((i, op, len)) => (&rest[..i], Some((op, &rest[i + len..]))),
+            None => (rest, None),
+        };
+        let id = if let Some((base, exception)) = term.split_once(" with ") {
+            let exception = match exception.trim() {
+                "classpath exception" | "classpath-exception" => "Classpath-exception-2.0",
+                "gcc-exception-3.1" | "gcc runtime library exception" => "GCC-exception-3.1",
+                "openssl exception" | "openssl-exception" => "openvpn-openssl-exception",
+                _ => return None,
+            };
+            format!("{} WITH {exception}", spdx_id(base)?)
+        } else {
+            spdx_id(term)?.to_owned()
+        };
+        parts.push(id);
+        match next {
+            Some((op, tail)) => {
+                parts.push(op.to_owned());
+                rest = tail;
+            }
+            None => break,
+        }
+    }
+    Some(parts.join(" "))
+}
+
+fn spdx_ref(index: usize, name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("SPDXRef-Package-{index}-{clean}")
+}
+
+/// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`.
+pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> {
+    // The namespace must be unique per document: derive it from its content.
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    for p in packages {
+        h.update(p.entry.name.as_bytes());
+        h.update(p.entry.sha256.as_bytes());
+    }
+    let ns = hex::encode(h.finalize());
+    let mut pkgs = vec![json!({
+        "SPDXID": "SPDXRef-Image",
+        "name": name,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "primaryPackagePurpose": "CONTAINER",
+    })];
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": "SPDXRef-Image",
+    })];
+    for (i, p) in packages.iter().enumerate() {
+        let id = spdx_ref(i, &p.entry.name);
+        let license =
+            declared_license(&p.entry.name, p.deb).unwrap_or_else(|| "NOASSERTION".into());
+        pkgs.push(json!({
+            "SPDXID": id,
+            "name": p.entry.name,
+            "versionInfo": p.entry.version.to_string(),
+            "supplier": "Organization: Debian",
+            "downloadLocation": p.url,
+            "filesAnalyzed": false,
+            "checksums": [{"algorithm": "SHA256", "checksumValue": p.entry.sha256}],
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": license,
+            "copyrightText": "NOASSERTION",
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": purl(p.entry),
+            }],
+            "attributionTexts": [format!("architecture: {}", p.entry.architecture)],
+        }));
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
+        }));
+    }
+    let doc: BTreeMap<&str, Value> = BTreeMap::from([
+        ("spdxVersion", json!("SPDX-2.3")),
+        ("dataLicense", json!("CC0-1.0")),
+        ("SPDXID", json!("SPDXRef-DOCUMENT")),
+        ("name", json!(name)),
+        (
+            "documentNamespace",
+            json!(format!("https://spdx.org/spdxdocs/compose/{name}-{ns}")),
+        ),
+        (
+            "creationInfo",
+            json!({"created": created, "creators": [concat!("Tool: compose-", env!("CARGO_PKG_VERSION"))]}),
+        ),
+        ("packages", Value::Array(pkgs)),
+        ("relationships", Value::Array(relationships)),
+    ]);
+    let mut out = serde_json::to_vec_pretty(&doc).expect("JSON serializes");
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deb::Entry;
+
+    fn deb_with_copyright(pkg: &str, text: &str) -> Deb {
+        Deb {
+            control: String::new(),
+            md5sums: None,
+            entries: vec![Entry {
+                path: format!("usr/share/doc/{pkg}/copyright"),
+                kind: Kind::File(text.as_bytes().into()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            }],
+        }
+    }
+
+    #[test]
+    fn licences_map_to_spdx_expressions() {
+        let dep5 = |l: &str| {
+            let text = format!(
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: {l}\n"
+            );
+            declared_license("p", &deb_with_copyright("p", &text))
+        };
+        assert_eq!(dep5("GPL-2+").as_deref(), Some("GPL-2.0-or-later"));
+        assert_eq!(
+            dep5("GPL-2+ or Artistic").as_deref(),
+            Some("GPL-2.0-or-later OR Artistic-1.0")
+        );
+        assert_eq!(dep5("Expat").as_deref(), Some("MIT"));
+        assert_eq!(
+            dep5("GPL-2 with Classpath exception").as_deref(),
+            Some("GPL-2.0-only WITH Classpath-exception-2.0")
+        );
+        assert_eq!(dep5("Something-odd"), None);
+        let free_form = deb_with_copyright("p", "This is free software.\nLicense: GPL-2\n");
+        assert_eq!(declared_license("p", &free_form), None);
+    }
+
+    #[test]
+    fn purls_carry_arch_and_epoch() {
+        let e = PackageEntry {
+            name: "zlib1g".into(),
+            version: "1:1.3.dfsg-3".parse().unwrap(),
+            architecture: "amd64".into(),
+            multi_arch: Default::default(),
+            depends_raw: String::new(),
+            provides: vec![],
+            filename: String::new(),
+            size: 0,
+            sha256: String::new(),
+            origin: 0,
+        };
+        assert_eq!(
+            purl(&e),
+            "pkg:deb/debian/zlib1g@1.3.dfsg-3?arch=amd64&epoch=1"
+        );
+    }
+}
