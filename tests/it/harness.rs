@@ -113,10 +113,28 @@ pub fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
     bytes
 }
 
+/// The image written last to a layout.
 pub fn read_image(layout: &Path) -> Image {
+    read_image_where(layout, |_| true)
+}
+
+/// The image tagged `tag` in a layout.
+pub fn read_image_tag(layout: &Path, tag: &str) -> Image {
+    read_image_where(layout, |d| {
+        d["annotations"]["org.opencontainers.image.ref.name"] == tag
+    })
+}
+
+fn read_image_where(layout: &Path, pick: impl Fn(&serde_json::Value) -> bool) -> Image {
     let index: serde_json::Value =
         serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-    let desc = &index["manifests"][0];
+    let desc = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|d| pick(d))
+        .expect("a manifest with that tag");
     let manifest_digest = desc["digest"].as_str().unwrap().to_owned();
     let manifest: serde_json::Value =
         serde_json::from_slice(&read_blob(layout, &manifest_digest)).unwrap();

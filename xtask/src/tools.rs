@@ -53,3 +53,42 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
         packages.join(" ")
     )
 }
+
+/// Make sure each `(command, PyPI package)` is available, installing missing ones with pip.
+pub fn ensure_pip(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(cmd, _)| !have(cmd))
+        .map(|(_, p)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !have("pip3") && !have("pip") {
+        ensure(&[("pip3", "python3-pip")])?;
+    }
+    let pip = if have("pip3") { "pip3" } else { "pip" };
+    eprintln!("xtask: installing {} from PyPI", missing.join(" "));
+    let mut st = Command::new(pip)
+        .args(["install", "--quiet"])
+        .args(&missing)
+        .status()?;
+    if !st.success() {
+        // Debian's own Python refuses user installs without this flag.
+        st = Command::new(pip)
+            .args(["install", "--quiet", "--break-system-packages"])
+            .args(&missing)
+            .status()?;
+    }
+    if !st.success() {
+        bail!(
+            "`{pip} install {}` failed\n\nhint: install them by hand",
+            missing.join(" ")
+        );
+    }
+    // pyenv shims need a rehash to see new commands.
+    if have("pyenv") {
+        let _ = Command::new("pyenv").arg("rehash").status();
+    }
+    Ok(())
+}

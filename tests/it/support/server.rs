@@ -1,96 +1,168 @@
 //! A tiny static HTTP/1.1 file server on 127.0.0.1 with fault injection (error statuses and
 //! truncated bodies), so the pipeline is tested against a real socket without the internet.
+//!
+//! One thread accepts, one thread per connection serves. GET and HEAD only; keep-alive is
+//! honoured until a fault, a 404 or `Connection: close`. Paths are percent-decoded, a query
+//! string is ignored, and nothing outside the root is ever served.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Fault {
     Status(u16),
     Truncate,
 }
 
+#[derive(Debug)]
+struct Injection {
+    suffix: String,
+    left: usize,
+    fault: Fault,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     requests: Vec<String>,
-    /// (path suffix, remaining count, fault)
-    faults: Vec<(String, usize, Fault)>,
+    faults: Vec<Injection>,
 }
 
-/// Serves files under a root directory until dropped.
+/// Serves the files under a root directory until dropped.
 #[derive(Debug)]
 pub struct Server {
-    port: u16,
+    addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Server {
+    /// Bind 127.0.0.1 on a free port and serve `root` from background threads.
     pub fn start(root: &Path) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Mutex::new(Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s2, stop2, root) = (shared.clone(), stop.clone(), root.to_path_buf());
-        thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s3, root) = (s2.clone(), root.clone());
-                        thread::spawn(move || {
-                            let _ = serve(stream, &root, &s3);
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
+        let (shared2, stop2, root) = (shared.clone(), stop.clone(), root.to_path_buf());
+        let acceptor = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
                 }
+                let Ok(stream) = stream else { continue };
+                let (shared, root) = (shared2.clone(), root.clone());
+                thread::spawn(move || {
+                    let _ = serve(stream, &root, &shared);
+                });
             }
         });
-        Server { port, shared, stop }
+        Server {
+            addr,
+            shared,
+            stop,
+            acceptor: Some(acceptor),
+        }
     }
 
+    /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr)
     }
 
-    /// Paths requested so far, in order.
+    /// Paths requested so far (GET and HEAD, as sent, query included), in arrival order.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.lock().unwrap().requests.clone()
+        lock(&self.shared).requests.clone()
     }
 
-    /// Answer the next `times` requests for paths ending with `suffix` with `status`.
-    pub fn fail_next(&self, suffix: &str, times: usize, status: u16) {
-        self.shared
-            .lock()
-            .unwrap()
-            .faults
-            .push((suffix.into(), times, Fault::Status(status)));
+    /// Answer the next `times` requests for paths ending with `path_suffix` with `status`
+    /// and an empty body (then `Connection: close`).
+    pub fn fail_next(&self, path_suffix: &str, times: usize, status: u16) {
+        self.inject(path_suffix, times, Fault::Status(status));
     }
 
-    /// Send the right Content-Length but only half the body, `times` times.
-    pub fn truncate_next(&self, suffix: &str, times: usize) {
-        self.shared
-            .lock()
-            .unwrap()
-            .faults
-            .push((suffix.into(), times, Fault::Truncate));
+    /// For the next `times` requests for paths ending with `path_suffix`, announce the full
+    /// Content-Length but close the connection after half the body.
+    pub fn truncate_next(&self, path_suffix: &str, times: usize) {
+        self.inject(path_suffix, times, Fault::Truncate);
+    }
+
+    fn inject(&self, suffix: &str, times: usize, fault: Fault) {
+        lock(&self.shared).faults.push(Injection {
+            suffix: suffix.to_owned(),
+            left: times,
+            fault,
+        });
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag and closes the listener.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
     }
 }
 
+/// A poisoned lock (a panicking test thread) must not hide the requests from other asserts.
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Record the request and take the first pending fault whose suffix matches.
+fn record(shared: &Mutex<Shared>, path: &str) -> Option<Fault> {
+    let mut s = lock(shared);
+    s.requests.push(path.to_owned());
+    let hit = s
+        .faults
+        .iter_mut()
+        .find(|i| i.left > 0 && path.ends_with(i.suffix.as_str()))?;
+    hit.left -= 1;
+    Some(hit.fault)
+}
+
+/// The file for a request target under `root`: query dropped, percent-decoded, and only
+/// plain components (no `..`, no absolute parts).
+fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode(path)?;
+    let mut file = root.to_path_buf();
+    for c in Path::new(decoded.trim_start_matches('/')).components() {
+        match c {
+            Component::Normal(part) => file.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(file)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
     loop {
@@ -98,34 +170,32 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
         if reader.read_line(&mut request)? == 0 {
             return Ok(());
         }
+        let mut close = false;
         loop {
             let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            if reader.read_line(&mut h)? == 0 || h.trim_end().is_empty() {
                 break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
             }
         }
         let mut parts = request.split_whitespace();
         let method = parts.next().unwrap_or("").to_owned();
-        let path = parts.next().unwrap_or("/").to_owned();
-        let fault = {
-            let mut s = shared.lock().unwrap();
-            s.requests.push(path.clone());
-            let mut hit = None;
-            for (suffix, left, fault) in s.faults.iter_mut() {
-                if *left > 0 && path.ends_with(suffix.as_str()) {
-                    *left -= 1;
-                    hit = Some(fault.clone());
-                    break;
-                }
-            }
-            hit
-        };
-        let file: PathBuf = root.join(path.trim_start_matches('/'));
-        let body = if path.contains("..") {
-            None
-        } else {
-            fs_err::read(&file).ok()
-        };
+        let target = parts.next().unwrap_or("/").to_owned();
+        if parts.next() == Some("HTTP/1.0") {
+            close = true;
+        }
+        if method != "GET" && method != "HEAD" {
+            write!(
+                out,
+                "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return Ok(());
+        }
+        let fault = record(shared, &target);
+        let body = resolve(root, &target).and_then(|f| fs_err::read(f).ok());
         match (fault, body) {
             (Some(Fault::Status(code)), _) => {
                 write!(
@@ -144,20 +214,28 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
             (Some(Fault::Truncate), Some(body)) => {
                 write!(
                     out,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 )?;
-                out.write_all(&body[..body.len() / 2])?;
+                if method == "GET" {
+                    out.write_all(&body[..body.len() / 2])?;
+                }
+                out.flush()?;
                 return Ok(());
             }
             (None, Some(body)) => {
                 write!(
                     out,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n{}\r\n",
+                    body.len(),
+                    if close { "Connection: close\r\n" } else { "" }
                 )?;
-                if method != "HEAD" {
+                if method == "GET" {
                     out.write_all(&body)?;
+                }
+                out.flush()?;
+                if close {
+                    return Ok(());
                 }
             }
         }
@@ -167,27 +245,80 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
 #[test]
 fn server_serves_and_injects() {
     use std::io::Read;
+
     let dir = tempfile::tempdir().unwrap();
-    fs_err::write(dir.path().join("f.txt"), b"hello").unwrap();
-    let s = Server::start(dir.path());
-    let get = |p: &str| {
-        let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-        write!(
-            c,
-            "GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        c.shutdown(std::net::Shutdown::Write).unwrap();
+    let root = dir.path().join("root");
+    fs_err::create_dir_all(root.join("pool/a")).unwrap();
+    fs_err::write(root.join("f.txt"), b"hello").unwrap();
+    fs_err::write(root.join("pool/a/x+1~2.deb"), b"deb!").unwrap();
+    fs_err::write(dir.path().join("outside"), b"secret").unwrap();
+    let s = Server::start(&root);
+    assert!(s.url().starts_with("http://127.0.0.1:"));
+    let exchange = |req: &str| {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(req.as_bytes()).unwrap();
         let mut r = String::new();
         let _ = c.read_to_string(&mut r);
         r
     };
-    assert!(get("/f.txt").ends_with("hello"));
+    let get = |p: &str| {
+        exchange(&format!(
+            "GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ))
+    };
+
+    let ok = get("/f.txt");
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(
+        ok.contains("Content-Length: 5\r\n") && ok.ends_with("\r\n\r\nhello"),
+        "{ok}"
+    );
+    let head = exchange("HEAD /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(
+        head.contains("Content-Length: 5\r\n") && head.ends_with("\r\n\r\n"),
+        "{head}"
+    );
     assert!(get("/missing").starts_with("HTTP/1.1 404"));
-    s.fail_next(".txt", 1, 503);
+    assert!(
+        get("/pool").starts_with("HTTP/1.1 404"),
+        "directories are not served"
+    );
+    assert!(
+        get("/../outside").starts_with("HTTP/1.1 404"),
+        "nothing outside the root"
+    );
+    assert!(
+        get("/pool/a/x%2B1%7e2.deb?x=1").ends_with("deb!"),
+        "percent-decoded, query dropped"
+    );
+
+    // Keep-alive: two requests on one connection.
+    let two = exchange(
+        "GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(two.matches("HTTP/1.1 200 OK").count(), 2, "{two}");
+
+    // Faults: only for the matching suffix, only `times` times, in order of injection.
+    s.fail_next(".txt", 2, 503);
+    assert!(get("/pool/a/x+1~2.deb").ends_with("deb!"));
+    assert!(get("/f.txt").starts_with("HTTP/1.1 503"));
     assert!(get("/f.txt").starts_with("HTTP/1.1 503"));
     assert!(get("/f.txt").ends_with("hello"));
-    s.truncate_next(".txt", 1);
-    assert!(get("/f.txt").ends_with("\r\n\r\nhe"));
-    assert_eq!(s.requests().len(), 5);
+    s.truncate_next("f.txt", 1);
+    let cut = get("/f.txt");
+    assert!(
+        cut.contains("Content-Length: 5\r\n") && cut.ends_with("\r\n\r\nhe"),
+        "{cut}"
+    );
+    assert!(get("/f.txt").ends_with("hello"));
+
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 14, "{reqs:?}");
+    assert_eq!(reqs[0], "/f.txt");
+    assert_eq!(reqs[5], "/pool/a/x%2B1%7e2.deb?x=1");
+
+    // Dropping stops it: the port no longer accepts.
+    let addr = s.addr;
+    drop(s);
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err());
 }
