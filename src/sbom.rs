@@ -248,7 +248,7 @@ mod tests {
     fn licences_map_to_spdx_expressions() {
         let dep5 = |l: &str| {
             let text = format!(
-                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: {l}\n"
+                "Format: https://example.invalid/copyright-format/1.0/\n\nFiles: *\nLicense: {l}\n"
             );
             declared_license("p", &deb_with_copyright("p", &text))
         };

@@ -12,12 +12,22 @@ use anyhow::{Context, Result, bail};
 
 use crate::tools;
 
-/// Distroless sizes (Debian 12, uncompressed MiB, from the same packages) for comparison.
-const DISTROLESS_MIB: [(&str, f64); 4] = [
-    ("static", 2.9),
-    ("base", 21.0),
-    ("cc", 23.8),
-    ("python3", 52.6),
+/// Every image of the family, with the distroless size (Debian 12, uncompressed MiB,
+/// estimated from the same packages) where there is one.
+const IMAGES: [(&str, Option<f64>); 13] = [
+    ("static", Some(2.9)),
+    ("base-nossl", Some(15.4)),
+    ("base", Some(21.0)),
+    ("cc", Some(23.8)),
+    ("python3", Some(52.6)),
+    ("nodejs", None),
+    ("java-base", Some(33.3)),
+    ("java21", None),
+    ("static-debian12", Some(2.9)),
+    ("java-base-debian12", Some(33.3)),
+    ("java17", Some(217.6)),
+    ("java-base-debian11", None),
+    ("java11", None),
 ];
 
 struct Timed {
@@ -204,10 +214,10 @@ pub fn run(_args: &[String]) -> Result<()> {
 
     println!();
     println!(
-        "{:<10} {:>14} {:>14} {:>20}",
+        "{:<20} {:>14} {:>14} {:>20}",
         "image", "uncompressed", "compressed", "distroless (deb12)"
     );
-    for (spec, distroless) in DISTROLESS_MIB {
+    for (spec, distroless) in IMAGES {
         let t = compose_build(
             &bin,
             spec,
@@ -218,12 +228,13 @@ pub fn run(_args: &[String]) -> Result<()> {
         let v: serde_json::Value = serde_json::from_str(&t.stdout)?;
         let unc = v["uncompressed_size"].as_f64().unwrap_or(0.0);
         let size = v["size"].as_f64().unwrap_or(0.0);
+        let peer = distroless.map_or_else(|| "-".to_owned(), |d| format!("{d:.1} MiB"));
         println!(
-            "{:<10} {:>10.1} MiB {:>10.1} MiB {:>16.1} MiB",
+            "{:<20} {:>10.1} MiB {:>10.1} MiB {:>20}",
             spec,
             mib(unc),
             mib(size),
-            distroless
+            peer
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);
