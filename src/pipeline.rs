@@ -297,7 +297,10 @@ pub struct BuildReport {
     pub layers: Vec<LayerReport>,
     /// Bytes of all blobs (compressed layers, configs, manifests).
     pub size: u64,
+    /// Bytes of the layer tars (headers and padding included).
     pub uncompressed_size: u64,
+    /// Bytes of file contents (what `du` would count, about what dpkg's Installed-Size says).
+    pub content_size: u64,
     /// The SPDX document of the whole image, written next to the output.
     pub sbom: String,
 }
@@ -372,7 +375,9 @@ pub fn load_indexes(
         {
             for component in &source.components {
                 let base = format!("{component}/binary-{arch}/Packages");
-                let found = ["xz", "gz"]
+                // gzip first: 40% larger than xz but it decodes four times faster, which
+                // matters more than the bytes on any link faster than a few MB/s.
+                let found = ["gz", "xz"]
                     .iter()
                     .map(|ext| format!("{base}.{ext}"))
                     .chain(std::iter::once(base.clone()))
@@ -429,11 +434,19 @@ pub fn load_indexes(
                 Input::Slim(s) => String::from_utf8_lossy(&s).into_owned(),
                 Input::Raw(raw) => {
                     let full = packages::decompress(&names[i], &raw)?;
-                    let s = packages::slim(&String::from_utf8_lossy(&full));
-                    fetcher
-                        .cache
-                        .put_derived("slim", &items[i].sha256, s.as_bytes())?;
-                    s
+                    let full = String::from_utf8_lossy(&full);
+                    // Parse the full index while its slim form is written for next time.
+                    let (parsed, stored) = rayon::join(
+                        || packages::parse_packages(&full, i),
+                        || {
+                            let slim = packages::slim(&full);
+                            fetcher
+                                .cache
+                                .put_derived("slim", &items[i].sha256, slim.as_bytes())
+                        },
+                    );
+                    stored?;
+                    return parsed.with_context(|| format!("invalid index `{}`", items[i].url));
                 }
             };
             packages::parse_packages(&text, i)
@@ -639,9 +652,18 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let mut uncompressed = 0u64;
     let mut written: BTreeSet<String> = BTreeSet::new();
     let mut image_created = 0u64;
+    let mut content = 0u64;
     for (levels, platform) in plans.iter().zip(&platforms) {
         let trees = level_trees(&chain, levels, &debs, platform, opts.source_date_epoch)?;
         timings.mark("trees assembled");
+        content += trees
+            .iter()
+            .flat_map(|(t, _)| t.values())
+            .map(|n| match &n.kind {
+                crate::deb::Kind::File(d) => d.len() as u64,
+                _ => 0,
+            })
+            .sum::<u64>();
         let threads = opts.jobs as u32;
         let bar = progress.count("compress", trees.len() as u64);
         let layers: Vec<Layer> = trees
@@ -813,6 +835,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         layers: layer_reports,
         size,
         uncompressed_size: uncompressed,
+        content_size: content,
         sbom: sbom_path.display().to_string(),
     })
 }
