@@ -15,7 +15,7 @@ use crate::tools;
 /// Every image of the family, with the distroless size (Debian 12, uncompressed MiB,
 /// estimated from the same packages) where there is one. The like-for-like comparison is
 /// between Debian 12 images; the trixie ones carry newer, larger packages.
-const IMAGES: [(&str, Option<f64>); 16] = [
+const IMAGES: [(&str, Option<f64>); 17] = [
     ("static", Some(2.9)),
     ("base-nossl", Some(15.4)),
     ("base", Some(21.0)),
