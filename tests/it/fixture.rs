@@ -380,14 +380,17 @@ fn transient_server_failures_are_retried() {
 fn tampered_packages_index_is_rejected() {
     let env = Env::new();
     let spec = env.tool_spec();
-    let idx = env
-        .repo
-        .path()
-        .join("dists/testing/main/binary-amd64/Packages.xz");
-    let mut bytes = fs_err::read(&idx).unwrap();
-    let n = bytes.len();
-    bytes[n / 2] ^= 0xff;
-    fs_err::write(&idx, bytes).unwrap();
+    for name in ["Packages", "Packages.gz", "Packages.xz"] {
+        let idx = env
+            .repo
+            .path()
+            .join("dists/testing/main/binary-amd64")
+            .join(name);
+        let mut bytes = fs_err::read(&idx).unwrap();
+        let n = bytes.len();
+        bytes[n / 2] ^= 0xff;
+        fs_err::write(&idx, bytes).unwrap();
+    }
     env.build(&spec, "img", &[]).fails_with("sha256 mismatch");
     assert!(!env.path("img").exists(), "no output after a failure");
 }
