@@ -372,8 +372,20 @@ fn transient_server_failures_are_retried() {
     let env = Env::new();
     let spec = env.tool_spec();
     env.server.fail_next(".deb", 2, 503);
-    env.server.truncate_next("Packages.xz", 1);
+    env.server
+        .truncate_next("testing/main/binary-amd64/Packages.gz", 1);
     env.build(&spec, "img", &[]).digest();
+    // The faults were really hit, and retried.
+    let reqs = env.server.requests();
+    let index_gets = reqs
+        .iter()
+        .filter(|p| p.ends_with("testing/main/binary-amd64/Packages.gz"))
+        .count();
+    assert_eq!(index_gets, 2, "truncated index fetched again: {reqs:?}");
+    let debs = reqs.iter().filter(|p| p.ends_with(".deb")).count();
+    let unique: std::collections::BTreeSet<_> =
+        reqs.iter().filter(|p| p.ends_with(".deb")).collect();
+    assert_eq!(debs, unique.len() + 2, "two 503s retried: {reqs:?}");
 }
 
 #[test]
