@@ -29,6 +29,66 @@ enum Command {
     Build(BuildArgs),
     /// Explain why a package is in an image (the dependency chain), or why it is not.
     Why(WhyArgs),
+    /// Write the spec's lock (`SPEC.lock`): the exact packages by hash.
+    Lock(LockArgs),
+    /// Compare two locks: packages added, removed, upgraded and downgraded.
+    Diff(DiffArgs),
+    /// Rebuild from the lock in a clean place and check the digest at DEST.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LockArgs {
+    /// The spec file.
+    spec: PathBuf,
+    /// Resolve again even when the lock matches the spec.
+    #[arg(long, conflicts_with = "check")]
+    update: bool,
+    /// Only check (offline) that the lock exists and matches the spec; exit 1 otherwise.
+    #[arg(long)]
+    check: bool,
+    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Cache directory.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Override the spec's platforms.
+    #[arg(long, value_delimiter = ',')]
+    platform: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    old: PathBuf,
+    new: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The spec file (its lock is used).
+    spec: PathBuf,
+    /// The image to check: `oci:DIR[:TAG]`.
+    #[arg(long, short)]
+    output: String,
+    /// Image variant.
+    #[arg(long, default_value = "latest")]
+    variant: String,
+    /// Layer compression the image was built with.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compression: Compression,
+    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Cache directory.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Use only the cache.
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +139,9 @@ struct BuildArgs {
     /// Use only the cache; fail naming what is missing.
     #[arg(long)]
     offline: bool,
+    /// Fail unless the spec's lock exists and matches the spec.
+    #[arg(long)]
+    locked: bool,
     /// Override the spec's platforms (`linux/amd64,linux/arm64`).
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
@@ -93,6 +156,133 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build(args),
         Command::Why(args) => why(args),
+        Command::Lock(args) => lock(args),
+        Command::Diff(args) => diff(args),
+        Command::Verify(args) => verify(args),
+    }
+}
+
+fn parse_platforms(list: &[String]) -> Result<Option<Vec<Platform>>> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        list.iter()
+            .map(|p| Platform::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?,
+    ))
+}
+
+#[allow(clippy::print_stdout)]
+fn lock(args: LockArgs) -> Result<ExitCode> {
+    use crate::lock::{self, Lock};
+    let path = lock::path_for(&args.spec);
+    let chain = crate::spec::Spec::load(&args.spec)?;
+    let mut full = chain.clone();
+    Variant {
+        nonroot: false,
+        debug: true,
+    }
+    .apply(&mut full);
+    let existing = if path.is_file() {
+        Some(Lock::read(&path)?)
+    } else {
+        None
+    };
+    let stale = existing.as_ref().map(|l| l.stale_inputs(&full));
+    if args.check {
+        return Ok(match stale {
+            None => {
+                eprintln!(
+                    "error: `{}` does not exist\n\nhint: run `compose lock {}`",
+                    path.display(),
+                    args.spec.display()
+                );
+                ExitCode::FAILURE
+            }
+            Some(s) if !s.is_empty() => {
+                eprintln!(
+                    "error: `{}` does not match the spec: {} changed\n\nhint: run `compose lock --update {}`",
+                    path.display(),
+                    s.join(", "),
+                    args.spec.display()
+                );
+                ExitCode::FAILURE
+            }
+            Some(_) => {
+                println!("{} is up to date", path.display());
+                ExitCode::SUCCESS
+            }
+        });
+    }
+    if !args.update && stale.as_ref().is_some_and(Vec::is_empty) {
+        println!("{} is up to date", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let new = pipeline::make_lock(&pipeline::LockOptions {
+        spec: args.spec.clone(),
+        mirrors: args.mirror,
+        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        platforms: parse_platforms(&args.platform)?,
+    })?;
+    new.write(&path)?;
+    match existing {
+        Some(old) => print!("{}", lock::diff_table(&lock::diff(&old, &new))),
+        None => println!("wrote {} ({} packages)", path.display(), new.packages.len()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)]
+fn diff(args: DiffArgs) -> Result<ExitCode> {
+    use crate::lock::{self, Lock};
+    let old = Lock::read(&args.old)?;
+    let new = Lock::read(&args.new)?;
+    let rows = lock::diff(&old, &new);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", lock::diff_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)]
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let dest = Destination::parse(&args.output).map_err(anyhow::Error::msg)?;
+    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
+    let Destination::Layout { tag, .. } = &dest;
+    let opts = BuildOptions {
+        spec: args.spec,
+        output: Some(Destination::Layout {
+            dir: scratch.path().join("rebuild"),
+            tag: tag.clone(),
+        }),
+        variant,
+        compression: args.compression,
+        mirrors: args.mirror,
+        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        jobs,
+        offline: args.offline,
+        locked: true,
+        platforms: None,
+        source_date_epoch: source_date_epoch()?,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = pipeline::build(&opts)?;
+    let outcome = crate::verify::compare(&dest, &scratch.path().join("rebuild"), tag)?;
+    match outcome {
+        None => {
+            println!("{}", report.digest);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(difference) => {
+            eprintln!("error: {difference}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
@@ -165,6 +355,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
         jobs,
         offline: args.offline,
+        locked: args.locked,
         platforms,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),

@@ -38,9 +38,11 @@ pub enum FetchError {
         actual: String,
     },
     #[error(
-        "`{url}` is not in the cache and `--offline` forbids downloading it\n\nhint: run the same build once without `--offline` to fill the cache"
+        "{} file(s) missing from the cache, and `--offline` forbids downloading them:\n  {}\n\nhint: run the same build once without `--offline` to fill the cache",
+        urls.len(),
+        urls.join("\n  ")
     )]
-    Offline { url: String },
+    Offline { urls: Vec<String> },
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error("cannot start the HTTP client")]
@@ -228,7 +230,7 @@ impl Fetcher {
                 .cache
                 .get_signed(url)
                 .ok_or_else(|| FetchError::Offline {
-                    url: url.to_owned(),
+                    urls: vec![url.to_owned()],
                 });
         }
         let data = self.runtime.block_on(download(&self.client, url, None))?;
@@ -255,11 +257,9 @@ impl Fetcher {
                 progress(items[i].size);
             }
         }
-        if self.offline
-            && let Some(&i) = missing.first()
-        {
+        if self.offline && !missing.is_empty() {
             return Err(FetchError::Offline {
-                url: items[i].url.clone(),
+                urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
             });
         }
         let mut out = cached;

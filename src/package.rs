@@ -8,6 +8,8 @@ pub use debversion::Version;
 /// Where a package index came from: one suite and component of one source, for one architecture.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
+    /// The source as the spec names it: `archive:NAME` or the URL (what a lock records).
+    pub location: String,
     /// Base URL of the archive, without a trailing slash (`http://host/debian`).
     pub url: String,
     /// Suite as named in the spec (`trixie-security`).

@@ -10,8 +10,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deb::{self, Deb};
-use crate::fetch::{Cache, Fetcher, Item};
+use crate::fetch::{Cache, FetchError, Fetcher, Item};
 use crate::layer::{self, Compression, Layer};
+use crate::lock::{self, Lock, LockedPackage, LockedSource};
 use crate::mirror::Mirrors;
 use crate::oci::{self, ImageInput, Layout, PlatformRef};
 use crate::package::{Origin, PackageEntry};
@@ -253,6 +254,8 @@ pub struct BuildOptions {
     pub cache_dir: PathBuf,
     pub jobs: usize,
     pub offline: bool,
+    /// Fail unless the spec's lock exists and matches the spec.
+    pub locked: bool,
     pub platforms: Option<Vec<Platform>>,
     pub source_date_epoch: Option<u64>,
     pub progress: bool,
@@ -309,6 +312,8 @@ pub struct BuildReport {
 pub struct Indexes {
     pub origins: Vec<Origin>,
     pub packages: Vec<PackageEntry>,
+    /// `(location, suite, sha256 of the verified Release text, Date)` of every suite.
+    pub releases: Vec<(String, String, String, String)>,
 }
 
 /// One level of one platform, resolved.
@@ -355,9 +360,9 @@ pub fn load_indexes(
             suites.push((source, url.clone(), suite, keyring.clone()));
         }
     }
-    let releases: Vec<Release> = suites
+    let releases: Vec<(Release, String)> = suites
         .par_iter()
-        .map(|(_, url, suite, keyring)| -> Result<Release> {
+        .map(|(_, url, suite, keyring)| -> Result<(Release, String)> {
             let release_url = format!("{url}/dists/{suite}/InRelease");
             let signed = fetcher
                 .get_signed(&release_url)
@@ -365,13 +370,27 @@ pub fn load_indexes(
             let text = keyring
                 .verify_inrelease(&signed)
                 .with_context(|| format!("`{release_url}` failed signature verification"))?;
-            Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))
+            let release = Release::parse(&text)
+                .with_context(|| format!("invalid release file `{release_url}`"))?;
+            Ok((release, oci::sha256_digest(text.as_bytes())))
         })
         .collect::<Result<_>>()?;
+    let release_facts = suites
+        .iter()
+        .zip(&releases)
+        .map(|((source, _, suite, _), (release, hash))| {
+            (
+                source.location.to_string(),
+                (*suite).clone(),
+                hash.clone(),
+                release.date.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
     let mut origins = Vec::new();
     let mut items = Vec::new();
     let mut names = Vec::new();
-    for ((source, url, suite, _), release) in suites.iter().zip(&releases) {
+    for ((source, url, suite, _), (release, _)) in suites.iter().zip(&releases) {
         {
             for component in &source.components {
                 let base = format!("{component}/binary-{arch}/Packages");
@@ -388,6 +407,7 @@ pub fn load_indexes(
                     );
                 };
                 origins.push(Origin {
+                    location: source.location.to_string(),
                     url: url.clone(),
                     suite: (*suite).clone(),
                     component: component.clone(),
@@ -454,6 +474,7 @@ pub fn load_indexes(
         })
         .collect::<Result<_>>()?;
     Ok(Indexes {
+        releases: release_facts,
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
@@ -536,6 +557,168 @@ pub fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<
     Ok(plans)
 }
 
+/// The levels of one platform as a lock records them.
+fn plans_from_lock(
+    lock: &Lock,
+    lock_path: &std::path::Path,
+    chain: &[Spec],
+    platform: &Platform,
+    mirrors: &Mirrors,
+) -> Result<Vec<LevelPlan>> {
+    let name = platform.to_string();
+    if !lock.packages.iter().any(|p| p.platform == name) {
+        bail!(
+            "`{}` has no packages for platform `{name}`\n\nhint: run `compose lock --update --platform {name}`",
+            lock_path.display()
+        );
+    }
+    let mut urls: BTreeMap<String, String> = BTreeMap::new();
+    let mut levels = Vec::new();
+    for spec in chain {
+        if !lock.layers.contains(&spec.name) {
+            bail!(
+                "`{}` has no layer `{}`\n\nhint: run `compose lock --update`",
+                lock_path.display(),
+                spec.name
+            );
+        }
+        let mut entries = Vec::new();
+        let mut level_urls = Vec::new();
+        for p in lock
+            .packages
+            .iter()
+            .filter(|p| p.platform == name && p.layer == spec.name)
+        {
+            let base = match urls.get(&p.source) {
+                Some(u) => u.clone(),
+                None => {
+                    let u = match crate::spec::Location::parse(&p.source) {
+                        crate::spec::Location::Archive(a) => mirrors.resolve(&a)?,
+                        crate::spec::Location::Url(u) => u,
+                    };
+                    urls.insert(p.source.clone(), u.clone());
+                    u
+                }
+            };
+            let version = p.version.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "`{}`: invalid version `{}` of `{}`",
+                    lock_path.display(),
+                    p.version,
+                    p.name
+                )
+            })?;
+            entries.push(PackageEntry {
+                name: p.name.clone(),
+                version,
+                architecture: p.architecture.clone(),
+                multi_arch: Default::default(),
+                depends_raw: String::new(),
+                provides: Vec::new(),
+                filename: p.filename.clone(),
+                size: p.size,
+                sha256: p.sha256.clone(),
+                origin: 0,
+            });
+            level_urls.push(format!("{base}/{}", p.filename));
+        }
+        levels.push(LevelPlan {
+            entries,
+            urls: level_urls,
+            resolution: resolve::Resolution {
+                chosen: Vec::new(),
+                reasons: BTreeMap::new(),
+                excluded: BTreeMap::new(),
+            },
+        });
+    }
+    Ok(levels)
+}
+
+/// What `compose lock` needs.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    pub spec: PathBuf,
+    pub mirrors: Vec<String>,
+    pub cache_dir: PathBuf,
+    pub platforms: Option<Vec<Platform>>,
+}
+
+/// Resolve a spec (its debug variant's layer included, so every variant builds from the
+/// lock) for every platform, and return the lock.
+pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
+    let plain = Spec::load(&opts.spec)?;
+    let name = plain.last().expect("non-empty chain").name.clone();
+    let mut chain = plain.clone();
+    Variant {
+        nonroot: false,
+        debug: true,
+    }
+    .apply(&mut chain);
+    let platforms = opts
+        .platforms
+        .clone()
+        .unwrap_or_else(|| chain.last().expect("non-empty chain").platforms.clone());
+    let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
+    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), 4, false)?;
+    let sources = chain_sources(&chain);
+    let mut lock = Lock {
+        version: lock::LOCK_VERSION,
+        name,
+        layers: chain.iter().map(|s| s.name.clone()).collect(),
+        inputs: lock::inputs(&chain),
+        sources: Vec::new(),
+        packages: Vec::new(),
+    };
+    let mut debug_locked = true;
+    for platform in &platforms {
+        let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+        // The debug variant's layer is locked too when the sources carry busybox-static.
+        let levels = match plan_levels(&chain, &indexes, &platform.debian_arch) {
+            Ok(levels) => levels,
+            Err(e) => {
+                let levels = plan_levels(&plain, &indexes, &platform.debian_arch)?;
+                eprintln!("note: the debug variant is not locked: {e:#}");
+                debug_locked = false;
+                levels
+            }
+        };
+        for (location, suite, release, date) in &indexes.releases {
+            lock.sources.push(LockedSource {
+                location: location.clone(),
+                suite: suite.clone(),
+                release: release.clone(),
+                date: date.clone(),
+            });
+        }
+        for (spec, level) in chain.iter().zip(&levels) {
+            for e in &level.entries {
+                let origin = &indexes.origins[e.origin];
+                lock.packages.push(LockedPackage {
+                    platform: platform.to_string(),
+                    layer: spec.name.clone(),
+                    name: e.name.clone(),
+                    version: e.version.to_string(),
+                    architecture: e.architecture.clone(),
+                    source: origin.location.clone(),
+                    suite: origin.suite.clone(),
+                    filename: e.filename.clone(),
+                    size: e.size,
+                    sha256: e.sha256.clone(),
+                });
+            }
+        }
+    }
+    if !debug_locked {
+        let debug = &chain.last().expect("non-empty chain").name;
+        lock.layers.retain(|l| l != debug);
+        lock.packages.retain(|p| &p.layer != debug);
+        lock.inputs = lock::inputs(&plain);
+    }
+    lock.normalize();
+    Ok(lock)
+}
+
 /// Every source of every level of a chain, once, in order.
 pub fn chain_sources(chain: &[Spec]) -> Vec<Source> {
     let mut sources: Vec<Source> = Vec::new();
@@ -595,11 +778,48 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     let sources = chain_sources(&chain);
 
+    // The lock, when there is one that matches the spec: no indexes, no resolution.
+    let lock_path = lock::path_for(&opts.spec);
+    let lock = if lock_path.is_file() {
+        let l = Lock::read(&lock_path)?;
+        let stale = l.stale_inputs(&chain);
+        if stale.is_empty() {
+            Some(l)
+        } else if opts.locked {
+            bail!(
+                "`{}` is stale: {} changed since it was made\n\nhint: review the change, then run `compose lock --update {}`",
+                lock_path.display(),
+                stale.join(", "),
+                opts.spec.display()
+            );
+        } else {
+            eprintln!(
+                "warning: `{}` is stale ({} changed); resolving again (run `compose lock --update`)",
+                lock_path.display(),
+                stale.join(", ")
+            );
+            None
+        }
+    } else if opts.locked {
+        bail!(
+            "`--locked` needs `{}`, which does not exist\n\nhint: run `compose lock {}`",
+            lock_path.display(),
+            opts.spec.display()
+        );
+    } else {
+        None
+    };
+
     let mut plans = Vec::new();
     for platform in &platforms {
-        let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
-        timings.mark("indexes loaded");
-        let levels = plan_levels(&chain, &indexes, &platform.debian_arch)?;
+        let levels = match &lock {
+            Some(l) => plans_from_lock(l, &lock_path, &chain, platform, &mirrors)?,
+            None => {
+                let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+                timings.mark("indexes loaded");
+                plan_levels(&chain, &indexes, &platform.debian_arch)?
+            }
+        };
         timings.mark("resolved");
         plans.push(levels);
     }
@@ -623,7 +843,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     let total: u64 = items.iter().map(|i| i.size).sum();
     let bar = progress.bytes("download", total);
-    let blobs = fetcher.get_all(&items, &|n| bar.inc(n))?;
+    let blobs = fetcher.get_all(&items, &|n| bar.inc(n)).map_err(|e| match e {
+        FetchError::NotFound { .. } if lock.is_some() => anyhow::anyhow!(
+            "{e}: the mirror no longer has this locked version (Debian's mirrors keep only the newest)\n\nhint: point `--mirror` at a snapshot archive of the lock's date, or run `compose lock --update {}`",
+            opts.spec.display()
+        ),
+        e => e.into(),
+    })?;
     bar.finish();
     timings.mark("packages fetched");
 

@@ -127,6 +127,26 @@ pub enum Location {
     Url(String),
 }
 
+impl std::fmt::Display for Location {
+    /// `archive:NAME` or the URL: how locks record a source, independent of the mirror.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Archive(a) => write!(f, "archive:{a}"),
+            Location::Url(u) => f.write_str(u),
+        }
+    }
+}
+
+impl Location {
+    /// The inverse of `Display`.
+    pub fn parse(text: &str) -> Location {
+        match text.strip_prefix("archive:") {
+            Some(a) => Location::Archive(a.to_owned()),
+            None => Location::Url(text.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub location: Location,

@@ -545,3 +545,263 @@ fn rebuilding_replaces_an_earlier_layout_atomically() {
     let img = read_image(&env.path("img"));
     assert_eq!(blobs, img.layer_digests.len() + 2);
 }
+
+// Issue 4: lock files, offline builds, verify and diff.
+
+#[test]
+fn lock_round_trip_check_and_locked_builds() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let mirror = format!("fixture={}", env.server.url());
+    let unlocked = env.build(&spec, "unlocked", &[]).digest();
+    let r = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let lock_path = spec.with_extension("lock");
+    let text = fs_err::read_to_string(&lock_path).unwrap();
+    assert!(
+        text.contains("name = \"f-libc\"") && text.contains("version = \"1.0-2\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("suite = \"testing-updates\"")
+            && text.contains("source = \"archive:fixture\"")
+    );
+    assert!(
+        text.contains("\"tool.toml\" = \"sha256:"),
+        "the spec's hash is recorded"
+    );
+    assert!(
+        !text.contains("tool-debug"),
+        "no busybox-static in the fixture: no debug layer"
+    );
+    assert!(
+        r.stderr.contains("debug variant is not locked"),
+        "{}",
+        r.stderr
+    );
+    // Stable: locking again changes nothing; `--check` agrees.
+    let again = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
+    assert_eq!(fs_err::read_to_string(&lock_path).unwrap(), text);
+    assert_eq!(
+        run(compose().args(["lock", "--check"]).arg(&spec)).code,
+        Some(0)
+    );
+
+    // A build from the lock: same bytes, no index downloaded.
+    let before = env.server.requests().len();
+    let locked = env.build(&spec, "locked", &["--locked"]).digest();
+    assert_eq!(locked, unlocked);
+    let new_requests = &env.server.requests()[before..];
+    assert!(
+        new_requests.iter().all(|p| !p.contains("/dists/")),
+        "no index fetched: {new_requests:?}"
+    );
+
+    // The spec changes: `--check` and `--locked` refuse, a plain build re-resolves and warns.
+    let changed = fs_err::read_to_string(&spec)
+        .unwrap()
+        .replace("LANG = \"C.UTF-8\"", "LANG = \"C\"");
+    fs_err::write(&spec, changed).unwrap();
+    let check = run(compose().args(["lock", "--check"]).arg(&spec));
+    assert_eq!(check.code, Some(1));
+    assert!(
+        check.stderr.contains("tool.toml changed"),
+        "{}",
+        check.stderr
+    );
+    env.build(&spec, "stale", &["--locked"])
+        .fails_with("is stale: tool.toml changed");
+    let r = env.build(&spec, "stale", &[]);
+    r.digest();
+    assert!(
+        r.stderr.contains("warning:") && r.stderr.contains("stale"),
+        "{}",
+        r.stderr
+    );
+    // `--update` refreshes it and reports no package change.
+    let up = run(compose()
+        .args(["lock", "--update", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    assert!(up.stdout.contains("no package changed"), "{}", up.stdout);
+    assert_eq!(
+        run(compose().args(["lock", "--check"]).arg(&spec)).code,
+        Some(0)
+    );
+}
+
+#[test]
+fn offline_builds_use_only_the_cache_and_name_what_is_missing() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let mirror = format!("fixture={}", env.server.url());
+    let r = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // Empty cache: every missing .deb is named.
+    let r = run(compose()
+        .args([
+            "build",
+            "--locked",
+            "--offline",
+            "--mirror",
+            &mirror,
+            "--cache-dir",
+        ])
+        .arg(env.path("empty-cache"))
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("img").display()))
+        .arg(&spec));
+    r.fails_with("missing from the cache");
+    for deb in [
+        "f-tool_1.0-1_amd64.deb",
+        "f-libc_1.0-2_amd64.deb",
+        "f-base-files_1.0-1_all.deb",
+    ] {
+        assert!(r.stderr.contains(deb), "{deb} named:\n{}", r.stderr);
+    }
+    assert!(!env.path("img").exists());
+    // Warm cache, server gone: the same digest.
+    let online = env.build(&spec, "online", &["--locked"]).digest();
+    let url = env.server.url();
+    drop(env.server);
+    let r = run(compose()
+        .args([
+            "build",
+            "--locked",
+            "--offline",
+            "--mirror",
+            &format!("fixture={url}"),
+            "--cache-dir",
+        ])
+        .arg(env.work.path().join("cache"))
+        .arg("--output")
+        .arg(format!("oci:{}", env.work.path().join("offline").display()))
+        .arg(&spec));
+    assert_eq!(r.digest(), online);
+}
+
+#[test]
+fn a_superseded_locked_deb_gives_a_hint() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let mirror = format!("fixture={}", env.server.url());
+    let r = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    fs_err::remove_file(find_deb(env.repo.path(), "f-tool_")).unwrap();
+    let r = run(compose()
+        .args(["build", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("fresh-cache"))
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("img").display()))
+        .arg(&spec));
+    r.fails_with("no longer has this locked version");
+    assert!(
+        r.stderr.contains("snapshot") && r.stderr.contains("compose lock --update"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn verify_rebuilds_from_the_lock_and_names_differences() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let mirror = format!("fixture={}", env.server.url());
+    let r = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let digest = env.build(&spec, "img", &[]).digest();
+    let verify = || {
+        run(compose()
+            .args(["verify", "--mirror", &mirror, "--cache-dir"])
+            .arg(env.path("cache"))
+            .arg("--output")
+            .arg(format!("oci:{}", env.path("img").display()))
+            .arg(&spec))
+    };
+    assert_eq!(verify().digest(), digest);
+    // Another build at the destination (other mtimes): verify names the layer and a file.
+    let r = run(compose()
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .args(["build", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("img").display()))
+        .arg(&spec));
+    r.digest();
+    let v = verify();
+    assert_eq!(v.code, Some(1));
+    assert!(
+        v.stderr.contains("first differing layer: #1"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        v.stderr.contains("first differing file: `") && v.stderr.contains("mtime differs"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn diff_of_two_locks_as_a_table_and_json() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let mirror = format!("fixture={}", env.server.url());
+    let r = run(compose()
+        .args(["lock", "--mirror", &mirror, "--cache-dir"])
+        .arg(env.path("cache"))
+        .arg(&spec));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let old = spec.with_extension("lock");
+    let text = fs_err::read_to_string(&old).unwrap();
+    // Craft a newer lock: f-libc downgraded to 1.0-1, f-provider removed, f-new added.
+    let new_text = text
+        .replace("version = \"1.0-2\"", "version = \"1.0-1\"")
+        .replace("name = \"f-provider\"", "name = \"f-new\"");
+    let new = env.path("new.lock");
+    fs_err::write(&new, new_text).unwrap();
+    let r = run(compose().arg("diff").arg(&old).arg(&new));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.starts_with("PLATFORM"), "{}", r.stdout);
+    let line = |name: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("f-libc").contains("downgraded") && line("f-libc").contains("1.0-2 -> 1.0-1"),
+        "{}",
+        r.stdout
+    );
+    assert!(line("f-provider").contains("removed"), "{}", r.stdout);
+    assert!(line("f-new").contains("added"), "{}", r.stdout);
+    let j = run(compose().arg("diff").arg("--json").arg(&old).arg(&new));
+    let rows: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "f-libc"
+                && r["change"] == "downgraded"
+                && r["platform"] == "linux/amd64")
+    );
+}
