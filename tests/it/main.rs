@@ -3,4 +3,5 @@
 mod e2e;
 mod fixture;
 mod harness;
+mod specs;
 mod support;

@@ -3,9 +3,11 @@
 //! - `test`: install what the tests need and run them all (the README's test command)
 //! - `bench`: speed, memory and size figures side by side with the peers
 //! - `fixture`: regenerate the signed fixture repository under `tests/data`
+//! - `locks`: refresh the lock of every shipped spec
 
 mod bench;
 mod fixture;
+mod locks;
 mod test;
 mod tools;
 
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <test|bench|fixture> [args]");
+        eprintln!("usage: cargo xtask <test|bench|fixture|locks> [args]");
         return ExitCode::FAILURE;
     };
     // Tasks run from the workspace root whatever the caller's directory.
@@ -29,8 +31,9 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "fixture" => fixture::run(rest),
+        "locks" => locks::run(rest),
         other => Err(anyhow::anyhow!(
-            "unknown task `{other}`: expected test, bench or fixture"
+            "unknown task `{other}`: expected test, bench, fixture or locks"
         )),
     };
     match result {
