@@ -566,12 +566,6 @@ fn plans_from_lock(
     mirrors: &Mirrors,
 ) -> Result<Vec<LevelPlan>> {
     let name = platform.to_string();
-    if !lock.packages.iter().any(|p| p.platform == name) {
-        bail!(
-            "`{}` has no packages for platform `{name}`\n\nhint: run `compose lock --update --platform {name}`",
-            lock_path.display()
-        );
-    }
     let mut urls: BTreeMap<String, String> = BTreeMap::new();
     let mut levels = Vec::new();
     for spec in chain {
@@ -812,7 +806,25 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     let mut plans = Vec::new();
     for platform in &platforms {
-        let levels = match &lock {
+        let locked_platform = lock.as_ref().filter(|l| {
+            l.packages
+                .iter()
+                .any(|p| p.platform == platform.to_string())
+        });
+        if lock.is_some() && locked_platform.is_none() {
+            if opts.locked {
+                bail!(
+                    "`{}` has no packages for platform `{platform}`\n\nhint: add it to the spec's `platforms` and run `compose lock --update {}`",
+                    lock_path.display(),
+                    opts.spec.display()
+                );
+            }
+            eprintln!(
+                "warning: `{}` has no packages for platform `{platform}`; resolving it",
+                lock_path.display()
+            );
+        }
+        let levels = match locked_platform {
             Some(l) => plans_from_lock(l, &lock_path, &chain, platform, &mirrors)?,
             None => {
                 let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
