@@ -47,12 +47,8 @@ struct LockArgs {
     /// Only check (offline) that the lock exists and matches the spec; exit 1 otherwise.
     #[arg(long)]
     check: bool,
-    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
-    #[arg(long, value_name = "NAME=URL")]
-    mirror: Vec<String>,
-    /// Cache directory.
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    archive: ArchiveArgs,
     /// Override the spec's platforms.
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
@@ -80,12 +76,8 @@ struct VerifyArgs {
     /// Layer compression the image was built with.
     #[arg(long, value_enum, default_value = "gzip")]
     compression: Compression,
-    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
-    #[arg(long, value_name = "NAME=URL")]
-    mirror: Vec<String>,
-    /// Cache directory.
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    archive: ArchiveArgs,
     /// Use only the cache.
     #[arg(long)]
     offline: bool,
@@ -100,12 +92,8 @@ struct WhyArgs {
     /// Image variant: latest, nonroot, debug or debug-nonroot.
     #[arg(long, default_value = "latest")]
     variant: String,
-    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
-    #[arg(long, value_name = "NAME=URL")]
-    mirror: Vec<String>,
-    /// Cache directory.
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    archive: ArchiveArgs,
     /// Use only the cache.
     #[arg(long)]
     offline: bool,
@@ -114,11 +102,28 @@ struct WhyArgs {
     platform: Option<String>,
 }
 
+/// Where packages come from and where they are kept: shared by every command that fetches.
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
+    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Cache directory [default: $COMPOSE_CACHE_DIR, $XDG_CACHE_HOME/compose, ~/.cache/compose].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+impl ArchiveArgs {
+    fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(Cache::default_root)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct BuildArgs {
     /// The spec file (`specs/python3.toml`).
     spec: PathBuf,
-    /// Where the image goes: `oci:DIR[:TAG]` (default `oci:out/<name>:latest`).
+    /// Where the image goes: `oci:DIR[:TAG]` (default `oci:out/<name>:<variant>`).
     #[arg(long, short)]
     output: Option<String>,
     /// Image variant: latest, nonroot, debug (busybox shell) or debug-nonroot.
@@ -127,12 +132,8 @@ struct BuildArgs {
     /// Layer compression.
     #[arg(long, value_enum, default_value = "gzip")]
     compression: Compression,
-    /// Mirror for a symbolic archive name, `NAME=URL` (repeatable).
-    #[arg(long, value_name = "NAME=URL")]
-    mirror: Vec<String>,
-    /// Cache directory [default: $COMPOSE_CACHE_DIR, $XDG_CACHE_HOME/compose, ~/.cache/compose].
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    archive: ArchiveArgs,
     /// Worker threads for extraction and compression [default: number of CPUs].
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -222,8 +223,8 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
     }
     let new = pipeline::make_lock(&pipeline::LockOptions {
         spec: args.spec.clone(),
-        mirrors: args.mirror,
-        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        mirrors: args.archive.mirror.clone(),
+        cache_dir: args.archive.cache_dir(),
         platforms: parse_platforms(&args.platform)?,
     })?;
     new.write(&path)?;
@@ -263,8 +264,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }),
         variant,
         compression: args.compression,
-        mirrors: args.mirror,
-        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        mirrors: args.archive.mirror.clone(),
+        cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,
         locked: true,
@@ -291,8 +292,8 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
         spec: args.spec,
         package: args.package,
         variant: Variant::parse(&args.variant).map_err(anyhow::Error::msg)?,
-        mirrors: args.mirror,
-        cache: Cache::new(args.cache_dir.unwrap_or_else(Cache::default_root)),
+        mirrors: args.archive.mirror.clone(),
+        cache: Cache::new(args.archive.cache_dir()),
         offline: args.offline,
         platform: args
             .platform
@@ -351,8 +352,8 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         output,
         variant,
         compression: args.compression,
-        mirrors: args.mirror,
-        cache_dir: args.cache_dir.unwrap_or_else(Cache::default_root),
+        mirrors: args.archive.mirror.clone(),
+        cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,
         locked: args.locked,

@@ -55,6 +55,18 @@ impl Env {
             .args(extra))
     }
 
+    /// `compose lock [extra] SPEC` against the fixture mirror and the shared cache.
+    fn lock(&self, spec: &Path, extra: &[&str]) -> Run {
+        run(compose()
+            .arg("lock")
+            .args(extra)
+            .arg("--mirror")
+            .arg(format!("fixture={}", self.server.url()))
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .arg(spec))
+    }
+
     fn tool_spec(&self) -> PathBuf {
         self.spec(
             "tool",
@@ -552,12 +564,8 @@ fn rebuilding_replaces_an_earlier_layout_atomically() {
 fn lock_round_trip_check_and_locked_builds() {
     let env = Env::new();
     let spec = env.tool_spec();
-    let mirror = format!("fixture={}", env.server.url());
     let unlocked = env.build(&spec, "unlocked", &[]).digest();
-    let r = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let lock_path = spec.with_extension("lock");
     let text = fs_err::read_to_string(&lock_path).unwrap();
@@ -583,10 +591,7 @@ fn lock_round_trip_check_and_locked_builds() {
         r.stderr
     );
     // Stable: locking again changes nothing; `--check` agrees.
-    let again = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let again = env.lock(&spec, &[]);
     assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
     assert_eq!(fs_err::read_to_string(&lock_path).unwrap(), text);
     assert_eq!(
@@ -626,10 +631,7 @@ fn lock_round_trip_check_and_locked_builds() {
         r.stderr
     );
     // `--update` refreshes it and reports no package change.
-    let up = run(compose()
-        .args(["lock", "--update", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let up = env.lock(&spec, &["--update"]);
     assert_eq!(up.code, Some(0), "{}", up.stderr);
     assert!(up.stdout.contains("no package changed"), "{}", up.stdout);
     assert_eq!(
@@ -643,10 +645,7 @@ fn offline_builds_use_only_the_cache_and_name_what_is_missing() {
     let env = Env::new();
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
-    let r = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     // Empty cache: every missing .deb is named.
     let r = run(compose()
@@ -696,10 +695,7 @@ fn a_superseded_locked_deb_gives_a_hint() {
     let env = Env::new();
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
-    let r = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     fs_err::remove_file(find_deb(env.repo.path(), "f-tool_")).unwrap();
     let r = run(compose()
@@ -721,10 +717,7 @@ fn verify_rebuilds_from_the_lock_and_names_differences() {
     let env = Env::new();
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
-    let r = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let digest = env.build(&spec, "img", &[]).digest();
     let verify = || {
@@ -763,11 +756,7 @@ fn verify_rebuilds_from_the_lock_and_names_differences() {
 fn diff_of_two_locks_as_a_table_and_json() {
     let env = Env::new();
     let spec = env.tool_spec();
-    let mirror = format!("fixture={}", env.server.url());
-    let r = run(compose()
-        .args(["lock", "--mirror", &mirror, "--cache-dir"])
-        .arg(env.path("cache"))
-        .arg(&spec));
+    let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let old = spec.with_extension("lock");
     let text = fs_err::read_to_string(&old).unwrap();
