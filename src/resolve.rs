@@ -1,53 +1,92 @@
 //! Dependency resolution: a pure function from the spec's package requests and the indexes
 //! to a package set. No I/O, no clocks, no hash-map order: the same input always gives the
-//! same answer.
+//! same answer, whatever the order of the stanzas in the indexes.
 //!
 //! Semantics:
-//! - the closure of `include` over `Pre-Depends` and `Depends` (Recommends, Suggests,
-//!   Conflicts and Breaks are ignored: nothing is configured, nothing runs);
-//! - among the candidates of one name, the highest version (dpkg order) that satisfies the
-//!   constraint wins, across every suite; equal versions go to the source listed first;
-//! - a group of alternatives `a | b` is satisfied by any package already chosen (or installed
-//!   by a lower layer); otherwise its first satisfiable alternative is chosen;
-//! - virtual names resolve through `Provides`; a real package of that name beats providers;
-//!   a versioned constraint needs a versioned `Provides`; among several providers the one
-//!   already chosen wins, else the first by name;
-//! - `:any` and `:native` qualifiers are satisfied by the package itself (one architecture);
-//! - a group in which any alternative names an excluded package is cut: it pulls nothing, so
-//!   the excluded package's own dependencies come in only if something else needs them.
+//! - **Closure.** The result is the closure of `include` over `Pre-Depends` and `Depends`
+//!   (both are in [`PackageEntry::depends`]). Recommends, Suggests, Conflicts and Breaks are
+//!   ignored: nothing is configured and nothing runs, so only what must be on disk counts.
+//! - **Candidates.** Only stanzas of the target architecture or `all` are candidates.
+//! - **Versions.** Among the candidates of one name, the highest version (dpkg order) that
+//!   satisfies the constraint wins, across every suite (security and updates included);
+//!   identical versions go to the lowest `origin` index, i.e. the source listed first.
+//! - **Requests.** `include` entries are `name` or `name=version` (exactly that version). A
+//!   name may be virtual. Requests naming a real package are taken first, in the order given,
+//!   then requests naming only a virtual package, so that `include = ["awk", "mawk"]` takes
+//!   `mawk` for `awk` rather than another provider. A request already satisfied (by an
+//!   earlier request or by a lower layer) adds nothing.
+//! - **Order.** Then a breadth-first walk: packages in the order they were chosen, the
+//!   dependency groups of each in stanza order. There is no backtracking: a choice, once
+//!   made, is final (as with apt, an alternative that exists is taken even if its own
+//!   dependencies later fail). Cycles are fine.
+//! - **Alternatives.** A group `a | b` is satisfied when any alternative is already satisfied
+//!   by a chosen or installed package; otherwise its first satisfiable alternative is chosen.
+//! - **Virtual packages.** A name is satisfied by a real package of that name matching the
+//!   constraint, else by a package that `Provides` it; a real package beats providers. A
+//!   versioned constraint on a virtual name needs a versioned `Provides` that matches it.
+//!   Among several providers the one already chosen or installed wins, else the first by
+//!   package name (then the highest version); a provider whose name is already taken at
+//!   another version is never chosen a second time.
+//! - **Multi-Arch.** Architecture qualifiers (`:any`, `:native`, or an architecture) are
+//!   ignored: one architecture is installed, and the package itself satisfies them.
+//! - **Exclude.** An excluded name is never chosen. A group in which any alternative names an
+//!   excluded package (real or virtual name) is cut: it pulls nothing, so the excluded
+//!   package's own dependencies come in only if something else needs them. A group that only
+//!   excluded providers could satisfy is cut the same way. Every cut is recorded in
+//!   [`Resolution::excluded`]. Including and excluding one name is an error.
+//! - **Lower layers.** `installed` packages (chosen by a parent spec) satisfy dependencies and
+//!   requests but are never chosen or returned again; their own dependencies are not walked
+//!   (the lower layer is closed already). A lower layer's version is never replaced: a
+//!   constraint it does not meet is an error.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::str::FromStr;
 
-use crate::package::{Dependency, PackageEntry, Version};
+use crate::package::{Constraint, Dependency, PackageEntry, Relation, RelationError, Version};
 
+/// Why a request cannot be resolved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("package `{name}` not found in any source ({})", chain_text(chain))]
-    Unknown { name: String, chain: Vec<String> },
+    /// No real package and no provider for any alternative of a dependency.
+    #[error(
+        "{} not found in any source ({})",
+        unknown_text(names),
+        format_chain(chain)
+    )]
+    Unknown {
+        /// The names looked for (one per alternative of the group).
+        names: Vec<String>,
+        /// `[parent, grandparent, ..., requested root]`; empty for a request.
+        chain: Vec<String>,
+    },
+    /// Packages exist under the name(s), but none can satisfy the dependency.
     #[error(
         "unsatisfiable dependency `{dependency}`: available {} ({})",
-        if available.is_empty() { "none".to_owned() } else { available.join(", ") },
-        chain_text(chain)
+        available_text(available),
+        format_chain(chain)
     )]
     Unsatisfiable {
+        /// The dependency group as written (`libc6 (>= 2.36)`, `a | b`) or the request.
         dependency: String,
+        /// What the alternatives could have been: `name version`, with notes in brackets.
         available: Vec<String>,
+        /// `[parent, grandparent, ..., requested root]`; empty for a request.
         chain: Vec<String>,
     },
     #[error("package `{0}` is both included and excluded")]
     IncludedAndExcluded(String),
-    #[error("invalid version in `{0}`")]
-    BadPin(String),
+    #[error("invalid package request `{0}`: expected `name` or `name=version`")]
+    BadRequest(String),
     #[error("package `{package}` has an unparsable dependency field")]
     BadRelation {
         package: String,
         #[source]
-        source: crate::package::RelationError,
+        source: RelationError,
     },
 }
 
-fn chain_text(chain: &[String]) -> String {
+/// `required by: a -> b (requested)` for the chain `[a, b]`, `requested` for an empty chain
+/// (the package was asked for directly).
+pub fn format_chain(chain: &[String]) -> String {
     if chain.is_empty() {
         "requested".to_owned()
     } else {
@@ -55,19 +94,43 @@ fn chain_text(chain: &[String]) -> String {
     }
 }
 
+fn unknown_text(names: &[String]) -> String {
+    match names {
+        [one] => format!("package `{one}`"),
+        _ => format!(
+            "packages {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn available_text(available: &[String]) -> String {
+    if available.is_empty() {
+        "none".to_owned()
+    } else {
+        available.join(", ")
+    }
+}
+
 /// All candidate packages of one architecture, indexed by name and by provided name.
 #[derive(Debug)]
 pub struct Universe<'a> {
     packages: &'a [PackageEntry],
-    /// Real packages by name, best first (highest version, then earliest origin).
+    /// Real packages by name, best first (highest version, then lowest origin); one entry
+    /// per `.deb` (the same file in several suites counts once, from its first source).
     by_name: BTreeMap<&'a str, Vec<usize>>,
-    /// Providers by virtual name, in (provider name, version desc) order.
+    /// Providers by virtual name, by provider name, then best first.
     providers: BTreeMap<&'a str, Vec<usize>>,
 }
 
 impl<'a> Universe<'a> {
-    /// `packages`: every stanza of every index; only entries of `architecture` or `all` are
-    /// candidates.
+    /// `packages`: every stanza of every index (several suites may hold several versions of
+    /// one name). Only entries whose architecture is `architecture` or `all` are candidates.
+    /// Ids are indexes into `packages`.
     pub fn new(packages: &'a [PackageEntry], architecture: &str) -> Universe<'a> {
         let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         let mut providers: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -80,25 +143,34 @@ impl<'a> Universe<'a> {
                 providers.entry(&prov.name).or_default().push(id);
             }
         }
+        // A total order on ids that does not depend on their positions.
         let best_first = |a: &usize, b: &usize| {
             let (pa, pb) = (&packages[*a], &packages[*b]);
             pb.version
                 .cmp(&pa.version)
                 .then(pa.origin.cmp(&pb.origin))
-                .then(pa.sha256.cmp(&pb.sha256))
+                .then_with(|| pa.sha256.cmp(&pb.sha256))
+                .then_with(|| pa.architecture.cmp(&pb.architecture))
+                .then_with(|| pa.filename.cmp(&pb.filename))
+                .then(a.cmp(b))
+        };
+        let one_per_deb = |ids: &mut Vec<usize>| {
+            let mut seen = BTreeSet::new();
+            ids.retain(|&id| seen.insert((&packages[id].name, &packages[id].sha256)));
         };
         for ids in by_name.values_mut() {
             ids.sort_by(best_first);
-            ids.dedup_by(|a, b| packages[*a].sha256 == packages[*b].sha256);
+            one_per_deb(ids);
         }
         for ids in providers.values_mut() {
             ids.sort_by(|a, b| {
                 packages[*a]
                     .name
                     .cmp(&packages[*b].name)
-                    .then(best_first(a, b))
+                    .then_with(|| best_first(a, b))
             });
             ids.dedup();
+            one_per_deb(ids);
         }
         Universe {
             packages,
@@ -107,44 +179,58 @@ impl<'a> Universe<'a> {
         }
     }
 
+    /// The stanza with id `id` (an index into the `packages` given to [`Universe::new`]).
     pub fn entry(&self, id: usize) -> &'a PackageEntry {
         &self.packages[id]
     }
 
-    /// The best (highest version) real package named `name`.
+    /// The best (highest version, first source) real package named `name`.
     pub fn best(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).and_then(|ids| ids.first().copied())
+        self.candidates(name).first().copied()
+    }
+
+    /// Real packages named `name`, best first.
+    pub fn candidates(&self, name: &str) -> &[usize] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Packages that provide `name`, by package name, then best first.
+    pub fn providers(&self, name: &str) -> &[usize] {
+        self.providers.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// Versions of real packages named `name`, best first.
     pub fn versions(&self, name: &str) -> Vec<String> {
-        self.by_name
-            .get(name)
-            .map(|ids| {
-                ids.iter()
-                    .map(|&i| self.packages[i].version.to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.candidates(name)
+            .iter()
+            .map(|&i| self.packages[i].version.to_string())
+            .collect()
+    }
+
+    /// Whether `name` is known at all, as a real or a virtual package.
+    pub fn knows(&self, name: &str) -> bool {
+        self.by_name.contains_key(name) || self.providers.contains_key(name)
     }
 }
 
 /// What to resolve.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'r> {
-    /// Names to install; a real or virtual name, or `name=version` for an exact version.
+    /// Names to install: a real or virtual name, or `name=version` for exactly that version.
     pub include: &'r [String],
     /// Names cut from the closure on purpose.
     pub exclude: &'r BTreeSet<String>,
-    /// Packages already chosen by a lower layer: they satisfy dependencies and are never
-    /// chosen or returned again.
+    /// Packages already chosen by a lower layer (a parent spec): they satisfy dependencies
+    /// and requests, and are never chosen or returned again.
     pub installed: &'r [usize],
 }
 
 /// Why a package is in the closure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
+    /// Named by `include` (directly, or as the provider of a requested virtual name).
     Requested,
+    /// Chosen to satisfy a dependency group of `parent`.
     DependencyOf {
         parent: String,
         /// The dependency group as written, e.g. `libc6 (>= 2.36)` or `a | b`.
@@ -152,49 +238,55 @@ pub enum Reason {
     },
 }
 
+/// The packages one request adds on top of its lower layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// The packages this request adds (ids into the universe), sorted by name.
+    /// The packages this request adds (ids into the universe), sorted by name. Installed
+    /// packages are never in it.
     pub chosen: Vec<usize>,
-    /// Why each chosen package is in.
+    /// Why each chosen package is in, by package name.
     pub reasons: BTreeMap<String, Reason>,
-    /// Excluded name -> packages whose dependencies named it.
+    /// Excluded name -> the packages whose dependencies named it (sorted, no duplicates).
     pub excluded: BTreeMap<String, Vec<String>>,
 }
 
 impl Resolution {
-    /// `[name, parent, ..., requested root]`, or `None` when `name` is not chosen here.
+    /// `[name, parent, grandparent, ..., requested root]`, or `None` when `name` is not chosen
+    /// by this resolution. When a parent is not chosen here (a lower layer's package), it
+    /// ends the chain.
     pub fn chain(&self, name: &str) -> Option<Vec<String>> {
-        let mut out = vec![name.to_owned()];
-        let mut current = name.to_owned();
-        loop {
-            match self.reasons.get(&current)? {
-                Reason::Requested => return Some(out),
-                Reason::DependencyOf { parent, .. } => {
-                    if out.contains(parent) || !self.reasons.contains_key(parent) {
-                        if !out.contains(parent) {
-                            out.push(parent.clone());
-                        }
-                        return Some(out);
-                    }
-                    out.push(parent.clone());
-                    current = parent.clone();
-                }
-            }
-        }
+        self.reasons.get(name)?;
+        Some(chain_from(&self.reasons, name))
     }
 }
 
-/// The answer of `why`: how a package relates to a resolution.
+/// `[name, parent, ...]` following `reasons` until a request, an unknown parent, or a loop.
+fn chain_from(reasons: &BTreeMap<String, Reason>, name: &str) -> Vec<String> {
+    let mut out = vec![name.to_owned()];
+    let mut current = name;
+    while let Some(Reason::DependencyOf { parent, .. }) = reasons.get(current) {
+        if out.contains(parent) {
+            break;
+        }
+        out.push(parent.clone());
+        current = parent;
+    }
+    out
+}
+
+/// How a package relates to a resolution (for `compose why`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
-    /// In the closure; the chain from the package to what was requested.
+    /// In the closure; the chain from the package to what was requested
+    /// (see [`Resolution::chain`]).
     Chosen(Vec<String>),
-    /// Cut by `exclude`; the packages that asked for it.
+    /// Cut by `exclude`; the packages whose dependencies named it.
     Excluded(Vec<String>),
+    /// Neither chosen nor excluded here: nothing needed it (or a lower layer has it).
     NotInClosure,
 }
 
+/// Why `name` is, or is not, in `resolution`.
 pub fn why(resolution: &Resolution, name: &str) -> Why {
     if let Some(chain) = resolution.chain(name) {
         Why::Chosen(chain)
@@ -205,12 +297,14 @@ pub fn why(resolution: &Resolution, name: &str) -> Why {
     }
 }
 
+/// The walk's state.
 struct State<'u, 'a> {
     universe: &'u Universe<'a>,
     exclude: &'u BTreeSet<String>,
-    /// Chosen or installed: name -> id.
+    installed: BTreeSet<usize>,
+    /// Chosen or installed: real name -> id.
     chosen: BTreeMap<&'a str, usize>,
-    /// Provided virtual name -> ids of chosen or installed providers.
+    /// Virtual name -> ids of chosen or installed providers.
     provided: BTreeMap<&'a str, Vec<usize>>,
     new: Vec<usize>,
     reasons: BTreeMap<String, Reason>,
@@ -219,19 +313,25 @@ struct State<'u, 'a> {
 }
 
 impl<'a> State<'_, 'a> {
-    fn take(&mut self, id: usize, reason: Reason, installed: bool) {
+    fn take(&mut self, id: usize, reason: Option<Reason>) {
         let p = self.universe.entry(id);
         self.chosen.insert(&p.name, id);
         for prov in &p.provides {
             self.provided.entry(&prov.name).or_default().push(id);
         }
-        if !installed {
-            self.new.push(id);
-            self.reasons.insert(p.name.clone(), reason);
-            self.queue.push_back(id);
+        match reason {
+            Some(reason) => {
+                self.new.push(id);
+                self.reasons.insert(p.name.clone(), reason);
+                self.queue.push_back(id);
+            }
+            None => {
+                self.installed.insert(id);
+            }
         }
     }
 
+    /// Does package `id` provide `dep` (name, and version when the constraint has one)?
     fn provides_match(&self, id: usize, dep: &Dependency) -> bool {
         self.universe.entry(id).provides.iter().any(|prov| {
             prov.name == dep.name
@@ -243,81 +343,146 @@ impl<'a> State<'_, 'a> {
         })
     }
 
+    fn version_matches(&self, id: usize, constraint: Option<&Constraint>) -> bool {
+        constraint.is_none_or(|c| c.matches(&self.universe.entry(id).version))
+    }
+
     /// Is `dep` satisfied by something already chosen or installed?
     fn satisfied(&self, dep: &Dependency) -> bool {
-        if let Some(&id) = self.chosen.get(dep.name.as_str()) {
-            let v = &self.universe.entry(id).version;
-            if dep.constraint.as_ref().is_none_or(|c| c.matches(v)) {
-                return true;
-            }
+        let real = self.chosen.get(dep.name.as_str());
+        if real.is_some_and(|&id| self.version_matches(id, dep.constraint.as_ref())) {
+            return true;
         }
         self.provided
             .get(dep.name.as_str())
             .is_some_and(|ids| ids.iter().any(|&id| self.provides_match(id, dep)))
     }
 
-    /// The best new package for `dep`, if any.
+    /// The best new package for `dep`, if any: a real package of that name, else the first
+    /// provider. Never an excluded package, never a second package of a taken name.
     fn candidate(&self, dep: &Dependency) -> Option<usize> {
-        if !self.chosen.contains_key(dep.name.as_str()) {
+        if !self.chosen.contains_key(dep.name.as_str()) && !self.exclude.contains(&dep.name) {
             let real = self
                 .universe
-                .by_name
-                .get(dep.name.as_str())
-                .and_then(|ids| {
-                    ids.iter().copied().find(|&id| {
-                        dep.constraint
-                            .as_ref()
-                            .is_none_or(|c| c.matches(&self.universe.entry(id).version))
-                    })
-                });
+                .candidates(&dep.name)
+                .iter()
+                .copied()
+                .find(|&id| self.version_matches(id, dep.constraint.as_ref()));
             if real.is_some() {
                 return real;
             }
         }
-        let providers = self.universe.providers.get(dep.name.as_str())?;
-        providers.iter().copied().find(|&id| {
-            let p = self.universe.entry(id);
-            !self.exclude.contains(&p.name)
-                && !self.chosen.contains_key(p.name.as_str())
-                && self.provides_match(id, dep)
-        })
+        self.universe
+            .providers(&dep.name)
+            .iter()
+            .copied()
+            .find(|&id| {
+                let p = self.universe.entry(id);
+                !self.exclude.contains(&p.name)
+                    && !self.chosen.contains_key(p.name.as_str())
+                    && self.provides_match(id, dep)
+            })
     }
 
-    fn chain_of(&self, name: &str) -> Vec<String> {
-        let mut out = vec![name.to_owned()];
-        let mut current = name.to_owned();
-        while let Some(Reason::DependencyOf { parent, .. }) = self.reasons.get(&current) {
-            if out.contains(parent) {
-                break;
-            }
-            out.push(parent.clone());
-            current = parent.clone();
+    /// Excluded providers that would have satisfied one of `group`'s alternatives.
+    fn excluded_providers(&self, group: &[Dependency]) -> BTreeSet<&'a str> {
+        group
+            .iter()
+            .flat_map(|dep| {
+                self.universe
+                    .providers(&dep.name)
+                    .iter()
+                    .copied()
+                    .filter(move |&id| {
+                        self.exclude.contains(&self.universe.entry(id).name)
+                            && self.provides_match(id, dep)
+                    })
+            })
+            .map(|id| self.universe.entry(id).name.as_str())
+            .collect()
+    }
+
+    fn record_excluded(&mut self, name: &str, parent: &str) {
+        self.excluded
+            .entry(name.to_owned())
+            .or_default()
+            .insert(parent.to_owned());
+    }
+
+    /// Bracketed notes on a package that could not be used.
+    fn notes(&self, id: usize, provides: Option<String>) -> String {
+        let p = self.universe.entry(id);
+        let mut notes: Vec<String> = provides.into_iter().collect();
+        if self.exclude.contains(&p.name) {
+            notes.push("excluded".to_owned());
         }
-        out
+        match self.chosen.get(p.name.as_str()) {
+            Some(&taken) if self.universe.entry(taken).version == p.version => {
+                notes.push(if self.installed.contains(&taken) {
+                    "installed by a lower layer".to_owned()
+                } else {
+                    "already chosen".to_owned()
+                })
+            }
+            Some(&taken) => notes.push(format!(
+                "{} {} {}",
+                p.name,
+                self.universe.entry(taken).version,
+                if self.installed.contains(&taken) {
+                    "installed by a lower layer"
+                } else {
+                    "already chosen"
+                }
+            )),
+            None => {}
+        }
+        if notes.is_empty() {
+            format!("{} {}", p.name, p.version)
+        } else {
+            format!("{} {} [{}]", p.name, p.version, notes.join(", "))
+        }
     }
 
-    fn failure(&self, dep: &Dependency, group: &str, chain: Vec<String>) -> ResolveError {
-        let available = self.universe.versions(&dep.name);
-        let known =
-            !available.is_empty() || self.universe.providers.contains_key(dep.name.as_str());
-        if known {
-            ResolveError::Unsatisfiable {
-                dependency: group.to_owned(),
-                available: available
-                    .into_iter()
-                    .map(|v| format!("{} {v}", dep.name))
-                    .collect(),
-                chain,
+    /// The error for a group nothing can satisfy.
+    fn failure(&self, group: &[Dependency], text: &str, chain: Vec<String>) -> ResolveError {
+        let mut names: Vec<&str> = Vec::new();
+        for dep in group {
+            if !names.contains(&dep.name.as_str()) {
+                names.push(&dep.name);
             }
-        } else {
-            ResolveError::Unknown {
-                name: dep.name.clone(),
+        }
+        if !names.iter().any(|n| self.universe.knows(n)) {
+            return ResolveError::Unknown {
+                names: names.into_iter().map(str::to_owned).collect(),
                 chain,
+            };
+        }
+        let mut available = Vec::new();
+        for name in names {
+            for &id in self.universe.candidates(name) {
+                available.push(self.notes(id, None));
             }
+            for &id in self.universe.providers(name) {
+                let p = self.universe.entry(id);
+                for prov in p.provides.iter().filter(|prov| prov.name == name) {
+                    let what = match &prov.version {
+                        Some(v) => format!("provides {name} (= {v})"),
+                        None => format!("provides {name}"),
+                    };
+                    available.push(self.notes(id, Some(what)));
+                }
+            }
+        }
+        available.dedup();
+        ResolveError::Unsatisfiable {
+            dependency: text.to_owned(),
+            available,
+            chain,
         }
     }
 }
 
+/// A group as written: `a (>= 1) | b:any`.
 fn group_text(group: &[Dependency]) -> String {
     group
         .iter()
@@ -326,11 +491,34 @@ fn group_text(group: &[Dependency]) -> String {
         .join(" | ")
 }
 
-/// Resolve `request` against `universe`.
+/// `name`, `name:arch` or `name=version` as a dependency (the qualifier is dropped).
+fn parse_request(item: &str) -> Result<Dependency, ResolveError> {
+    let bad = || ResolveError::BadRequest(item.to_owned());
+    let (name, version) = match item.split_once('=') {
+        Some((n, v)) => (n, Some(v.trim().parse::<Version>().map_err(|_| bad())?)),
+        None => (item, None),
+    };
+    let name = name.split_once(':').map_or(name, |(n, _)| n).trim();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(Dependency {
+        name: name.to_owned(),
+        arch_qualifier: None,
+        constraint: version.map(|version| Constraint {
+            relation: Relation::Equal,
+            version,
+        }),
+    })
+}
+
+/// Resolve `request` against `universe`: the packages to add, and why (see the module
+/// documentation for the rules).
 pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, ResolveError> {
     let mut st = State {
         universe,
         exclude: request.exclude,
+        installed: BTreeSet::new(),
         chosen: BTreeMap::new(),
         provided: BTreeMap::new(),
         new: Vec::new(),
@@ -339,34 +527,28 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         queue: VecDeque::new(),
     };
     for &id in request.installed {
-        st.take(id, Reason::Requested, true);
+        st.take(id, None);
     }
+    let mut requests = Vec::with_capacity(request.include.len());
     for item in request.include {
-        let (name, pin) = match item.split_once('=') {
-            Some((n, v)) => (
-                n,
-                Some(Version::from_str(v).map_err(|_| ResolveError::BadPin(item.clone()))?),
-            ),
-            None => (item.as_str(), None),
-        };
-        if request.exclude.contains(name) {
-            return Err(ResolveError::IncludedAndExcluded(name.to_owned()));
+        let dep = parse_request(item)?;
+        if request.exclude.contains(&dep.name) {
+            return Err(ResolveError::IncludedAndExcluded(dep.name));
         }
-        let dep = Dependency {
-            name: name.to_owned(),
-            arch_qualifier: None,
-            constraint: pin.map(|version| crate::package::Constraint {
-                relation: crate::package::Relation::Equal,
-                version,
-            }),
-        };
+        requests.push((item, dep));
+    }
+    // Real names first, then names only providers can satisfy.
+    let (real, virtual_only): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|(_, dep)| !universe.candidates(&dep.name).is_empty());
+    for (item, dep) in real.into_iter().chain(virtual_only) {
         if st.satisfied(&dep) {
             continue;
         }
         let Some(id) = st.candidate(&dep) else {
-            return Err(st.failure(&dep, item, Vec::new()));
+            return Err(st.failure(std::slice::from_ref(&dep), item, Vec::new()));
         };
-        st.take(id, Reason::Requested, false);
+        st.take(id, Some(Reason::Requested));
     }
     while let Some(id) = st.queue.pop_front() {
         let parent = universe.entry(id);
@@ -376,31 +558,38 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
                 package: parent.name.clone(),
                 source,
             })?;
-        'groups: for group in &depends {
-            for alt in group {
-                if request.exclude.contains(&alt.name) {
-                    st.excluded
-                        .entry(alt.name.clone())
-                        .or_default()
-                        .insert(parent.name.clone());
-                    continue 'groups;
+        for group in &depends {
+            let cut: Vec<&str> = group
+                .iter()
+                .map(|alt| alt.name.as_str())
+                .filter(|name| request.exclude.contains(*name))
+                .collect();
+            if !cut.is_empty() {
+                for name in cut {
+                    st.record_excluded(name, &parent.name);
                 }
+                continue;
             }
             if group.iter().any(|alt| st.satisfied(alt)) {
                 continue;
             }
             let text = group_text(group);
-            let Some(found) = group.iter().find_map(|alt| st.candidate(alt)) else {
-                return Err(st.failure(&group[0], &text, st.chain_of(&parent.name)));
-            };
-            st.take(
-                found,
-                Reason::DependencyOf {
+            if let Some(found) = group.iter().find_map(|alt| st.candidate(alt)) {
+                let reason = Reason::DependencyOf {
                     parent: parent.name.clone(),
                     dependency: text,
-                },
-                false,
-            );
+                };
+                st.take(found, Some(reason));
+                continue;
+            }
+            let blocked = st.excluded_providers(group);
+            if blocked.is_empty() {
+                let chain = chain_from(&st.reasons, &parent.name);
+                return Err(st.failure(group, &text, chain));
+            }
+            for name in blocked {
+                st.record_excluded(name, &parent.name);
+            }
         }
     }
     let mut chosen = st.new;
@@ -419,26 +608,31 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::MultiArch;
-    use crate::package::parse_provides;
+    use crate::package::{MultiArch, parse_provides};
 
-    /// `name version [depends] [; provides]`, e.g. `tool 1.0 libc (>= 2) | b ; awk`.
+    /// `name version [depends] [; provides]`, e.g. `tool 1.0 libc (>= 2) | b ; awk (= 1)`,
+    /// for amd64. A name written `name/arch` sets the architecture.
     fn pkg(spec: &str, origin: usize) -> PackageEntry {
         let (head, provides) = spec.split_once(';').unwrap_or((spec, ""));
         let mut words = head.trim().splitn(3, ' ');
-        let name = words.next().unwrap().to_owned();
-        let version = words.next().unwrap().parse().unwrap();
-        let deps = words.next().unwrap_or("");
+        let first = words.next().unwrap();
+        let (name, architecture) = match first.split_once('/') {
+            Some((n, a)) => (n.to_owned(), a.to_owned()),
+            None => (first.to_owned(), "amd64".to_owned()),
+        };
+        let version: Version = words.next().unwrap().parse().unwrap();
+        let deps = words.next().unwrap_or("").trim();
         PackageEntry {
             name: name.clone(),
-            version,
-            architecture: "amd64".into(),
+            version: version.clone(),
+            architecture: architecture.clone(),
             multi_arch: MultiArch::No,
             depends_raw: deps.to_owned(),
             provides: parse_provides(provides).unwrap(),
-            filename: format!("pool/{name}.deb"),
+            filename: format!("pool/{name}_{version}_{architecture}.deb"),
             size: 1,
-            sha256: format!("{name}-{spec}-{origin}"),
+            // One .deb per (name, version, arch): the same file may sit in several suites.
+            sha256: format!("{name}_{version}_{architecture}"),
             origin,
         }
     }
@@ -447,6 +641,11 @@ mod tests {
         specs.iter().map(|s| pkg(s, 0)).collect()
     }
 
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// `name=version` of every chosen package, in the resolution's order.
     fn names(pkgs: &[PackageEntry], r: &Resolution) -> Vec<String> {
         r.chosen
             .iter()
@@ -454,209 +653,443 @@ mod tests {
             .collect()
     }
 
-    fn run(
+    fn run_with(
         pkgs: &[PackageEntry],
         include: &[&str],
         exclude: &[&str],
+        installed: &[usize],
     ) -> Result<Resolution, ResolveError> {
         let u = Universe::new(pkgs, "amd64");
-        let include: Vec<String> = include.iter().map(|s| s.to_string()).collect();
+        let include = strings(include);
         let exclude: BTreeSet<String> = exclude.iter().map(|s| s.to_string()).collect();
         resolve(
             &u,
             &Request {
                 include: &include,
                 exclude: &exclude,
-                installed: &[],
+                installed,
             },
         )
     }
 
+    fn run(
+        pkgs: &[PackageEntry],
+        include: &[&str],
+        exclude: &[&str],
+    ) -> Result<Resolution, ResolveError> {
+        run_with(pkgs, include, exclude, &[])
+    }
+
+    /// Resolve and list `name=version`, panicking with the error's text on failure.
+    fn ok(pkgs: &[PackageEntry], include: &[&str], exclude: &[&str]) -> Vec<String> {
+        match run(pkgs, include, exclude) {
+            Ok(r) => names(pkgs, &r),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn err(pkgs: &[PackageEntry], include: &[&str], exclude: &[&str]) -> String {
+        run(pkgs, include, exclude).unwrap_err().to_string()
+    }
+
+    fn id_of(pkgs: &[PackageEntry], name: &str, version: &str) -> usize {
+        pkgs.iter()
+            .position(|p| p.name == name && p.version.to_string() == version)
+            .unwrap()
+    }
+
     #[test]
-    fn alternatives_first_satisfiable_or_already_chosen() {
-        let p = universe(&["app 1 a | b", "b 1", "a 1 x", "tool 1 b, a | b"]);
-        // The first alternative that has a candidate wins, even if its own dependencies fail
-        // later (as apt does): `a` is chosen and its missing `x` is reported.
-        let p2 = universe(&["app 1 zz | b", "b 1"]);
+    fn alternatives_take_the_first_satisfiable() {
+        // The first alternative with a candidate wins over later ones.
+        let p = universe(&["app 1 a | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1"]);
+        // An unknown or unsatisfiable first alternative passes to the next.
+        let p = universe(&["app 1 zz | a (>= 2) | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        let r = run(&p, &["app"], &[]).unwrap();
         assert_eq!(
-            names(&p2, &run(&p2, &["app"], &[]).unwrap()),
-            ["app=1", "b=1"]
+            r.reasons["b"],
+            Reason::DependencyOf {
+                parent: "app".into(),
+                dependency: "zz | a (>= 2) | b".into()
+            }
         );
-        // Already chosen `b` satisfies `a | b` in tool.
-        let p3 = universe(&["tool 1 b, a | b", "a 1", "b 1"]);
+        // No backtracking: an existing alternative is taken even if its own dependencies
+        // then fail.
+        let p = universe(&["app 1 a | b", "a 1 x", "b 1"]);
         assert_eq!(
-            names(&p3, &run(&p3, &["tool"], &[]).unwrap()),
-            ["b=1", "tool=1"]
-        );
-        let e = run(&p, &["app"], &[]).unwrap_err();
-        assert!(
-            matches!(e, ResolveError::Unknown { ref name, .. } if name == "x"),
-            "{e}"
+            err(&p, &["app"], &[]),
+            "package `x` not found in any source (required by: a -> app (requested))"
         );
     }
 
     #[test]
-    fn provides_real_beats_virtual_and_versions() {
+    fn alternatives_prefer_what_is_already_chosen() {
+        // `b` is chosen by the first group, so `a | b` needs nothing more.
+        let p = universe(&["tool 1 b, a | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["tool"], &[]), ["b=1", "tool=1"]);
+        // Chosen by a request.
+        let p = universe(&["tool 1 a | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["tool", "b"], &[]), ["b=1", "tool=1"]);
+        // A chosen package that does not meet the constraint does not satisfy the group.
+        let p = universe(&["tool 1 b, a | b (>= 2)", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["tool"], &[]), ["a=1", "b=1", "tool=1"]);
+        // A chosen provider satisfies a virtual alternative.
+        let p = universe(&["tool 1 mawk, a | awk", "a 1", "mawk 1 ; awk"]);
+        assert_eq!(ok(&p, &["tool"], &[]), ["mawk=1", "tool=1"]);
+    }
+
+    #[test]
+    fn a_real_package_beats_providers() {
         let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk", "awk 1"]);
-        assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "awk=1"]
-        );
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "awk=1"]);
+        // ... unless it does not meet the constraint and a versioned Provides does.
+        let p = universe(&["app 1 awk (>= 2)", "awk 1", "gawk 1 ; awk (= 2)"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "gawk=1"]);
+    }
+
+    #[test]
+    fn several_providers_first_by_name_unless_one_is_chosen() {
         let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk"]);
-        assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "gawk=1"]
-        );
-        // An already chosen provider wins.
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "gawk=1"]);
+        // The highest version of that provider.
+        let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk", "gawk 2 ; awk"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "gawk=2"]);
+        // Exactly one provider.
+        let p = universe(&["app 1 awk", "mawk 1 ; awk"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "mawk=1"]);
+        // A provider already chosen wins.
         let p = universe(&["app 1 mawk, awk", "mawk 1 ; awk", "gawk 1 ; awk"]);
-        assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "mawk=1"]
-        );
-        // Versioned constraints need versioned Provides.
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "mawk=1"]);
+        // A provider installed by a lower layer wins.
+        let p = universe(&["app 1 awk", "mawk 1 ; awk", "gawk 1 ; awk"]);
+        let r = run_with(&p, &["app"], &[], &[1]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1"]);
+        // A requested virtual name waits for the real requests: `mawk` is asked for, so it
+        // provides `awk`.
+        assert_eq!(ok(&p, &["awk", "mawk"], &[]), ["mawk=1"]);
+        let r = run(&p, &["awk"], &[]).unwrap();
+        assert_eq!(names(&p, &r), ["gawk=1"]);
+        assert_eq!(r.reasons["gawk"], Reason::Requested);
+    }
+
+    #[test]
+    fn versioned_constraints_need_versioned_provides() {
         let p = universe(&["app 1 api (>= 2)", "old 1 ; api", "new 1 ; api (= 2)"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "new=1"]);
+        // An unversioned Provides only satisfies unversioned dependencies.
+        let p = universe(&["app 1 api (>= 2)", "old 1 ; api"]);
         assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "new=1"]
+            err(&p, &["app"], &[]),
+            "unsatisfiable dependency `api (>= 2)`: available old 1 [provides api] \
+             (required by: app (requested))"
         );
         let p = universe(&["app 1 api (>= 3)", "new 1 ; api (= 2)"]);
-        assert!(matches!(
-            run(&p, &["app"], &[]),
-            Err(ResolveError::Unsatisfiable { .. })
-        ));
+        assert_eq!(
+            err(&p, &["app"], &[]),
+            "unsatisfiable dependency `api (>= 3)`: available new 1 [provides api (= 2)] \
+             (required by: app (requested))"
+        );
+        // A chosen provider with a matching versioned Provides satisfies the constraint.
+        let p = universe(&[
+            "app 1 new, api (>= 2)",
+            "new 1 ; api (= 2)",
+            "another 1 ; api (= 3)",
+        ]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "new=1"]);
     }
 
     #[test]
-    fn highest_version_across_origins_and_ties_by_origin() {
+    fn highest_version_wins_across_origins() {
         let p = vec![
             pkg("lib 1.0", 0),
             pkg("lib 1.0+deb13u1", 1),
             pkg("lib 1.0~rc1", 2),
             pkg("app 1 lib (>= 1.0)", 0),
         ];
-        let r = run(&p, &["app"], &[]).unwrap();
-        assert_eq!(names(&p, &r), ["app=1", "lib=1.0+deb13u1"]);
-        let p = vec![pkg("lib 2", 1), pkg("lib 2", 0)];
-        let r = run(&p, &["lib"], &[]).unwrap();
-        assert_eq!(
-            p[r.chosen[0]].origin, 0,
-            "equal versions: first source wins"
-        );
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "lib=1.0+deb13u1"]);
         // Constraints pick the highest satisfying version.
-        let p = universe(&["lib 3", "lib 2", "app 1 lib (<< 3)"]);
+        let p = universe(&["lib 3", "lib 2", "lib 1:0.1", "app 1 lib (<< 3)"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "lib=2"]);
+        let p = universe(&["lib 3", "lib 2", "lib 1:0.1", "app 1 lib (>> 3)"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "lib=1:0.1"]);
+        // Other architectures are not candidates; `all` is.
+        let p = universe(&[
+            "lib/arm64 9",
+            "lib 2",
+            "data/all 1",
+            "data/arm64 5",
+            "app 1 lib, data",
+        ]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "data=1", "lib=2"]);
+    }
+
+    #[test]
+    fn identical_versions_go_to_the_first_source() {
+        // Different files with the same version: the lowest origin index wins.
+        let mut p = vec![pkg("lib 2", 1), pkg("lib 2", 0), pkg("lib 2", 2)];
+        p[0].sha256 = "x".into();
+        p[2].sha256 = "y".into();
+        let r = run(&p, &["lib"], &[]).unwrap();
+        assert_eq!(r.chosen, [1]);
+        let u = Universe::new(&p, "amd64");
+        assert_eq!(u.best("lib"), Some(1));
+        assert_eq!(u.versions("lib"), ["2", "2", "2"]);
+        // The same file in two suites counts once.
+        let p = vec![pkg("lib 2", 1), pkg("lib 2", 0)];
+        let u = Universe::new(&p, "amd64");
+        assert_eq!(u.candidates("lib"), [1]);
+    }
+
+    #[test]
+    fn pins_select_exactly_one_version() {
+        let p = universe(&["lib 3", "lib 2", "lib 1", "app 1 lib (>= 1)"]);
+        assert_eq!(ok(&p, &["lib=2"], &[]), ["lib=2"]);
+        // A pinned request is taken before dependencies, which it satisfies.
+        assert_eq!(ok(&p, &["app", "lib=2"], &[]), ["app=1", "lib=2"]);
+        assert_eq!(ok(&p, &["lib = 1"], &[]), ["lib=1"]);
         assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "lib=2"]
+            err(&p, &["lib=4"], &[]),
+            "unsatisfiable dependency `lib=4`: available lib 3, lib 2, lib 1 (requested)"
         );
-        // A pin.
-        let p = universe(&["lib 3", "lib 2"]);
-        assert_eq!(names(&p, &run(&p, &["lib=2"], &[]).unwrap()), ["lib=2"]);
+        assert_eq!(
+            run(&p, &["lib=!"], &[]).unwrap_err(),
+            ResolveError::BadRequest("lib=!".into())
+        );
+        // A pin on a virtual name needs that version provided.
+        let p = universe(&["a 1 ; api (= 1)", "b 1 ; api (= 2)"]);
+        assert_eq!(ok(&p, &["api=2"], &[]), ["b=1"]);
     }
 
     #[test]
     fn multiarch_qualifiers_are_stripped() {
         let p = universe(&[
-            "app 1 python3:any (>= 3), libc:native",
+            "app 1 python3:any (>= 3), libc:native, zlib:amd64",
             "python3 3.13",
             "libc 2",
+            "zlib 1",
         ]);
         assert_eq!(
-            names(&p, &run(&p, &["app"], &[]).unwrap()),
-            ["app=1", "libc=2", "python3=3.13"]
+            ok(&p, &["app"], &[]),
+            ["app=1", "libc=2", "python3=3.13", "zlib=1"]
         );
+        let r = run(&p, &["app"], &[]).unwrap();
+        assert_eq!(
+            r.reasons["python3"],
+            Reason::DependencyOf {
+                parent: "app".into(),
+                dependency: "python3:any (>= 3)".into()
+            }
+        );
+        assert_eq!(ok(&p, &["libc:amd64"], &[]), ["libc=2"]);
     }
 
     #[test]
-    fn excludes_cut_groups_and_orphans() {
+    fn excludes_cut_groups_and_their_orphans() {
         let p = universe(&[
             "tzdata 1 debconf (>= 0.5) | debconf-2.0",
             "debconf 1 perl-base",
             "cdebconf 1 ; debconf-2.0",
             "perl-base 1",
+            "app 1 debconf, tzdata",
         ]);
-        let r = run(&p, &["tzdata"], &["debconf"]).unwrap();
+        // The whole group is cut: neither debconf nor its other alternative's provider,
+        // nor debconf's own dependencies.
+        let r = run(&p, &["tzdata", "app"], &["debconf"]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1", "tzdata=1"]);
+        assert_eq!(r.excluded["debconf"], ["app", "tzdata"]);
+        assert_eq!(r.excluded.len(), 1);
         assert_eq!(
-            names(&p, &r),
-            ["tzdata=1"],
-            "no debconf, no provider, no perl"
+            why(&r, "debconf"),
+            Why::Excluded(vec!["app".into(), "tzdata".into()])
         );
-        assert_eq!(r.excluded["debconf"], ["tzdata"]);
-        assert_eq!(why(&r, "debconf"), Why::Excluded(vec!["tzdata".into()]));
         assert_eq!(why(&r, "perl-base"), Why::NotInClosure);
+        // Without the exclude, all of it comes.
+        assert_eq!(
+            ok(&p, &["tzdata"], &[]),
+            ["debconf=1", "perl-base=1", "tzdata=1"]
+        );
+        // A virtual name can be excluded too.
+        let r = run(&p, &["tzdata"], &["debconf-2.0"]).unwrap();
+        assert_eq!(names(&p, &r), ["tzdata=1"]);
+        assert_eq!(r.excluded["debconf-2.0"], ["tzdata"]);
+        // Included and excluded at once.
         assert_eq!(
             run(&p, &["debconf"], &["debconf"]).unwrap_err(),
             ResolveError::IncludedAndExcluded("debconf".into())
         );
-        // A dependency of an excluded package still comes when someone else needs it.
-        let p = universe(&["a 1 x, perl-base", "x 1 perl-base", "perl-base 1"]);
         assert_eq!(
-            names(&p, &run(&p, &["a"], &["x"]).unwrap()),
-            ["a=1", "perl-base=1"]
+            err(&p, &["debconf=1"], &["debconf"]),
+            "package `debconf` is both included and excluded"
+        );
+    }
+
+    #[test]
+    fn excluded_dependencies_come_when_something_else_needs_them() {
+        let p = universe(&["a 1 x, perl-base", "x 1 perl-base", "perl-base 1"]);
+        let r = run(&p, &["a"], &["x"]).unwrap();
+        assert_eq!(names(&p, &r), ["a=1", "perl-base=1"]);
+        assert_eq!(r.excluded["x"], ["a"]);
+        assert_eq!(
+            r.reasons["perl-base"],
+            Reason::DependencyOf {
+                parent: "a".into(),
+                dependency: "perl-base".into()
+            }
+        );
+    }
+
+    #[test]
+    fn excluded_providers_are_skipped_or_cut_the_group() {
+        // Another provider is taken.
+        let p = universe(&["app 1 awk", "gawk 1 ; awk", "mawk 1 ; awk"]);
+        let r = run(&p, &["app"], &["gawk"]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1", "mawk=1"]);
+        assert!(r.excluded.is_empty());
+        // The only provider is excluded: the group is cut, not an error.
+        let r = run(&p, &["app"], &["gawk", "mawk"]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1"]);
+        assert_eq!(r.excluded["gawk"], ["app"]);
+        assert_eq!(r.excluded["mawk"], ["app"]);
+        // A request has nothing to cut: it fails, and says why.
+        assert_eq!(
+            err(&p, &["awk"], &["gawk", "mawk"]),
+            "unsatisfiable dependency `awk`: available gawk 1 [provides awk, excluded], \
+             mawk 1 [provides awk, excluded] (requested)"
         );
     }
 
     #[test]
     fn installed_packages_satisfy_and_are_not_returned() {
         let p = universe(&["libc 2", "app 1 libc (>= 2), extra", "extra 1 libc"]);
-        let u = Universe::new(&p, "amd64");
-        let include = vec!["app".to_owned()];
-        let r = resolve(
-            &u,
-            &Request {
-                include: &include,
-                exclude: &BTreeSet::new(),
-                installed: &[0],
-            },
-        )
-        .unwrap();
+        let r = run_with(&p, &["app"], &[], &[0]).unwrap();
         assert_eq!(names(&p, &r), ["app=1", "extra=1"]);
-        // A lower layer's version that is too old is not replaced: unsatisfiable.
+        assert!(!r.reasons.contains_key("libc"));
+        assert_eq!(why(&r, "libc"), Why::NotInClosure);
+        // A request for an installed package adds nothing.
+        let r = run_with(&p, &["libc", "app"], &[], &[0]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1", "extra=1"]);
+        // Their dependencies are the lower layer's business: not walked again.
+        let p = universe(&["base 1 gone", "app 1 base"]);
+        let r = run_with(&p, &["app"], &[], &[0]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1"]);
+    }
+
+    #[test]
+    fn installed_versions_are_never_replaced() {
         let p = universe(&["libc 1", "libc 2", "app 1 libc (>= 2)"]);
-        let u = Universe::new(&p, "amd64");
-        let e = resolve(
-            &u,
-            &Request {
-                include: &include,
-                exclude: &BTreeSet::new(),
-                installed: &[0],
-            },
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("libc (>= 2)"), "{e}");
+        let installed = [id_of(&p, "libc", "1")];
+        let e = run_with(&p, &["app"], &[], &installed)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "unsatisfiable dependency `libc (>= 2)`: available \
+             libc 2 [libc 1 installed by a lower layer], \
+             libc 1 [installed by a lower layer] (required by: app (requested))"
+        );
+        // Same for a pin.
+        let e = run_with(&p, &["libc=2"], &[], &installed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("libc 2 [libc 1 installed by a lower layer]"),
+            "{e}"
+        );
     }
 
     #[test]
     fn cycles_terminate() {
-        let p = universe(&["a 1 b", "b 1 c", "c 1 a"]);
+        let p = universe(&["a 1 b", "b 1 c", "c 1 a, b", "d 1 d"]);
+        let r = run(&p, &["a", "d"], &[]).unwrap();
+        assert_eq!(names(&p, &r), ["a=1", "b=1", "c=1", "d=1"]);
+        assert_eq!(r.chain("c").unwrap(), ["c", "b", "a"]);
+        assert_eq!(r.reasons["d"], Reason::Requested);
+    }
+
+    #[test]
+    fn unknown_packages_name_the_chain() {
+        let p = universe(&[
+            "python3.13 1 python3.13-minimal",
+            "python3.13-minimal 1 libc6, libfoo",
+            "libc6 1",
+        ]);
         assert_eq!(
-            names(&p, &run(&p, &["a"], &[]).unwrap()),
-            ["a=1", "b=1", "c=1"]
+            err(&p, &["python3.13"], &[]),
+            "package `libfoo` not found in any source \
+             (required by: python3.13-minimal -> python3.13 (requested))"
+        );
+        let e = run(&p, &["python3.13"], &[]).unwrap_err();
+        assert_eq!(
+            e,
+            ResolveError::Unknown {
+                names: vec!["libfoo".into()],
+                chain: vec!["python3.13-minimal".into(), "python3.13".into()],
+            }
+        );
+        assert_eq!(
+            err(&p, &["nothing"], &[]),
+            "package `nothing` not found in any source (requested)"
+        );
+        let p = universe(&["app 1 a | b:any (>= 1)"]);
+        assert_eq!(
+            err(&p, &["app"], &[]),
+            "packages `a`, `b` not found in any source (required by: app (requested))"
         );
     }
 
     #[test]
-    fn errors_name_the_package_and_the_chain() {
-        let p = universe(&["python3 1 python3-min", "python3-min 1 libfoo", "old 1"]);
-        let e = run(&p, &["python3"], &[]).unwrap_err().to_string();
+    fn unsatisfiable_constraints_name_the_dependency_and_versions() {
+        let p = universe(&["app 1 old (>= 2) | older", "old 1", "old 1.5", "older 1"]);
+        // `older` is there: fine.
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "older=1"]);
+        let p = universe(&["top 1 app", "app 1 old (>= 2) | zz", "old 1", "old 1.5"]);
+        let e = run(&p, &["top"], &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsatisfiable dependency `old (>= 2) | zz`: available old 1.5, old 1 \
+             (required by: app -> top (requested))"
+        );
+        assert!(matches!(
+            e,
+            ResolveError::Unsatisfiable { ref available, .. } if available.len() == 2
+        ));
+        // A version taken earlier is reported as such.
+        let p = universe(&["app 1 old, x", "x 1 old (>= 2)", "old 1", "old 2"]);
+        let e = run(&p, &["app", "old=1"], &[]).unwrap_err().to_string();
         assert_eq!(
             e,
-            "package `libfoo` not found in any source (required by: python3-min -> python3 (requested))"
+            "unsatisfiable dependency `old (>= 2)`: available \
+             old 2 [old 1 already chosen], old 1 [already chosen] \
+             (required by: x -> app (requested))"
         );
-        let p = universe(&["app 1 old (>= 2)", "old 1"]);
-        let e = run(&p, &["app"], &[]).unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "unsatisfiable dependency `old (>= 2)`: available old 1 (required by: app (requested))"
-        );
-        let e = run(&p, &["nothing"], &[]).unwrap_err().to_string();
-        assert_eq!(e, "package `nothing` not found in any source (requested)");
     }
 
     #[test]
-    fn reasons_give_the_chain() {
-        let p = universe(&["a 1 b", "b 1 c | d", "c 1"]);
+    fn unparsable_dependencies_are_errors() {
+        let p = universe(&["app 1 a (~~ 1)"]);
+        let e = run(&p, &["app"], &[]).unwrap_err();
+        assert!(
+            matches!(e, ResolveError::BadRelation { ref package, .. } if package == "app"),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "package `app` has an unparsable dependency field"
+        );
+        assert_eq!(
+            run(&p, &[" "], &[]).unwrap_err(),
+            ResolveError::BadRequest(" ".into())
+        );
+    }
+
+    #[test]
+    fn reasons_chain_and_why() {
+        let p = universe(&["a 1 b", "b 1 c | d", "c 1", "e 1"]);
         let r = run(&p, &["a"], &[]).unwrap();
         assert_eq!(r.chain("c").unwrap(), ["c", "b", "a"]);
+        assert_eq!(r.chain("a").unwrap(), ["a"]);
+        assert_eq!(r.chain("e"), None);
         assert_eq!(
             r.reasons["c"],
             Reason::DependencyOf {
@@ -664,26 +1097,66 @@ mod tests {
                 dependency: "c | d".into()
             }
         );
+        assert_eq!(r.reasons.len(), 3);
         assert_eq!(why(&r, "a"), Why::Chosen(vec!["a".into()]));
+        assert_eq!(
+            why(&r, "c"),
+            Why::Chosen(vec!["c".into(), "b".into(), "a".into()])
+        );
+        assert_eq!(why(&r, "e"), Why::NotInClosure);
+        assert_eq!(format_chain(&[]), "requested");
+        assert_eq!(
+            format_chain(&["b".into(), "a".into()]),
+            "required by: b -> a (requested)"
+        );
     }
 
     #[test]
     fn input_order_does_not_matter() {
         let specs = [
-            "app 1 awk, lib (>= 1)",
+            "app 1 awk, lib (>= 1), tzdata, x:any | y",
+            "tzdata 1 debconf | debconf-2.0",
+            "debconf 1 perl",
+            "perl 1",
             "mawk 1 ; awk",
             "gawk 1 ; awk",
+            "gawk 0.9 ; awk",
             "lib 1",
-            "lib 2",
+            "lib 2 y",
             "lib 1.5",
+            "y 1 app",
+            "x/arm64 1",
+            "x/all 0.1",
         ];
-        let p1 = universe(&specs);
-        let mut rev = specs.to_vec();
-        rev.reverse();
-        let p2 = universe(&rev);
+        let mut runs = Vec::new();
+        // Every rotation, forwards and backwards, with sources assigned by position.
+        for reverse in [false, true] {
+            for shift in 0..specs.len() {
+                let mut order = specs.to_vec();
+                order.rotate_left(shift);
+                if reverse {
+                    order.reverse();
+                }
+                let p: Vec<_> = order.iter().map(|s| pkg(s, 0)).collect();
+                let r = run(&p, &["app"], &["debconf"]).unwrap();
+                runs.push((names(&p, &r), r.reasons, r.excluded));
+            }
+        }
+        let (first, reasons, excluded) = &runs[0];
         assert_eq!(
-            names(&p1, &run(&p1, &["app"], &[]).unwrap()),
-            names(&p2, &run(&p2, &["app"], &[]).unwrap())
+            first,
+            &["app=1", "gawk=1", "lib=2", "tzdata=1", "x=0.1", "y=1"]
         );
+        assert_eq!(excluded["debconf"], ["tzdata"]);
+        assert_eq!(
+            reasons["y"],
+            Reason::DependencyOf {
+                parent: "lib".into(),
+                dependency: "y".into()
+            }
+        );
+        for run in &runs {
+            assert_eq!(run, &runs[0]);
+        }
     }
 }
