@@ -162,10 +162,7 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = crate::oci::parent_dir(path);
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
         std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
         tmp.persist(path).map_err(|e| err(e.error))?;

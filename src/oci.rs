@@ -38,6 +38,15 @@ pub enum OciError {
     NotALayout { path: PathBuf },
 }
 
+/// The directory `path` lives in (`.` for a bare file name): where a temporary file that
+/// will be renamed onto `path` must be created.
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Serialize through `serde_json::Value` so that maps (oci-spec uses `HashMap`) come out
 /// with sorted keys: the same document always has the same bytes and digest.
 pub fn canonical_json(value: &impl Serialize) -> Vec<u8> {
@@ -258,10 +267,7 @@ impl Layout {
                 });
             }
         }
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_dir(dest);
         fs_err::create_dir_all(&parent).map_err(io(&parent))?;
         let staging = tempfile::Builder::new()
             .prefix(".compose-staging-")

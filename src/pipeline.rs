@@ -1039,10 +1039,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         })
         .collect();
     let sbom_doc = sbom::document(&name, &sbom_packages, &oci::rfc3339(image_created));
-    let sbom_dir = match sbom_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let sbom_dir = oci::parent_dir(&sbom_path);
     let mut sbom_tmp = tempfile::Builder::new()
         .prefix(".compose-sbom-")
         .tempfile_in(&sbom_dir)
