@@ -1,5 +1,6 @@
 //! Command-line flags: parsed once by clap, then validated into the options of each command.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,10 @@ use clap::{Parser, Subcommand};
 
 use crate::fetch::Cache;
 use crate::layer::Compression;
-use crate::pipeline::{self, BuildOptions, Destination, Variant};
+use crate::pipeline::{self, BuildOptions, Variant};
+use crate::publish::Destination;
+use crate::registry::PushOptions;
+use crate::registry::auth::{self, Credentials};
 use crate::spec::Platform;
 
 #[derive(Debug, Parser)]
@@ -70,6 +74,9 @@ struct VerifyArgs {
     /// The image to check: `oci:DIR[:TAG]`.
     #[arg(long, short)]
     output: String,
+    /// Annotations the image was built with (`KEY=VALUE`, repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    annotation: Vec<String>,
     /// Image variant.
     #[arg(long, default_value = "latest")]
     variant: String,
@@ -123,9 +130,30 @@ impl ArchiveArgs {
 struct BuildArgs {
     /// The spec file (`specs/python3.toml`).
     spec: PathBuf,
-    /// Where the image goes: `oci:DIR[:TAG]` (default `oci:out/<name>:<variant>`).
-    #[arg(long, short)]
-    output: Option<String>,
+    /// Where the image goes (repeatable): `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
+    /// `docker-archive:FILE[:REPO:TAG]` or `docker://HOST[:PORT]/REPO[:TAG]`
+    /// [default: `oci:out/<name>:<variant>`].
+    #[arg(long, short, value_name = "DEST")]
+    output: Vec<String>,
+    /// An annotation of the manifests and index, `KEY=VALUE` (repeatable); short keys such as
+    /// `version` or `source` name `org.opencontainers.image.*`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    annotation: Vec<String>,
+    /// Registry credentials, `USER:PASSWORD` [default: the `auths` of $DOCKER_CONFIG/config.json
+    /// or ~/.docker/config.json].
+    #[arg(
+        long,
+        env = "COMPOSE_CREDS",
+        hide_env_values = true,
+        value_name = "USER:PASSWORD"
+    )]
+    creds: Option<String>,
+    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
+    /// Blobs larger than this are pushed in chunks of this size (`512K`, `8M`, bytes).
+    #[arg(long, default_value = "8M", value_name = "SIZE")]
+    push_chunk_size: String,
     /// Image variant: latest, nonroot, debug (busybox shell) or debug-nonroot.
     #[arg(long, default_value = "latest")]
     variant: String,
@@ -252,16 +280,22 @@ fn diff(args: DiffArgs) -> Result<ExitCode> {
 #[allow(clippy::print_stdout)]
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let dest = Destination::parse(&args.output).map_err(anyhow::Error::msg)?;
+    let Destination::Layout { dir, tag } = &dest else {
+        anyhow::bail!(
+            "`compose verify` checks an `oci:DIR[:TAG]` layout, not `{dest}`\n\nhint: copy the image into a layout first (`skopeo copy ... oci:DIR:TAG`)"
+        );
+    };
     let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
-    let Destination::Layout { tag, .. } = &dest;
     let opts = BuildOptions {
         spec: args.spec,
-        output: Some(Destination::Layout {
+        outputs: vec![Destination::Layout {
             dir: scratch.path().join("rebuild"),
             tag: tag.clone(),
-        }),
+        }],
+        annotations: parse_annotations(&args.annotation)?,
+        push: push_options(None, false, DEFAULT_CHUNK, &args.archive)?,
         variant,
         compression: args.compression,
         mirrors: args.archive.mirror.clone(),
@@ -274,7 +308,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
     };
     let report = pipeline::build(&opts)?;
-    let outcome = crate::verify::compare(&dest, &scratch.path().join("rebuild"), tag)?;
+    let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
     match outcome {
         None => {
             println!("{}", report.digest);
@@ -319,13 +353,78 @@ fn source_date_epoch() -> Result<Option<u64>> {
     }
 }
 
+const DEFAULT_CHUNK: u64 = 8 << 20;
+
+/// `8M`, `512K`, `1G` or plain bytes.
+fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => anyhow::bail!("`{text}` is not a size like `8M`"),
+    };
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("`{text}` is not a size like `8M`"))?;
+    match n.checked_shl(shift) {
+        Some(v) if v > 0 => Ok(v),
+        _ => anyhow::bail!("`{text}` is not a size like `8M`"),
+    }
+}
+
+fn parse_annotations(list: &[String]) -> Result<BTreeMap<String, String>> {
+    list.iter()
+        .map(|a| {
+            let (k, v) = a
+                .split_once('=')
+                .with_context(|| format!("`--annotation {a}` must be `KEY=VALUE`"))?;
+            Ok((
+                crate::spec::annotation_key(k).map_err(anyhow::Error::msg)?,
+                v.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn push_options(
+    creds: Option<&str>,
+    insecure: bool,
+    chunk_size: u64,
+    archive: &ArchiveArgs,
+) -> Result<PushOptions> {
+    Ok(PushOptions {
+        creds: creds
+            .map(Credentials::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        docker_config: auth::docker_config_path(),
+        insecure,
+        chunk_size,
+        jobs: 4,
+        known_blobs: archive.cache_dir().join("registry-blobs.json"),
+    })
+}
+
 fn build(args: BuildArgs) -> Result<ExitCode> {
-    let output = args
+    let outputs = args
         .output
-        .as_deref()
-        .map(Destination::parse)
-        .transpose()
+        .iter()
+        .map(|o| Destination::parse(o))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
+    let annotations = parse_annotations(&args.annotation)?;
+    let push = push_options(
+        args.creds.as_deref(),
+        args.insecure,
+        parse_size(&args.push_chunk_size)?,
+        &args.archive,
+    )?;
     let platforms = if args.platform.is_empty() {
         None
     } else {
@@ -349,7 +448,9 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
     let opts = BuildOptions {
         spec: args.spec,
-        output,
+        outputs,
+        annotations,
+        push,
         variant,
         compression: args.compression,
         mirrors: args.archive.mirror.clone(),
@@ -369,4 +470,28 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         println!("{}", report.digest);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("8M").unwrap(), 8 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        for bad in ["", "0", "M", "8X", "-1M"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn annotations_parse() {
+        let a = parse_annotations(&["version=1.2".into(), "com.example.x=a=b".into()]).unwrap();
+        assert_eq!(a["org.opencontainers.image.version"], "1.2");
+        assert_eq!(a["com.example.x"], "a=b");
+        assert!(parse_annotations(&["version".into()]).is_err());
+        assert!(parse_annotations(&["colour=red".into()]).is_err());
+    }
 }

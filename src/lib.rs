@@ -1,7 +1,8 @@
 //! `compose`: build distroless OCI base images straight from Debian's package archive.
 //!
 //! The pipeline, one module per stage: `spec` -> `repo` -> `resolve` -> `fetch` -> `deb` ->
-//! `rootfs` -> `layer` -> `oci`, driven by `pipeline` and the `cli`.
+//! `rootfs` -> `layer` -> `oci` -> `publish` (`registry` for pushes), driven by `pipeline`
+//! and the `cli`.
 
 pub mod cli;
 pub mod deb;
@@ -13,6 +14,8 @@ pub mod oci;
 pub mod package;
 pub mod pipeline;
 pub mod progress;
+pub mod publish;
+pub mod registry;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;

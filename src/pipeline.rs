@@ -14,9 +14,11 @@ use crate::fetch::{Cache, FetchError, Fetcher, Item};
 use crate::layer::{self, Compression, Layer};
 use crate::lock::{self, Lock, LockedPackage, LockedSource};
 use crate::mirror::Mirrors;
-use crate::oci::{self, ImageInput, Layout, PlatformRef};
+use crate::oci::{self, BlobRef, Image, ImageInput, ManifestEntry, OciPlatform, Store};
 use crate::package::{Origin, PackageEntry};
 use crate::progress::Progress;
+use crate::publish::{self, Destination, Publication};
+use crate::registry::{PushOptions, PushReport};
 use crate::repo::keyring::Keyring;
 use crate::repo::packages;
 use crate::repo::release::Release;
@@ -24,52 +26,6 @@ use crate::resolve::{self, Universe};
 use crate::rootfs::{self, Tree, generated};
 use crate::sbom;
 use crate::spec::{Location, Platform, Source, Spec};
-
-/// Where the image goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// `oci:DIR[:TAG]`: an OCI image layout.
-    Layout { dir: PathBuf, tag: String },
-}
-
-impl Destination {
-    /// Parse a skopeo-style destination (`oci:DIR[:TAG]`).
-    pub fn parse(text: &str) -> Result<Destination, String> {
-        let Some(rest) = text.strip_prefix("oci:") else {
-            return Err(format!(
-                "unsupported destination `{text}`: expected `oci:DIR[:TAG]`"
-            ));
-        };
-        let (dir, tag) = match rest.rsplit_once(':') {
-            Some((d, t)) if !t.contains('/') => (d, t),
-            _ => (rest, "latest"),
-        };
-        if dir.is_empty() {
-            return Err(format!("destination `{text}` names no directory"));
-        }
-        let valid_tag = !tag.is_empty()
-            && tag.len() <= 128
-            && !tag.starts_with(['.', '-'])
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid_tag {
-            return Err(format!("invalid tag `{tag}` in `{text}`"));
-        }
-        Ok(Destination::Layout {
-            dir: PathBuf::from(dir),
-            tag: tag.to_owned(),
-        })
-    }
-}
-
-impl std::fmt::Display for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Destination::Layout { dir, tag } => write!(f, "oci:{}:{tag}", dir.display()),
-        }
-    }
-}
 
 /// The distroless image variants: `latest`, `nonroot`, `debug`, `debug-nonroot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -247,7 +203,11 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub spec: PathBuf,
-    pub output: Option<Destination>,
+    /// Where the image goes; none means `oci:out/<name>:<variant>`.
+    pub outputs: Vec<Destination>,
+    /// `--annotation`s, full keys; they override the spec's.
+    pub annotations: BTreeMap<String, String>,
+    pub push: PushOptions,
     pub variant: Variant,
     pub compression: Compression,
     pub mirrors: Vec<String>,
@@ -292,7 +252,13 @@ pub struct LayerReport {
 pub struct BuildReport {
     pub name: String,
     pub digest: String,
+    /// The first of `outputs`.
     pub output: String,
+    pub outputs: Vec<String>,
+    /// What each `docker://` output did.
+    pub pushes: Vec<PushReport>,
+    /// The annotations of the manifests and index.
+    pub annotations: BTreeMap<String, String>,
     pub platforms: Vec<String>,
     /// The archives the packages came from, with mirrors resolved.
     pub sources: Vec<SourceReport>,
@@ -304,8 +270,8 @@ pub struct BuildReport {
     pub uncompressed_size: u64,
     /// Bytes of file contents (what `du` would count, about what dpkg's Installed-Size says).
     pub content_size: u64,
-    /// The SPDX document of the whole image, written next to the output.
-    pub sbom: String,
+    /// The SPDX document of the whole image, written beside the first local output.
+    pub sbom: Option<String>,
 }
 
 /// Verified indexes of the sources of one platform.
@@ -326,11 +292,11 @@ pub struct LevelPlan {
     pub resolution: resolve::Resolution,
 }
 
-fn oci_platform(p: &Platform) -> PlatformRef<'_> {
-    PlatformRef {
-        os: &p.os,
-        architecture: &p.architecture,
-        variant: p.variant.as_deref(),
+fn oci_platform(p: &Platform) -> OciPlatform {
+    OciPlatform {
+        os: p.os.clone(),
+        architecture: p.architecture.clone(),
+        variant: p.variant.clone(),
     }
 }
 
@@ -747,6 +713,73 @@ impl Timings {
     }
 }
 
+/// The lock for a build: the spec's, when it exists and matches the spec.
+fn usable_lock(
+    opts: &BuildOptions,
+    chain: &[Spec],
+    lock_path: &std::path::Path,
+) -> Result<Option<Lock>> {
+    if !lock_path.is_file() {
+        if opts.locked {
+            bail!(
+                "`--locked` needs `{}`, which does not exist\n\nhint: run `compose lock {}`",
+                lock_path.display(),
+                opts.spec.display()
+            );
+        }
+        return Ok(None);
+    }
+    let l = Lock::read(lock_path)?;
+    let stale = l.stale_inputs(chain);
+    if stale.is_empty() {
+        return Ok(Some(l));
+    }
+    if opts.locked {
+        bail!(
+            "`{}` is stale: {} changed since it was made\n\nhint: review the change, then run `compose lock --update {}`",
+            lock_path.display(),
+            stale.join(", "),
+            opts.spec.display()
+        );
+    }
+    eprintln!(
+        "warning: `{}` is stale ({} changed); resolving again (run `compose lock --update`)",
+        lock_path.display(),
+        stale.join(", ")
+    );
+    Ok(None)
+}
+
+/// One platform's image before its manifest: layers (in the store), config, reports.
+struct PlatformBuild {
+    layers: Vec<Layer>,
+    config: Vec<u8>,
+    epoch: u64,
+    content: u64,
+    layer_reports: Vec<LayerReport>,
+    package_reports: Vec<PackageReport>,
+}
+
+/// The annotations of every manifest and the index: title and created from the build, then
+/// the spec's, then `--annotation`s.
+fn annotations_for(
+    name: &str,
+    created: u64,
+    spec: &BTreeMap<String, String>,
+    cli: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([
+        ("org.opencontainers.image.title".to_owned(), name.to_owned()),
+        (
+            "org.opencontainers.image.created".to_owned(),
+            oci::rfc3339(created),
+        ),
+    ]);
+    out.extend(spec.clone());
+    out.extend(cli.clone());
+    out
+}
+
 /// Run a whole build.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let timings = Timings::new();
@@ -762,10 +795,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .platforms
         .clone()
         .unwrap_or_else(|| top.platforms.clone());
-    let dest = opts.output.clone().unwrap_or_else(|| Destination::Layout {
-        dir: PathBuf::from("out").join(&name),
-        tag: opts.variant.tag().into(),
-    });
+    let outputs = if opts.outputs.is_empty() {
+        vec![Destination::Layout {
+            dir: PathBuf::from("out").join(&name),
+            tag: opts.variant.tag().into(),
+        }]
+    } else {
+        opts.outputs.clone()
+    };
     let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
     let progress = Progress::new(opts.progress);
@@ -774,67 +811,43 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     // The lock, when there is one that matches the spec: no indexes, no resolution.
     let lock_path = lock::path_for(&opts.spec);
-    let lock = if lock_path.is_file() {
-        let l = Lock::read(&lock_path)?;
-        let stale = l.stale_inputs(&chain);
-        if stale.is_empty() {
-            Some(l)
-        } else if opts.locked {
-            bail!(
-                "`{}` is stale: {} changed since it was made\n\nhint: review the change, then run `compose lock --update {}`",
-                lock_path.display(),
-                stale.join(", "),
-                opts.spec.display()
-            );
-        } else {
-            eprintln!(
-                "warning: `{}` is stale ({} changed); resolving again (run `compose lock --update`)",
-                lock_path.display(),
-                stale.join(", ")
-            );
-            None
-        }
-    } else if opts.locked {
-        bail!(
-            "`--locked` needs `{}`, which does not exist\n\nhint: run `compose lock {}`",
-            lock_path.display(),
-            opts.spec.display()
-        );
-    } else {
-        None
-    };
+    let lock = usable_lock(opts, &chain, &lock_path)?;
 
-    let mut plans = Vec::new();
-    for platform in &platforms {
-        let locked_platform = lock.as_ref().filter(|l| {
-            l.packages
-                .iter()
-                .any(|p| p.platform == platform.to_string())
-        });
-        if lock.is_some() && locked_platform.is_none() {
-            if opts.locked {
-                bail!(
-                    "`{}` has no packages for platform `{platform}`\n\nhint: add it to the spec's `platforms` and run `compose lock --update {}`",
-                    lock_path.display(),
-                    opts.spec.display()
+    // Every platform resolves on its own (its own architecture's indexes), in parallel.
+    let plans: Vec<Vec<LevelPlan>> = platforms
+        .par_iter()
+        .map(|platform| -> Result<Vec<LevelPlan>> {
+            let locked_platform = lock.as_ref().filter(|l| {
+                l.packages
+                    .iter()
+                    .any(|p| p.platform == platform.to_string())
+            });
+            if lock.is_some() && locked_platform.is_none() {
+                if opts.locked {
+                    bail!(
+                        "`{}` has no packages for platform `{platform}`\n\nhint: add it to the spec's `platforms` and run `compose lock --update {}`",
+                        lock_path.display(),
+                        opts.spec.display()
+                    );
+                }
+                eprintln!(
+                    "warning: `{}` has no packages for platform `{platform}`; resolving it",
+                    lock_path.display()
                 );
             }
-            eprintln!(
-                "warning: `{}` has no packages for platform `{platform}`; resolving it",
-                lock_path.display()
-            );
-        }
-        let levels = match locked_platform {
-            Some(l) => plans_from_lock(l, &lock_path, &chain, platform, &mirrors)?,
-            None => {
-                let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
-                timings.mark("indexes loaded");
-                plan_levels(&chain, &indexes, &platform.debian_arch)?
-            }
-        };
-        timings.mark("resolved");
-        plans.push(levels);
-    }
+            let levels = match locked_platform {
+                Some(l) => plans_from_lock(l, &lock_path, &chain, platform, &mirrors)?,
+                None => {
+                    let indexes =
+                        load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+                    timings.mark("indexes loaded");
+                    plan_levels(&chain, &indexes, &platform.debian_arch)?
+                }
+            };
+            timings.mark("resolved");
+            Ok(levels)
+        })
+        .collect::<Result<_>>()?;
 
     // Download every .deb once, whatever platform or level wants it.
     let mut items: Vec<Item> = Vec::new();
@@ -880,154 +893,82 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     timings.mark("packages extracted");
     let debs: BTreeMap<String, Deb> = items.iter().map(|i| i.sha256.clone()).zip(debs).collect();
 
-    let layout = match &dest {
-        Destination::Layout { dir, .. } => Layout::create(dir)?,
-    };
-    let mut manifests = Vec::new();
-    let mut layer_reports = Vec::new();
-    let mut package_reports = Vec::new();
-    let mut size = 0u64;
-    let mut uncompressed = 0u64;
-    let mut written: BTreeSet<String> = BTreeSet::new();
-    let mut image_created = 0u64;
-    let mut content = 0u64;
-    for (levels, platform) in plans.iter().zip(&platforms) {
-        let trees = level_trees(&chain, levels, &debs, platform, opts.source_date_epoch)?;
-        timings.mark("trees assembled");
-        content += trees
-            .iter()
-            .flat_map(|(t, _)| t.values())
-            .map(|n| match &n.kind {
-                crate::deb::Kind::File(d) => d.len() as u64,
-                _ => 0,
-            })
-            .sum::<u64>();
-        let threads = opts.jobs as u32;
-        let bar = progress.count("compress", trees.len() as u64);
-        let layers: Vec<Layer> = trees
-            .par_iter()
-            .enumerate()
-            .map(|(i, (tree, _))| -> Result<Layer> {
-                let scratch = layout.scratch(&format!("layer-{}-{i}", platform.debian_arch));
-                let l = layer::write(tree, opts.compression, threads, &scratch)
-                    .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
-                layout.adopt(&scratch, &l.digest)?;
-                bar.inc(1);
-                Ok(l)
-            })
-            .collect::<Result<_>>()?;
-        bar.finish();
-        timings.mark("layers written");
-
-        let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
-        image_created = image_created.max(epoch);
-        let mut env = BTreeMap::from([("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
-        if trees
-            .iter()
-            .any(|(t, _)| t.contains_key(generated::CA_BUNDLE))
-        {
-            env.insert(
-                "SSL_CERT_FILE".into(),
-                "/etc/ssl/certs/ca-certificates.crt".into(),
-            );
-        }
-        env.extend(top.config.env.clone());
-        let pref = oci_platform(platform);
-        let history: Vec<(&Layer, String)> = layers
-            .iter()
-            .zip(chain.iter().zip(levels))
-            .map(|(l, (spec, level))| {
-                (
-                    l,
-                    format!("compose {}: {} packages", spec.name, level.entries.len()),
-                )
-            })
-            .collect();
-        let config = oci::config_json(&ImageInput {
-            platform: pref.clone(),
-            created: epoch,
-            user: top.config.user.as_deref(),
-            workdir: top.config.workdir.as_deref(),
-            entrypoint: top.config.entrypoint.as_deref(),
-            cmd: top.config.cmd.as_deref(),
-            env: &env,
-            labels: &top.config.labels,
-            layers: history,
-        })?;
-        layout.put_blob(&config)?;
-        let manifest = oci::manifest_json(&config, &layers.iter().collect::<Vec<_>>())?;
-        layout.put_blob(&manifest)?;
-        for blob in [&config, &manifest] {
-            size += blob.len() as u64;
-        }
-        for (l, spec) in layers.iter().zip(&chain) {
-            if written.insert(l.digest.clone()) {
-                size += l.size;
-            }
-            uncompressed += l.uncompressed_size;
-            layer_reports.push(LayerReport {
-                digest: l.digest.clone(),
-                diff_id: l.diff_id.clone(),
-                size: l.size,
-                uncompressed_size: l.uncompressed_size,
-                spec: spec.name.clone(),
-                platform: platform.to_string(),
+    // The blobs go to a store beside the first local output (so layouts can hard-link
+    // them), else in the cache directory.
+    let store_parent = outputs
+        .iter()
+        .find_map(Destination::local_path)
+        .map_or_else(|| opts.cache_dir.join("tmp"), oci::parent_dir);
+    let store = Store::create_in(&store_parent)?;
+    let level_count: usize = plans.iter().map(Vec::len).sum();
+    let bar = progress.count("compress", level_count as u64);
+    let built: Vec<PlatformBuild> = plans
+        .par_iter()
+        .zip(&platforms)
+        .map(|(levels, platform)| {
+            let b = build_platform(opts, &chain, levels, &debs, platform, &store, &|| {
+                bar.inc(1)
             });
-        }
-        for (level, spec) in levels.iter().zip(&chain) {
-            for e in &level.entries {
-                package_reports.push(PackageReport {
-                    name: e.name.clone(),
-                    version: e.version.to_string(),
-                    architecture: e.architecture.clone(),
-                    layer: spec.name.clone(),
-                });
-            }
-        }
-        manifests.push(manifest);
-    }
+            timings.mark("layers written");
+            b
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
 
-    let Destination::Layout { tag, .. } = &dest;
-    let ref_name = BTreeMap::from([("org.opencontainers.image.ref.name".to_owned(), tag.clone())]);
-    let (top_desc, digest) = if manifests.len() == 1 {
-        let m = &manifests[0];
-        let p = &platforms[0];
-        let pref = oci_platform(p);
-        let d = oci::descriptor(
-            oci_spec::image::MediaType::ImageManifest,
-            m,
-            Some(&pref),
-            &ref_name,
+    let image_created = built.iter().map(|b| b.epoch).max().unwrap_or(0);
+    let annotations = annotations_for(&name, image_created, &top.annotations, &opts.annotations);
+    let mut manifests = Vec::new();
+    for (b, platform) in built.iter().zip(&platforms) {
+        let manifest = oci::manifest_json(
+            &b.config,
+            &b.layers.iter().collect::<Vec<_>>(),
+            &annotations,
         )?;
-        (d, oci::sha256_digest(m))
-    } else {
+        store.put_blob(&manifest)?;
+        manifests.push(ManifestEntry {
+            platform: oci_platform(platform),
+            bytes: manifest,
+            config: BlobRef {
+                digest: oci::sha256_digest(&b.config),
+                size: b.config.len() as u64,
+                media_type: oci_spec::image::MediaType::ImageConfig.to_string(),
+            },
+            layers: b
+                .layers
+                .iter()
+                .map(|l| BlobRef {
+                    digest: l.digest.clone(),
+                    size: l.size,
+                    media_type: l.media_type.to_owned(),
+                })
+                .collect(),
+        });
+    }
+    let index = if manifests.len() > 1 {
         let descs = manifests
             .iter()
-            .zip(&platforms)
-            .map(|(m, p)| {
-                let pref = oci_platform(p);
+            .map(|m| {
                 oci::descriptor(
                     oci_spec::image::MediaType::ImageManifest,
-                    m,
-                    Some(&pref),
+                    &m.bytes,
+                    Some(&m.platform),
                     &BTreeMap::new(),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let index = oci::index_json(descs)?;
-        layout.put_blob(&index)?;
-        size += index.len() as u64;
-        let d = oci::descriptor(
-            oci_spec::image::MediaType::ImageIndex,
-            &index,
-            None,
-            &ref_name,
-        )?;
-        (d, oci::sha256_digest(&index))
+        let index = oci::index_json(descs, &annotations)?;
+        store.put_blob(&index)?;
+        Some(index)
+    } else {
+        None
     };
-    // The whole image's SBOM next to the layout, written only with a successful build.
-    let Destination::Layout { dir, .. } = &dest;
-    let sbom_path = PathBuf::from(format!("{}.{tag}.spdx.json", dir.display()));
+    let image = Image {
+        manifests,
+        index,
+        created: image_created,
+    };
+
+    // The whole image's SBOM, written beside every local output.
     let sbom_packages: Vec<sbom::SbomPackage> = plans
         .iter()
         .flatten()
@@ -1039,22 +980,46 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         })
         .collect();
     let sbom_doc = sbom::document(&name, &sbom_packages, &oci::rfc3339(image_created));
-    let sbom_dir = oci::parent_dir(&sbom_path);
-    let mut sbom_tmp = tempfile::Builder::new()
-        .prefix(".compose-sbom-")
-        .tempfile_in(&sbom_dir)
-        .with_context(|| format!("cannot write in `{}`", sbom_dir.display()))?;
-    std::io::Write::write_all(&mut sbom_tmp, &sbom_doc)
-        .with_context(|| format!("cannot write in `{}`", sbom_dir.display()))?;
-    layout.commit(top_desc, tag)?;
-    sbom_tmp
-        .persist(&sbom_path)
-        .with_context(|| format!("cannot write `{}`", sbom_path.display()))?;
-    timings.mark("layout committed");
+    let push_total: u64 = if outputs
+        .iter()
+        .any(|d| matches!(d, Destination::Registry(_)))
+    {
+        image.blobs().iter().map(|b| b.size).sum()
+    } else {
+        0
+    };
+    let bar = progress.bytes("push", push_total);
+    let pushes = publish::publish(
+        &store,
+        &image,
+        &Publication {
+            destinations: &outputs,
+            docker_name: format!("{name}:{}", opts.variant.tag()),
+            push: &opts.push,
+            sbom: &sbom_doc,
+            on_push_bytes: &|n| bar.inc(n),
+        },
+    )?;
+    bar.finish();
+    for p in &pushes {
+        eprintln!("{p}");
+    }
+    timings.mark("published");
+
+    let mut size: u64 = image.blobs().iter().map(|b| b.size).sum();
+    size += image
+        .manifests
+        .iter()
+        .map(|m| m.bytes.len() as u64)
+        .sum::<u64>();
+    size += image.index.as_ref().map_or(0, |i| i.len() as u64);
     Ok(BuildReport {
         name,
-        digest,
-        output: dest.to_string(),
+        digest: image.digest(),
+        output: outputs[0].to_string(),
+        outputs: outputs.iter().map(ToString::to_string).collect(),
+        pushes,
+        annotations,
         platforms: platforms.iter().map(ToString::to_string).collect(),
         sources: sources
             .iter()
@@ -1066,12 +1031,124 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                 })
             })
             .collect::<Result<_>>()?,
-        packages: package_reports,
-        layers: layer_reports,
+        packages: built
+            .iter()
+            .flat_map(|b| b.package_reports.clone())
+            .collect(),
+        layers: built.iter().flat_map(|b| b.layer_reports.clone()).collect(),
         size,
-        uncompressed_size: uncompressed,
-        content_size: content,
-        sbom: sbom_path.display().to_string(),
+        uncompressed_size: built
+            .iter()
+            .flat_map(|b| &b.layers)
+            .map(|l| l.uncompressed_size)
+            .sum(),
+        content_size: built.iter().map(|b| b.content).sum(),
+        sbom: outputs
+            .iter()
+            .find_map(Destination::sbom_path)
+            .map(|p| p.display().to_string()),
+    })
+}
+
+/// Trees, layers (into the store) and the image config of one platform.
+fn build_platform(
+    opts: &BuildOptions,
+    chain: &[Spec],
+    levels: &[LevelPlan],
+    debs: &BTreeMap<String, Deb>,
+    platform: &Platform,
+    store: &Store,
+    tick: &(dyn Fn() + Sync),
+) -> Result<PlatformBuild> {
+    let top = chain.last().expect("a chain has at least one level");
+    let trees = level_trees(chain, levels, debs, platform, opts.source_date_epoch)?;
+    let content = trees
+        .iter()
+        .flat_map(|(t, _)| t.values())
+        .map(|n| match &n.kind {
+            crate::deb::Kind::File(d) => d.len() as u64,
+            _ => 0,
+        })
+        .sum::<u64>();
+    let threads = opts.jobs as u32;
+    let layers: Vec<Layer> = trees
+        .par_iter()
+        .enumerate()
+        .map(|(i, (tree, _))| -> Result<Layer> {
+            let scratch = store.scratch(&format!("layer-{}-{i}", platform.debian_arch));
+            let l = layer::write(tree, opts.compression, threads, &scratch)
+                .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
+            store.adopt(&scratch, &l.digest)?;
+            tick();
+            Ok(l)
+        })
+        .collect::<Result<_>>()?;
+
+    let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
+    let mut env = BTreeMap::from([("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
+    if trees
+        .iter()
+        .any(|(t, _)| t.contains_key(generated::CA_BUNDLE))
+    {
+        env.insert(
+            "SSL_CERT_FILE".into(),
+            "/etc/ssl/certs/ca-certificates.crt".into(),
+        );
+    }
+    env.extend(top.config.env.clone());
+    let history: Vec<(&Layer, String)> = layers
+        .iter()
+        .zip(chain.iter().zip(levels))
+        .map(|(l, (spec, level))| {
+            (
+                l,
+                format!("compose {}: {} packages", spec.name, level.entries.len()),
+            )
+        })
+        .collect();
+    let config = oci::config_json(&ImageInput {
+        platform: oci_platform(platform),
+        created: epoch,
+        user: top.config.user.as_deref(),
+        workdir: top.config.workdir.as_deref(),
+        entrypoint: top.config.entrypoint.as_deref(),
+        cmd: top.config.cmd.as_deref(),
+        env: &env,
+        labels: &top.config.labels,
+        layers: history,
+    })?;
+    store.put_blob(&config)?;
+    let layer_reports = layers
+        .iter()
+        .zip(chain)
+        .map(|(l, spec)| LayerReport {
+            digest: l.digest.clone(),
+            diff_id: l.diff_id.clone(),
+            size: l.size,
+            uncompressed_size: l.uncompressed_size,
+            spec: spec.name.clone(),
+            platform: platform.to_string(),
+        })
+        .collect();
+    let package_reports = levels
+        .iter()
+        .zip(chain)
+        .flat_map(|(level, spec)| {
+            level.entries.iter().map(|e| PackageReport {
+                name: e.name.clone(),
+                version: e.version.to_string(),
+                architecture: e.architecture.clone(),
+                layer: spec.name.clone(),
+            })
+        })
+        .collect();
+    Ok(PlatformBuild {
+        layers,
+        config,
+        epoch,
+        content,
+        layer_reports,
+        package_reports,
     })
 }
 

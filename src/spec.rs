@@ -55,6 +55,9 @@ struct RawSpec {
     symlinks: Vec<Spanned<RawSymlink>>,
     #[serde(default)]
     generate: RawGenerate,
+    /// OCI annotations of the manifests and index; short keys name the predefined ones.
+    #[serde(default)]
+    annotations: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,6 +290,47 @@ pub struct Spec {
     pub partial: Vec<Partial>,
     /// Generate `/etc/ssl/certs/java/cacerts` from the CA bundle (inherited).
     pub java_cacerts: bool,
+    /// OCI annotations, full keys (inherited; a level overrides its parent's).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The `org.opencontainers.image.*` annotations a short key may name.
+const PREDEFINED_ANNOTATIONS: &[&str] = &[
+    "created",
+    "authors",
+    "url",
+    "documentation",
+    "source",
+    "version",
+    "revision",
+    "vendor",
+    "licenses",
+    "title",
+    "description",
+    "base.digest",
+    "base.name",
+];
+
+/// The full annotation key for `key`: a predefined short name (`description`,
+/// `base.name`) gets the `org.opencontainers.image.` prefix; any other key must be a
+/// reverse-domain name of its own. `ref.name` is the tag of each output, never set here.
+pub fn annotation_key(key: &str) -> Result<String, String> {
+    let full = if PREDEFINED_ANNOTATIONS.contains(&key) {
+        format!("org.opencontainers.image.{key}")
+    } else if key.contains('.') && !key.starts_with('.') && !key.ends_with('.') {
+        key.to_owned()
+    } else {
+        return Err(format!(
+            "annotation `{key}` is neither a predefined name ({}) nor a reverse-domain key like `com.example.team`",
+            PREDEFINED_ANNOTATIONS.join(", ")
+        ));
+    };
+    if key == "ref.name" || full == "org.opencontainers.image.ref.name" {
+        return Err(format!(
+            "annotation `{key}` is the tag of each output; give it in `--output` instead"
+        ));
+    }
+    Ok(full)
 }
 
 impl Spec {
@@ -586,6 +630,11 @@ fn validate(
             keep,
         });
     }
+    let mut annotations = parent.map(|p| p.annotations.clone()).unwrap_or_default();
+    for (key, value) in &raw.annotations {
+        let full = annotation_key(key).map_err(|m| invalid(value.span(), m))?;
+        annotations.insert(full, value.get_ref().clone());
+    }
     let java_cacerts = raw
         .generate
         .java_cacerts
@@ -604,6 +653,7 @@ fn validate(
         symlinks,
         partial,
         java_cacerts,
+        annotations,
     })
 }
 
@@ -709,6 +759,9 @@ keep = ["/usr/share/doc/*/copyright"]
 [config]
 entrypoint = ["/bin/x"]
 env = { LANG = "C.UTF-8" }
+[annotations]
+description = "C runtime"
+"com.example.team" = "platform"
 "#,
         );
         let chain = Spec::load(&child).unwrap();
@@ -725,6 +778,40 @@ env = { LANG = "C.UTF-8" }
         assert_eq!(cc.config.user.as_deref(), Some("0"));
         assert_eq!(cc.config.env.len(), 2);
         assert_eq!(cc.platforms[0].debian_arch, "amd64");
+        assert_eq!(
+            cc.annotations
+                .get("org.opencontainers.image.description")
+                .map(String::as_str),
+            Some("C runtime")
+        );
+        assert_eq!(
+            cc.annotations.get("com.example.team").map(String::as_str),
+            Some("platform")
+        );
+    }
+
+    #[test]
+    fn annotation_keys_expand_or_are_refused() {
+        assert_eq!(
+            annotation_key("base.name").unwrap(),
+            "org.opencontainers.image.base.name"
+        );
+        assert_eq!(annotation_key("io.example.x").unwrap(), "io.example.x");
+        assert!(
+            annotation_key("colour")
+                .unwrap_err()
+                .contains("reverse-domain")
+        );
+        assert!(annotation_key("ref.name").is_err());
+        assert!(annotation_key("org.opencontainers.image.ref.name").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let bad = write(
+            dir.path(),
+            "bad.toml",
+            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[annotations]\ncolour = \"red\"\n",
+        );
+        let msg = Spec::load(&bad).unwrap_err().to_string();
+        assert!(msg.contains("8:10") && msg.contains("reverse-domain"), "{msg}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::pipeline::Destination;
+use crate::publish::Destination;
 
 fn read_json(layout: &Path, digest: &str) -> Result<Value> {
     let path = layout
@@ -133,8 +133,12 @@ fn first_difference(a: &[Entry], b: &[Entry]) -> String {
 }
 
 /// `None` when the image at `dest` has the rebuild's digest, else what differs.
-pub fn compare(dest: &Destination, rebuilt: &Path, tag: &str) -> Result<Option<String>> {
-    let Destination::Layout { dir, .. } = dest;
+pub fn compare(
+    dir: &Path,
+    dest: &Destination,
+    rebuilt: &Path,
+    tag: &str,
+) -> Result<Option<String>> {
     let (theirs, ours) = (top(dir, tag)?, top(rebuilt, tag)?);
     if theirs["digest"] == ours["digest"] {
         return Ok(None);

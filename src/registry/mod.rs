@@ -1,0 +1,850 @@
+//! Pushing images to OCI registries over the distribution API: blobs checked with HEAD and
+//! uploaded only when missing (mounted from another repository of the registry when compose
+//! pushed them there before), monolithic or chunked uploads, manifests and the index last,
+//! retries with backoff, and Basic or Bearer authentication.
+//!
+//! Besides `fetch`, this is the only module that touches the network.
+
+pub mod auth;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+
+use crate::oci::{BlobRef, Image, ManifestEntry, Store, sha256_digest};
+use auth::{Challenge, Credentials};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid registry reference `{text}`: {reason}")]
+    Reference { text: String, reason: String },
+    #[error(
+        "cannot reach the registry at `{url}`\n\nhint: check that the registry is running; a re-run uploads only what is still missing"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the registry `{host}` refused {what}: HTTP {status}{detail}")]
+    Status {
+        host: String,
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    #[error(
+        "the registry `{host}` requires credentials\n\nhint: pass `--creds USER:PASSWORD`, or add an `auths` entry for `{host}` to {config}"
+    )]
+    NeedCredentials { host: String, config: String },
+    #[error(
+        "the registry `{host}` rejected the credentials of `{user}` from {from}\n\nhint: check the user name and password"
+    )]
+    BadCredentials {
+        host: String,
+        user: String,
+        from: String,
+    },
+    #[error("the token service `{realm}` failed: {reason}")]
+    Token { realm: String, reason: String },
+    #[error("the registry `{host}` stored {what} as {got}, but compose computed {expected}")]
+    DigestMismatch {
+        host: String,
+        what: String,
+        expected: String,
+        got: String,
+    },
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the Docker config `{}`: {reason}", path.display())]
+    DockerConfig { path: PathBuf, reason: String },
+    #[error("cannot start the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot start the network runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl RegistryError {
+    /// Worth starting the operation again: the network failed or the registry had trouble.
+    fn transient(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { .. } => true,
+            RegistryError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+}
+
+/// `docker://HOST[:PORT]/REPO[:TAG]`, without the scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub host: String,
+    pub repository: String,
+    pub tag: String,
+}
+
+impl Reference {
+    pub fn parse(text: &str) -> Result<Reference, RegistryError> {
+        let bad = |reason: &str| RegistryError::Reference {
+            text: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let Some((host, rest)) = text.split_once('/') else {
+            return Err(bad("expected `HOST[:PORT]/REPOSITORY[:TAG]`"));
+        };
+        if rest.contains('@') {
+            return Err(bad("push to a tag, not a digest"));
+        }
+        let looks_like_host = host == "localhost" || host.contains(['.', ':']);
+        if host.is_empty() || !looks_like_host {
+            return Err(bad(
+                "the first part must be the registry's host (`HOST[:PORT]`); compose has no default registry",
+            ));
+        }
+        let (repository, tag) = match rest.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (rest, "latest"),
+        };
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+                && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+                && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+        };
+        if !repository.split('/').all(component_ok) {
+            return Err(bad(
+                "repository names are lowercase letters, digits and `._-`, in `/`-separated parts",
+            ));
+        }
+        if !valid_tag(tag) {
+            return Err(bad("invalid tag"));
+        }
+        Ok(Reference {
+            host: host.to_owned(),
+            repository: repository.to_owned(),
+            tag: tag.to_owned(),
+        })
+    }
+
+    /// Whether the host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        let name = match self.host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => self
+                .host
+                .rsplit_once(':')
+                .map_or(self.host.as_str(), |(h, _)| h),
+        };
+        name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 128
+        && !tag.starts_with(['.', '-'])
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "docker://{}/{}:{}", self.host, self.repository, self.tag)
+    }
+}
+
+/// How to push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// `--creds`; otherwise the Docker config file's `auths` entry for the host.
+    pub creds: Option<Credentials>,
+    pub docker_config: Option<PathBuf>,
+    /// Allow plain HTTP (and unverified TLS) to hosts that are not loopback.
+    pub insecure: bool,
+    /// Blobs larger than this go up in chunks of this size.
+    pub chunk_size: u64,
+    /// Concurrent blob uploads.
+    pub jobs: usize,
+    /// Where compose remembers which repository of a registry holds which blob (for mounts).
+    pub known_blobs: PathBuf,
+}
+
+/// What one push did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushReport {
+    pub destination: String,
+    /// The digest the registry returned for the tag (equal to the image's).
+    pub digest: String,
+    /// Blobs uploaded, and their bytes.
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    /// Blobs the repository already had.
+    pub existing: usize,
+    /// Blobs mounted from another repository of the same registry.
+    pub mounted: usize,
+}
+
+impl std::fmt::Display for PushReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pushed {} ({}): {} blobs uploaded ({:.1} MiB), {} already there, {} mounted",
+            self.destination,
+            self.digest,
+            self.uploaded,
+            self.uploaded_bytes as f64 / 1_048_576.0,
+            self.existing,
+            self.mounted
+        )
+    }
+}
+
+const ATTEMPTS: u32 = 4;
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 * (1 << attempt.min(6)))
+}
+
+/// Push `image` (its blobs in `store`) to every target: first every blob to every target,
+/// then the manifests, so no tag anywhere points at an image with missing blobs.
+pub fn push_all(
+    store: &Store,
+    image: &Image,
+    targets: &[Reference],
+    opts: &PushOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PushReport>, RegistryError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RegistryError::Runtime)?;
+    let mut known = KnownBlobs::load(&opts.known_blobs);
+    let clients = targets
+        .iter()
+        .map(|t| Client::new(t, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    runtime.block_on(async {
+        let mut reports = Vec::new();
+        for (target, client) in targets.iter().zip(&clients) {
+            let mut report = PushReport {
+                destination: target.to_string(),
+                ..PushReport::default()
+            };
+            let outcomes: Vec<Outcome> = futures_util::stream::iter(image.blobs())
+                .map(|blob| {
+                    let from =
+                        known.repository_with(&target.host, &blob.digest, &target.repository);
+                    let path = store.blob_path(&blob.digest);
+                    async move { client.push_blob(&blob, &path, from, on_bytes).await }
+                })
+                .buffer_unordered(opts.jobs.max(1))
+                .try_collect()
+                .await?;
+            for o in outcomes {
+                match o {
+                    Outcome::Existing => report.existing += 1,
+                    Outcome::Mounted => report.mounted += 1,
+                    Outcome::Uploaded(n) => {
+                        report.uploaded += 1;
+                        report.uploaded_bytes += n;
+                    }
+                }
+            }
+            known.record(&target.host, &target.repository, &image.blobs());
+            reports.push(report);
+        }
+        known.save();
+        for ((target, client), report) in targets.iter().zip(&clients).zip(&mut reports) {
+            report.digest = client.push_documents(image, &target.tag).await?;
+        }
+        Ok(reports)
+    })
+}
+
+enum Outcome {
+    Existing,
+    Mounted,
+    Uploaded(u64),
+}
+
+#[derive(Debug, Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    /// Bearer tokens by the scopes they were issued for.
+    tokens: HashMap<String, String>,
+}
+
+/// A request that can be sent again (after a challenge, or a transient failure).
+struct Req<'a> {
+    method: Method,
+    url: Url,
+    content_type: Option<&'a str>,
+    content_range: Option<String>,
+    body: Option<bytes::Bytes>,
+    /// Token scopes the request needs.
+    scopes: Vec<String>,
+    /// What the request does, for messages.
+    what: String,
+    /// Retry transient failures (idempotent requests only).
+    retry: bool,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: Url,
+    host: String,
+    repository: String,
+    creds: Option<Credentials>,
+    config_hint: String,
+    chunk_size: u64,
+    state: Mutex<AuthState>,
+}
+
+impl Client {
+    fn new(target: &Reference, opts: &PushOptions) -> Result<Client, RegistryError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let plain = target.is_loopback() || opts.insecure;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+            .tls_danger_accept_invalid_certs(opts.insecure)
+            .build()
+            .map_err(RegistryError::Client)?;
+        let scheme = if plain { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{}/", target.host)).map_err(|e| {
+            RegistryError::Reference {
+                text: target.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let creds = match &opts.creds {
+            Some(c) => Some(c.clone()),
+            None => match &opts.docker_config {
+                Some(p) => auth::from_docker_config(p, &target.host)?,
+                None => None,
+            },
+        };
+        Ok(Client {
+            http,
+            base,
+            host: target.host.clone(),
+            repository: target.repository.clone(),
+            creds,
+            config_hint: opts.docker_config.as_ref().map_or_else(
+                || "the Docker config file".to_owned(),
+                |p| format!("`{}`", p.display()),
+            ),
+            chunk_size: opts.chunk_size.max(1),
+            state: Mutex::new(AuthState::default()),
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("registry paths are valid")
+    }
+
+    fn push_scope(&self) -> String {
+        format!("repository:{}:pull,push", self.repository)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn authorization(&self, scopes: &[String]) -> Option<String> {
+        let state = self.state();
+        match state.challenge.as_ref()? {
+            Challenge::Basic => self.creds.as_ref().map(basic),
+            Challenge::Bearer { .. } => state
+                .tokens
+                .get(&scopes.join(" "))
+                .map(|t| format!("Bearer {t}")),
+        }
+    }
+
+    fn auth_failed(&self) -> RegistryError {
+        match &self.creds {
+            Some(c) => RegistryError::BadCredentials {
+                host: self.host.clone(),
+                user: c.user.clone(),
+                from: c.from.clone(),
+            },
+            None => RegistryError::NeedCredentials {
+                host: self.host.clone(),
+                config: self.config_hint.clone(),
+            },
+        }
+    }
+
+    async fn send(&self, req: &Req<'_>) -> Result<reqwest::Response, RegistryError> {
+        let mut attempt = 0;
+        let mut answered_challenge = false;
+        loop {
+            let mut rb = self.http.request(req.method.clone(), req.url.clone());
+            if let Some(ct) = req.content_type {
+                rb = rb.header(reqwest::header::CONTENT_TYPE, ct);
+            }
+            if let Some(range) = &req.content_range {
+                rb = rb.header(reqwest::header::CONTENT_RANGE, range);
+            }
+            if let Some(body) = &req.body {
+                rb = rb.body(body.clone());
+            } else if matches!(req.method, Method::PUT | Method::POST | Method::PATCH) {
+                rb = rb.header(reqwest::header::CONTENT_LENGTH, "0");
+            }
+            if let Some(a) = self.authorization(&req.scopes) {
+                rb = rb.header(reqwest::header::AUTHORIZATION, a);
+            }
+            let failure = match rb.send().await {
+                Err(source) => RegistryError::Unreachable {
+                    url: req.url.to_string(),
+                    source,
+                },
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                    if answered_challenge {
+                        return Err(self.auth_failed());
+                    }
+                    let challenge = resp
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(auth::parse_challenge);
+                    match challenge {
+                        Some(Challenge::Basic) if self.creds.is_some() => {
+                            self.state().challenge = Some(Challenge::Basic);
+                        }
+                        Some(Challenge::Bearer { realm, service }) => {
+                            let token = self.token(&realm, service.as_deref(), &req.scopes).await?;
+                            let mut state = self.state();
+                            state.challenge = Some(Challenge::Bearer { realm, service });
+                            state.tokens.insert(req.scopes.join(" "), token);
+                        }
+                        _ => return Err(self.auth_failed()),
+                    }
+                    answered_challenge = true;
+                    continue;
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if !(req.retry && matches!(status, 408 | 429 | 500..=599)) {
+                        return Ok(resp);
+                    }
+                    self.refusal(resp, &req.what).await
+                }
+            };
+            attempt += 1;
+            if !req.retry || attempt >= ATTEMPTS {
+                return Err(failure);
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    /// A Bearer token for `scopes` from the token service, with the credentials if any.
+    async fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<String, RegistryError> {
+        let fail = |reason: String| RegistryError::Token {
+            realm: realm.to_owned(),
+            reason,
+        };
+        let mut url = Url::parse(realm).map_err(|e| fail(e.to_string()))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut attempt = 0;
+        let resp = loop {
+            let mut rb = self.http.get(url.clone());
+            if let Some(c) = &self.creds {
+                rb = rb.header(reqwest::header::AUTHORIZATION, basic(c));
+            }
+            match rb.send().await {
+                Ok(r) => break r,
+                Err(e) if attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    drop(e);
+                }
+                Err(source) => {
+                    return Err(RegistryError::Unreachable {
+                        url: realm.to_owned(),
+                        source,
+                    });
+                }
+            }
+        };
+        match resp.status().as_u16() {
+            200 => {}
+            401 | 403 => return Err(self.auth_failed()),
+            s => return Err(fail(format!("HTTP {s}"))),
+        }
+        let body = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+        auth::token_from_response(&body).ok_or_else(|| fail("the answer holds no token".into()))
+    }
+
+    /// The error for an unexpected answer, with the registry's own error message.
+    async fn refusal(&self, resp: reqwest::Response, what: &str) -> RegistryError {
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap_or_default();
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let e = v["errors"].as_array()?.first()?.clone();
+                Some(format!(
+                    ": {} {}",
+                    e["code"].as_str().unwrap_or_default(),
+                    e["message"].as_str().unwrap_or_default()
+                ))
+            })
+            .unwrap_or_default();
+        RegistryError::Status {
+            host: self.host.clone(),
+            what: what.to_owned(),
+            status,
+            detail,
+        }
+    }
+
+    fn request(&self, method: Method, url: Url, what: String) -> Req<'static> {
+        Req {
+            retry: matches!(method, Method::GET | Method::HEAD),
+            method,
+            url,
+            content_type: None,
+            content_range: None,
+            body: None,
+            scopes: vec![self.push_scope()],
+            what,
+        }
+    }
+
+    /// Make sure the repository has `blob`: there already, mounted, or uploaded. A failed
+    /// upload starts again from a new session.
+    async fn push_blob(
+        &self,
+        blob: &BlobRef,
+        path: &Path,
+        mount_from: Option<String>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<Outcome, RegistryError> {
+        let what = format!("blob {}", blob.digest);
+        let head = self.request(
+            Method::HEAD,
+            self.url(&format!("v2/{}/blobs/{}", self.repository, blob.digest)),
+            format!("a check of {what}"),
+        );
+        let resp = self.send(&head).await?;
+        match resp.status().as_u16() {
+            200 => return Ok(Outcome::Existing),
+            404 => {}
+            _ => return Err(self.refusal(resp, &head.what).await),
+        }
+        let mut attempt = 0;
+        loop {
+            match self
+                .upload(blob, path, mount_from.as_deref(), on_bytes)
+                .await
+            {
+                Err(e) if e.transient() && attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn upload(
+        &self,
+        blob: &BlobRef,
+        path: &Path,
+        mount_from: Option<&str>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<Outcome, RegistryError> {
+        let what = format!("the upload of blob {}", blob.digest);
+        let mut start = self.url(&format!("v2/{}/blobs/uploads/", self.repository));
+        let mut req = self.request(Method::POST, start.clone(), what.clone());
+        if let Some(from) = mount_from {
+            start
+                .query_pairs_mut()
+                .append_pair("mount", &blob.digest)
+                .append_pair("from", from);
+            req.url = start;
+            req.scopes.push(format!("repository:{from}:pull"));
+        }
+        let resp = self.send(&req).await?;
+        let mut location = match resp.status().as_u16() {
+            201 if mount_from.is_some() => return Ok(Outcome::Mounted),
+            202 => self.location(&resp, &what)?,
+            _ => return Err(self.refusal(resp, &what).await),
+        };
+        let io = |source| RegistryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let last = if blob.size <= self.chunk_size {
+            tokio::fs::read(path).await.map_err(io)?
+        } else {
+            use tokio::io::AsyncReadExt;
+            let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+            let mut offset = 0u64;
+            loop {
+                let mut chunk = Vec::with_capacity(self.chunk_size as usize);
+                (&mut file)
+                    .take(self.chunk_size)
+                    .read_to_end(&mut chunk)
+                    .await
+                    .map_err(io)?;
+                if offset + chunk.len() as u64 >= blob.size {
+                    break chunk;
+                }
+                let n = chunk.len() as u64;
+                let mut patch = self.request(Method::PATCH, location, what.clone());
+                patch.content_type = Some("application/octet-stream");
+                patch.content_range = Some(format!("{offset}-{}", offset + n - 1));
+                patch.body = Some(chunk.into());
+                let resp = self.send(&patch).await?;
+                if resp.status().as_u16() != 202 {
+                    return Err(self.refusal(resp, &what).await);
+                }
+                location = self.location(&resp, &what)?;
+                offset += n;
+                on_bytes(n);
+            }
+        };
+        let n = last.len() as u64;
+        location
+            .query_pairs_mut()
+            .append_pair("digest", &blob.digest);
+        let mut put = self.request(Method::PUT, location, what.clone());
+        put.content_type = Some("application/octet-stream");
+        put.body = Some(last.into());
+        let resp = self.send(&put).await?;
+        if resp.status().as_u16() != 201 {
+            return Err(self.refusal(resp, &what).await);
+        }
+        self.check_digest(&resp, &blob.digest, &format!("blob {}", blob.digest))?;
+        on_bytes(n);
+        Ok(Outcome::Uploaded(blob.size))
+    }
+
+    /// The `Location` of an upload session, absolute.
+    fn location(&self, resp: &reqwest::Response, what: &str) -> Result<Url, RegistryError> {
+        resp.headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| self.base.join(l).ok())
+            .ok_or_else(|| RegistryError::Status {
+                host: self.host.clone(),
+                what: what.to_owned(),
+                status: resp.status().as_u16(),
+                detail: ": no upload location in the answer".into(),
+            })
+    }
+
+    fn check_digest(
+        &self,
+        resp: &reqwest::Response,
+        expected: &str,
+        what: &str,
+    ) -> Result<String, RegistryError> {
+        let got = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(expected);
+        if got != expected {
+            return Err(RegistryError::DigestMismatch {
+                host: self.host.clone(),
+                what: what.to_owned(),
+                expected: expected.to_owned(),
+                got: got.to_owned(),
+            });
+        }
+        Ok(got.to_owned())
+    }
+
+    async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &'static str,
+        bytes: &[u8],
+    ) -> Result<String, RegistryError> {
+        let digest = sha256_digest(bytes);
+        let what = format!("the manifest {digest}");
+        let mut put = self.request(
+            Method::PUT,
+            self.url(&format!("v2/{}/manifests/{reference}", self.repository)),
+            what.clone(),
+        );
+        put.retry = true;
+        put.content_type = Some(media_type);
+        put.body = Some(bytes::Bytes::copy_from_slice(bytes));
+        let resp = self.send(&put).await?;
+        if resp.status().as_u16() != 201 {
+            return Err(self.refusal(resp, &what).await);
+        }
+        self.check_digest(&resp, &digest, &what)
+    }
+
+    /// Every manifest by digest, then the top document by tag; the registry's digest of it.
+    async fn push_documents(&self, image: &Image, tag: &str) -> Result<String, RegistryError> {
+        match &image.index {
+            None => self.put_manifest(tag, OCI_MANIFEST, image.top()).await,
+            Some(index) => {
+                for m in &image.manifests {
+                    self.put_manifest(&ManifestEntry::digest(m), OCI_MANIFEST, &m.bytes)
+                        .await?;
+                }
+                self.put_manifest(tag, OCI_INDEX, index).await
+            }
+        }
+    }
+}
+
+fn basic(c: &Credentials) -> String {
+    let raw = format!("{}:{}", c.user, c.password);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Which repository of each registry compose last pushed each blob to: a hint for
+/// cross-repository mounts (a registry that no longer has the blob just starts an upload).
+/// It only ever saves network traffic; a lost or corrupt file changes nothing else.
+#[derive(Debug, Default)]
+struct KnownBlobs {
+    path: PathBuf,
+    /// host -> digest -> repository.
+    map: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl KnownBlobs {
+    fn load(path: &Path) -> KnownBlobs {
+        let map = fs_err::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        KnownBlobs {
+            path: path.to_path_buf(),
+            map,
+        }
+    }
+
+    fn repository_with(&self, host: &str, digest: &str, not: &str) -> Option<String> {
+        self.map
+            .get(host)?
+            .get(digest)
+            .filter(|r| r.as_str() != not)
+            .cloned()
+    }
+
+    fn record(&mut self, host: &str, repository: &str, blobs: &[BlobRef]) {
+        let m = self.map.entry(host.to_owned()).or_default();
+        for b in blobs {
+            m.insert(b.digest.clone(), repository.to_owned());
+        }
+    }
+
+    /// Best effort: a cache that cannot be written only costs a later upload.
+    fn save(&self) {
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let _ = fs_err::create_dir_all(dir);
+        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+            return;
+        };
+        let bytes = serde_json::to_vec(&self.map).expect("maps serialize");
+        if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
+            let _ = tmp.persist(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_parse() {
+        let r = Reference::parse("127.0.0.1:5000/distroless/python3:debug").unwrap();
+        assert_eq!(r.host, "127.0.0.1:5000");
+        assert_eq!(r.repository, "distroless/python3");
+        assert_eq!(r.tag, "debug");
+        assert!(r.is_loopback());
+        assert_eq!(
+            r.to_string(),
+            "docker://127.0.0.1:5000/distroless/python3:debug"
+        );
+        let r = Reference::parse("registry.example:443/base").unwrap();
+        assert_eq!(r.tag, "latest");
+        assert!(!r.is_loopback());
+        assert!(Reference::parse("localhost/x").unwrap().is_loopback());
+        assert!(Reference::parse("[::1]:5000/x").unwrap().is_loopback());
+        for bad in [
+            "python3:latest",
+            "library/python3",
+            "127.0.0.1:5000/",
+            "127.0.0.1:5000/Python3",
+            "127.0.0.1:5000/py//x",
+            "127.0.0.1:5000/x:-bad",
+            "127.0.0.1:5000/x@sha256:00",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn known_blobs_suggest_other_repositories_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known.json");
+        let blob = BlobRef {
+            digest: "sha256:aa".into(),
+            size: 1,
+            media_type: "x".into(),
+        };
+        let mut k = KnownBlobs::load(&path);
+        k.record("h:1", "python3", std::slice::from_ref(&blob));
+        k.save();
+        let k = KnownBlobs::load(&path);
+        assert_eq!(
+            k.repository_with("h:1", "sha256:aa", "cc").as_deref(),
+            Some("python3")
+        );
+        assert_eq!(k.repository_with("h:1", "sha256:aa", "python3"), None);
+        assert_eq!(k.repository_with("h:2", "sha256:aa", "cc"), None);
+        fs_err::write(&path, "not json").unwrap();
+        assert!(KnownBlobs::load(&path).map.is_empty());
+    }
+}
