@@ -803,6 +803,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     } else {
         opts.outputs.clone()
     };
+    if platforms.len() > 1
+        && let Some(d) = outputs
+            .iter()
+            .find(|d| matches!(d, Destination::DockerArchive { .. }))
+    {
+        bail!(
+            "`{d}` can hold one platform, and the build has {}\n\nhint: pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all",
+            platforms.len()
+        );
+    }
     let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
     let progress = Progress::new(opts.progress);
@@ -988,7 +998,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     } else {
         0
     };
-    let bar = progress.bytes("push", push_total);
+    let bar = Progress::new(opts.progress && push_total > 0).bytes("push", push_total);
     let pushes = publish::publish(
         &store,
         &image,

@@ -1,5 +1,5 @@
-//! `cargo xtask locks`: refresh the lock of every shipped spec (`compose lock --update`),
-//! printing what changed in each.
+//! `cargo xtask locks`: refresh the lock of every shipped spec (`compose lock --update`) for
+//! amd64 and arm64, so multi-arch builds are locked too, printing what changed in each.
 
 use std::process::Command;
 
@@ -20,7 +20,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for spec in specs {
         eprintln!("xtask: {}", spec.display());
         let st = Command::new("target/debug/compose")
-            .args(["lock", "--update"])
+            .args(["lock", "--update", "--platform", "linux/amd64,linux/arm64"])
             .args(args)
             .arg(&spec)
             .status()?;
