@@ -811,7 +811,10 @@ description = "C runtime"
             "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[annotations]\ncolour = \"red\"\n",
         );
         let msg = Spec::load(&bad).unwrap_err().to_string();
-        assert!(msg.contains("8:10") && msg.contains("reverse-domain"), "{msg}");
+        assert!(
+            msg.contains("8:10") && msg.contains("reverse-domain"),
+            "{msg}"
+        );
     }
 
     #[test]

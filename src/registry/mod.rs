@@ -99,17 +99,16 @@ impl Reference {
             text: text.to_owned(),
             reason: reason.to_owned(),
         };
+        const NO_HOST: &str = "expected `HOST[:PORT]/REPOSITORY[:TAG]`, starting with the registry's host (compose has no default registry)";
         let Some((host, rest)) = text.split_once('/') else {
-            return Err(bad("expected `HOST[:PORT]/REPOSITORY[:TAG]`"));
+            return Err(bad(NO_HOST));
         };
         if rest.contains('@') {
             return Err(bad("push to a tag, not a digest"));
         }
         let looks_like_host = host == "localhost" || host.contains(['.', ':']);
         if host.is_empty() || !looks_like_host {
-            return Err(bad(
-                "the first part must be the registry's host (`HOST[:PORT]`); compose has no default registry",
-            ));
+            return Err(bad(NO_HOST));
         }
         let (repository, tag) = match rest.rsplit_once(':') {
             Some((r, t)) if !t.contains('/') => (r, t),

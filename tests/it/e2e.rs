@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+use sha2::Digest as _;
+
 use crate::harness::{Image, compose, have, repo_root, run};
 
 fn enabled() -> bool {
@@ -95,6 +97,11 @@ fn family() -> &'static Family {
                 .arg("--json")
                 .arg("--output")
                 .arg(format!("oci:{}:{variant}", layout.display()))
+                .arg("--output")
+                .arg(format!(
+                    "docker-archive:{}:compose-e2e/{key}:test",
+                    work.join(format!("{key}.docker.tar")).display()
+                ))
                 .arg("--cache-dir")
                 .arg(shared_cache()));
             assert_eq!(r.code, Some(0), "building {key} failed:\n{}", r.stderr);
@@ -179,25 +186,9 @@ fn runc(
     )
 }
 
-fn docker_archive(b: &Built, key: &str) -> PathBuf {
-    let archive = family().work.join(format!("{key}.docker.tar"));
-    if !archive.exists() {
-        let o = Command::new("skopeo")
-            .arg("copy")
-            .arg(format!("oci:{}:{}", b.layout.display(), b.tag))
-            .arg(format!(
-                "docker-archive:{}:compose-e2e/{key}:test",
-                archive.display()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "skopeo copy: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    archive
+/// The image as compose wrote it with `docker-archive:FILE:compose-e2e/KEY:test`.
+fn docker_archive(key: &str) -> PathBuf {
+    family().work.join(format!("{key}.docker.tar"))
 }
 
 fn docker_available() -> bool {
@@ -213,8 +204,8 @@ fn docker_available() -> bool {
 }
 
 /// `docker load` the image as `compose-e2e/KEY:test`.
-fn docker_load(b: &Built, key: &str) {
-    let archive = docker_archive(b, key);
+fn docker_load(key: &str) {
+    let archive = docker_archive(key);
     let load = Command::new("docker")
         .arg("load")
         .arg("-i")
@@ -229,8 +220,8 @@ fn docker_load(b: &Built, key: &str) {
 }
 
 /// `docker load` the image and `docker run --user 65532` it.
-fn docker_run(b: &Built, key: &str, args: &[&str], volume: Option<&Path>) -> (i32, String, String) {
-    docker_load(b, key);
+fn docker_run(key: &str, args: &[&str], volume: Option<&Path>) -> (i32, String, String) {
+    docker_load(key);
     let mut cmd = Command::new("docker");
     cmd.args(["run", "--rm", "--network", "none", "--user", "65532"]);
     if let Some(v) = volume {
@@ -484,7 +475,7 @@ fn family_passes_container_structure_test() {
     ] {
         let b = &f.images[key];
         let debug = key.contains("debug");
-        let archive = docker_archive(b, key);
+        let archive = docker_archive(key);
         let mut yaml = String::from("schemaVersion: '2.0.0'\nfileExistenceTests:\n");
         let exist = |name: &str, path: &str, should: bool, extra: &str| {
             format!("- name: '{name}'\n  path: '{path}'\n  shouldExist: {should}\n{extra}")
@@ -642,7 +633,7 @@ fn python3_runs_its_whole_stdlib_as_nonroot() {
     let (code, _, _) = runc(b, "py-sh", 65532, &["/bin/sh", "-c", "true"], &[]);
     assert_ne!(code, 0, "there is no shell to run");
     if docker_available() {
-        let (code, out, err) = docker_run(b, "python3", &["-c", PY_CHECK], None);
+        let (code, out, err) = docker_run("python3", &["-c", PY_CHECK], None);
         assert_eq!(code, 0, "docker run python3:\n{out}\n{err}");
         assert!(out.contains("python-ok"));
     }
@@ -738,7 +729,7 @@ public class Trust {
         );
     }
     if docker_available() {
-        docker_load(&f.images["java17"], "java17");
+        docker_load("java17");
         // The entrypoint is `java -jar`: run the class path form instead.
         let load_and_run = Command::new("docker")
             .args([
@@ -797,14 +788,9 @@ fn nodejs_and_debug_shells_run() {
         assert!(out.starts_with("ok\n"), "{key}: {out}");
     }
     if docker_available() {
-        let (code, out, err) = docker_run(&f.images["nodejs"], "nodejs", &["-e", js], None);
+        let (code, out, err) = docker_run("nodejs", &["-e", js], None);
         assert_eq!(code, 0, "docker node: {out}\n{err}");
-        let (code, out, _) = docker_run(
-            &f.images["python3-debug"],
-            "python3-debug",
-            &["-c", "echo ok"],
-            None,
-        );
+        let (code, out, _) = docker_run("python3-debug", &["-c", "echo ok"], None);
         assert_eq!((code, out.trim()), (0, "ok"));
     }
 }
@@ -903,4 +889,214 @@ fn locked_offline_build_without_network_reproduces_the_digest() {
         .arg(format!("oci:{}", f.work.join("no-network").display()))
         .arg(&spec));
     r.fails_with("download of");
+}
+
+/// Issue 5: python3 for amd64 and arm64 in one command, pushed to a real registry and
+/// written as a layout and an OCI archive; read back by skopeo with the same digest; the
+/// arm64 half really is aarch64; a second image of the family reuses the pushed layers.
+#[test]
+fn multiarch_python3_is_pushed_and_archived() {
+    if !enabled() {
+        return;
+    }
+    require(&["skopeo", "docker-registry"]);
+    let f = family();
+    let registry = crate::support::registry::Registry::start(None).expect("docker-registry");
+    let host = registry.addr();
+    let layout = f.work.join("python3-multi");
+    let archive = f.work.join("python3-multi.oci.tar");
+    let r = run(compose()
+        .arg("build")
+        .arg(f.specs.join("python3.toml"))
+        .args(["--platform", "linux/amd64,linux/arm64", "--json"])
+        .args(["--annotation", "source=https://example.invalid/compose"])
+        .arg("--output")
+        .arg(format!("docker://{host}/python3:latest"))
+        .arg("--output")
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg("--output")
+        .arg(format!("oci-archive:{}:latest", archive.display()))
+        .arg("--cache-dir")
+        .arg(shared_cache()));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let digest = report["digest"].as_str().unwrap();
+    assert_eq!(report["pushes"][0]["digest"].as_str(), Some(digest));
+
+    // skopeo reads the index from the registry and from the archive: the same bytes.
+    let raw = |target: &str| {
+        let o = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false", target])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let index_bytes = raw(&format!("docker://{host}/python3:latest"));
+    assert_eq!(sha(&index_bytes), digest, "the registry serves our index");
+    assert_eq!(
+        sha(&raw(&format!("oci-archive:{}:latest", archive.display()))),
+        digest
+    );
+    let index: serde_json::Value = serde_json::from_slice(&index_bytes).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.title"],
+        "python3"
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.source"],
+        "https://example.invalid/compose"
+    );
+    assert!(
+        index["annotations"]["org.opencontainers.image.description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Python 3.13"))
+    );
+    let platforms: Vec<(String, Option<String>)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["platform"]["architecture"].as_str().unwrap().to_owned(),
+                m["platform"]["variant"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            ("amd64".to_owned(), None),
+            ("arm64".to_owned(), Some("v8".to_owned()))
+        ]
+    );
+
+    // skopeo copies every platform out of the registry and keeps the digest.
+    let copied = f.work.join("python3-copied");
+    let o = Command::new("skopeo")
+        .args(["copy", "--all", "--src-tls-verify=false"])
+        .arg(format!("docker://{host}/python3:latest"))
+        .arg(format!("oci:{}:latest", copied.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let copied_index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(copied.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        copied_index["manifests"][0]["digest"].as_str(),
+        Some(digest)
+    );
+
+    // The amd64 half has the single-platform build's layers; the arm64 half is aarch64.
+    let amd64 =
+        crate::harness::read_manifest(&layout, index["manifests"][0]["digest"].as_str().unwrap());
+    assert_eq!(amd64.layer_digests, f.images["python3"].image.layer_digests);
+    let arm64 =
+        crate::harness::read_manifest(&layout, index["manifests"][1]["digest"].as_str().unwrap());
+    assert_eq!(arm64.config["architecture"], "arm64");
+    assert_eq!(arm64.config["variant"], "v8");
+    let fs = arm64.merged();
+    let python = &fs["usr/bin/python3.13"].data;
+    assert_eq!(&python[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([python[18], python[19]]),
+        183,
+        "e_machine is EM_AARCH64"
+    );
+    let amd64_python = &amd64.merged()["usr/bin/python3.13"].data;
+    assert_eq!(u16::from_le_bytes([amd64_python[18], amd64_python[19]]), 62);
+
+    // cc is python3's parent: pushing it uploads only its config; the layers are mounted
+    // from the python3 repository (or already there), never uploaded again.
+    let r = run(compose()
+        .arg("build")
+        .arg(f.specs.join("cc.toml"))
+        .arg("--json")
+        .arg("--output")
+        .arg(format!("docker://{host}/cc:latest"))
+        .arg("--cache-dir")
+        .arg(shared_cache()));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let cc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let p = &cc["pushes"][0];
+    assert_eq!(p["uploaded"].as_u64(), Some(1), "{p}");
+    assert_eq!(
+        p["mounted"].as_u64().unwrap() + p["existing"].as_u64().unwrap(),
+        4,
+        "{p}"
+    );
+    assert_eq!(
+        registry.blob_upload_puts("cc"),
+        1,
+        "only the config went up"
+    );
+    assert_eq!(cc["digest"], f.images["cc"].report["digest"]);
+}
+
+/// Issue 5: the seeds' multi-stage workflow on our base: a Dockerfile whose final stage is
+/// `FROM` the loaded python3 image with an application copied in, built by the engine and run.
+#[test]
+fn a_dockerfile_builds_from_the_loaded_python3_base() {
+    if !enabled() || !docker_available() {
+        return;
+    }
+    let f = family();
+    docker_load("python3");
+    docker_load("python3-debug");
+    let ctx = f.work.join("docker-app");
+    fs_err::create_dir_all(&ctx).unwrap();
+    fs_err::write(
+        ctx.join("app.py"),
+        "import json, sys\nprint(json.dumps({'app': 'ok', 'python': sys.version_info[:2]}))\n",
+    )
+    .unwrap();
+    // The build stage is our debug image (it has a shell); the final stage is the plain base.
+    fs_err::write(
+        ctx.join("Dockerfile"),
+        "FROM compose-e2e/python3-debug:test AS build\nSHELL [\"/busybox/sh\", \"-c\"]\nCOPY app.py /src/app.py\nRUN python3 -m py_compile /src/app.py && mkdir -p /out && cp /src/app.py /out/\n\nFROM compose-e2e/python3:test\nCOPY --from=build /out/app.py /app/app.py\nCMD [\"/app/app.py\"]\n",
+    )
+    .unwrap();
+    let build = Command::new("docker")
+        .args(["build", "-q", "-t", "compose-e2e/app:test"])
+        .arg(&ctx)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let out = Command::new("docker")
+        .args(["run", "--rm", "--network", "none", "compose-e2e/app:test"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"app": "ok", "python": [3, 13]}"#,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The application adds a few bytes to the base, nothing more.
+    let size = |image: &str| -> u64 {
+        let o = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Size}}", image])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    let (base, app) = (
+        size("compose-e2e/python3:test"),
+        size("compose-e2e/app:test"),
+    );
+    eprintln!("docker images: python3 base {base} bytes, app {app} bytes");
+    assert!(
+        app > base && app - base < 64 * 1024,
+        "base {base}, app {app}"
+    );
 }

@@ -8,14 +8,14 @@ use crate::harness::{Run, TarEntry, compose, read_image, repo_root, run};
 use crate::support::server::Server;
 
 /// A served copy of the fixture repository and a scratch directory.
-struct Env {
-    server: Server,
+pub struct Env {
+    pub server: Server,
     repo: tempfile::TempDir,
     work: tempfile::TempDir,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub fn new() -> Env {
         let repo = tempfile::tempdir().unwrap();
         copy_dir(&repo_root().join("tests/data/repo"), repo.path());
         let server = Server::start(repo.path());
@@ -26,12 +26,12 @@ impl Env {
         }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub fn path(&self, rel: &str) -> PathBuf {
         self.work.path().join(rel)
     }
 
     /// Write a spec using the fixture source; `body` adds `[packages]` etc.
-    fn spec(&self, name: &str, body: &str) -> PathBuf {
+    pub fn spec(&self, name: &str, body: &str) -> PathBuf {
         let key = repo_root().join("tests/data/keys/fixture-archive.gpg");
         let text = format!(
             "name = \"{name}\"\n\n[[source]]\narchive = \"fixture\"\nsuites = [\"testing\", \"testing-updates\"]\ncomponents = [\"main\"]\nsigned-by = \"{}\"\n\n{body}",
@@ -42,7 +42,7 @@ impl Env {
         p
     }
 
-    fn build(&self, spec: &Path, out: &str, extra: &[&str]) -> Run {
+    pub fn build(&self, spec: &Path, out: &str, extra: &[&str]) -> Run {
         run(compose()
             .arg("build")
             .arg(spec)
@@ -67,7 +67,24 @@ impl Env {
             .arg(spec))
     }
 
-    fn tool_spec(&self) -> PathBuf {
+    /// `compose build SPEC` to the given `--output`s (none: the default), with the fixture
+    /// mirror and the shared cache (unless `extra` names another).
+    pub fn build_to(&self, spec: &Path, outputs: &[String], extra: &[&str]) -> Run {
+        let mut cmd = compose();
+        cmd.arg("build").arg(spec);
+        for o in outputs {
+            cmd.arg("--output").arg(o);
+        }
+        if !extra.contains(&"--cache-dir") {
+            cmd.arg("--cache-dir").arg(self.path("cache"));
+        }
+        run(cmd
+            .arg("--mirror")
+            .arg(format!("fixture={}", self.server.url()))
+            .args(extra))
+    }
+
+    pub fn tool_spec(&self) -> PathBuf {
         self.spec(
             "tool",
             "[packages]\ninclude = [\"f-tool\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\", \"/usr/share/man/**\", \"/usr/share/locale/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\"]\nuser = \"65532\"\nworkdir = \"/home/nonroot\"\nenv = { LANG = \"C.UTF-8\" }\n",

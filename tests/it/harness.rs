@@ -135,7 +135,12 @@ fn read_image_where(layout: &Path, pick: impl Fn(&serde_json::Value) -> bool) ->
         .rev()
         .find(|d| pick(d))
         .expect("a manifest with that tag");
-    let manifest_digest = desc["digest"].as_str().unwrap().to_owned();
+    read_manifest(layout, desc["digest"].as_str().unwrap())
+}
+
+/// The image of one manifest in a layout (an index's member, say).
+pub fn read_manifest(layout: &Path, digest: &str) -> Image {
+    let manifest_digest = digest.to_owned();
     let manifest: serde_json::Value =
         serde_json::from_slice(&read_blob(layout, &manifest_digest)).unwrap();
     let config: serde_json::Value = serde_json::from_slice(&read_blob(

@@ -3,5 +3,6 @@
 mod e2e;
 mod fixture;
 mod harness;
+mod publish;
 mod specs;
 mod support;

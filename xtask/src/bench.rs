@@ -107,7 +107,12 @@ fn mib(bytes: f64) -> f64 {
 }
 
 pub fn run(_args: &[String]) -> Result<()> {
-    tools::ensure(&[("/usr/bin/time", "time"), ("mmdebstrap", "mmdebstrap")])?;
+    tools::ensure(&[
+        ("/usr/bin/time", "time"),
+        ("mmdebstrap", "mmdebstrap"),
+        ("skopeo", "skopeo"),
+        ("docker-registry", "docker-registry"),
+    ])?;
     eprintln!("xtask: building compose (release)");
     let st = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "--bin", "compose"])
@@ -230,6 +235,8 @@ pub fn run(_args: &[String]) -> Result<()> {
         peak as f64 / 1024.0
     );
 
+    publish_figures(&bin, &scratch, &cold_cache, &warm_locked)?;
+
     println!();
     println!(
         "{:<20} {:>14} {:>14} {:>14} {:>20}",
@@ -258,5 +265,134 @@ pub fn run(_args: &[String]) -> Result<()> {
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// A throwaway `docker-registry` on a free loopback port, stopped on drop.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    _dir: PathBuf,
+}
+
+impl Registry {
+    fn start(scratch: &Path, name: &str) -> Result<Registry> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = scratch.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            ),
+        )?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Ok(Registry {
+                    child,
+                    addr,
+                    _dir: dir,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bail!("docker-registry did not start on {addr}")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Multi-arch builds against two single-platform ones, and pushes against `skopeo copy` of
+/// the same image into an empty registry.
+fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Result<()> {
+    let locked = PathBuf::from("specs/python3.toml");
+    let both = ["--platform", "linux/amd64,linux/arm64"];
+    // Warm the arm64 packages once, then time.
+    compose_build(bin, &locked, &scratch.join("multi-warmup"), cache, &both)?;
+    let arm = compose_build(
+        bin,
+        &locked,
+        &scratch.join("arm64"),
+        cache,
+        &["--platform", "linux/arm64"],
+    )?;
+    let multi = compose_build(bin, &locked, &scratch.join("multi"), cache, &both)?;
+    println!();
+    println!("python3 for amd64 + arm64, warm, from the lock:");
+    println!(
+        "{:<40} {:>10.2}\n{:<40} {:>10.2}\n{:<40} {:>10.2}",
+        "compose amd64 alone",
+        warm_locked.seconds,
+        "compose arm64 alone",
+        arm.seconds,
+        "compose both at once (one index)",
+        multi.seconds
+    );
+    println!(
+        "multi-arch ratio both/(amd64+arm64): {:.2} (platforms build in parallel)",
+        multi.seconds / (warm_locked.seconds + arm.seconds)
+    );
+
+    // Push the amd64 image into an empty registry: compose builds and pushes in one run;
+    // skopeo copies the already built layout.
+    let ours = Registry::start(scratch, "registry-compose")?;
+    let push = timed(
+        Command::new(bin)
+            .arg("build")
+            .arg(&locked)
+            .arg("--output")
+            .arg(format!("docker://{}/python3:latest", ours.addr))
+            .arg("--cache-dir")
+            .arg(cache),
+    )?;
+    let again = timed(
+        Command::new(bin)
+            .arg("build")
+            .arg(&locked)
+            .arg("--output")
+            .arg(format!("docker://{}/python3:latest", ours.addr))
+            .arg("--cache-dir")
+            .arg(cache),
+    )?;
+    let theirs = Registry::start(scratch, "registry-skopeo")?;
+    let layout = scratch.join("py-warm-lock0");
+    let skopeo = timed(
+        Command::new("skopeo")
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}", layout.display()))
+            .arg(format!("docker://{}/python3:latest", theirs.addr)),
+    )?;
+    println!();
+    println!("pushing python3 (amd64) to an empty registry on 127.0.0.1:");
+    println!(
+        "{:<40} {:>10.2}\n{:<40} {:>10.2}\n{:<40} {:>10.2}",
+        "compose build + push",
+        push.seconds,
+        "compose build + push, already there",
+        again.seconds,
+        "skopeo copy oci: -> docker:// (push only)",
+        skopeo.seconds
+    );
+    println!(
+        "push ratio (compose build+push)/(skopeo push only): {:.2}; compose's push alone is about {:.2} s",
+        push.seconds / skopeo.seconds,
+        (push.seconds - warm_locked.seconds).max(0.0)
+    );
     Ok(())
 }

@@ -1,3 +1,5 @@
-//! Test infrastructure: a static HTTP server for the fixture repository.
+//! Test infrastructure: a static HTTP server for the fixture repository, and a real
+//! registry with a fault-injecting proxy for pushes.
 
+pub mod registry;
 pub mod server;

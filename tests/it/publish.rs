@@ -1,0 +1,472 @@
+//! Publishing the fixture image: `oci-archive` and `docker-archive` outputs read back by
+//! skopeo, and pushes to a real registry (Debian's `docker-registry` on 127.0.0.1) directly
+//! and through a fault-injecting proxy: uploads only of what is missing, mounts, chunked
+//! uploads, Basic and Bearer authentication, retries, and re-runs that complete a push.
+
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::fixture::Env;
+use crate::harness::{Run, have, read_image};
+use crate::support::registry::{Proxy, Registry};
+
+fn skopeo(args: &[&str]) -> Vec<u8> {
+    let o = Command::new("skopeo").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The report of a successful `--json` build.
+fn report(r: &Run) -> serde_json::Value {
+    assert_eq!(r.code, Some(0), "build failed:\n{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// Two levels (parent and child) so pushes share a layer.
+fn family_specs(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let base = env.spec(
+        "fbase",
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n\n[annotations]\ndescription = \"fixture base\"\nversion = \"1.0\"\n",
+    );
+    let top = env.path("ftop.toml");
+    fs_err::write(
+        &top,
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n[config]\nuser = \"65532\"\n[annotations]\ndescription = \"fixture top\"\n",
+    )
+    .unwrap();
+    (base, top)
+}
+
+fn push(env: &Env, spec: &Path, dest: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    env.build_to(spec, &[format!("docker://{dest}")], &args)
+}
+
+#[test]
+fn archives_are_deterministic_and_read_back_by_skopeo() {
+    if !have("skopeo") {
+        eprintln!("SKIPPED: skopeo is not installed (run `cargo xtask test`)");
+        return;
+    }
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
+    let outputs = |suffix: &str| {
+        vec![
+            format!("oci:{}:v1", env.path(&format!("layout{suffix}")).display()),
+            format!(
+                "oci-archive:{}:v1",
+                env.path(&format!("img{suffix}.oci.tar")).display()
+            ),
+            format!(
+                "docker-archive:{}:compose-fixture/ftop:v1",
+                env.path(&format!("img{suffix}.docker.tar")).display()
+            ),
+        ]
+    };
+    let r = report(&env.build_to(
+        &top,
+        &outputs(""),
+        &["--json", "--annotation", "version=2.0"],
+    ));
+    let digest = r["digest"].as_str().unwrap().to_owned();
+    assert_eq!(r["outputs"].as_array().unwrap().len(), 3);
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
+    assert_eq!(img.manifest_digest, digest);
+
+    // Annotations: defaults, the spec's (the child's description wins), then the flag's.
+    let a = &img.manifest["annotations"];
+    assert_eq!(a["org.opencontainers.image.title"], "ftop");
+    assert_eq!(a["org.opencontainers.image.description"], "fixture top");
+    assert_eq!(a["org.opencontainers.image.version"], "2.0");
+    assert_eq!(
+        a["org.opencontainers.image.created"].as_str(),
+        img.config["created"].as_str()
+    );
+    assert_eq!(r["annotations"], *a);
+
+    // skopeo reads the OCI archive: the same manifest bytes.
+    let oci = format!("oci-archive:{}:v1", env.path("img.oci.tar").display());
+    assert_eq!(sha256(&skopeo(&["inspect", "--raw", &oci])), digest);
+    // ... and the docker archive: the same config and layers under its name.
+    let docker = format!("docker-archive:{}", env.path("img.docker.tar").display());
+    let m: serde_json::Value =
+        serde_json::from_slice(&skopeo(&["inspect", "--raw", &docker])).unwrap();
+    assert_eq!(m["config"]["digest"], img.manifest["config"]["digest"]);
+    assert_eq!(m["layers"].as_array().unwrap().len(), 2);
+    // `docker load` names the image from manifest.json.
+    let mut tar = tar::Archive::new(fs_err::File::open(env.path("img.docker.tar")).unwrap());
+    let manifest_json = tar
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+        .map(|mut e| {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&v).unwrap()
+        })
+        .expect("manifest.json in the docker archive");
+    assert_eq!(manifest_json[0]["RepoTags"][0], "compose-fixture/ftop:v1");
+    assert_eq!(
+        manifest_json[0]["Config"],
+        format!(
+            "blobs/sha256/{}",
+            img.manifest["config"]["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:")
+        )
+    );
+    // skopeo copies the docker archive into a layout and finds the same files.
+    let copied = env.path("copied");
+    skopeo(&["copy", &docker, &format!("oci:{}:x", copied.display())]);
+    let back = read_image(&copied);
+    assert_eq!(
+        back.merged().keys().collect::<Vec<_>>(),
+        img.merged().keys().collect::<Vec<_>>()
+    );
+
+    // Every local output has its SBOM beside it.
+    for f in [
+        "layout.v1.spdx.json",
+        "img.oci.tar.spdx.json",
+        "img.docker.tar.spdx.json",
+    ] {
+        assert!(env.path(f).is_file(), "{f} missing");
+    }
+
+    // Built again elsewhere: the archives are the same bytes.
+    let again = report(&env.build_to(
+        &top,
+        &outputs("2"),
+        &["--json", "--annotation", "version=2.0"],
+    ));
+    assert_eq!(again["digest"], r["digest"]);
+    for (a, b) in [
+        ("img.oci.tar", "img2.oci.tar"),
+        ("img.docker.tar", "img2.docker.tar"),
+    ] {
+        assert!(
+            fs_err::read(env.path(a)).unwrap() == fs_err::read(env.path(b)).unwrap(),
+            "{a} and {b} differ"
+        );
+    }
+
+    // A docker archive holds one platform: refused before anything is built or written.
+    let multi = env.build_to(
+        &top,
+        &[format!(
+            "docker-archive:{}",
+            env.path("multi.tar").display()
+        )],
+        &["--platform", "linux/amd64,linux/arm64"],
+    );
+    multi.fails_with("can hold one platform");
+    assert!(!env.path("multi.tar").exists());
+}
+
+#[test]
+fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
+    let Some(registry) = Registry::start(None) else {
+        return;
+    };
+    let proxy = Proxy::start(&registry.addr());
+    let host = proxy.url_host();
+    let env = Env::new();
+    let (base, top) = family_specs(&env);
+
+    // The parent: every blob uploaded (two: layer and config).
+    let r = report(&push(&env, &base, &format!("{host}/fbase:v1"), &[]));
+    let p = &r["pushes"][0];
+    assert_eq!(
+        (
+            p["uploaded"].as_u64(),
+            p["existing"].as_u64(),
+            p["mounted"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0)),
+        "{p}"
+    );
+    assert_eq!(p["digest"], r["digest"], "the registry's digest is ours");
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{host}/fbase:v1"),
+    ]);
+    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+
+    // The child into the same repository: the shared lower layer is not uploaded again.
+    let r = report(&push(&env, &top, &format!("{host}/fbase:top"), &[]));
+    let p = &r["pushes"][0];
+    assert_eq!(
+        (p["uploaded"].as_u64(), p["existing"].as_u64()),
+        (Some(2), Some(1)),
+        "{p}"
+    );
+    // ... and into another repository: mounted from the first, not uploaded.
+    let before = registry.blob_upload_puts("ftop");
+    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+    let p = &r["pushes"][0];
+    assert_eq!(
+        (p["uploaded"].as_u64(), p["mounted"].as_u64()),
+        (Some(0), Some(3)),
+        "{p}"
+    );
+    assert_eq!(
+        registry.blob_upload_puts("ftop"),
+        before,
+        "no blob went up again"
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("POST ") && r.contains("mount=sha256"))
+    );
+    // The same push again: everything is there.
+    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+    assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(3));
+
+    // skopeo copies the pushed image out: the same manifest and files as a local build.
+    let copied = env.path("copied");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{host}/ftop:v1"),
+        &format!("oci:{}:x", copied.display()),
+    ]);
+    let local = env.build(&top, "local", &[]);
+    let back = read_image(&copied);
+    assert_eq!(back.manifest_digest, local.digest());
+    assert_eq!(back.merged(), read_image(&env.path("local")).merged());
+
+    // Chunked uploads (a tiny chunk size, a fresh cache so nothing is mounted): the registry
+    // checks the digest of what it assembled.
+    let cold = env.path("cold-cache");
+    let r = report(&env.build_to(
+        &top,
+        &[format!("docker://{host}/chunked:v1")],
+        &[
+            "--json",
+            "--push-chunk-size",
+            "1K",
+            "--cache-dir",
+            cold.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(3));
+    let patches = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("PATCH /v2/chunked/blobs/uploads/"))
+        .count();
+    assert!(patches >= 2, "chunked uploads use PATCH: {patches}");
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{host}/chunked:v1"),
+    ]);
+    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+}
+
+#[test]
+fn registry_credentials_basic_and_bearer() {
+    let Some(registry) = Registry::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
+    let dest = format!("{}/fbase:v1", registry.addr());
+    // Nobody's config file is read by accident.
+    let no_config = env.path("no-docker-config");
+    let build = |extra: &[&str], docker_config: &Path| {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let mut cmd = crate::harness::compose();
+        cmd.env("DOCKER_CONFIG", docker_config)
+            .env_remove("COMPOSE_CREDS")
+            .arg("build")
+            .arg(&base)
+            .arg("--output")
+            .arg(format!("docker://{dest}"))
+            .arg("--cache-dir")
+            .arg(env.path("cache"))
+            .arg("--mirror")
+            .arg(format!("fixture={}", env.server.url()))
+            .args(&args);
+        crate::harness::run(&mut cmd)
+    };
+    build(&[], &no_config).fails_with("requires credentials");
+    build(&["--creds", "alice:wrong"], &no_config)
+        .fails_with("rejected the credentials of `alice` from --creds");
+    let r = report(&build(&["--creds", "alice:s3cret"], &no_config));
+    assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(2));
+    // `docker login`'s file: an `auths` entry for the host.
+    let config = env.path("docker-config");
+    fs_err::create_dir_all(&config).unwrap();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret");
+    fs_err::write(
+        config.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            registry.addr()
+        ),
+    )
+    .unwrap();
+    let r = report(&build(&[], &config));
+    assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(2));
+
+    // Bearer tokens from the challenge's token service (the proxy plays one).
+    let Some(open) = Registry::start(None) else {
+        return;
+    };
+    let proxy = Proxy::start(&open.addr());
+    proxy.require_bearer("bob", "pw");
+    let dest = format!("{}/bearer:v1", proxy.url_host());
+    push(&env, &base, &dest, &[]).fails_with("requires credentials");
+    push(&env, &base, &dest, &["--creds", "bob:nope"])
+        .fails_with("rejected the credentials of `bob`");
+    let r = report(&push(&env, &base, &dest, &["--creds", "bob:pw"]));
+    assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(2));
+    assert!(
+        proxy
+            .token_queries()
+            .iter()
+            .any(|q| q.contains("scope=repository%3Abearer%3Apull%2Cpush")
+                && q.contains("service=compose-test")),
+        "{:?}",
+        proxy.token_queries()
+    );
+}
+
+#[test]
+fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
+    let Some(mut registry) = Registry::start(None) else {
+        return;
+    };
+    let env = Env::new();
+    let (base, top) = family_specs(&env);
+
+    // One 500 on a blob upload and one on the manifest: retried, the push completes.
+    let proxy = Proxy::start(&registry.addr());
+    proxy.fail_next("PUT", "/blobs/uploads/", 1, 500);
+    proxy.fail_next("PUT", "/manifests/", 1, 503);
+    let r = report(&push(
+        &env,
+        &base,
+        &format!("{}/flaky:v1", proxy.url_host()),
+        &[],
+    ));
+    assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(2));
+    let seen = proxy.requests();
+    assert!(
+        seen.iter()
+            .filter(|r| r.starts_with("PUT /v2/flaky/manifests/v1"))
+            .count()
+            >= 2,
+        "{seen:?}"
+    );
+
+    // A registry that keeps failing: a clear error after the retries, and no local output.
+    let broken = Proxy::start(&registry.addr());
+    broken.fail_next("PUT", "/blobs/uploads/", 1000, 500);
+    let layout = env.path("not-written");
+    let r = env.build_to(
+        &top,
+        &[
+            format!("oci:{}", layout.display()),
+            format!("docker://{}/broken:v1", broken.url_host()),
+        ],
+        &[],
+    );
+    r.fails_with("HTTP 500");
+    assert!(!layout.exists(), "a failed push leaves no local output");
+    // Through a healthy path the same push completes.
+    let r = report(&push(
+        &env,
+        &top,
+        &format!("{}/broken:v1", registry.addr()),
+        &[],
+    ));
+    assert!(r["pushes"][0]["digest"].is_string());
+
+    // The registry goes away in the middle of a push: the error says so; a re-run, once it
+    // is back, uploads only what is missing.
+    let dying = Proxy::start(&registry.addr());
+    dying.die_after(3);
+    let dest = format!("{}/midway:v1", dying.url_host());
+    push(
+        &env,
+        &top,
+        &dest,
+        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
+    )
+    .fails_with("cannot reach the registry");
+    dying.revive();
+    let r = report(&push(
+        &env,
+        &top,
+        &dest,
+        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
+    ));
+    let p = &r["pushes"][0];
+    assert_eq!(
+        p["uploaded"].as_u64().unwrap()
+            + p["existing"].as_u64().unwrap()
+            + p["mounted"].as_u64().unwrap(),
+        3,
+        "{p}"
+    );
+
+    // The registry stopped: refused connections are retried, then reported; after a restart
+    // the push completes.
+    registry.stop();
+    let dest = format!("{}/stopped:v1", registry.addr());
+    push(&env, &top, &dest, &[]).fails_with("cannot reach the registry");
+    registry.restart();
+    let r = report(&push(&env, &top, &dest, &[]));
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{dest}"),
+    ]);
+    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+}
+
+#[test]
+fn bad_destinations_and_flags_are_refused_early() {
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
+    for (dest, needle) in [
+        ("docker://python3:latest", "registry's host"),
+        ("docker://127.0.0.1:1/Bad", "lowercase"),
+        ("docker-archive:x.tar:Bad:1", "invalid image name"),
+        ("tarball:x", "unsupported destination"),
+    ] {
+        env.build_to(&base, &[dest.to_owned()], &[])
+            .fails_with(needle);
+    }
+    env.build_to(&base, &[], &["--annotation", "colour=red"])
+        .fails_with("reverse-domain");
+    env.build_to(&base, &[], &["--push-chunk-size", "8X"])
+        .fails_with("size like");
+    env.build_to(&base, &[], &["--creds", "nopassword"])
+        .fails_with("USER:PASSWORD");
+    // Nothing listens on port 1: the error names the registry and hints at a re-run.
+    push(&env, &base, "127.0.0.1:1/x", &[])
+        .fails_with("cannot reach the registry at `http://127.0.0.1:1/");
+}
