@@ -237,11 +237,16 @@ pub fn push_all(
         .build()
         .map_err(RegistryError::Runtime)?;
     let mut known = KnownBlobs::load(&opts.known_blobs);
-    let clients = targets
+    let mut clients = targets
         .iter()
         .map(|t| Client::new(t, opts))
         .collect::<Result<Vec<_>, _>>()?;
     runtime.block_on(async {
+        for (target, client) in targets.iter().zip(&mut clients) {
+            if opts.insecure && !target.is_loopback() {
+                client.pick_scheme().await;
+            }
+        }
         let mut reports = Vec::new();
         for (target, client) in targets.iter().zip(&clients) {
             let mut report = PushReport {
@@ -321,7 +326,8 @@ struct Client {
 impl Client {
     fn new(target: &Reference, opts: &PushOptions) -> Result<Client, RegistryError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let plain = target.is_loopback() || opts.insecure;
+        // Loopback registries speak plain HTTP; `--insecure` ones are probed (`pick_scheme`).
+        let plain = target.is_loopback();
         let http = reqwest::Client::builder()
             .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
@@ -356,6 +362,21 @@ impl Client {
             chunk_size: opts.chunk_size.max(1),
             state: Mutex::new(AuthState::default()),
         })
+    }
+
+    /// For `--insecure`: HTTPS (certificates unchecked) when the registry answers it, else
+    /// plain HTTP, as Docker treats insecure registries.
+    async fn pick_scheme(&mut self) {
+        let probe = self.url("v2/");
+        let tls = self
+            .http
+            .get(probe)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if tls.is_err() {
+            let _ = self.base.set_scheme("http");
+        }
     }
 
     fn url(&self, path: &str) -> Url {

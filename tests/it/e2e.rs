@@ -1058,7 +1058,7 @@ fn a_dockerfile_builds_from_the_loaded_python3_base() {
     // The build stage is our debug image (it has a shell); the final stage is the plain base.
     fs_err::write(
         ctx.join("Dockerfile"),
-        "FROM compose-e2e/python3-debug:test AS build\nSHELL [\"/busybox/sh\", \"-c\"]\nCOPY app.py /src/app.py\nRUN python3 -m py_compile /src/app.py && mkdir -p /out && cp /src/app.py /out/\n\nFROM compose-e2e/python3:test\nCOPY --from=build /out/app.py /app/app.py\nCMD [\"/app/app.py\"]\n",
+        "FROM compose-e2e/python3-debug:test AS build\nSHELL [\"/busybox/sh\", \"-c\"]\nUSER 0\nCOPY app.py /src/app.py\nRUN python3 -m py_compile /src/app.py && mkdir -p /out && cp /src/app.py /out/\n\nFROM compose-e2e/python3:test\nCOPY --from=build /out/app.py /app/app.py\nCMD [\"/app/app.py\"]\n",
     )
     .unwrap();
     let build = Command::new("docker")

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fixture::Env;
 use crate::harness::{Run, have, read_image};
-use crate::support::registry::{Proxy, Registry};
+use crate::support::registry::{Proxy, Registry, outward_ip};
 
 fn skopeo(args: &[&str]) -> Vec<u8> {
     let o = Command::new("skopeo").args(args).output().unwrap();
@@ -469,4 +469,32 @@ fn bad_destinations_and_flags_are_refused_early() {
     // Nothing listens on port 1: the error names the registry and hints at a re-run.
     push(&env, &base, "127.0.0.1:1/x", &[])
         .fails_with("cannot reach the registry at `http://127.0.0.1:1/");
+}
+
+/// A registry that is not on loopback is reached over HTTPS only; `--insecure` allows plain
+/// HTTP (after HTTPS failed).
+#[test]
+fn plain_http_only_for_loopback_or_with_insecure() {
+    let Some(registry) = Registry::start(None) else {
+        return;
+    };
+    let Some(ip) = outward_ip() else {
+        eprintln!("SKIPPED: this machine has no address besides loopback");
+        return;
+    };
+    let proxy = Proxy::start_on(&ip, &registry.addr());
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
+    let dest = format!("{}/remote:v1", proxy.url_host());
+    push(&env, &base, &dest, &[]).fails_with(&format!(
+        "cannot reach the registry at `https://{}/",
+        proxy.url_host()
+    ));
+    assert!(
+        proxy.requests().iter().all(|r| !r.contains("/v2/remote/")),
+        "nothing went over plain HTTP: {:?}",
+        proxy.requests()
+    );
+    let r = report(&push(&env, &base, &dest, &["--insecure"]));
+    assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(2));
 }

@@ -145,6 +145,15 @@ fn raw_get(addr: &str, path: &str) -> std::io::Result<u16> {
         .ok_or_else(|| std::io::Error::other("no status line"))
 }
 
+/// An IPv4 address of this machine that is not loopback (the one its default route uses),
+/// if it has one. No packet is sent.
+pub fn outward_ip() -> Option<String> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
+}
+
 const TOKEN: &str = "compose-test-token";
 
 #[derive(Debug)]
@@ -180,7 +189,12 @@ fn lock(state: &Mutex<ProxyState>) -> MutexGuard<'_, ProxyState> {
 
 impl Proxy {
     pub fn start(upstream: &str) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Proxy::start_on("127.0.0.1", upstream)
+    }
+
+    /// A proxy listening on another address of this machine (`ip`).
+    pub fn start_on(ip: &str, upstream: &str) -> Proxy {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ProxyState::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -200,7 +214,7 @@ impl Proxy {
         Proxy { addr, state, stop }
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `IP:PORT`.
     pub fn url_host(&self) -> String {
         self.addr.to_string()
     }
