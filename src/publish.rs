@@ -34,10 +34,7 @@ const FORMS: &str = "`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:
 
 /// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`.
 fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), String> {
-    let (path, tag) = match rest.rsplit_once(':') {
-        Some((p, t)) if !t.contains('/') => (p, t),
-        _ => (rest, "latest"),
-    };
+    let (path, tag) = registry::split_tag(rest);
     if path.is_empty() {
         return Err(format!("destination `{text}` names no path"));
     }

@@ -110,18 +110,8 @@ impl Reference {
         if host.is_empty() || !looks_like_host {
             return Err(bad(NO_HOST));
         }
-        let (repository, tag) = match rest.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, t),
-            _ => (rest, "latest"),
-        };
-        let component_ok = |c: &str| {
-            !c.is_empty()
-                && c.chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
-                && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
-                && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
-        };
-        if !repository.split('/').all(component_ok) {
+        let (repository, tag) = split_tag(rest);
+        if !repository.split('/').all(valid_component) {
             return Err(bad(
                 "repository names are lowercase letters, digits and `._-`, in `/`-separated parts",
             ));
@@ -150,6 +140,25 @@ impl Reference {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
     }
+}
+
+/// `NAME[:TAG]` split at its last colon when what follows has no `/` (so a `HOST:PORT/`
+/// prefix is not a tag); the tag defaults to `latest`.
+pub fn split_tag(text: &str) -> (&str, &str) {
+    match text.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (text, "latest"),
+    }
+}
+
+/// One `/`-separated part of a repository name: lowercase letters, digits and `._-`,
+/// starting and ending with a letter or digit.
+pub fn valid_component(c: &str) -> bool {
+    !c.is_empty()
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+        && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+        && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
 }
 
 /// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.

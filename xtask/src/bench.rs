@@ -352,24 +352,19 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
     // Push the amd64 image into an empty registry: compose builds and pushes in one run;
     // skopeo copies the already built layout.
     let ours = Registry::start(scratch, "registry-compose")?;
-    let push = timed(
-        Command::new(bin)
-            .arg("build")
-            .arg(&locked)
-            .arg("--output")
-            .arg(format!("docker://{}/python3:latest", ours.addr))
-            .arg("--cache-dir")
-            .arg(cache),
-    )?;
-    let again = timed(
-        Command::new(bin)
-            .arg("build")
-            .arg(&locked)
-            .arg("--output")
-            .arg(format!("docker://{}/python3:latest", ours.addr))
-            .arg("--cache-dir")
-            .arg(cache),
-    )?;
+    let push_to_ours = || {
+        timed(
+            Command::new(bin)
+                .arg("build")
+                .arg(&locked)
+                .arg("--output")
+                .arg(format!("docker://{}/python3:latest", ours.addr))
+                .arg("--cache-dir")
+                .arg(cache),
+        )
+    };
+    let push = push_to_ours()?;
+    let again = push_to_ours()?;
     let theirs = Registry::start(scratch, "registry-skopeo")?;
     let layout = scratch.join("py-warm-lock0");
     let skopeo = timed(
