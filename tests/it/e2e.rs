@@ -1011,6 +1011,66 @@ fn multiarch_python3_is_pushed_and_archived() {
     let amd64_python = &amd64.merged()["usr/bin/python3.13"].data;
     assert_eq!(u16::from_le_bytes([amd64_python[18], amd64_python[19]]), 62);
 
+    // The single-platform python3 of the family, pushed to another tag: its config and
+    // layers are the amd64 half's, so nothing is uploaded; the registry serves our digest.
+    // It also goes to an OCI archive, checked by container-structure-test (through
+    // skopeo's conversion to the docker archive CST reads).
+    let single_archive = f.work.join("python3-single.oci.tar");
+    let r = run(compose()
+        .arg("build")
+        .arg(f.specs.join("python3.toml"))
+        .arg("--json")
+        .arg("--output")
+        .arg(format!("docker://{host}/python3:amd64"))
+        .arg("--output")
+        .arg(format!("oci-archive:{}", single_archive.display()))
+        .arg("--cache-dir")
+        .arg(shared_cache()));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let single: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(single["digest"], f.images["python3"].report["digest"]);
+    let p = &single["pushes"][0];
+    assert_eq!(
+        (p["uploaded"].as_u64(), p["existing"].as_u64()),
+        (Some(0), Some(6)),
+        "{p}"
+    );
+    assert_eq!(
+        sha(&raw(&format!("docker://{host}/python3:amd64"))),
+        single["digest"].as_str().unwrap()
+    );
+    if have("container-structure-test") {
+        let converted = f.work.join("python3-single.docker.tar");
+        let o = Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci-archive:{}", single_archive.display()))
+            .arg(format!(
+                "docker-archive:{}:compose-e2e/converted:test",
+                converted.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let cfg = f.work.join("python3-single.cst.yaml");
+        fs_err::write(
+            &cfg,
+            "schemaVersion: '2.0.0'\nfileExistenceTests:\n- name: 'python'\n  path: '/usr/bin/python3.13'\n  shouldExist: true\n  permissions: '-rwxr-xr-x'\n- name: 'no shell'\n  path: '/bin/sh'\n  shouldExist: false\nmetadataTest:\n  user: '65532'\n  workdir: '/home/nonroot'\n  entrypoint: ['/usr/bin/python3.13']\n",
+        )
+        .unwrap();
+        let o = Command::new("container-structure-test")
+            .args(["test", "--driver", "tar", "--image"])
+            .arg(&converted)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "container-structure-test on the OCI archive:\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+
     // cc is python3's parent: pushing it uploads only its config; the layers are mounted
     // from the python3 repository (or already there), never uploaded again.
     let r = run(compose()
