@@ -384,10 +384,13 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
         "skopeo copy oci: -> docker:// (push only)",
         skopeo.seconds
     );
+    // compose's push is what build + push costs beyond the warm locked build.
+    let ours_push = (push.seconds - warm_locked.seconds).max(0.0);
     println!(
-        "push ratio (compose build+push)/(skopeo push only): {:.2}; compose's push alone is about {:.2} s",
-        push.seconds / skopeo.seconds,
-        (push.seconds - warm_locked.seconds).max(0.0)
+        "push ratio compose/skopeo: {:.2} (compose's push about {:.2} s of build + push; {:.2} s when every blob is already there)",
+        ours_push / skopeo.seconds,
+        ours_push,
+        (again.seconds - warm_locked.seconds).max(0.0)
     );
     Ok(())
 }
