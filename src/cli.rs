@@ -495,3 +495,43 @@ mod tests {
         assert!(parse_annotations(&["colour=red".into()]).is_err());
     }
 }
+
+/// `error: ` and the whole cause chain on one line, then the hints of any link of the chain
+/// (a message's `\n\nhint: ...` tail) after it, so a hint never sits between causes.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut causes = Vec::new();
+    let mut hints = Vec::new();
+    for link in err.chain() {
+        let text = link.to_string();
+        match text.split_once("\n\nhint: ") {
+            Some((message, hint)) => {
+                causes.push(message.to_owned());
+                hints.push(hint.to_owned());
+            }
+            None => causes.push(text),
+        }
+    }
+    let mut out = format!("error: {}", causes.join(": "));
+    for h in hints {
+        out.push_str("\n\nhint: ");
+        out.push_str(&h);
+    }
+    out
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_whole_chain() {
+        let inner = std::io::Error::other("connection refused");
+        let err = anyhow::Error::new(inner)
+            .context("cannot reach `x`\n\nhint: is it running?")
+            .context("push failed");
+        assert_eq!(
+            render_error(&err),
+            "error: push failed: cannot reach `x`: connection refused\n\nhint: is it running?"
+        );
+    }
+}

@@ -6,8 +6,7 @@ fn main() -> ExitCode {
     match compose::cli::run() {
         Ok(code) => code,
         Err(err) => {
-            // `{:#}` prints the whole chain on one line; hints start on their own lines.
-            eprintln!("error: {err:#}");
+            eprintln!("{}", compose::cli::render_error(&err));
             ExitCode::FAILURE
         }
     }
