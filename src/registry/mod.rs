@@ -518,10 +518,9 @@ impl Client {
             }
             match rb.send().await {
                 Ok(r) => break r,
-                Err(e) if attempt + 1 < ATTEMPTS => {
+                Err(_) if attempt + 1 < ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
-                    drop(e);
                 }
                 Err(source) => {
                     return Err(RegistryError::Unreachable {
