@@ -279,6 +279,7 @@ fn diff(args: DiffArgs) -> Result<ExitCode> {
 
 #[allow(clippy::print_stdout)]
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    crate::interrupt::install().context("cannot watch for interrupts")?;
     let dest = Destination::parse(&args.output).map_err(anyhow::Error::msg)?;
     let Destination::Layout { dir, tag } = &dest else {
         anyhow::bail!(
@@ -412,6 +413,7 @@ fn push_options(
 }
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
+    crate::interrupt::install().context("cannot watch for interrupts")?;
     let outputs = args
         .output
         .iter()

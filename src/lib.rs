@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod deb;
 pub mod fetch;
+pub mod interrupt;
 pub mod layer;
 pub mod lock;
 pub mod mirror;

@@ -199,6 +199,7 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
                 .prefix(".compose-sbom-")
                 .tempfile_in(&dir)
                 .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+            crate::interrupt::register(tmp.path());
             std::io::Write::write_all(&mut tmp, p.sbom)
                 .with_context(|| format!("cannot write in `{}`", dir.display()))?;
             sboms.push((tmp, path));
@@ -224,8 +225,10 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
         }
     }
     for (tmp, path) in sboms {
+        let tmp_path = tmp.path().to_path_buf();
         tmp.persist(&path)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
+        crate::interrupt::forget(&tmp_path);
     }
     Ok(reports)
 }

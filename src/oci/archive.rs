@@ -23,13 +23,13 @@ pub struct StagedFile {
 impl StagedFile {
     /// Rename the archive onto its destination.
     pub fn commit(self) -> Result<(), OciError> {
-        self.tmp
-            .persist(&self.dest)
-            .map_err(|e| OciError::Io {
-                path: self.dest.clone(),
-                source: e.error,
-            })
-            .map(drop)
+        let tmp_path = self.tmp.path().to_path_buf();
+        self.tmp.persist(&self.dest).map_err(|e| OciError::Io {
+            path: self.dest.clone(),
+            source: e.error,
+        })?;
+        crate::interrupt::forget(&tmp_path);
+        Ok(())
     }
 }
 
@@ -49,6 +49,7 @@ impl Tar {
             .prefix(".compose-archive-")
             .tempfile_in(&dir)
             .map_err(io(&dir))?;
+        crate::interrupt::register(tmp.path());
         let mut builder = tar::Builder::new(BufWriter::new(tmp));
         builder.mode(tar::HeaderMode::Deterministic);
         Ok(Tar {

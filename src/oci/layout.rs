@@ -42,6 +42,7 @@ impl Store {
             .prefix(".compose-build-")
             .tempdir_in(parent)
             .map_err(io(parent))?;
+        crate::interrupt::register(dir.path());
         let blobs = dir.path().join("blobs/sha256");
         fs_err::create_dir_all(&blobs).map_err(io(&blobs))?;
         Ok(Store { dir })
@@ -99,6 +100,7 @@ impl Layout {
             .prefix(".compose-staging-")
             .tempdir_in(&parent)
             .map_err(io(&parent))?;
+        crate::interrupt::register(staging.path());
         let blobs = staging.path().join("blobs/sha256");
         fs_err::create_dir_all(&blobs).map_err(io(&blobs))?;
         for digest in image.all_digests() {
@@ -173,11 +175,15 @@ impl Layout {
         let staging = self.staging.keep();
         if self.dest.exists() {
             let old = staging.with_extension("old");
+            crate::interrupt::register(&old);
             fs_err::rename(&self.dest, &old).map_err(io(&self.dest))?;
             fs_err::rename(&staging, &self.dest).map_err(io(&self.dest))?;
+            crate::interrupt::forget(&staging);
             fs_err::remove_dir_all(&old).map_err(io(&old))?;
+            crate::interrupt::forget(&old);
         } else {
             fs_err::rename(&staging, &self.dest).map_err(io(&self.dest))?;
+            crate::interrupt::forget(&staging);
         }
         Ok(())
     }

@@ -498,3 +498,71 @@ fn plain_http_only_for_loopback_or_with_insecure() {
     let r = report(&push(&env, &base, &dest, &["--insecure"]));
     assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(2));
 }
+
+/// Ctrl-C during a push (the local outputs are staged by then): every temporary is removed
+/// and no output appears; the exit code says which signal.
+#[test]
+fn an_interrupted_build_leaves_nothing_behind() {
+    let Some(registry) = Registry::start(None) else {
+        return;
+    };
+    let proxy = Proxy::start(&registry.addr());
+    proxy.hang();
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
+    let out = env.path("out");
+    fs_err::create_dir_all(&out).unwrap();
+    let mut child = crate::harness::compose()
+        .arg("build")
+        .arg(&base)
+        .arg("--output")
+        .arg(format!("oci:{}", out.join("img").display()))
+        .arg("--output")
+        .arg(format!("oci-archive:{}", out.join("img.tar").display()))
+        .arg("--output")
+        .arg(format!("docker://{}/hang:v1", proxy.url_host()))
+        .arg("--cache-dir")
+        .arg(env.path("cache"))
+        .arg("--mirror")
+        .arg(format!("fixture={}", env.server.url()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listing = || -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.requests().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let staged = listing();
+    for prefix in [
+        ".compose-build-",
+        ".compose-staging-",
+        ".compose-archive-",
+        ".compose-sbom-",
+    ] {
+        assert!(
+            staged.iter().any(|n| n.starts_with(prefix)),
+            "{prefix}* staged while the push runs: {staged:?}"
+        );
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exit code 128 + SIGINT");
+    assert_eq!(listing(), Vec::<String>::new(), "nothing left behind");
+}

@@ -172,6 +172,8 @@ struct ProxyState {
     forward_left: Option<usize>,
     bearer: Option<(String, String)>,
     token_queries: Vec<String>,
+    /// Read requests but never answer them.
+    hang: bool,
 }
 
 /// A forwarding HTTP/1.1 proxy on 127.0.0.1 with fault injection; one request per
@@ -238,6 +240,11 @@ impl Proxy {
     /// After `n` more forwarded requests, close every connection without an answer.
     pub fn die_after(&self, n: usize) {
         lock(&self.state).forward_left = Some(n);
+    }
+
+    /// Read every request and never answer (a registry that stopped responding).
+    pub fn hang(&self) {
+        lock(&self.state).hang = true;
     }
 
     pub fn revive(&self) {
@@ -399,6 +406,11 @@ fn handle(
     let (fault, bearer) = {
         let mut s = lock(state);
         s.requests.push(format!("{method} {target}"));
+        if s.hang {
+            drop(s);
+            thread::sleep(Duration::from_secs(120));
+            return Ok(());
+        }
         let fault = s
             .faults
             .iter_mut()
