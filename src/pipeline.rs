@@ -282,6 +282,15 @@ pub struct Indexes {
     pub releases: Vec<(String, String, String, String)>,
 }
 
+/// Where to download the index `name` of a suite: by its hash when the suite says it keeps
+/// `by-hash` copies (`main/binary-amd64/by-hash/SHA256/<hex>`), else by name.
+fn index_url(base: &str, suite: &str, name: &str, sha256: &str, by_hash: bool) -> String {
+    match name.rsplit_once('/') {
+        Some((dir, _)) if by_hash => format!("{base}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}"),
+        _ => format!("{base}/dists/{suite}/{name}"),
+    }
+}
+
 /// One level of one platform, resolved.
 pub struct LevelPlan {
     /// The packages this level adds, sorted by name (partial packages included).
@@ -355,6 +364,8 @@ pub fn load_indexes(
         .collect();
     let mut origins = Vec::new();
     let mut items = Vec::new();
+    // The same indexes by their hash (`by-hash/SHA256/...`) where the suite offers it.
+    let mut by_hash = Vec::new();
     let mut names = Vec::new();
     for ((source, url, suite, _), (release, _)) in suites.iter().zip(&releases) {
         {
@@ -379,11 +390,16 @@ pub fn load_indexes(
                     component: component.clone(),
                     architecture: arch.to_owned(),
                 });
-                items.push(Item {
+                let item = Item {
                     url: format!("{url}/dists/{suite}/{name}"),
                     sha256: hash.sha256.clone(),
                     size: hash.size,
+                };
+                by_hash.push(Item {
+                    url: index_url(url, suite, &name, &hash.sha256, release.acquire_by_hash),
+                    ..item.clone()
                 });
+                items.push(item);
                 names.push(name);
             }
         }
@@ -394,13 +410,22 @@ pub fn load_indexes(
         .par_iter()
         .map(|i| fetcher.cache.get_derived("slim", &i.sha256))
         .collect();
-    let missing: Vec<Item> = items
-        .iter()
-        .zip(&slims)
-        .filter(|(_, s)| s.is_none())
-        .map(|(i, _)| i.clone())
-        .collect();
-    let mut fetched = fetcher.get_all(&missing, &|_| {})?.into_iter();
+    let missing = |list: &[Item]| -> Vec<Item> {
+        list.iter()
+            .zip(&slims)
+            .filter(|(_, s)| s.is_none())
+            .map(|(i, _)| i.clone())
+            .collect()
+    };
+    // By hash first, as apt does: a mirror caught mid-sync serves the file its InRelease
+    // names under `by-hash/` even while the plain path already (or still) holds another
+    // version. A mirror without `by-hash` files gets the plain paths.
+    let fetched = match fetcher.get_all(&missing(&by_hash), &|_| {}) {
+        Ok(f) => f,
+        Err(FetchError::NotFound { .. }) => fetcher.get_all(&missing(&items), &|_| {})?,
+        Err(e) => return Err(e.into()),
+    };
+    let mut fetched = fetched.into_iter();
     enum Input {
         Slim(Vec<u8>),
         Raw(Vec<u8>),
@@ -1265,4 +1290,33 @@ fn level_trees(
         out.push((tree, epoch));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_are_fetched_by_hash_where_the_suite_offers_it() {
+        assert_eq!(
+            index_url(
+                "http://m/debian",
+                "trixie",
+                "main/binary-arm64/Packages.gz",
+                "ab12",
+                true
+            ),
+            "http://m/debian/dists/trixie/main/binary-arm64/by-hash/SHA256/ab12"
+        );
+        assert_eq!(
+            index_url(
+                "http://m/debian",
+                "trixie",
+                "main/binary-arm64/Packages.gz",
+                "ab12",
+                false
+            ),
+            "http://m/debian/dists/trixie/main/binary-arm64/Packages.gz"
+        );
+    }
 }
