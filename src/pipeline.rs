@@ -1011,7 +1011,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .map(|(e, url)| sbom::SbomPackage {
             entry: e,
             deb: &debs[&e.sha256],
-            url,
+            url: Some(url),
         })
         .collect();
     let sbom_doc = sbom::document(&name, &sbom_packages, &oci::rfc3339(image_created));
@@ -1260,11 +1260,10 @@ fn level_trees(
         let sbom_packages: Vec<sbom::SbomPackage> = level
             .entries
             .iter()
-            .zip(&level.urls)
-            .map(|(e, url)| sbom::SbomPackage {
+            .map(|e| sbom::SbomPackage {
                 entry: e,
                 deb: &debs[&e.sha256],
-                url,
+                url: None,
             })
             .collect();
         if !sbom_packages.is_empty() {

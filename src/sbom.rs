@@ -14,8 +14,9 @@ use crate::package::PackageEntry;
 pub struct SbomPackage<'a> {
     pub entry: &'a PackageEntry,
     pub deb: &'a Deb,
-    /// Where the `.deb` was downloaded from.
-    pub url: &'a str,
+    /// Where the `.deb` was downloaded from; `None` inside the image, whose bytes must not
+    /// depend on the mirror (`NOASSERTION`; the pool path stays as the file name).
+    pub url: Option<&'a str>,
 }
 
 /// `pkg:deb/debian/NAME@VERSION?arch=ARCH` (the epoch, if any, as a qualifier).
@@ -184,7 +185,8 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> 
             "name": p.entry.name,
             "versionInfo": p.entry.version.to_string(),
             "supplier": "Organization: Debian",
-            "downloadLocation": p.url,
+            "downloadLocation": p.url.unwrap_or("NOASSERTION"),
+            "packageFileName": p.entry.filename,
             "filesAnalyzed": false,
             "checksums": [{"algorithm": "SHA256", "checksumValue": p.entry.sha256}],
             "licenseConcluded": "NOASSERTION",

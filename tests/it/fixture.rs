@@ -351,6 +351,20 @@ fn builds_are_reproducible_and_the_cache_is_used() {
     )));
     assert_eq!(r.digest(), first);
 
+    // The same archive through another mirror URL (the SBOM inside the image names no
+    // mirror): same digest.
+    let other_mirror = env.server.url().replace("127.0.0.1", "localhost");
+    let r = run(compose()
+        .arg("build")
+        .arg(&spec)
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("d").display()))
+        .arg("--cache-dir")
+        .arg(other.path().join("cache3"))
+        .arg("--mirror")
+        .arg(format!("fixture={other_mirror}")));
+    assert_eq!(r.digest(), first, "the image does not depend on the mirror");
+
     // A corrupt cache entry is detected by its hash and fetched again.
     let cache = env.path("cache/sha256");
     let deb = find_deb(env.repo.path(), "f-tool_");
