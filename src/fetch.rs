@@ -29,6 +29,17 @@ pub enum FetchError {
         got: u64,
         expected: u64,
     },
+    #[error("`{url}` is {got} bytes, but the signed index lists {expected}")]
+    SizeMismatch {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
+    #[error(
+        "no copy of `{what}` on the mirror matches its signed release file:\n  {}\n\nhint: the mirror may be in the middle of a sync, or a cache in front of it may hold an old copy; try again later, or pick another mirror with `--mirror`",
+        tried.join("\n  ")
+    )]
+    NoGoodCopy { what: String, tried: Vec<String> },
     #[error(
         "sha256 mismatch for `{url}`: expected {expected}, got {actual}\n\nhint: the mirror served different bytes than its signed index lists; the file was rejected"
     )]
@@ -57,6 +68,19 @@ impl FetchError {
             _ => false,
         }
     }
+
+    /// The mirror answered, but not with the bytes the signed index names: another copy of
+    /// the same content (by hash, or in another compression) may still be good.
+    fn try_another_copy(&self) -> bool {
+        match self {
+            FetchError::NotFound { .. }
+            | FetchError::Truncated { .. }
+            | FetchError::SizeMismatch { .. }
+            | FetchError::HashMismatch { .. } => true,
+            FetchError::Status { status, .. } => *status < 500,
+            _ => false,
+        }
+    }
 }
 
 /// A file to download whose hash is known from a signed index.
@@ -65,6 +89,15 @@ pub struct Item {
     pub url: String,
     pub sha256: String,
     pub size: u64,
+}
+
+/// Copies of one piece of content, in order of preference (an index by hash and by name, in
+/// several compressions): the first that verifies is used.
+#[derive(Debug, Clone)]
+pub struct Alternatives {
+    /// What the copies hold, for messages (`main/binary-amd64/Packages`).
+    pub what: String,
+    pub copies: Vec<Item>,
 }
 
 /// The content-addressed cache: `ROOT/sha256/<hex>` for verified files, `ROOT/signed/` for
@@ -245,21 +278,52 @@ impl Fetcher {
         items: &[Item],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<Vec<u8>>, FetchError> {
+        let groups: Vec<Alternatives> = items
+            .iter()
+            .map(|i| Alternatives {
+                what: i.url.clone(),
+                copies: vec![i.clone()],
+            })
+            .collect();
+        Ok(self
+            .get_first(&groups, progress)?
+            .into_iter()
+            .map(|(_, data)| data)
+            .collect())
+    }
+
+    /// For each group, the first copy that is cached or downloads and verifies, with its
+    /// position in the group; groups are fetched concurrently, results come in input order.
+    /// A copy the mirror does not have, or has with other bytes, makes way for the next one;
+    /// a network failure (after the retries) ends the whole call.
+    pub fn get_first(
+        &self,
+        groups: &[Alternatives],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<(usize, Vec<u8>)>, FetchError> {
         use rayon::prelude::*;
         // Cache look-ups hash every file: do them in parallel.
-        let cached: Vec<Option<Vec<u8>>> = items
+        let cached: Vec<Option<(usize, Vec<u8>)>> = groups
             .par_iter()
-            .map(|i| self.cache.get(&i.sha256))
+            .map(|g| {
+                g.copies
+                    .iter()
+                    .enumerate()
+                    .find_map(|(n, i)| self.cache.get(&i.sha256).map(|d| (n, d)))
+            })
             .collect();
-        let missing: Vec<usize> = (0..items.len()).filter(|&i| cached[i].is_none()).collect();
-        for (i, c) in cached.iter().enumerate() {
-            if c.is_some() {
-                progress(items[i].size);
+        let missing: Vec<usize> = (0..groups.len()).filter(|&i| cached[i].is_none()).collect();
+        for (g, c) in groups.iter().zip(&cached) {
+            if let Some((n, _)) = c {
+                progress(g.copies[*n].size);
             }
         }
         if self.offline && !missing.is_empty() {
             return Err(FetchError::Offline {
-                urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
+                urls: missing
+                    .iter()
+                    .map(|&i| groups[i].copies[0].url.clone())
+                    .collect(),
             });
         }
         let mut out = cached;
@@ -268,21 +332,20 @@ impl Fetcher {
                 let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
                 let mut tasks = Vec::new();
                 for &i in &missing {
-                    let item = items[i].clone();
+                    let group = groups[i].clone();
                     let client = self.client.clone();
                     let sem = sem.clone();
                     let cache = self.cache.clone();
                     tasks.push(tokio::spawn(async move {
                         let _permit = sem.acquire_owned().await.expect("semaphore open");
-                        let data = download(&client, &item.url, Some(&item)).await?;
-                        let cache2 = cache.clone();
-                        let sha = item.sha256.clone();
+                        let (n, data) = download_first(&client, &group).await?;
+                        let sha = group.copies[n].sha256.clone();
                         let data = tokio::task::spawn_blocking(move || {
-                            cache2.put(&sha, &data).map(|()| data)
+                            cache.put(&sha, &data).map(|()| data)
                         })
                         .await
                         .expect("cache writer does not panic")?;
-                        Ok::<_, FetchError>((i, data))
+                        Ok::<_, FetchError>((i, n, data))
                     }));
                 }
                 let mut results = Vec::new();
@@ -291,13 +354,13 @@ impl Fetcher {
                 }
                 results
             });
-            // Report the first failure in item order, so errors are deterministic too.
+            // Report the first failure in input order, so errors are deterministic too.
             let mut errors = Vec::new();
             for r in fetched {
                 match r {
-                    Ok((i, data)) => {
-                        progress(items[i].size);
-                        out[i] = Some(data);
+                    Ok((i, n, data)) => {
+                        progress(groups[i].copies[n].size);
+                        out[i] = Some((n, data));
                     }
                     Err(e) => errors.push(e),
                 }
@@ -308,9 +371,32 @@ impl Fetcher {
         }
         Ok(out
             .into_iter()
-            .map(|d| d.expect("every item fetched"))
+            .map(|d| d.expect("every group fetched"))
             .collect())
     }
+}
+
+/// The first copy of `group` that downloads and verifies. With one copy, its own error;
+/// with several, every copy's failure.
+async fn download_first(
+    client: &reqwest::Client,
+    group: &Alternatives,
+) -> Result<(usize, Vec<u8>), FetchError> {
+    let mut tried = Vec::new();
+    for (n, item) in group.copies.iter().enumerate() {
+        match download(client, &item.url, Some(item)).await {
+            Ok(data) => return Ok((n, data)),
+            Err(e) if group.copies.len() > 1 && e.try_another_copy() => {
+                let first_line = e.to_string().lines().next().unwrap_or_default().to_owned();
+                tried.push(first_line);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(FetchError::NoGoodCopy {
+        what: group.what.clone(),
+        tried,
+    })
 }
 
 async fn download(
@@ -369,8 +455,17 @@ async fn download_once(
         });
     }
     if let Some(item) = expect {
-        if got < item.size {
+        // Without a length from the server, a short body may be a cut connection (worth a
+        // retry); a complete body of another size is another file than the one listed.
+        if length.is_none() && got < item.size {
             return Err(FetchError::Truncated {
+                url: url.to_owned(),
+                got,
+                expected: item.size,
+            });
+        }
+        if got != item.size {
+            return Err(FetchError::SizeMismatch {
                 url: url.to_owned(),
                 got,
                 expected: item.size,

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deb::{self, Deb};
-use crate::fetch::{Cache, FetchError, Fetcher, Item};
+use crate::fetch::{Alternatives, Cache, FetchError, Fetcher, Item};
 use crate::layer::{self, Compression, Layer};
 use crate::lock::{self, Lock, LockedPackage, LockedSource};
 use crate::mirror::Mirrors;
@@ -21,7 +21,7 @@ use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::repo::keyring::Keyring;
 use crate::repo::packages;
-use crate::repo::release::Release;
+use crate::repo::release::{FileHash, Release};
 use crate::resolve::{self, Universe};
 use crate::rootfs::{self, Tree, generated};
 use crate::sbom;
@@ -282,13 +282,11 @@ pub struct Indexes {
     pub releases: Vec<(String, String, String, String)>,
 }
 
-/// Where to download the index `name` of a suite: by its hash when the suite says it keeps
-/// `by-hash` copies (`main/binary-amd64/by-hash/SHA256/<hex>`), else by name.
-fn index_url(base: &str, suite: &str, name: &str, sha256: &str, by_hash: bool) -> String {
-    match name.rsplit_once('/') {
-        Some((dir, _)) if by_hash => format!("{base}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}"),
-        _ => format!("{base}/dists/{suite}/{name}"),
-    }
+/// The `by-hash` copy of the index `name` of a suite
+/// (`main/binary-amd64/by-hash/SHA256/<hex>`).
+fn by_hash_url(base: &str, suite: &str, name: &str, sha256: &str) -> String {
+    let dir = name.rsplit_once('/').map_or("", |(dir, _)| dir);
+    format!("{base}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}")
 }
 
 /// One level of one platform, resolved.
@@ -363,78 +361,89 @@ pub fn load_indexes(
         })
         .collect();
     let mut origins = Vec::new();
-    let mut items = Vec::new();
-    // The same indexes by their hash (`by-hash/SHA256/...`) where the suite offers it.
-    let mut by_hash = Vec::new();
+    // Every copy of each index the suite lists, best first: gzip (40% larger than xz but it
+    // decodes four times faster, which matters more than the bytes on any link faster than a
+    // few MB/s), then xz, then uncompressed; each by its hash (`by-hash/SHA256/...`) where the
+    // suite offers it, then by name. apt goes down such a list too: a mirror caught mid-sync
+    // serves the file its InRelease names under `by-hash/` while the plain path already (or
+    // still) holds another version, and a stale cache may hold one form but not another.
+    let mut groups = Vec::new();
     let mut names = Vec::new();
     for ((source, url, suite, _), (release, _)) in suites.iter().zip(&releases) {
-        {
-            for component in &source.components {
-                let base = format!("{component}/binary-{arch}/Packages");
-                // gzip first: 40% larger than xz but it decodes four times faster, which
-                // matters more than the bytes on any link faster than a few MB/s.
-                let found = ["gz", "xz"]
-                    .iter()
-                    .map(|ext| format!("{base}.{ext}"))
-                    .chain(std::iter::once(base.clone()))
-                    .find_map(|name| release.sha256.get(&name).map(|h| (name, h.clone())));
-                let Some((name, hash)) = found else {
-                    bail!(
-                        "suite `{suite}` of `{url}` has no `{base}` index\n\nhint: check the component and platform names in the spec"
-                    );
-                };
-                origins.push(Origin {
-                    location: source.location.to_string(),
-                    url: url.clone(),
-                    suite: (*suite).clone(),
-                    component: component.clone(),
-                    architecture: arch.to_owned(),
-                });
-                let item = Item {
+        for component in &source.components {
+            let base = format!("{component}/binary-{arch}/Packages");
+            let listed: Vec<(String, FileHash)> = ["gz", "xz"]
+                .iter()
+                .map(|ext| format!("{base}.{ext}"))
+                .chain(std::iter::once(base.clone()))
+                .filter_map(|name| release.sha256.get(&name).map(|h| (name, h.clone())))
+                .collect();
+            if listed.is_empty() {
+                bail!(
+                    "suite `{suite}` of `{url}` has no `{base}` index\n\nhint: check the component and platform names in the spec"
+                );
+            }
+            origins.push(Origin {
+                location: source.location.to_string(),
+                url: url.clone(),
+                suite: (*suite).clone(),
+                component: component.clone(),
+                architecture: arch.to_owned(),
+            });
+            let mut copies = Vec::new();
+            let mut copy_names = Vec::new();
+            for (name, hash) in listed {
+                let by_name = Item {
                     url: format!("{url}/dists/{suite}/{name}"),
                     sha256: hash.sha256.clone(),
                     size: hash.size,
                 };
-                by_hash.push(Item {
-                    url: index_url(url, suite, &name, &hash.sha256, release.acquire_by_hash),
-                    ..item.clone()
-                });
-                items.push(item);
-                names.push(name);
+                if release.acquire_by_hash {
+                    copies.push(Item {
+                        url: by_hash_url(url, suite, &name, &hash.sha256),
+                        ..by_name.clone()
+                    });
+                    copy_names.push(name.clone());
+                }
+                copies.push(by_name);
+                copy_names.push(name);
             }
+            groups.push(Alternatives {
+                what: format!("{url}/dists/{suite}/{base}"),
+                copies,
+            });
+            names.push(copy_names);
         }
     }
-    // Indexes seen before are kept in slim form (verified original -> derived file), so a
-    // warm build neither downloads nor decompresses them.
-    let slims: Vec<Option<Vec<u8>>> = items
+    // Indexes seen before are kept in slim form (verified original -> derived file, under
+    // the hash of the preferred copy), so a warm build neither downloads nor decompresses
+    // them.
+    let slim_key = |g: &Alternatives| g.copies[0].sha256.clone();
+    let slims: Vec<Option<Vec<u8>>> = groups
         .par_iter()
-        .map(|i| fetcher.cache.get_derived("slim", &i.sha256))
+        .map(|g| fetcher.cache.get_derived("slim", &slim_key(g)))
         .collect();
-    let missing = |list: &[Item]| -> Vec<Item> {
-        list.iter()
-            .zip(&slims)
-            .filter(|(_, s)| s.is_none())
-            .map(|(i, _)| i.clone())
-            .collect()
-    };
-    // By hash first, as apt does: a mirror caught mid-sync serves the file its InRelease
-    // names under `by-hash/` even while the plain path already (or still) holds another
-    // version. A mirror without `by-hash` files gets the plain paths.
-    let fetched = match fetcher.get_all(&missing(&by_hash), &|_| {}) {
-        Ok(f) => f,
-        Err(FetchError::NotFound { .. }) => fetcher.get_all(&missing(&items), &|_| {})?,
-        Err(e) => return Err(e.into()),
-    };
+    let missing: Vec<Alternatives> = groups
+        .iter()
+        .zip(&slims)
+        .filter(|(_, s)| s.is_none())
+        .map(|(g, _)| g.clone())
+        .collect();
+    let fetched = fetcher.get_first(&missing, &|_| {})?;
     let mut fetched = fetched.into_iter();
     enum Input {
         Slim(Vec<u8>),
-        Raw(Vec<u8>),
+        /// The position of the copy in its group, and its bytes.
+        Raw(usize, Vec<u8>),
     }
     let inputs: Vec<Input> = slims
         .into_iter()
         .map(|slim| match slim {
             Some(s) => Input::Slim(s),
-            None => Input::Raw(fetched.next().expect("every missing index was fetched")),
+            None => {
+                let (n, raw) = fetched.next().expect("every missing index was fetched");
+                Input::Raw(n, raw)
+            }
         })
         .collect();
     let parsed: Vec<Vec<PackageEntry>> = inputs
@@ -443,25 +452,28 @@ pub fn load_indexes(
         .map(|(i, input)| -> Result<Vec<PackageEntry>> {
             let text = match input {
                 Input::Slim(s) => String::from_utf8_lossy(&s).into_owned(),
-                Input::Raw(raw) => {
-                    let full = packages::decompress(&names[i], &raw)?;
+                Input::Raw(n, raw) => {
+                    let copy = &groups[i].copies[n];
+                    let full = packages::decompress(&names[i][n], &raw)?;
                     let full = String::from_utf8_lossy(&full);
                     // Parse the full index while its slim form is written for next time.
                     let (parsed, stored) = rayon::join(
                         || packages::parse_packages(&full, i),
                         || {
                             let slim = packages::slim(&full);
-                            fetcher
-                                .cache
-                                .put_derived("slim", &items[i].sha256, slim.as_bytes())
+                            fetcher.cache.put_derived(
+                                "slim",
+                                &slim_key(&groups[i]),
+                                slim.as_bytes(),
+                            )
                         },
                     );
                     stored?;
-                    return parsed.with_context(|| format!("invalid index `{}`", items[i].url));
+                    return parsed.with_context(|| format!("invalid index `{}`", copy.url));
                 }
             };
             packages::parse_packages(&text, i)
-                .with_context(|| format!("invalid index `{}`", items[i].url))
+                .with_context(|| format!("invalid index `{}`", groups[i].what))
         })
         .collect::<Result<_>>()?;
     Ok(Indexes {
@@ -1296,26 +1308,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn indexes_are_fetched_by_hash_where_the_suite_offers_it() {
+    fn by_hash_copies_live_beside_the_index() {
         assert_eq!(
-            index_url(
+            by_hash_url(
                 "http://m/debian",
                 "trixie",
                 "main/binary-arm64/Packages.gz",
-                "ab12",
-                true
+                "ab12"
             ),
             "http://m/debian/dists/trixie/main/binary-arm64/by-hash/SHA256/ab12"
-        );
-        assert_eq!(
-            index_url(
-                "http://m/debian",
-                "trixie",
-                "main/binary-arm64/Packages.gz",
-                "ab12",
-                false
-            ),
-            "http://m/debian/dists/trixie/main/binary-arm64/Packages.gz"
         );
     }
 }

@@ -416,13 +416,13 @@ fn transient_server_failures_are_retried() {
     let spec = env.tool_spec();
     env.server.fail_next(".deb", 2, 503);
     env.server
-        .truncate_next("testing/main/binary-amd64/Packages.gz", 1);
+        .truncate_next("testing-updates/main/binary-amd64/Packages.gz", 1);
     env.build(&spec, "img", &[]).digest();
     // The faults were really hit, and retried.
     let reqs = env.server.requests();
     let index_gets = reqs
         .iter()
-        .filter(|p| p.ends_with("testing/main/binary-amd64/Packages.gz"))
+        .filter(|p| p.ends_with("testing-updates/main/binary-amd64/Packages.gz"))
         .count();
     assert_eq!(index_gets, 2, "truncated index fetched again: {reqs:?}");
     let debs = reqs.iter().filter(|p| p.ends_with(".deb")).count();
@@ -431,23 +431,117 @@ fn transient_server_failures_are_retried() {
     assert_eq!(debs, unique.len() + 2, "two 503s retried: {reqs:?}");
 }
 
+/// Flip a byte in the middle of a file.
+fn tamper(path: &Path) {
+    let mut bytes = fs_err::read(path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    fs_err::write(path, bytes).unwrap();
+}
+
+/// Every file of the `testing` amd64 index directory (by name and by hash).
+fn index_files(env: &Env) -> Vec<PathBuf> {
+    let dir = env.repo.path().join("dists/testing/main/binary-amd64");
+    let by_hash = dir.join("by-hash/SHA256");
+    let mut files: Vec<PathBuf> = ["Packages", "Packages.gz", "Packages.xz"]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
+    files.extend(
+        fs_err::read_dir(by_hash)
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    files
+}
+
 #[test]
 fn tampered_packages_index_is_rejected() {
     let env = Env::new();
     let spec = env.tool_spec();
-    for name in ["Packages", "Packages.gz", "Packages.xz"] {
-        let idx = env
-            .repo
-            .path()
-            .join("dists/testing/main/binary-amd64")
-            .join(name);
-        let mut bytes = fs_err::read(&idx).unwrap();
-        let n = bytes.len();
-        bytes[n / 2] ^= 0xff;
-        fs_err::write(&idx, bytes).unwrap();
+    for f in index_files(&env) {
+        tamper(&f);
     }
-    env.build(&spec, "img", &[]).fails_with("sha256 mismatch");
+    let r = env.build(&spec, "img", &[]);
+    // Every copy was tried, and each is named with what was wrong with it.
+    r.fails_with("no copy of");
+    assert_eq!(
+        r.stderr.matches("sha256 mismatch").count(),
+        6,
+        "{}",
+        r.stderr
+    );
+    r.fails_with("hint: the mirror may be in the middle of a sync");
     assert!(!env.path("img").exists(), "no output after a failure");
+}
+
+/// A mirror caught mid-sync (the plain paths already hold other indexes) is read by hash;
+/// a cache that lost the by-hash copies and holds a stale `Packages.gz` gives way to
+/// `Packages.xz`. Either way the image is the one a healthy mirror gives.
+#[test]
+fn indexes_come_by_hash_and_fall_back_to_other_copies() {
+    let healthy = Env::new();
+    let spec = healthy.tool_spec();
+    let want = healthy.build(&spec, "img", &[]).digest();
+    let reqs = healthy.server.requests();
+    assert!(
+        reqs.iter()
+            .any(|p| p.contains("dists/testing/main/binary-amd64/by-hash/SHA256/")),
+        "{reqs:?}"
+    );
+    assert!(
+        !reqs
+            .iter()
+            .any(|p| p.ends_with("dists/testing/main/binary-amd64/Packages.gz")),
+        "the plain path is not needed: {reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|p| p.ends_with("dists/testing-updates/main/binary-amd64/Packages.gz")),
+        "a suite without by-hash is read by name: {reqs:?}"
+    );
+
+    // Mid-sync: every plain path holds other bytes.
+    let env = Env::new();
+    let spec = env.tool_spec();
+    for f in index_files(&env)
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("by-hash"))
+    {
+        tamper(f);
+    }
+    assert_eq!(env.build(&spec, "img", &[]).digest(), want);
+
+    // A stale cache: no by-hash copies, an old `Packages.gz`; `Packages.xz` is good.
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let dir = env.repo.path().join("dists/testing/main/binary-amd64");
+    fs_err::remove_dir_all(dir.join("by-hash")).unwrap();
+    let gz = dir.join("Packages.gz");
+    let mut stale = fs_err::read(&gz).unwrap();
+    stale.truncate(stale.len() - 7);
+    fs_err::write(&gz, stale).unwrap();
+    assert_eq!(env.build(&spec, "img", &[]).digest(), want);
+    let tried: Vec<String> = env
+        .server
+        .requests()
+        .into_iter()
+        .filter(|p| p.contains("dists/testing/main/binary-amd64/"))
+        .map(|p| p.rsplit('/').next().unwrap().to_owned())
+        .map(|name| {
+            if name.len() == 64 {
+                "by-hash".to_owned()
+            } else {
+                name
+            }
+        })
+        .collect();
+    // The stale gzip is rejected for its size at once, not retried as a truncation.
+    assert_eq!(
+        tried,
+        ["by-hash", "Packages.gz", "by-hash", "Packages.xz"],
+        "{tried:?}"
+    );
 }
 
 #[test]

@@ -467,9 +467,21 @@ pub fn run(_args: &[String]) -> Result<()> {
                 text.as_bytes(),
             )?,
         )?;
+        // `testing` keeps `by-hash` copies, as Debian's suites do; `testing-updates` does
+        // not, so both ways of fetching an index are exercised.
+        let by_hash = suite == "testing";
         let mut release = format!(
             "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: amd64\nComponents: main\nDescription: compose test fixture\n"
         );
+        if by_hash {
+            release.push_str("Acquire-By-Hash: yes\n");
+            let dir = bin.join("by-hash/SHA256");
+            fs::create_dir_all(&dir)?;
+            for name in indexes {
+                let f = bin.join(name);
+                fs::copy(&f, dir.join(digest("sha256sum", &f)?))?;
+            }
+        }
         for (field, tool) in [("MD5Sum", "md5sum"), ("SHA256", "sha256sum")] {
             writeln!(release, "{field}:")?;
             for name in indexes {
