@@ -423,9 +423,9 @@ async fn download_once(
     url: &str,
     expect: Option<&Item>,
 ) -> Result<Vec<u8>, FetchError> {
-    let http = |source| FetchError::Http {
+    let http = |source: reqwest::Error| FetchError::Http {
         url: url.to_owned(),
-        source,
+        source: source.without_url(),
     };
     let resp = client.get(url).send().await.map_err(http)?;
     let status = resp.status().as_u16();

@@ -447,7 +447,7 @@ impl Client {
             let failure = match rb.send().await {
                 Err(source) => RegistryError::Unreachable {
                     url: req.url.to_string(),
-                    source,
+                    source: source.without_url(),
                 },
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
                     if answered_challenge {
@@ -525,7 +525,7 @@ impl Client {
                 Err(source) => {
                     return Err(RegistryError::Unreachable {
                         url: realm.to_owned(),
-                        source,
+                        source: source.without_url(),
                     });
                 }
             }
