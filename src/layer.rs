@@ -1,7 +1,10 @@
 //! Deterministic layer tarballs: sorted entries, numeric owners, no atime/ctime, PAX records
-//! only for names that do not fit ustar, compressed with gzip or zstd at fixed settings.
+//! only for names that do not fit ustar, compressed with gzip (in parallel, see `gzip`) or
+//! zstd at fixed settings.
 //!
 //! Nothing here knows about Debian: a layer is a `rootfs::Tree` in, a blob out.
+
+mod gzip;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -82,11 +85,7 @@ pub fn write(
     let mut outer = Hashing::new(io::BufWriter::with_capacity(1 << 20, file));
     let (diff_id, uncompressed_size) = match compression {
         Compression::Gzip => {
-            let enc = flate2::GzBuilder::new()
-                .mtime(0)
-                .operating_system(255)
-                .write(&mut outer, flate2::Compression::new(6));
-            let mut inner = Hashing::new(enc);
+            let mut inner = Hashing::new(gzip::ParallelGzip::new(&mut outer)?);
             write_tar(tree, &mut inner)?;
             let r = (inner.digest(), inner.count);
             inner.inner.finish()?;
