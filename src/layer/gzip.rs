@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 /// Bytes deflated by one task. Part of the output format: changing it changes every digest.
 const CHUNK: usize = 1 << 20;
-/// Chunks collected before they are compressed together.
+/// Whole chunks collected before they are compressed together (at least).
 const BATCH: usize = 8;
 /// Deflate's window: how much of the preceding input primes each chunk.
 const WINDOW: usize = 32 * 1024;
@@ -61,15 +61,11 @@ impl<W: Write> ParallelGzip<W> {
             self.inner.write_all(&piece?)?;
         }
         self.crc.update(data);
-        let tail = end.saturating_sub(WINDOW);
-        if end >= WINDOW {
+        // Only the last call compresses less than a window; nothing primes anything after it.
+        if !last {
             self.window.clear();
-        } else {
-            // Less than a window compressed so far in total only at the very start.
-            self.window
-                .drain(..self.window.len().saturating_sub(WINDOW - end));
+            self.window.extend_from_slice(&data[end - WINDOW..]);
         }
-        self.window.extend_from_slice(&data[tail..]);
         self.pending.drain(..end);
         Ok(())
     }
@@ -87,9 +83,11 @@ impl<W: Write> ParallelGzip<W> {
 impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);
-        // Keep at least one byte back: only `finish` knows which chunk is the last.
-        if self.pending.len() > BATCH * CHUNK {
-            self.compress(BATCH, false)?;
+        // Every whole chunk at once (a large write is not drained a batch at a time), but
+        // at least one byte held back: only `finish` knows which chunk is the last.
+        let whole = self.pending.len().saturating_sub(1) / CHUNK;
+        if whole >= BATCH {
+            self.compress(whole, false)?;
         }
         Ok(buf.len())
     }
