@@ -2,6 +2,7 @@
 
 mod e2e;
 mod fixture;
+mod fuzz;
 mod harness;
 mod publish;
 mod specs;
