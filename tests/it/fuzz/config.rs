@@ -144,3 +144,27 @@ fn destinations_never_panic() {
         })
     });
 }
+
+/// What a registry answers (`WWW-Authenticate`, token JSON) and references typed by the user.
+#[test]
+fn registry_answers_never_panic() {
+    use compose::registry::auth::{parse_challenge, token_from_response};
+    let challenge = prop_oneof![
+        "(Basic|Bearer|bearer|BEARER|Digest)? ?((realm|service|scope|x)=(\"[^\"]{0,8}\"?|[a-z:/.,]{0,8}),? ?){0,4}",
+        "[Bb]earer [\\\\\"=, a-z\u{e9}]{0,30}",
+        "\\PC{0,40}",
+    ];
+    let token = prop_oneof![
+        "\\{\"(token|access_token)\": ?(\"[^\"]{0,8}\"|[0-9]{1,3}|null|\\[\\]|\\{\\})\\}",
+        "\\PC{0,20}",
+    ];
+    let reference = "[a-z0-9.:/@_-]{0,30}|\\PC{0,20}";
+    check(512, (challenge, token, reference), |(c, t, r)| {
+        no_panic("registry", c.as_bytes(), || {
+            let _ = parse_challenge(&c);
+            let _ = token_from_response(t.as_bytes());
+            let _ = compose::registry::Reference::parse(&r);
+            let _ = compose::registry::auth::Credentials::parse(&r);
+        })
+    });
+}

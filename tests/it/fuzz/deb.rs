@@ -712,3 +712,88 @@ fn deb_with_an_ar_long_name_reference_is_refused() {
     let e = deb::read("x", &bytes).unwrap_err();
     assert!(e.to_string().contains("`x` is not a valid .deb"), "{e}");
 }
+
+/// What compose reads from package files besides the tars: a DEP-5 copyright's `License`
+/// (for the SBOM) and PEM certificates (for the CA bundle and the Java trust store).
+#[test]
+fn package_files_never_panic() {
+    use compose::deb::{Deb, Entry, Kind};
+    let words = prop::sample::select(vec![
+        "gpl-2+",
+        "GPL-2",
+        " or ",
+        " and ",
+        ", ",
+        " with ",
+        "classpath exception",
+        "mit",
+        "bsd-3-clause",
+        "\u{e9}",
+        "",
+        " ",
+        "with",
+        "or",
+        "\n",
+        "License:",
+        "Apache-2.0",
+    ]);
+    let license = prop::collection::vec(words, 0..10).prop_map(|w| w.concat());
+    let pem_line = prop::sample::select(vec![
+        "-----BEGIN CERTIFICATE-----",
+        "-----END CERTIFICATE-----",
+        "MIIB",
+        "====",
+        "A",
+        "-----BEGIN CERTIFICATE----- ",
+        "\u{e9}",
+        "",
+    ]);
+    let pem = prop::collection::vec(pem_line, 0..12).prop_map(|l| l.join("\n"));
+    check(256, (license, pem), |(license, pem)| {
+        let text = format!("Format: x\nLicense: {license}\n");
+        let deb = Deb {
+            control: String::new(),
+            md5sums: None,
+            entries: vec![Entry {
+                path: "usr/share/doc/x/copyright".into(),
+                kind: Kind::File(text.as_bytes().into()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            }],
+        };
+        no_panic("package-files", text.as_bytes(), || {
+            let _ = compose::sbom::declared_license("x", &deb);
+            let certs = compose::rootfs::jks::pem_certificates(&pem, "x");
+            let _ = compose::rootfs::jks::keystore(&certs, 0);
+        })
+    });
+}
+
+/// A data.tar entry whose header claims 1 TiB (the stream holds a few bytes): an error, not an
+/// allocation of the claimed size (which aborts the process).
+#[test]
+#[ignore = "aborts the test binary until the contents branch bounds tar sizes in deb.rs (`Vec::with_capacity(entry.size())`)"]
+fn deb_whose_tar_entry_claims_1_tib_is_refused() {
+    let seed = seeds()
+        .iter()
+        .find(|s| s.name.starts_with("f-mawk"))
+        .unwrap();
+    let data = seed
+        .members
+        .iter()
+        .position(|m| m.name().starts_with("data.tar"))
+        .unwrap();
+    let mut tar = seed.tars[data].clone().unwrap();
+    let file = headers(&tar)
+        .into_iter()
+        .find(|h| tar[h + 156] == b'0')
+        .unwrap();
+    tar[file + 124..file + 136].copy_from_slice(&Value::Octal(1 << 40).bytes(12));
+    set_checksum(&mut tar[file..file + 512]);
+    let mut members = seed.members.clone();
+    members[data].data = compress(&members[data].name(), &tar);
+    let e = deb::read("x", &archive(&members).0).unwrap_err();
+    assert!(e.to_string().contains("`x`"), "{e}");
+}

@@ -677,3 +677,30 @@ fn keyring_files_never_panic() {
         })
     });
 }
+
+/// Every prefix of each InRelease and every line-boundary prefix of each Packages index.
+#[test]
+fn truncated_metadata_never_panics() {
+    let keyring = fixture_keyring();
+    for seed in INRELEASES {
+        let bytes = fixture(seed);
+        for cut in 0..bytes.len() {
+            no_panic("inrelease-prefix", &bytes[..cut], || {
+                let _ = keyring.verify_inrelease(&bytes[..cut]);
+            })
+            .unwrap();
+        }
+    }
+    for seed in PACKAGES {
+        let bytes = fixture(seed);
+        for cut in line_starts(&bytes) {
+            for end in [cut, cut + 1, cut + 9] {
+                let part = &bytes[..end.min(bytes.len())];
+                no_panic("packages-prefix", part, || {
+                    read_index(&String::from_utf8_lossy(part))
+                })
+                .unwrap();
+            }
+        }
+    }
+}
