@@ -30,8 +30,7 @@ fn gpg_verdict(repo: &Repo, key: &Key) -> String {
 
 #[test]
 fn key_variants_are_what_gpg_says() {
-    if !hostile::gpg_available() {
-        eprintln!("SKIPPED key_variants_are_what_gpg_says: gpg is not installed");
+    if hostile::skip_without_gpg("key_variants_are_what_gpg_says") {
         return;
     }
     let cases = [
@@ -64,10 +63,7 @@ fn key_variants_are_what_gpg_says() {
 
 #[test]
 fn an_honest_package_from_a_hostile_repository_builds() {
-    if !hostile::gpg_available() {
-        eprintln!(
-            "SKIPPED an_honest_package_from_a_hostile_repository_builds: gpg is not installed"
-        );
+    if hostile::skip_without_gpg("an_honest_package_from_a_hostile_repository_builds") {
         return;
     }
     let key = Key::generate(KeyKind::Good);

@@ -4,8 +4,8 @@
 //! may override, and `.deb`s built byte by byte (`DebBuilder`, `TarBuilder`), so that
 //! headers, names and sizes can lie.
 //!
-//! Needs `gpg` (and `gpgconf` to stop its agent); tests call `hostile::gpg_available()` and
-//! report themselves skipped without it.
+//! Needs `gpg` and `gpgv` (`cargo xtask test` installs them); tests start with
+//! `if hostile::skip_without_gpg("name") { return; }`.
 
 #![allow(dead_code)] // builders for the `hostile_*` modules; not every module uses every piece
 
@@ -24,6 +24,20 @@ pub fn gpg_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// True (after printing `SKIPPED`) when gpg is missing and the run is a plain `cargo test`;
+/// under `cargo xtask test` (`COMPOSE_E2E` set) a missing gpg is a failure, not a skip.
+pub fn skip_without_gpg(test: &str) -> bool {
+    if gpg_available() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("COMPOSE_E2E").is_none(),
+        "{test}: gpg is missing although `cargo xtask test` should have installed it"
+    );
+    eprintln!("SKIPPED {test}: gpg is not installed (run `cargo xtask test`)");
+    true
 }
 
 /// What is wrong (or not) with the key that signs the release file.
