@@ -178,6 +178,14 @@ pub enum PublishError {
         "`{inner}` is inside `{outer}`, which compose replaces as a whole\n\nhint: put the outputs side by side"
     )]
     Nested { inner: String, outer: String },
+    #[error(
+        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}\n\nhint: name it: `docker-archive:FILE:REPO[:TAG]`"
+    )]
+    DockerName {
+        dest: String,
+        name: String,
+        reason: String,
+    },
     #[error("cannot read `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -400,6 +408,19 @@ fn stage_sbom(path: &Path, sbom: &[u8]) -> Result<Staged> {
 /// any failure leaves every local destination as it was. What each push did.
 pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<PushReport>> {
     let checked = check(p.destinations)?;
+    // A docker archive without a name is named after the spec, whose grammar is looser.
+    for dest in p.destinations {
+        if let Destination::DockerArchive {
+            reference: None, ..
+        } = dest
+        {
+            registry::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
+                dest: dest.to_string(),
+                name: p.docker_name.clone(),
+                reason,
+            })?;
+        }
+    }
     let mut staged = Vec::new();
     for (dest, checked) in p.destinations.iter().zip(checked) {
         staged.push(match dest {

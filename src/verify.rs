@@ -168,3 +168,58 @@ pub fn compare(
     }
     Ok(Some(message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layout to verify that is hostile gives a one-line error, reading nothing outside.
+    #[test]
+    fn a_hostile_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = dir.path().join("l");
+        fs_err::create_dir_all(l.join("blobs/sha256")).unwrap();
+        let dest = Destination::parse(&format!("oci:{}", l.display())).unwrap();
+        let err = |l: &Path| {
+            let e = compare(l, &dest, l, "latest").unwrap_err();
+            let text = format!("{e:#}");
+            assert!(!text.contains('\n'), "one line: {text}");
+            text
+        };
+        assert!(err(&l).contains("index.json` is missing"));
+        std::os::unix::fs::symlink("/etc/passwd", l.join("index.json")).unwrap();
+        assert!(err(&l).contains("is a symbolic link"));
+        fs_err::remove_file(l.join("index.json")).unwrap();
+        let evil = r#"{"manifests":[{"digest":"sha256:../../../etc/passwd","annotations":{"org.opencontainers.image.ref.name":"latest"}}]}"#;
+        fs_err::write(l.join("index.json"), evil).unwrap();
+        assert!(err(&l).contains("names the invalid digest"));
+        // A manifest naming a layer by a path.
+        let manifest = r#"{"layers":[{"digest":"sha256:../x","mediaType":"application/vnd.oci.image.layer.v1.tar"}]}"#;
+        let digest = crate::oci::sha256_digest(manifest.as_bytes());
+        fs_err::write(l.join("blobs/sha256").join(&digest[7..]), manifest).unwrap();
+        let index = format!(
+            r#"{{"manifests":[{{"digest":"{digest}","annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#
+        );
+        fs_err::write(l.join("index.json"), index).unwrap();
+        let other = dir.path().join("other");
+        fs_err::create_dir_all(other.join("blobs/sha256")).unwrap();
+        let layer = format!(
+            r#"{{"layers":[{{"digest":"sha256:{}","mediaType":"application/vnd.oci.image.layer.v1.tar"}}]}}"#,
+            "a".repeat(64)
+        );
+        let ldigest = crate::oci::sha256_digest(layer.as_bytes());
+        fs_err::write(other.join("blobs/sha256").join(&ldigest[7..]), &layer).unwrap();
+        fs_err::write(
+            other.join("index.json"),
+            format!(
+                r#"{{"manifests":[{{"digest":"{ldigest}","annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#
+            ),
+        )
+        .unwrap();
+        let e = compare(&l, &dest, &other, "latest").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("names the invalid digest \"sha256:../x\""),
+            "{e:#}"
+        );
+    }
+}

@@ -142,9 +142,7 @@ pub fn read_index(dir: &Path) -> Result<Vec<Value>, OciError> {
     let path = dir.join("index.json");
     match read_document(&path)? {
         Some(index) => parse_index(&path, &index),
-        None => Err(OciError::NotALayout {
-            path: dir.to_path_buf(),
-        }),
+        None => Err(missing(&path)),
     }
 }
 
@@ -349,7 +347,8 @@ mod tests {
     fn hostile_layouts_are_refused_in_one_line() {
         let dir = tempfile::tempdir().unwrap();
         let l = dir.path().join("l");
-        let cases: Vec<(Box<dyn Fn()>, &str)> = vec![
+        type Make<'a> = Box<dyn Fn() + 'a>;
+        let cases: Vec<(Make, &str)> = vec![
             (
                 Box::new(|| layout(&l, r#"{"manifests":[{"digest":"sha256:../../x"}]}"#)),
                 "names the invalid digest \"sha256:../../x\"",
@@ -401,6 +400,21 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_that_is_not_a_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            read_existing(dir.path(), "latest")
+                .unwrap()
+                .descriptors
+                .is_empty()
+        );
+        fs_err::write(dir.path().join("precious"), b"x").unwrap();
+        let e = read_existing(dir.path(), "latest").unwrap_err();
+        assert!(matches!(e, OciError::NotALayout { .. }), "{e}");
+        assert!(dir.path().join("precious").exists());
+    }
+
+    #[test]
     fn other_tags_are_kept_with_their_blobs_and_cycles_end() {
         let dir = tempfile::tempdir().unwrap();
         let l = dir.path();
@@ -431,6 +445,6 @@ mod tests {
         let m = message(read_existing(l, "latest").unwrap_err());
         assert!(m.contains("is a symbolic link"), "{m}");
         // The tag being written is not read at all.
-        assert!(read_existing(l, "old").unwrap().descriptors.len() == 0);
+        assert!(read_existing(l, "old").unwrap().descriptors.is_empty());
     }
 }
