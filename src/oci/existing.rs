@@ -20,6 +20,10 @@ pub const MAX_DOCUMENT: u64 = 4 << 20;
 /// The most blobs an existing layout's other tags may reach.
 pub const MAX_BLOBS: usize = 100_000;
 
+/// The most descriptors (counted once per tag that reaches them) read from an existing
+/// layout's documents.
+pub const MAX_STEPS: usize = 1_000_000;
+
 /// `sha256:` and 64 lowercase hex digits: the only digests that become paths.
 pub fn valid_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
@@ -207,8 +211,11 @@ pub struct Kept {
 /// The blobs reachable from descriptors, each document read once.
 struct Walk<'a> {
     dir: &'a Path,
-    /// Every blob looked at: the descriptors its document names, or `None` when missing.
+    /// Every blob looked at (by digest and whether it was read as a document): the
+    /// descriptors its document names, or `None` when missing.
     seen: BTreeMap<String, Option<Vec<Value>>>,
+    /// Descriptors looked at so far, over all tags.
+    steps: usize,
 }
 
 impl Walk<'_> {
@@ -224,11 +231,20 @@ impl Walk<'_> {
             if d.is_null() {
                 continue;
             }
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                return Err(entry(
+                    self.dir,
+                    &format!("has tags whose descriptors number more than {MAX_STEPS}"),
+                ));
+            }
             let digest = digest_of(&d, &from)?.to_owned();
-            if !out.insert(digest.clone()) {
+            // A blob named once as a layer and once as a manifest is looked at as both.
+            let key = format!("{digest} {}", is_document(&d));
+            if !out.insert(digest.clone()) && self.seen.contains_key(&key) {
                 continue;
             }
-            if !self.seen.contains_key(&digest) {
+            if !self.seen.contains_key(&key) {
                 if self.seen.len() >= MAX_BLOBS {
                     return Err(entry(
                         self.dir,
@@ -236,9 +252,9 @@ impl Walk<'_> {
                     ));
                 }
                 let children = self.look(&d, &from)?;
-                self.seen.insert(digest.clone(), children);
+                self.seen.insert(key.clone(), children);
             }
-            let Some(children) = &self.seen[&digest] else {
+            let Some(children) = &self.seen[&key] else {
                 return Ok(None);
             };
             let path = blob_path(self.dir, &d, &from)?.unwrap_or_default();
@@ -293,6 +309,7 @@ pub fn read_existing(dir: &Path, tag: &str) -> Result<Kept, OciError> {
     let mut walk = Walk {
         dir,
         seen: BTreeMap::new(),
+        steps: 0,
     };
     let mut kept = Kept::default();
     for d in descriptors {

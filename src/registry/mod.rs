@@ -890,11 +890,15 @@ impl KnownBlobs {
         }
     }
 
+    /// A repository of `host` (other than `not`) compose pushed `digest` to. The file is in
+    /// the cache, so a name outside the reference grammar (which would end up in a token
+    /// scope) is ignored.
     fn repository_with(&self, host: &str, digest: &str, not: &str) -> Option<String> {
         self.map
             .get(host)?
             .get(digest)
-            .filter(|r| r.as_str() != not)
+            .filter(|r| r.as_str() != not && r.len() <= MAX_NAME)
+            .filter(|r| r.split('/').all(valid_component))
             .cloned()
     }
 
@@ -1050,6 +1054,19 @@ mod tests {
         );
         assert_eq!(k.repository_with("h:1", "sha256:aa", "python3"), None);
         assert_eq!(k.repository_with("h:2", "sha256:aa", "cc"), None);
+        // A rewritten cache file cannot put another scope into a token request.
+        let mut k = KnownBlobs::load(&path);
+        let evil = BlobRef {
+            digest: "sha256:ee".into(),
+            size: 1,
+            media_type: "x".into(),
+        };
+        k.record(
+            "h:1",
+            "x:pull,push repository:y",
+            std::slice::from_ref(&evil),
+        );
+        assert_eq!(k.repository_with("h:1", "sha256:ee", "cc"), None);
         fs_err::write(&path, "not json").unwrap();
         assert!(KnownBlobs::load(&path).map.is_empty());
     }
