@@ -347,3 +347,60 @@ fn a_failed_push_leaves_local_outputs_as_they_were() {
         .collect();
     assert!(names.is_empty(), "temporaries left: {names:?}");
 }
+
+/// The commit itself fails half-way: while the push is held, the place an archive goes
+/// becomes a directory. The layout, already renamed into place by then, is taken out again
+/// and its earlier content put back; nothing staged or set aside is left.
+#[test]
+fn a_commit_that_fails_half_way_puts_everything_back() {
+    let Some(registry) = crate::support::registry::Registry::start(None) else {
+        return;
+    };
+    let proxy = crate::support::registry::Proxy::start(&registry.addr());
+    let a = Area::new();
+    let layout = a.old_layout("layout");
+    let archive = a.at("img.tar");
+    let before = a.state();
+    proxy.pause();
+    let child = crate::harness::compose()
+        .arg("build")
+        .arg(&a.spec)
+        .arg("--output")
+        .arg(format!("oci:{}:new", layout.display()))
+        .arg("--output")
+        .arg(format!("oci-archive:{}", archive.display()))
+        .arg("--output")
+        .arg(format!("docker://{}/held:v1", proxy.url_host()))
+        .arg("--cache-dir")
+        .arg(a.env.path("cache"))
+        .arg("--mirror")
+        .arg(format!("fixture={}", a.env.server.url()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.requests().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fs_err::create_dir(&archive).unwrap();
+    fs_err::write(archive.join("inside"), "mine").unwrap();
+    let mut before = before;
+    let after_mkdir = a.state();
+    before.extend(
+        after_mkdir
+            .iter()
+            .filter(|(k, _)| k.ends_with("img.tar") || k.ends_with("img.tar/inside"))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    proxy.resume();
+    let r = Run::of(child.wait_with_output().unwrap());
+    r.fails_with("changed during the build; no output was written");
+    assert_eq!(r.code, Some(1));
+    assert_eq!(before, a.state(), "everything as it was:\n{}", r.stderr);
+    read_image_tag(&layout, "old");
+}
