@@ -464,4 +464,57 @@ mod tests {
         // The tag being written is not read at all.
         assert!(read_existing(l, "old").unwrap().descriptors.is_empty());
     }
+
+    /// Mutated `index.json` and manifest bytes (flipped, dropped and duplicated bytes, digits
+    /// and quotes inserted) never panic the reader, and whatever it keeps has valid digests.
+    #[test]
+    fn mutated_layouts_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = dir.path();
+        let cfg = format!("sha256:{}", "c".repeat(64));
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"digest":"{cfg}","size":2}},"layers":[{{"digest":"{cfg}","mediaType":"application/vnd.oci.image.layer.v1.tar+gzip"}}]}}"#
+        );
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"{A}","mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{{"org.opencontainers.image.ref.name":"old"}}}}]}}"#
+        );
+        layout(l, &index);
+        fs_err::write(l.join("blobs/sha256").join(&cfg[7..]), "{}").unwrap();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..1000 {
+            let (target, base) = if round % 2 == 0 {
+                (l.join("index.json"), index.as_bytes())
+            } else {
+                (l.join("blobs/sha256").join(&A[7..]), manifest.as_bytes())
+            };
+            let mut bytes = base.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % bytes.len().max(1);
+                match next() % 5 {
+                    0 => bytes[at] ^= 1 << (next() % 8),
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    2 => bytes.insert(at, b"\"./0123456789abcdef:"[(next() % 20) as usize]),
+                    3 => bytes.insert(at, bytes[at]),
+                    _ => bytes.truncate(at),
+                }
+                if bytes.is_empty() {
+                    break;
+                }
+            }
+            fs_err::write(l.join("index.json"), &index).unwrap();
+            fs_err::write(l.join("blobs/sha256").join(&A[7..]), &manifest).unwrap();
+            fs_err::write(&target, &bytes).unwrap();
+            if let Ok(kept) = read_existing(l, "new") {
+                assert!(kept.blobs.iter().all(|d| valid_digest(d)));
+            }
+        }
+    }
 }
