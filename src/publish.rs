@@ -218,7 +218,9 @@ pub fn check(destinations: &[Destination]) -> Result<Vec<Checked>, PublishError>
             continue;
         };
         let shown = dest.to_string();
-        if path.file_name().is_none() {
+        // `Path` drops a trailing `/` or `/.`, which `rename` would not.
+        let raw = path.as_os_str().as_encoded_bytes();
+        if path.file_name().is_none() || raw.ends_with(b"/") || raw.ends_with(b"/.") {
             return Err(PublishError::NoName { dest: shown });
         }
         check_parent(&shown, path)?;
@@ -597,6 +599,15 @@ mod tests {
                 "is inside",
             ),
             (vec!["oci:.".to_owned()], "names no file or directory"),
+            (vec!["oci:x/..".to_owned()], "names no file or directory"),
+            (
+                vec![format!("oci:{}/", at("dir"))],
+                "names no file or directory",
+            ),
+            (
+                vec![format!("oci-archive:{}/.", at("dir"))],
+                "names no file or directory",
+            ),
         ];
         for (outs, needle) in cases {
             let e = check_of(&outs).unwrap_err();
