@@ -165,6 +165,16 @@ fn blob_path(dir: &Path, desc: &Value, named_in: &Path) -> Result<Option<PathBuf
     Ok(blobs_dir(dir)?.map(|sha| sha.join(&digest["sha256:".len()..])))
 }
 
+/// The path of blob `digest` of the layout at `dir` when it is (still) a regular file that
+/// no symlink leads to, else `None` (a digest `read_existing` checked).
+pub fn regular_blob(dir: &Path, digest: &str) -> Result<Option<PathBuf>, OciError> {
+    let desc = serde_json::json!({ "digest": digest });
+    let Some(path) = blob_path(dir, &desc, &dir.join("index.json"))? else {
+        return Ok(None);
+    };
+    Ok(open_regular(&path)?.map(|_| path))
+}
+
 fn missing(path: &Path) -> OciError {
     entry(path, "is missing")
 }

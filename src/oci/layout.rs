@@ -98,13 +98,13 @@ pub fn stage(
         link_or_copy(&store.blob_path(&digest), &blob_in(s, &digest))?;
     }
     for digest in &kept.blobs {
-        let from = blob_in(dest, digest);
-        // Checked again right before linking: still a regular file, not a symlink.
-        if existing::open_regular(&from)?.is_none() {
+        // Checked again right before linking: still a regular file, reached through no
+        // symlink.
+        let Some(from) = existing::regular_blob(dest, digest)? else {
             return Err(OciError::Changed {
                 path: dest.to_path_buf(),
             });
-        }
+        };
         link_or_copy(&from, &blob_in(s, digest))?;
     }
     let layout = s.join("oci-layout");
