@@ -49,6 +49,20 @@ struct Entry {
     content: String,
 }
 
+/// A path from a tar for a message: control characters (a newline, an escape sequence)
+/// escaped, so an image cannot forge lines of the report.
+fn printable(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if c.is_control() || c == '\\' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The entries of a layer, streamed (decompressed and hashed as they are read). `named_in`
 /// is the manifest that names the layer.
 fn entries(layout: &Path, layer: &Value, named_in: &Path) -> Result<Vec<Entry>> {
@@ -69,7 +83,7 @@ fn entries(layout: &Path, layer: &Value, named_in: &Path) -> Result<Vec<Entry>> 
         let mut hash = Sha256::new();
         std::io::copy(&mut e, &mut hash)?;
         out.push(Entry {
-            path: e.path()?.display().to_string(),
+            path: printable(&e.path()?.display().to_string()),
             kind: h.entry_type().as_byte(),
             mode: h.mode()?,
             uid: h.uid()?,
@@ -174,6 +188,13 @@ mod tests {
     use super::*;
 
     /// A layout to verify that is hostile gives a one-line error, reading nothing outside.
+    #[test]
+    fn paths_in_messages_are_printable() {
+        assert_eq!(printable("usr/bin/x"), "usr/bin/x");
+        assert_eq!(printable("a\nerror: b\u{1b}[2J"), "a\\nerror: b\\u{1b}[2J");
+        assert_eq!(printable("a\\n"), "a\\\\n");
+    }
+
     #[test]
     fn a_hostile_layout_is_refused() {
         let dir = tempfile::tempdir().unwrap();
