@@ -312,6 +312,24 @@ fn docker_archive_names_follow_the_reference_grammar() {
         &[format!("oci:{}:a..b", a.at("good").display())],
         "invalid tag `a..b`",
     );
+    // A docker archive without a name is named after the spec, whose names may hold
+    // capitals: refused before anything is staged.
+    let upper = a.env.spec(
+        "Upper",
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n",
+    );
+    let before = a.state();
+    let r = a.env.build_to(
+        &upper,
+        &[
+            oci(&a.at("good")),
+            format!("docker-archive:{}", a.at("img.tar").display()),
+        ],
+        &[],
+    );
+    r.fails_with("would name the image `Upper:latest`, which is not a valid image name");
+    assert_eq!(r.code, Some(1));
+    assert_eq!(before, a.state(), "nothing staged, nothing left");
 }
 
 /// A push that fails (nothing listens on port 1) beside a local layout and archive that
