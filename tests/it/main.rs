@@ -4,6 +4,8 @@ mod e2e;
 mod fixture;
 mod fuzz;
 mod harness;
+mod hostile;
+mod hostile_outputs;
 mod publish;
 mod specs;
 mod support;
