@@ -1,6 +1,6 @@
-//! The OCI layout reader of `compose verify`: an existing layout (not trusted) with mutated
-//! `index.json`, manifest, and layer (JSON values, digests, media types, tar headers,
-//! compressed bytes) compared against a good one.
+//! The OCI layout readers (`compose verify`, and the other tags kept from an existing output
+//! layout): a layout (not trusted) with mutated `index.json`, manifest, and layer (JSON
+//! values, digests, media types, tar headers, compressed bytes), compared against a good one.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -233,7 +233,7 @@ fn mutated(dir: &Path, edits: &[LayoutEdit]) -> Vec<u8> {
 }
 
 #[test]
-fn layouts_read_by_verify_never_panic() {
+fn existing_layouts_never_panic() {
     let root = tempfile::tempdir().unwrap();
     // Nested, so that `../` in a digest stays inside the scratch directory.
     let work = root.path().join("a/b/c/d");
@@ -247,6 +247,9 @@ fn layouts_read_by_verify_never_panic() {
         let index = mutated(&theirs, &edits);
         no_panic("layout", &index, || {
             let _ = compose::verify::compare(&theirs, &dest, &ours, "latest");
+            // What `oci:DIR:TAG` keeps of an existing layout's other tags.
+            let _ = compose::oci::existing::read_existing(&theirs, "other");
+            let _ = compose::oci::existing::read_existing(&theirs, "latest");
         })
     });
 }
