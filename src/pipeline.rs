@@ -898,7 +898,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     // Download every .deb once, whatever platform or level wants it.
     let mut items: Vec<Item> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    // What each .deb must say it is (name, version, architecture).
+    let mut names: Vec<(String, String, String)> = Vec::new();
     let mut seen = BTreeSet::new();
     for level in plans.iter().flatten() {
         for (e, url) in level.entries.iter().zip(&level.urls) {
@@ -908,7 +909,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                     sha256: e.sha256.clone(),
                     size: e.size,
                 });
-                names.push(e.name.clone());
+                names.push((
+                    e.name.clone(),
+                    e.version.to_string(),
+                    e.architecture.clone(),
+                ));
             }
         }
     }
@@ -929,8 +934,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let debs: Vec<Deb> = blobs
         .par_iter()
         .zip(names.par_iter())
-        .map(|(bytes, name)| {
-            let d = deb::read(name, bytes);
+        .map(|(bytes, (name, version, architecture))| {
+            let planned = deb::Planned {
+                name,
+                version,
+                architecture,
+            };
+            let d = deb::read(&planned, bytes);
             bar.inc(1);
             d
         })
