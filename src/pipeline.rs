@@ -1257,14 +1257,14 @@ fn level_trees(
         }
         generated::os_release(&mut tree);
         for (name, d) in &packages {
-            generated::status_d(&mut tree, name, d, epoch);
+            generated::status_d(&mut tree, name, d, epoch)?;
         }
         if let Some((name, d)) = packages
             .iter()
             .find(|(_, d)| generated::ships_certificates(d))
         {
             generated::ca_bundle(&mut tree, name, d, epoch);
-            generated::attribute(&mut tree, &lower, name, &[generated::CA_BUNDLE], epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::CA_BUNDLE], epoch)?;
         }
         // The Java trust store, in the first level that asks for it.
         let parent_has_cacerts = i > 0 && chain[i - 1].java_cacerts;
@@ -1276,7 +1276,7 @@ fn level_trees(
                 )
             })?;
             generated::java_cacerts(&mut tree, name, d, epoch);
-            generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch)?;
         }
         // This level's SBOM, inside its own layer (so the layer stays shared by the family).
         let sbom_packages: Vec<sbom::SbomPackage> = level
@@ -1305,6 +1305,8 @@ fn level_trees(
             tree.insert(path, rootfs::Node::symlink(&target, epoch));
         }
         rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());
+        rootfs::check_tree(&tree, &lower)
+            .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
         for (path, node) in &tree {
             lower.insert(path.clone(), node.clone());
         }
