@@ -217,7 +217,9 @@ impl<R: Read> Read for Bounded<R> {
                 _ => Err(over(self.what.clone())),
             };
         }
-        let n = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let got = self.inner.read(&mut buf[..n])?;
         self.left -= got as u64;
         Ok(got)
@@ -326,7 +328,9 @@ pub fn read(planned: &Planned, bytes: &[u8]) -> Result<Deb, DebError> {
     };
     let binary = next("debian-binary")?;
     if !binary.data.starts_with(b"2.") {
-        return Err(format("unsupported `debian-binary` (not format 2.x)".into()));
+        return Err(format(
+            "unsupported `debian-binary` (not format 2.x)".into(),
+        ));
     }
     let control_member = next("control.tar")?;
     let data_member = next("data.tar")?;
@@ -729,12 +733,18 @@ pub(crate) mod tests {
         let data = tar(&[]);
         let b = ar::tests::archive(&[("debian-binary", b"2.0\n"), ("data.tar", &data)]);
         let e = read(&PLAN, &b).unwrap_err().to_string();
-        assert!(e.contains("expected member `control.tar`, found `data.tar`"), "{e}");
+        assert!(
+            e.contains("expected member `control.tar`, found `data.tar`"),
+            "{e}"
+        );
         let b = ar::tests::archive(&[("debian-binary", b"3.0\n")]);
         assert!(read(&PLAN, &b).unwrap_err().to_string().contains("2.x"));
         let b = deb(CONTROL, "data.tar.bz2", &data);
         let e = read(&PLAN, &b).unwrap_err();
-        assert!(format!("{e:?}").contains("unsupported compression"), "{e:?}");
+        assert!(
+            format!("{e:?}").contains("unsupported compression"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -766,7 +776,10 @@ pub(crate) mod tests {
         // control.tar members have small fixed limits.
         let ctl = format!("{CONTROL}Description: x\n {}\n", "y".repeat(1 << 20));
         let e = read(&PLAN, &deb(&ctl, "data.tar", &tar(&[]))).unwrap_err();
-        assert!(e.to_string().contains("`control` is larger than 1.0 MiB"), "{e}");
+        assert!(
+            e.to_string().contains("`control` is larger than 1.0 MiB"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -804,7 +817,10 @@ pub(crate) mod tests {
             member(b"./usr/innocent", b'0', b"x", b""),
         ]);
         let e = read(&PLAN, &deb(CONTROL, "data.tar", &data)).unwrap_err();
-        assert!(e.to_string().contains("which escapes the root filesystem"), "{e}");
+        assert!(
+            e.to_string().contains("which escapes the root filesystem"),
+            "{e}"
+        );
         // NUL inside a PAX path.
         let data = tar(&[
             pax(&[("path", b"./usr/a\0/etc/passwd")]),
@@ -816,7 +832,10 @@ pub(crate) mod tests {
         let data = tar(&[member(b"./usr/l", b'1', b"", b"../../etc/shadow")]);
         assert!(read(&PLAN, &deb(CONTROL, "data.tar", &data)).is_err());
         let long = "a/".repeat(NAME_LIMIT);
-        let data = tar(&[pax(&[("path", long.as_bytes())]), member(b"x", b'0', b"", b"")]);
+        let data = tar(&[
+            pax(&[("path", long.as_bytes())]),
+            member(b"x", b'0', b"", b""),
+        ]);
         let e = read(&PLAN, &deb(CONTROL, "data.tar", &data)).unwrap_err();
         assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
     }

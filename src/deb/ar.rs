@@ -140,7 +140,11 @@ pub(crate) mod tests {
         lie[8 + 48..8 + 58].copy_from_slice(field.as_bytes());
         let e = members(&lie).unwrap_err();
         assert!(e.contains("claims 9999999999 bytes"), "{e}");
-        assert!(members(b"!<arch>\nshort").unwrap_err().contains("truncated"));
+        assert!(
+            members(b"!<arch>\nshort")
+                .unwrap_err()
+                .contains("truncated")
+        );
         assert!(members(b"garbage").is_err());
         let mut bad = archive(&[("x", b"")]);
         bad[8 + 48] = b'-';
