@@ -195,6 +195,8 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
         };
         if header.set_path(&name).is_err() || name.len() > 255 {
             pax.push(("path", name.clone()));
+            // A fresh header: the failed `set_path` may have filled the ustar prefix.
+            header = tar::Header::new_ustar();
             header.set_path(ustar_fallback(&name))?;
         }
         header.set_mode(node.mode);
