@@ -3,6 +3,7 @@
 mod e2e;
 mod fixture;
 mod harness;
+mod hostile;
 mod publish;
 mod specs;
 mod support;
