@@ -366,7 +366,8 @@ fn check_control(planned: &Planned, control: &str) -> Result<Option<u64>, DebErr
             .map(|v| v.trim().to_owned())
             .unwrap_or_default()
     };
-    let fields: [(&'static str, &str, fn(&str) -> bool); 3] = [
+    type Check<'a> = (&'static str, &'a str, fn(&str) -> bool);
+    let fields: [Check; 3] = [
         ("Package", planned.name, valid_name),
         ("Version", planned.version, valid_version),
         ("Architecture", planned.architecture, valid_architecture),
@@ -876,5 +877,27 @@ pub(crate) mod tests {
         assert_eq!(data_limit(Some(1024)), (1 << 20) + (1 << 18) + (1 << 20));
         assert_eq!(data_limit(Some(u64::MAX)), DATA_CEILING);
         assert_eq!(data_limit(None), DATA_DEFAULT);
+    }
+
+    #[test]
+    fn xz_streams_get_a_memory_limit() {
+        let data = tar(&[member(b"./x", b'0', b"hello", b"")]);
+        let mut xz = Vec::new();
+        liblzma::read::XzEncoder::new(&data[..], 0)
+            .read_to_end(&mut xz)
+            .unwrap();
+        assert!(read(&PLAN, &deb(CONTROL, "data.tar.xz", &xz)).is_ok());
+        // Block header at 12: size, flags, filter 0x21, 1 property byte (the dictionary
+        // size), padding, CRC32. Claim a 4 GiB dictionary and fix the CRC.
+        assert_eq!(&xz[12..16], &[0x02, 0x00, 0x21, 0x01]);
+        xz[16] = 40;
+        let mut crc = flate2::Crc::new();
+        crc.update(&xz[12..20]);
+        xz[20..24].copy_from_slice(&crc.sum().to_le_bytes());
+        let e = read(&PLAN, &deb(CONTROL, "data.tar.xz", &xz)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`pk` exceeds a limit: its xz stream needs more memory than 256.0 MiB"
+        );
     }
 }
