@@ -229,22 +229,32 @@ pub fn resolve(
     follow_last: bool,
 ) -> Result<Option<String>, RootfsError> {
     let shown = |p: &str| p.escape_debug().to_string();
-    let mut todo: VecDeque<String> = path.split('/').map(str::to_owned).collect();
+    let mut todo: VecDeque<&str> = path.split('/').collect();
     let last = if follow_last { None } else { todo.pop_back() };
-    let mut done: Vec<String> = Vec::new();
+    // The resolved prefix, and where each of its components starts.
+    let mut here = String::with_capacity(path.len());
+    let mut starts: Vec<usize> = Vec::new();
+    let push = |here: &mut String, starts: &mut Vec<usize>, part: &str| {
+        starts.push(here.len());
+        if !here.is_empty() {
+            here.push('/');
+        }
+        here.push_str(part);
+    };
     let mut hops = 0;
     while let Some(part) = todo.pop_front() {
-        match part.as_str() {
+        match part {
             "" | "." => continue,
             ".." => {
-                done.pop();
+                here.truncate(starts.pop().unwrap_or(0));
                 continue;
             }
-            p if done.is_empty() && MERGED_DIRS.contains(&p) => done.push("usr".into()),
+            p if starts.is_empty() && MERGED_DIRS.contains(&p) => {
+                push(&mut here, &mut starts, "usr");
+            }
             _ => {}
         }
-        done.push(part);
-        let here = done.join("/");
+        push(&mut here, &mut starts, part);
         let (node, this_level) = match tree.get(&here) {
             Some(n) => (Some(n), true),
             None => (lower.get(&here), false),
@@ -266,12 +276,13 @@ pub fn resolve(
                         path: shown(path),
                     });
                 }
-                done.pop();
+                here.truncate(starts.pop().unwrap_or(0));
                 if target.starts_with('/') {
-                    done.clear();
+                    here.clear();
+                    starts.clear();
                 }
                 for part in target.split('/').rev() {
-                    todo.push_front(part.to_owned());
+                    todo.push_front(part);
                 }
             }
             Some(_) => {
@@ -283,8 +294,10 @@ pub fn resolve(
             }
         }
     }
-    done.extend(last);
-    Ok(Some(done.join("/")).filter(|p| !p.is_empty()))
+    if let Some(last) = last {
+        push(&mut here, &mut starts, last);
+    }
+    Ok(Some(here).filter(|p| !p.is_empty()))
 }
 
 /// The resolved target of a hard link at `path`: it must be a regular file the package
