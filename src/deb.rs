@@ -823,6 +823,17 @@ pub(crate) mod tests {
             e.to_string().contains("which escapes the root filesystem"),
             "{e}"
         );
+        // A GNU long name (`L`) with `..`.
+        let long = format!("./usr/{}/../../../etc/shadow", "e".repeat(120));
+        let data = tar(&[
+            member(b"././@LongLink", b'L', long.as_bytes(), b""),
+            member(b"./usr/innocent", b'0', b"x", b""),
+        ]);
+        let e = read(&PLAN, &deb(CONTROL, "data.tar", &data)).unwrap_err();
+        assert!(
+            e.to_string().contains("which escapes the root filesystem"),
+            "{e}"
+        );
         // NUL inside a PAX path.
         let data = tar(&[
             pax(&[("path", b"./usr/a\0/etc/passwd")]),

@@ -500,3 +500,30 @@ fn the_control_must_match_the_index() {
         build(vec![Package::new("ctl", "1.0", deb)], &["ctl"]).refused(message);
     }
 }
+
+#[test]
+fn a_long_package_name_with_dot_dot_never_becomes_a_path() {
+    if skip("a_long_package_name_with_dot_dot_never_becomes_a_path") {
+        return;
+    }
+    // The case: a name over 99 bytes (a PAX record in the layer) with `../`.
+    let evil = format!("x{}/../../../../etc/passwd", "a".repeat(100));
+    let deb = DebBuilder::new(&evil, "1.0", 1)
+        .data(TarBuilder::new().dir("./usr/").finish())
+        .build();
+    let good = DebBuilder::new("good", "1.0", 1)
+        .data(TarBuilder::new().dir("./usr/").finish())
+        .build();
+    let o = build(
+        vec![
+            Package::new(&evil, "1.0", deb),
+            Package::new("good", "1.0", good).field("Depends", &evil),
+        ],
+        &["good"],
+    );
+    // Refused where the index is parsed or, at the latest, where the .deb's control is read.
+    o.run.fails_with("invalid");
+    assert_eq!(o.run.code, Some(1));
+    assert!(!o.out.exists());
+    o.only_spec_cache_and(&[]);
+}
