@@ -420,6 +420,9 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .map(|o| Destination::parse(o))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
+    // Every destination is checked before the build starts (and again before it is
+    // written): a build that cannot be written is refused at once.
+    crate::publish::check(&outputs)?;
     let annotations = parse_annotations(&args.annotation)?;
     let push = push_options(
         args.creds.as_deref(),

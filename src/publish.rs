@@ -2,15 +2,17 @@
 //! `docker-archive:FILE[:REPO:TAG]` and `docker://HOST[:PORT]/REPO[:TAG]`, any number of them,
 //! and writing one built image to all of them.
 //!
-//! Local outputs are staged next to their destination first, then every push is done, and
-//! only then are the local outputs (and their SBOMs) renamed into place: a failed build
-//! leaves no partial output.
+//! Every destination is checked first; local outputs are staged next to their destination,
+//! then every push is done, and only then are the local outputs (and their SBOMs) renamed
+//! into place, all or none: a failed build leaves every destination as it was.
 
-use std::path::{Path, PathBuf};
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::oci::{self, Image, Layout, Store, archive};
+use crate::oci::existing::{self, Kept};
+use crate::oci::{self, Image, Staged, Store, archive, layout};
 use crate::registry::{self, PushOptions, PushReport, Reference};
 
 /// One output of a build.
@@ -32,40 +34,30 @@ pub enum Destination {
 
 const FORMS: &str = "`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REPO:TAG]` or `docker://HOST[:PORT]/REPO[:TAG]`";
 
-/// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`.
+/// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`; it becomes
+/// the layout's `org.opencontainers.image.ref.name` (and part of the SBOM's file name).
 fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), String> {
     let (path, tag) = registry::split_tag(rest);
     if path.is_empty() {
         return Err(format!("destination `{text}` names no path"));
     }
-    if !registry::valid_tag(tag) {
-        return Err(format!("invalid tag `{tag}` in `{text}`"));
+    if !registry::valid_layout_tag(tag) {
+        return Err(format!(
+            "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
+        ));
     }
     Ok((PathBuf::from(path), tag))
 }
 
-/// `REPO[:TAG]` as `docker load` names an image (the tag defaults to `latest`).
+/// `[HOST[:PORT]/]REPO[:TAG]` as `docker load` names an image (the tag defaults to
+/// `latest`), checked against the distribution reference grammar.
 fn docker_name(text: &str, name: &str) -> Result<String, String> {
-    let (repo, tag) = match name.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, t),
-        _ => (name, "latest"),
-    };
-    let part_ok = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-    };
-    // The first part may be a registry host with a port.
-    let mut parts = repo.split('/');
-    let first_ok = parts
-        .next()
-        .is_some_and(|h| part_ok(h) || (h.contains(':') && h.split(':').all(|x| !x.is_empty())));
-    if !first_ok || !parts.all(part_ok) || !registry::valid_tag(tag) {
-        return Err(format!(
-            "invalid image name `{name}` in `{text}`: expected a lowercase `REPO[:TAG]`"
-        ));
-    }
-    Ok(format!("{repo}:{tag}"))
+    let n = registry::parse_name(name)
+        .map_err(|reason| format!("invalid image name `{name}` in `{text}`: {reason}"))?;
+    Ok(match n.host {
+        Some(host) => format!("{host}/{}:{}", n.repository, n.tag),
+        None => format!("{}:{}", n.repository, n.tag),
+    })
 }
 
 impl Destination {
@@ -153,10 +145,235 @@ impl std::fmt::Display for Destination {
     }
 }
 
-/// A local output written but not yet in place.
-enum Staged {
-    Layout(Box<Layout>),
-    File(archive::StagedFile),
+/// Why a destination cannot be written. Every destination is checked before the build
+/// stages anything.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("`{dest}` names no file or directory to write")]
+    NoName { dest: String },
+    #[error("cannot write `{dest}`: `{}` is not a directory", path.display())]
+    ParentNotDirectory { dest: String, path: PathBuf },
+    #[error(
+        "cannot write `{dest}`: `{}` is a symbolic link, and compose writes no output through one\n\nhint: name the path it points to, or remove the link",
+        path.display()
+    )]
+    Symlink { dest: String, path: PathBuf },
+    #[error(
+        "cannot write `{dest}`: `{}` is a directory, and compose replaces only a file with an archive\n\nhint: name a file, or move the directory away",
+        path.display()
+    )]
+    Directory { dest: String, path: PathBuf },
+    #[error("cannot write `{dest}`: `{}` exists and is not a regular file", path.display())]
+    NotAFile { dest: String, path: PathBuf },
+    #[error(
+        "`{first}` and `{second}` both write `{}`\n\nhint: give every output its own path",
+        path.display()
+    )]
+    SamePath {
+        first: String,
+        second: String,
+        path: PathBuf,
+    },
+    #[error(
+        "`{inner}` is inside `{outer}`, which compose replaces as a whole\n\nhint: put the outputs side by side"
+    )]
+    Nested { inner: String, outer: String },
+    #[error(
+        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}\n\nhint: name it: `docker-archive:FILE:REPO[:TAG]`"
+    )]
+    DockerName {
+        dest: String,
+        name: String,
+        reason: String,
+    },
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Layout(#[from] oci::OciError),
+}
+
+/// What checking a destination found: for a layout, what to keep of the layout already
+/// there.
+#[derive(Debug, Default)]
+pub struct Checked {
+    kept: Option<Kept>,
+}
+
+/// Check every destination before anything is written: each local path names a file or
+/// directory whose nearest existing ancestor is a directory (missing ones are created as
+/// `mkdir -p` would); it is not a symlink; an existing `oci:` target is an empty directory
+/// or an OCI layout that reads cleanly (`existing::read_existing`); an existing archive or
+/// SBOM is a regular file; no two outputs (SBOMs included) write the same path, and none is
+/// inside another. The result goes with `destinations`, in order.
+pub fn check(destinations: &[Destination]) -> Result<Vec<Checked>, PublishError> {
+    let mut written: Vec<(PathBuf, String)> = Vec::new();
+    let mut checked = Vec::new();
+    for dest in destinations {
+        let Some(path) = dest.local_path() else {
+            checked.push(Checked::default());
+            continue;
+        };
+        let shown = dest.to_string();
+        // `Path` drops a trailing `/` or `/.`, which `rename` would not.
+        let raw = path.as_os_str().as_encoded_bytes();
+        if path.file_name().is_none() || raw.ends_with(b"/") || raw.ends_with(b"/.") {
+            return Err(PublishError::NoName { dest: shown });
+        }
+        check_parent(&shown, path)?;
+        let kept = match dest {
+            Destination::Layout { tag, .. } => check_layout(&shown, path, tag)?,
+            _ => {
+                check_file(&shown, path)?;
+                None
+            }
+        };
+        written.push((identity(path), shown.clone()));
+        if let Some(sbom) = dest.sbom_path() {
+            check_file(&shown, &sbom)?;
+            written.push((identity(&sbom), shown.clone()));
+        }
+        checked.push(Checked { kept });
+    }
+    check_overlaps(&written)?;
+    Ok(checked)
+}
+
+/// The nearest existing ancestor of `path` is a directory.
+fn check_parent(dest: &str, path: &Path) -> Result<(), PublishError> {
+    let parent = oci::parent_dir(path);
+    let mut at = parent.as_path();
+    loop {
+        match std::fs::metadata(at) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(PublishError::ParentNotDirectory {
+                    dest: dest.to_owned(),
+                    path: at.to_path_buf(),
+                });
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                match at.parent() {
+                    Some(up) if !up.as_os_str().is_empty() => at = up,
+                    _ => return Ok(()),
+                }
+            }
+            Err(source) => {
+                return Err(PublishError::Io {
+                    path: at.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// What is at `path` now, without following a symlink (`None`: nothing).
+fn what_is(path: &Path) -> Result<Option<std::fs::Metadata>, PublishError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PublishError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// An `oci:` target: missing, an empty directory or a layout; what to keep of it.
+fn check_layout(dest: &str, path: &Path, tag: &str) -> Result<Option<Kept>, PublishError> {
+    let Some(m) = what_is(path)? else {
+        return Ok(None);
+    };
+    if m.file_type().is_symlink() {
+        return Err(PublishError::Symlink {
+            dest: dest.to_owned(),
+            path: path.to_path_buf(),
+        });
+    }
+    if !m.is_dir() {
+        return Err(oci::OciError::NotALayout {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(Some(existing::read_existing(path, tag)?))
+}
+
+/// An archive or SBOM target: missing or a regular file.
+fn check_file(dest: &str, path: &Path) -> Result<(), PublishError> {
+    let Some(m) = what_is(path)? else {
+        return Ok(());
+    };
+    let (dest, path) = (dest.to_owned(), path.to_path_buf());
+    if m.file_type().is_symlink() {
+        Err(PublishError::Symlink { dest, path })
+    } else if m.is_dir() {
+        Err(PublishError::Directory { dest, path })
+    } else if !m.is_file() {
+        Err(PublishError::NotAFile { dest, path })
+    } else {
+        Ok(())
+    }
+}
+
+/// `path` absolute, with symlinks resolved in the part of its parent that exists and `.`
+/// and `..` folded in the rest: two paths that name the same place have the same identity.
+fn identity(path: &Path) -> PathBuf {
+    let abs = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let name = abs.file_name().map(ToOwned::to_owned).unwrap_or_default();
+    let parent_path = oci::parent_dir(&abs);
+    let parent: Vec<Component> = parent_path.components().collect();
+    for known in (0..=parent.len()).rev() {
+        let prefix: PathBuf = parent[..known].iter().collect();
+        let Ok(mut out) = std::fs::canonicalize(&prefix) else {
+            continue;
+        };
+        for c in &parent[known..] {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out.push(name);
+        return out;
+    }
+    abs
+}
+
+/// No two outputs write the same path, and none is inside another.
+fn check_overlaps(written: &[(PathBuf, String)]) -> Result<(), PublishError> {
+    for (i, (a, first)) in written.iter().enumerate() {
+        for (b, second) in &written[i + 1..] {
+            if a == b {
+                return Err(PublishError::SamePath {
+                    first: first.clone(),
+                    second: second.clone(),
+                    path: a.clone(),
+                });
+            }
+            let (inner, outer) = if b.starts_with(a) {
+                (second, first)
+            } else if a.starts_with(b) {
+                (first, second)
+            } else {
+                continue;
+            };
+            return Err(PublishError::Nested {
+                inner: inner.clone(),
+                outer: outer.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Everything `publish` needs besides the image.
@@ -170,39 +387,60 @@ pub struct Publication<'a> {
     pub on_push_bytes: &'a (dyn Fn(u64) + Sync),
 }
 
-/// Write `image` to every destination; what each push did.
+/// The SBOM for `path`, staged in a temporary file beside it.
+fn stage_sbom(path: &Path, sbom: &[u8]) -> Result<Staged> {
+    let dir = oci::parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".compose-sbom-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    crate::interrupt::register(tmp.path());
+    std::io::Write::write_all(&mut tmp, sbom)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    let kept = tmp
+        .into_temp_path()
+        .keep()
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    Ok(Staged::new(kept, path, false))
+}
+
+/// Write `image` to every destination, all or none: every destination is checked, the
+/// local outputs and their SBOMs are staged beside their destinations, every push is done,
+/// and only then are the local outputs renamed into place together (`oci::commit_all`);
+/// any failure leaves every local destination as it was. What each push did.
 pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<PushReport>> {
-    let mut staged = Vec::new();
-    let mut sboms = Vec::new();
+    let checked = check(p.destinations)?;
+    // A docker archive without a name is named after the spec, whose grammar is looser.
     for dest in p.destinations {
+        if let Destination::DockerArchive {
+            reference: None, ..
+        } = dest
+        {
+            registry::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
+                dest: dest.to_string(),
+                name: p.docker_name.clone(),
+                reason,
+            })?;
+        }
+    }
+    let mut staged = Vec::new();
+    for (dest, checked) in p.destinations.iter().zip(checked) {
         staged.push(match dest {
             Destination::Layout { dir, tag } => {
-                Staged::Layout(Box::new(Layout::stage(store, image, dir, tag)?))
+                layout::stage(store, image, dir, tag, checked.kept.unwrap_or_default())?
             }
-            Destination::OciArchive { file, tag } => {
-                Staged::File(archive::oci_archive(store, image, file, tag)?)
-            }
-            Destination::DockerArchive { file, reference } => Staged::File(
-                archive::docker_archive(
-                    store,
-                    image,
-                    file,
-                    Some(reference.as_deref().unwrap_or(&p.docker_name)),
-                )
-                .with_context(|| format!("cannot write `{dest}`"))?,
-            ),
+            Destination::OciArchive { file, tag } => archive::oci_archive(store, image, file, tag)?,
+            Destination::DockerArchive { file, reference } => archive::docker_archive(
+                store,
+                image,
+                file,
+                Some(reference.as_deref().unwrap_or(&p.docker_name)),
+            )
+            .with_context(|| format!("cannot write `{dest}`"))?,
             Destination::Registry(_) => continue,
         });
         if let Some(path) = dest.sbom_path() {
-            let dir = oci::parent_dir(&path);
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".compose-sbom-")
-                .tempfile_in(&dir)
-                .with_context(|| format!("cannot write in `{}`", dir.display()))?;
-            crate::interrupt::register(tmp.path());
-            std::io::Write::write_all(&mut tmp, p.sbom)
-                .with_context(|| format!("cannot write in `{}`", dir.display()))?;
-            sboms.push((tmp, path));
+            staged.push(stage_sbom(&path, p.sbom)?);
         }
     }
     let targets: Vec<Reference> = p
@@ -218,18 +456,7 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
     } else {
         registry::push_all(store, image, &targets, p.push, p.on_push_bytes)?
     };
-    for s in staged {
-        match s {
-            Staged::Layout(l) => l.commit()?,
-            Staged::File(f) => f.commit()?,
-        }
-    }
-    for (tmp, path) in sboms {
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.persist(&path)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        crate::interrupt::forget(&tmp_path);
-    }
+    oci::commit_all(staged)?;
     Ok(reports)
 }
 
@@ -267,12 +494,137 @@ mod tests {
             "dir:x",
             "oci:",
             "oci:x:bad tag",
+            "oci:x:a..b",
+            "oci:x:-a",
+            "oci:x:_a",
+            "oci-archive:x.tar:v1.",
             "docker-archive::x",
             "docker-archive:x.tar:Python3",
+            "docker-archive:F:../../evil",
+            "docker-archive:F:a/../b",
+            "docker-archive:F:./x",
+            "docker-archive:F:a..b",
+            "docker-archive:F:a._b",
+            "docker-archive:F:a-:v1",
+            "docker-archive:F:a:.v1",
+            "docker-archive:F:a:v/1",
+            "docker-archive:F:a@sha256:00",
+            "docker-archive:F:bad_host.:5000/a",
             "docker://python3",
         ] {
             assert!(Destination::parse(bad).is_err(), "{bad} should be refused");
         }
+        let long = format!("docker-archive:F:{}:v1", "a".repeat(256));
+        assert!(Destination::parse(&long).is_err(), "names are at most 255");
+        for good in [
+            "oci:x:1.0+build",
+            "oci:x:a--b@c",
+            "docker-archive:x.tar:a__b/c-d---e/f.g:V_1.x-y",
+            "docker-archive:x.tar:localhost:5000/x:y",
+            "docker-archive:x.tar:[::1]:5000/x",
+        ] {
+            assert!(
+                Destination::parse(good).is_ok(),
+                "{good} should be accepted"
+            );
+        }
+        let e = Destination::parse("docker-archive:F:../../evil").unwrap_err();
+        assert!(e.contains("invalid image name `../../evil`"), "{e}");
+    }
+
+    #[test]
+    fn destinations_are_checked_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let at = |s: &str| d.join(s).display().to_string();
+        fs_err::create_dir(d.join("dir")).unwrap();
+        fs_err::write(d.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("dir"), d.join("link")).unwrap();
+        let check_of = |outs: &[String]| {
+            let dests: Vec<_> = outs
+                .iter()
+                .map(|o| Destination::parse(o).unwrap())
+                .collect();
+            check(&dests).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let cases = [
+            (vec![format!("oci-archive:{}", at("dir"))], "is a directory"),
+            (vec![format!("oci:{}", at("link"))], "is a symbolic link"),
+            (
+                vec![format!("oci-archive:{}", at("link"))],
+                "is a symbolic link",
+            ),
+            (
+                vec![format!("oci:{}", at("file"))],
+                "is not an OCI image layout",
+            ),
+            (vec![format!("oci:{}", at("file/x"))], "is not a directory"),
+            (
+                vec![format!("oci:{}", at("file/a/b/x"))],
+                "is not a directory",
+            ),
+            (
+                vec![
+                    format!("oci:{}", at("a")),
+                    format!("oci-archive:{}", at("a")),
+                ],
+                "both write",
+            ),
+            (
+                vec![
+                    format!("oci:{}", at("a")),
+                    format!("oci:{}", at("dir/../a:v2")),
+                ],
+                "both write",
+            ),
+            (
+                vec![
+                    format!("oci:{}", at("dir/x")),
+                    format!("oci:{}", at("link/x")),
+                ],
+                "both write",
+            ),
+            (
+                vec![
+                    format!("oci:{}", at("a:v1")),
+                    format!("oci-archive:{}", at("a.v1.spdx.json")),
+                ],
+                "both write",
+            ),
+            (
+                vec![
+                    format!("oci:{}", at("a")),
+                    format!("oci-archive:{}", at("a/b.tar")),
+                ],
+                "is inside",
+            ),
+            (vec!["oci:.".to_owned()], "names no file or directory"),
+            (vec!["oci:x/..".to_owned()], "names no file or directory"),
+            (
+                vec![format!("oci:{}/", at("dir"))],
+                "names no file or directory",
+            ),
+            (
+                vec![format!("oci-archive:{}/.", at("dir"))],
+                "names no file or directory",
+            ),
+        ];
+        for (outs, needle) in cases {
+            let e = check_of(&outs).unwrap_err();
+            assert!(e.contains(needle), "{outs:?}: {e:?} lacks {needle:?}");
+        }
+        check_of(&[
+            format!("oci:{}", at("dir")),
+            format!("oci-archive:{}", at("file")),
+            format!("oci:{}", at("new/deeper/x")),
+            "docker://127.0.0.1:1/x".to_owned(),
+        ])
+        .unwrap();
+        assert_eq!(
+            fs_err::read_dir(d).unwrap().count(),
+            3,
+            "checking writes nothing"
+        );
     }
 
     #[test]

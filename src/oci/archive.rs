@@ -6,31 +6,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::layout::{OCI_LAYOUT, index_document};
-use super::{Image, OciError, canonical_json, parent_dir};
+use super::{Image, OciError, Staged, canonical_json, parent_dir};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
     let path = path.to_path_buf();
     move |source| OciError::Io { path, source }
-}
-
-/// A finished archive in a temporary file beside its destination.
-#[derive(Debug)]
-pub struct StagedFile {
-    tmp: tempfile::NamedTempFile,
-    dest: PathBuf,
-}
-
-impl StagedFile {
-    /// Rename the archive onto its destination.
-    pub fn commit(self) -> Result<(), OciError> {
-        let tmp_path = self.tmp.path().to_path_buf();
-        self.tmp.persist(&self.dest).map_err(|e| OciError::Io {
-            path: self.dest.clone(),
-            source: e.error,
-        })?;
-        crate::interrupt::forget(&tmp_path);
-        Ok(())
-    }
 }
 
 /// A tar whose entries have fixed owners, modes and mtime: the same entries always give the
@@ -104,7 +84,7 @@ impl Tar {
         Ok(())
     }
 
-    fn finish(self) -> Result<StagedFile, OciError> {
+    fn finish(self) -> Result<Staged, OciError> {
         let dest = self.dest;
         let mut out = self.builder.into_inner().map_err(io(&dest))?;
         out.flush().map_err(io(&dest))?;
@@ -112,7 +92,11 @@ impl Tar {
             path: dest.clone(),
             source: e.into_error(),
         })?;
-        Ok(StagedFile { tmp, dest })
+        let path = tmp.into_temp_path().keep().map_err(|e| OciError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(Staged::new(path, &dest, false))
     }
 }
 
@@ -126,7 +110,7 @@ pub fn oci_archive(
     image: &Image,
     dest: &Path,
     tag: &str,
-) -> Result<StagedFile, OciError> {
+) -> Result<Staged, OciError> {
     let mut tar = Tar::create(dest, image.created)?;
     tar.bytes("oci-layout", OCI_LAYOUT)?;
     let top =
@@ -143,7 +127,7 @@ pub fn docker_archive(
     image: &Image,
     dest: &Path,
     reference: Option<&str>,
-) -> Result<StagedFile, OciError> {
+) -> Result<Staged, OciError> {
     let [m] = image.manifests.as_slice() else {
         return Err(OciError::DockerArchivePlatforms {
             count: image.manifests.len(),

@@ -5,9 +5,12 @@
 //! `archive` writes `oci-archive` and `docker-archive` tar files.
 
 pub mod archive;
+pub mod commit;
+pub mod existing;
 pub mod layout;
 
-pub use layout::{Layout, Store};
+pub use commit::{Staged, commit_all};
+pub use layout::Store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +45,41 @@ pub enum OciError {
         path.display()
     )]
     NotALayout { path: PathBuf },
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` {what}", path.display())]
+    LayoutEntry { path: PathBuf, what: String },
+    #[error("invalid JSON in `{}`", path.display())]
+    LayoutJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "`{}` names the invalid digest {digest}: compose reads only `sha256:` and 64 lowercase hex digits",
+        path.display()
+    )]
+    LayoutDigest { path: PathBuf, digest: String },
+    #[error(
+        "`{}` changed during the build; no output was written\n\nhint: run the build again",
+        path.display()
+    )]
+    Changed { path: PathBuf },
+    #[error(
+        "cannot put the earlier `{}` back; it is kept in `{}`",
+        path.display(),
+        kept.display()
+    )]
+    Restore {
+        path: PathBuf,
+        kept: PathBuf,
+        #[source]
+        source: Box<OciError>,
+    },
     #[error(
         "a docker archive holds one platform, and this image has {count}\n\nhint: pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
     )]

@@ -4,6 +4,7 @@ mod e2e;
 mod fixture;
 mod harness;
 mod hostile;
+mod hostile_outputs;
 mod hostile_packages;
 mod publish;
 mod specs;

@@ -174,6 +174,8 @@ struct ProxyState {
     token_queries: Vec<String>,
     /// Read requests but never answer them.
     hang: bool,
+    /// Hold requests (read, not yet forwarded) until `resume`.
+    paused: bool,
 }
 
 /// A forwarding HTTP/1.1 proxy on 127.0.0.1 with fault injection; one request per
@@ -249,6 +251,15 @@ impl Proxy {
 
     pub fn revive(&self) {
         lock(&self.state).forward_left = None;
+    }
+
+    /// Hold every request (it is read and listed in `requests`) until `resume`.
+    pub fn pause(&self) {
+        lock(&self.state).paused = true;
+    }
+
+    pub fn resume(&self) {
+        lock(&self.state).paused = false;
     }
 
     /// Demand a Bearer token for `/v2/` (the proxy is its own token service at `/token`,
@@ -410,6 +421,11 @@ fn handle(
             drop(s);
             thread::sleep(Duration::from_secs(120));
             return Ok(());
+        }
+        while s.paused {
+            drop(s);
+            thread::sleep(Duration::from_millis(20));
+            s = lock(state);
         }
         let fault = s
             .faults
