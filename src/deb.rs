@@ -511,6 +511,14 @@ fn data_entry<R: Read>(
         path: shown(&raw_path),
     };
     let path = normalize(&raw_path).ok_or_else(unsafe_path)?;
+    if path.split('/').any(|c| c.starts_with(".wh.")) {
+        return Err(DebError::BadName {
+            package: package.to_owned(),
+            path: shown(&raw_path),
+            reason: "an OCI whiteout name (`.wh.`), which would delete files of lower layers"
+                .into(),
+        });
+    }
     let header = entry.header();
     let mode = header.mode().map_err(io_err)? & 0o7777;
     let uid = header.uid().map_err(io_err)?;
@@ -834,6 +842,10 @@ pub(crate) mod tests {
             e.to_string().contains("which escapes the root filesystem"),
             "{e}"
         );
+        // An OCI whiteout would hide files of the layers below.
+        let data = tar(&[member(b"./usr/lib/.wh..wh..opq", b'0', b"", b"")]);
+        let e = read(&PLAN, &deb(CONTROL, "data.tar", &data)).unwrap_err();
+        assert!(e.to_string().contains("an OCI whiteout name"), "{e}");
         // NUL inside a PAX path.
         let data = tar(&[
             pax(&[("path", b"./usr/a\0/etc/passwd")]),

@@ -48,7 +48,7 @@ fn refuse(path: &str, reason: &'static str) -> io::Error {
 }
 
 /// Why `path` cannot name an entry of a layer (relative, no empty, `.` or `..`
-/// component, no NUL), whatever its length.
+/// component, no NUL, no whiteout), whatever its length.
 fn path_problem(path: &str) -> Option<&'static str> {
     if path.contains('\0') {
         Some("it contains a NUL byte")
@@ -58,6 +58,8 @@ fn path_problem(path: &str) -> Option<&'static str> {
         Some("it has a `..` component")
     } else if path.split('/').any(|c| c.is_empty() || c == ".") {
         Some("it has an empty or `.` component")
+    } else if path.split('/').any(|c| c.starts_with(".wh.")) {
+        Some("`.wh.` names are OCI whiteouts, which delete files of lower layers")
     } else {
         None
     }
@@ -398,6 +400,7 @@ mod tests {
             ("usr//x", "empty or `.` component"),
             ("usr/./x", "empty or `.` component"),
             ("usr/x\0y", "NUL"),
+            ("usr/.wh..wh..opq", "OCI whiteouts"),
             (long.as_str(), "a `..` component"),
         ] {
             let e = refused(&with(path, f()));

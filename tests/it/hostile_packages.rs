@@ -350,6 +350,12 @@ fn unsafe_names_are_refused() {
         ),
         (
             TarBuilder::new()
+                .file("./usr/lib/.wh..wh..opq", b"")
+                .finish(),
+            "`evil` contains `./usr/lib/.wh..wh..opq` with an OCI whiteout name (`.wh.`), which would delete files of lower layers".to_owned(),
+        ),
+        (
+            TarBuilder::new()
                 .hardlink("./usr/l", "../../etc/shadow")
                 .finish(),
             "`evil` contains `./usr/l`, which escapes the root filesystem".to_owned(),
