@@ -12,7 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::deb::Kind;
-use crate::rootfs::Tree;
+use crate::rootfs::{self, Tree};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +28,77 @@ impl Compression {
             Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         }
     }
+}
+
+/// An entry `write_tar` refuses to write: the last line of defence, whatever the tree says.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("refusing to write `{path}` into a layer: {reason}")]
+    Unsafe { path: String, reason: &'static str },
+}
+
+fn refuse(path: &str, reason: &'static str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        LayerError::Unsafe {
+            path: path.escape_debug().to_string(),
+            reason,
+        },
+    )
+}
+
+/// Why `path` cannot name an entry of a layer (relative, no empty, `.` or `..`
+/// component, no NUL, no whiteout), whatever its length.
+fn path_problem(path: &str) -> Option<&'static str> {
+    if path.contains('\0') {
+        Some("it contains a NUL byte")
+    } else if path.starts_with('/') {
+        Some("it is absolute")
+    } else if path.split('/').any(|c| c == "..") {
+        Some("it has a `..` component")
+    } else if path.split('/').any(|c| c.is_empty() || c == ".") {
+        Some("it has an empty or `.` component")
+    } else if path.split('/').any(|c| c.starts_with(".wh.")) {
+        Some("`.wh.` names are OCI whiteouts, which delete files of lower layers")
+    } else {
+        None
+    }
+}
+
+/// Check one entry against the tree it comes from: a safe path, no parent in this layer
+/// that is not a directory, a hard link only to a regular file (written before it), a
+/// symlink target without NUL.
+fn check_entry(tree: &Tree, path: &str, node: &rootfs::Node) -> io::Result<()> {
+    if let Some(reason) = path_problem(path) {
+        return Err(refuse(path, reason));
+    }
+    let mut p = path;
+    while let Some((parent, _)) = p.rsplit_once('/') {
+        if tree.get(parent).is_some_and(|n| n.kind != Kind::Dir) {
+            return Err(refuse(path, "a parent in the layer is not a directory"));
+        }
+        p = parent;
+    }
+    match &node.kind {
+        Kind::HardLink(target) => {
+            if let Some(reason) = path_problem(target) {
+                return Err(refuse(target, reason));
+            }
+            if target.as_str() >= path
+                || !matches!(tree.get(target).map(|n| &n.kind), Some(Kind::File(_)))
+            {
+                return Err(refuse(
+                    path,
+                    "a hard link must point at a regular file written before it",
+                ));
+            }
+        }
+        Kind::Symlink(target) if target.is_empty() || target.contains('\0') => {
+            return Err(refuse(path, "its symlink target is empty or contains NUL"));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A written layer blob.
@@ -116,6 +187,7 @@ pub fn write(
 /// The uncompressed tar stream of `tree`.
 pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
     for (path, node) in tree {
+        check_entry(tree, path, node)?;
         let mut header = tar::Header::new_ustar();
         let mut pax: Vec<(&str, String)> = Vec::new();
         let name = if node.kind == Kind::Dir {
@@ -125,7 +197,9 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
         };
         if header.set_path(&name).is_err() || name.len() > 255 {
             pax.push(("path", name.clone()));
-            header.set_path(truncate(&name, 99))?;
+            // A fresh header: the failed `set_path` may have filled the ustar prefix.
+            header = tar::Header::new_ustar();
+            header.set_path(ustar_fallback(&name))?;
         }
         header.set_mode(node.mode);
         header.set_uid(node.uid);
@@ -147,8 +221,10 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
                     tar::EntryType::Link
                 });
                 if target.len() > 100 || header.set_link_name_literal(target).is_err() {
+                    // Empty rather than a truncated name that could mean another path:
+                    // an extractor that ignores PAX fails instead of linking elsewhere.
                     pax.push(("linkpath", target.clone()));
-                    header.set_link_name_literal(truncate(target, 100))?;
+                    header.set_link_name_literal("")?;
                 }
                 &[]
             }
@@ -166,12 +242,15 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
+/// The ustar name beside a PAX `path`: the first 99 bytes, cut back so that the last
+/// (partial) component is neither empty, `.` nor `..`.
+fn ustar_fallback(name: &str) -> &str {
+    let mut end = name.len().min(99);
+    while !name.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    let cut = name[..end].trim_end_matches(['.', '/']);
+    if cut.is_empty() { "@LongName" } else { cut }
 }
 
 fn pad(out: &mut impl Write, len: u64) -> io::Result<()> {
@@ -294,5 +373,103 @@ mod tests {
             );
             assert_eq!(one.size, bytes.len() as u64);
         }
+    }
+
+    fn refused(tree: &Tree) -> String {
+        let e = write_tar(tree, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        e.to_string()
+    }
+
+    fn with(path: &str, node: Node) -> Tree {
+        let mut t = Tree::new();
+        t.insert(path.into(), node);
+        t
+    }
+
+    #[test]
+    fn unsafe_paths_are_refused_whatever_their_length() {
+        let f = || Node::file(&b"x"[..], 0o644, 0, None);
+        let long = format!(
+            "var/lib/dpkg/status.d/{}/../../../../etc/passwd",
+            "a".repeat(100)
+        );
+        for (path, why) in [
+            ("usr/../etc/passwd", "a `..` component"),
+            ("/etc/passwd", "absolute"),
+            ("usr//x", "empty or `.` component"),
+            ("usr/./x", "empty or `.` component"),
+            ("usr/x\0y", "NUL"),
+            ("usr/.wh..wh..opq", "OCI whiteouts"),
+            (long.as_str(), "a `..` component"),
+        ] {
+            let e = refused(&with(path, f()));
+            assert!(
+                e.starts_with("refusing to write `") && e.contains(why),
+                "{path}: {e}"
+            );
+        }
+        let e = refused(&with("usr/l", Node::symlink("a\0b", 0)));
+        assert!(e.contains("empty or contains NUL"), "{e}");
+    }
+
+    #[test]
+    fn entries_under_non_directories_and_bad_hard_links_are_refused() {
+        let mut t = with("etc", Node::symlink("/tmp", 0));
+        t.insert("etc/passwd".into(), Node::file(&b"x"[..], 0o644, 0, None));
+        assert!(refused(&t).contains("a parent in the layer is not a directory"));
+        let hl = |target: &str| Node {
+            kind: Kind::HardLink(target.into()),
+            ..Node::file(&b""[..], 0o644, 0, None)
+        };
+        for target in ["a/shadow", "a", "a/missing", "z/later"] {
+            let mut t = with("a", Node::dir(0o755, 0, 0, 0));
+            t.insert("a/shadow".into(), Node::symlink("/etc/shadow", 0));
+            t.insert("z/later".into(), Node::file(&b"x"[..], 0o644, 0, None));
+            t.insert("b".into(), hl(target));
+            assert!(
+                refused(&t).contains("a hard link must point at a regular file"),
+                "{target}"
+            );
+        }
+        let e = refused(&with("b", hl("../etc/shadow")));
+        assert!(
+            e.contains("`../etc/shadow`") && e.contains("`..` component"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn long_names_have_safe_ustar_fields() {
+        let long_target = format!("/{}", "t".repeat(120));
+        // Cut at 99 bytes, the ustar name would end in `/..`.
+        let long_name = format!("usr/{}/..x/{}", "d".repeat(92), "e".repeat(200));
+        let mut t = with("usr", Node::dir(0o755, 0, 0, 0));
+        t.insert("usr/lnk".into(), Node::symlink(&long_target, 0));
+        t.insert(long_name.clone(), Node::file(&b"x"[..], 0o644, 0, None));
+        let mut out = Vec::new();
+        write_tar(&t, &mut out).unwrap();
+        let mut ar = tar::Archive::new(&out[..]);
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let ustar = String::from_utf8_lossy(&e.header().path_bytes()).into_owned();
+            assert!(
+                path_problem(ustar.trim_end_matches('/')).is_none(),
+                "{ustar}"
+            );
+            if path == long_name {
+                assert_eq!(ustar, format!("usr/{}", "d".repeat(92)));
+            }
+            if path == "usr/lnk" {
+                assert_eq!(
+                    e.link_name().unwrap().unwrap().display().to_string(),
+                    long_target
+                );
+                assert!(e.header().link_name_bytes().is_none_or(|l| l.is_empty()));
+            }
+        }
+        assert_eq!(ustar_fallback("usr/.."), "usr");
+        assert_eq!(ustar_fallback("..."), "@LongName");
     }
 }

@@ -898,7 +898,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
 
     // Download every .deb once, whatever platform or level wants it.
     let mut items: Vec<Item> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    // What each .deb must say it is (name, version, architecture).
+    let mut names: Vec<(String, String, String)> = Vec::new();
     let mut seen = BTreeSet::new();
     for level in plans.iter().flatten() {
         for (e, url) in level.entries.iter().zip(&level.urls) {
@@ -908,7 +909,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                     sha256: e.sha256.clone(),
                     size: e.size,
                 });
-                names.push(e.name.clone());
+                names.push((
+                    e.name.clone(),
+                    e.version.to_string(),
+                    e.architecture.clone(),
+                ));
             }
         }
     }
@@ -929,8 +934,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let debs: Vec<Deb> = blobs
         .par_iter()
         .zip(names.par_iter())
-        .map(|(bytes, name)| {
-            let d = deb::read(name, bytes);
+        .map(|(bytes, (name, version, architecture))| {
+            let planned = deb::Planned {
+                name,
+                version,
+                architecture,
+            };
+            let d = deb::read(&planned, bytes);
             bar.inc(1);
             d
         })
@@ -1247,14 +1257,14 @@ fn level_trees(
         }
         generated::os_release(&mut tree);
         for (name, d) in &packages {
-            generated::status_d(&mut tree, name, d, epoch);
+            generated::status_d(&mut tree, name, d, epoch)?;
         }
         if let Some((name, d)) = packages
             .iter()
             .find(|(_, d)| generated::ships_certificates(d))
         {
             generated::ca_bundle(&mut tree, name, d, epoch);
-            generated::attribute(&mut tree, &lower, name, &[generated::CA_BUNDLE], epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::CA_BUNDLE], epoch)?;
         }
         // The Java trust store, in the first level that asks for it.
         let parent_has_cacerts = i > 0 && chain[i - 1].java_cacerts;
@@ -1266,7 +1276,7 @@ fn level_trees(
                 )
             })?;
             generated::java_cacerts(&mut tree, name, d, epoch);
-            generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch);
+            generated::attribute(&mut tree, &lower, name, &[generated::JAVA_CACERTS], epoch)?;
         }
         // This level's SBOM, inside its own layer (so the layer stays shared by the family).
         let sbom_packages: Vec<sbom::SbomPackage> = level
@@ -1295,6 +1305,8 @@ fn level_trees(
             tree.insert(path, rootfs::Node::symlink(&target, epoch));
         }
         rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());
+        rootfs::check_tree(&tree, &lower)
+            .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
         for (path, node) in &tree {
             lower.insert(path.clone(), node.clone());
         }

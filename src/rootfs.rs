@@ -1,7 +1,7 @@
 //! The root filesystem of one layer: packages merged (merged /usr, `[paths]` filters,
 //! conflict checks) plus the files that maintainer scripts would have made.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::deb::{Deb, Kind};
@@ -20,6 +20,33 @@ pub enum RootfsError {
         first: String,
         second: String,
     },
+    #[error(
+        "`{package}` ships `/{path}` inside `/{link}`, a symlink of its own (dpkg cannot unpack that either)"
+    )]
+    OwnSymlink {
+        package: String,
+        path: String,
+        link: String,
+    },
+    #[error("`{package}` ships `/{path}`, but `/{parent}` is not a directory in the image")]
+    NotADirectory {
+        package: String,
+        path: String,
+        parent: String,
+    },
+    #[error("`{package}` ships `/{path}` through too many levels of symbolic links")]
+    SymlinkLoop { package: String, path: String },
+    #[error("`{package}` ships `/{path}` as a hard link to `/{target}`, which is {what}")]
+    HardLink {
+        package: String,
+        path: String,
+        target: String,
+        what: &'static str,
+    },
+    #[error("`/{path}` lies under `/{parent}`, which is not a directory in the image")]
+    NotATree { path: String, parent: String },
+    #[error("invalid package name `{0}` (Debian policy: [a-z0-9][a-z0-9+.-]+)")]
+    PackageName(String),
 }
 
 /// One file system entry of a layer, and the package it came from.
@@ -100,7 +127,13 @@ pub fn usrmerge(path: &str) -> Option<String> {
 
 /// Merge the packages of one layer. `lower` holds every entry of the layers beneath it;
 /// entries identical to a lower one are left out, different ones are conflicts.
-/// `packages` must be sorted by name (the order decides nothing but error messages).
+/// `packages` must be sorted by name (the order decides nothing but error messages and,
+/// as dpkg's unpack order would, whether a path runs through another package's symlink).
+///
+/// A path that runs through a directory symlink of a lower layer or of an earlier package
+/// lands where the symlink points, inside the image (`resolve`); through a symlink of the
+/// same package it is refused, as dpkg (which renames symlinks into place at the end of a
+/// package) fails on it. Hard links point at regular files of the same package.
 pub fn assemble(
     packages: &[(&str, &Deb)],
     filter: &PathFilter,
@@ -114,20 +147,28 @@ pub fn assemble(
     let clamp_time = |t: u64| clamp.map_or(t, |c| t.min(c));
     for (name, deb) in packages {
         let only = partial.iter().find(|p| p.package == *name).map(|p| &p.keep);
-        // Contents of this package's regular files by (rewritten) path, for hard links.
+        // This package's regular files by (resolved) path, for hard links.
         let mut files: BTreeMap<String, Arc<[u8]>> = BTreeMap::new();
+        // Whether each path of this package is (so far) a regular file.
+        let mut own: BTreeMap<String, bool> = BTreeMap::new();
+        let mut links: Vec<(String, String)> = Vec::new();
         for entry in &deb.entries {
-            let Some(path) = usrmerge(&entry.path) else {
+            let Some(path) = place(&tree, lower, name, &entry.path, entry.kind == Kind::Dir)?
+            else {
                 continue;
             };
-            let mut kind = entry.kind.clone();
+            let kind = match &entry.kind {
+                Kind::HardLink(target) => {
+                    let target = hard_link_target(&tree, lower, name, &path, target, &own)?;
+                    links.push((path.clone(), target.clone()));
+                    Kind::HardLink(target)
+                }
+                k => k.clone(),
+            };
             if let Kind::File(data) = &kind {
                 files.insert(path.clone(), data.clone());
             }
-            if let Kind::HardLink(target) = &kind {
-                let target = usrmerge(target).unwrap_or_default();
-                kind = Kind::HardLink(target);
-            }
+            own.insert(path.clone(), matches!(kind, Kind::File(_)));
             let node = Node {
                 kind,
                 mode: entry.mode,
@@ -145,22 +186,226 @@ pub fn assemble(
             }
             insert(&mut tree, lower, path, node)?;
         }
-        // A hard link whose target was filtered out becomes a copy of the file.
-        for node in tree.values_mut() {
-            if node.package.as_deref() != Some(*name) {
-                continue;
-            }
-            if let Kind::HardLink(target) = &node.kind
-                && !filter.allows(&format!("/{target}"))
-                && let Some(data) = files.get(target)
-            {
-                node.kind = Kind::File(data.clone());
-            }
-        }
+        copy_unlinked(&mut tree, name, &links, &own, &files)?;
     }
     add_parents(&mut tree, lower, &dirs);
     canonicalize_hardlinks(&mut tree);
+    check_tree(&tree, lower)?;
     Ok(tree)
+}
+
+/// Symlinks followed while resolving one path (Linux's limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// Where a package's path lands: merged /usr applied, then `resolve`d. `None`: not placed
+/// (a top-level merged-/usr directory or the root itself).
+fn place(
+    tree: &Tree,
+    lower: &Tree,
+    package: &str,
+    path: &str,
+    is_dir: bool,
+) -> Result<Option<String>, RootfsError> {
+    let Some(path) = usrmerge(path) else {
+        return Ok(None);
+    };
+    let Some(resolved) = resolve(tree, lower, package, &path, is_dir)? else {
+        return Ok(None);
+    };
+    Ok(usrmerge(&resolved))
+}
+
+/// Resolve the parent directories of `path` (and `path` itself when `follow_last`, for a
+/// directory) through the symlinks of this level (`tree`) and the lower ones, as the
+/// kernel would inside the image: an absolute target starts again at the image root, `..`
+/// at the root stays there, the top-level merged-/usr directories are their symlinks
+/// (`lib` -> `usr/lib`). A symlink of `package` itself in this level is refused (see
+/// `assemble`), so is a parent that is not a directory. `None` for the root.
+pub fn resolve(
+    tree: &Tree,
+    lower: &Tree,
+    package: &str,
+    path: &str,
+    follow_last: bool,
+) -> Result<Option<String>, RootfsError> {
+    let shown = |p: &str| p.escape_debug().to_string();
+    let mut todo: VecDeque<&str> = path.split('/').collect();
+    let last = if follow_last { None } else { todo.pop_back() };
+    // The resolved prefix, and where each of its components starts.
+    let mut here = String::with_capacity(path.len());
+    let mut starts: Vec<usize> = Vec::new();
+    let push = |here: &mut String, starts: &mut Vec<usize>, part: &str| {
+        starts.push(here.len());
+        if !here.is_empty() {
+            here.push('/');
+        }
+        here.push_str(part);
+    };
+    let mut hops = 0;
+    while let Some(part) = todo.pop_front() {
+        match part {
+            "" | "." => continue,
+            ".." => {
+                here.truncate(starts.pop().unwrap_or(0));
+                continue;
+            }
+            p if starts.is_empty() && MERGED_DIRS.contains(&p) => {
+                push(&mut here, &mut starts, "usr");
+            }
+            _ => {}
+        }
+        push(&mut here, &mut starts, part);
+        let (node, this_level) = match tree.get(&here) {
+            Some(n) => (Some(n), true),
+            None => (lower.get(&here), false),
+        };
+        match node.map(|n| &n.kind) {
+            None | Some(Kind::Dir) => {}
+            Some(Kind::Symlink(target)) => {
+                if this_level && node.and_then(|n| n.package.as_deref()) == Some(package) {
+                    return Err(RootfsError::OwnSymlink {
+                        package: package.to_owned(),
+                        path: shown(path),
+                        link: shown(&here),
+                    });
+                }
+                hops += 1;
+                if hops > MAX_SYMLINKS {
+                    return Err(RootfsError::SymlinkLoop {
+                        package: package.to_owned(),
+                        path: shown(path),
+                    });
+                }
+                here.truncate(starts.pop().unwrap_or(0));
+                if target.starts_with('/') {
+                    here.clear();
+                    starts.clear();
+                }
+                for part in target.split('/').rev() {
+                    todo.push_front(part);
+                }
+            }
+            Some(_) => {
+                return Err(RootfsError::NotADirectory {
+                    package: package.to_owned(),
+                    path: shown(path),
+                    parent: shown(&here),
+                });
+            }
+        }
+    }
+    if let Some(last) = last {
+        push(&mut here, &mut starts, last);
+    }
+    Ok(Some(here).filter(|p| !p.is_empty()))
+}
+
+/// The resolved target of a hard link at `path`: it must be a regular file the package
+/// shipped before the link (tar order), never a symlink, a directory or a missing path.
+fn hard_link_target(
+    tree: &Tree,
+    lower: &Tree,
+    package: &str,
+    path: &str,
+    target: &str,
+    own: &BTreeMap<String, bool>,
+) -> Result<String, RootfsError> {
+    let resolved = place(tree, lower, package, target, false)?;
+    let refuse = |what| RootfsError::HardLink {
+        package: package.to_owned(),
+        path: path.escape_debug().to_string(),
+        target: target.escape_debug().to_string(),
+        what,
+    };
+    let Some(resolved) = resolved else {
+        return Err(refuse("a directory"));
+    };
+    match own.get(&resolved) {
+        Some(true) => Ok(resolved),
+        Some(false) => Err(refuse(
+            match tree.get(&resolved).or_else(|| lower.get(&resolved)) {
+                Some(n) if matches!(n.kind, Kind::Symlink(_)) => "a symlink",
+                Some(n) if n.kind == Kind::Dir => "a directory",
+                _ => "not a regular file",
+            },
+        )),
+        None => Err(refuse("not a regular file shipped before it")),
+    }
+}
+
+/// After a package: each of its hard links must still point at a regular file (a later
+/// entry may have replaced it); a link whose target is not in this layer (filtered out, or
+/// identical to a lower layer's file) becomes a copy of the file.
+fn copy_unlinked(
+    tree: &mut Tree,
+    package: &str,
+    links: &[(String, String)],
+    own: &BTreeMap<String, bool>,
+    files: &BTreeMap<String, Arc<[u8]>>,
+) -> Result<(), RootfsError> {
+    for (path, target) in links {
+        if own.get(target) != Some(&true) {
+            return Err(RootfsError::HardLink {
+                package: package.to_owned(),
+                path: path.escape_debug().to_string(),
+                target: target.escape_debug().to_string(),
+                what: "replaced by a later entry that is not a regular file",
+            });
+        }
+        let target_is_file = matches!(tree.get(target).map(|n| &n.kind), Some(Kind::File(_)));
+        if let Some(node) = tree.get_mut(path)
+            && node.package.as_deref() == Some(package)
+            && matches!(node.kind, Kind::HardLink(_))
+            && !target_is_file
+            && let Some(data) = files.get(target)
+        {
+            node.kind = Kind::File(data.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The layer `tree` on top of `lower` is a tree: every parent of every entry is a
+/// directory (never a symlink, which an unpacker would follow, nor a file), a
+/// non-directory never replaces a lower directory, and every hard link points at a regular
+/// file of this layer.
+pub fn check_tree(tree: &Tree, lower: &Tree) -> Result<(), RootfsError> {
+    let not_a_tree = |path: &str, parent: &str| RootfsError::NotATree {
+        path: path.escape_debug().to_string(),
+        parent: parent.escape_debug().to_string(),
+    };
+    for (path, node) in tree {
+        let mut p = path.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            let kind = tree
+                .get(parent)
+                .or_else(|| lower.get(parent))
+                .map(|n| &n.kind);
+            if !matches!(kind, None | Some(Kind::Dir)) {
+                return Err(not_a_tree(path, parent));
+            }
+            p = parent;
+        }
+        if node.kind != Kind::Dir && lower.get(path).is_some_and(|n| n.kind == Kind::Dir) {
+            let prefix = format!("{path}/");
+            if let Some((child, _)) = lower.range(prefix.clone()..).next()
+                && child.starts_with(&prefix)
+            {
+                return Err(not_a_tree(child, path));
+            }
+        }
+        if let Kind::HardLink(target) = &node.kind
+            && !matches!(tree.get(target).map(|n| &n.kind), Some(Kind::File(_)))
+        {
+            return Err(RootfsError::HardLink {
+                package: node.package.clone().unwrap_or_else(|| "compose".into()),
+                path: path.escape_debug().to_string(),
+                target: target.escape_debug().to_string(),
+                what: "not a regular file of the layer",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Insert one entry, checking it against this layer and the lower ones.
@@ -178,6 +423,15 @@ pub fn insert(tree: &mut Tree, lower: &Tree, path: String, node: Node) -> Result
             return Ok(());
         }
         return Err(conflict(old));
+    }
+    if node.kind != Kind::Dir {
+        // A directory of this layer (its children may come before their parent entry).
+        let prefix = format!("{path}/");
+        if let Some((k, child)) = tree.range(prefix.clone()..).next()
+            && k.starts_with(&prefix)
+        {
+            return Err(conflict(child));
+        }
     }
     match tree.get(&path) {
         None => {
@@ -258,6 +512,7 @@ fn canonicalize_hardlinks(tree: &mut Tree) {
 mod tests {
     use super::*;
     use crate::deb::Entry;
+    use crate::rootfs::generated;
 
     fn filter(exclude: &[&str], keep: &[&str]) -> PathFilter {
         PathFilter::new(
@@ -383,5 +638,203 @@ mod tests {
         assert!(t.contains_key("usr/lib/locale/C.utf8/LC_CTYPE"));
         assert!(!t.contains_key("usr/bin/locale"));
         assert!(t.contains_key("usr/lib/locale"), "parents are kept");
+    }
+
+    fn entry(path: &str, kind: Kind) -> Entry {
+        Entry {
+            kind,
+            ..file(path, "")
+        }
+    }
+
+    fn link(path: &str, target: &str) -> Entry {
+        entry(path, Kind::Symlink(target.into()))
+    }
+
+    fn one(d: &Deb, lower: &Tree) -> Result<Tree, RootfsError> {
+        assemble(&[("p", d)], &filter(&[], &[]), &[], lower, None)
+    }
+
+    /// A lower layer with merged /usr, `/etc/passwd` and `usr/lib/x -> /etc`.
+    fn lower_with(link_target: &str) -> Tree {
+        let mut t = Tree::new();
+        generated::base_files(&mut t, "amd64", 0);
+        t.insert("usr/lib/x".into(), Node::symlink(link_target, 0));
+        t
+    }
+
+    fn entries_through_symlinks(tree: &Tree, lower: &Tree) -> Vec<String> {
+        tree.keys()
+            .filter(|p| {
+                let mut q = p.as_str();
+                let mut bad = false;
+                while let Some((parent, _)) = q.rsplit_once('/') {
+                    let n = tree.get(parent).or_else(|| lower.get(parent));
+                    bad |= n.is_some_and(|n| n.kind != Kind::Dir);
+                    q = parent;
+                }
+                bad
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn paths_through_lower_symlinks_are_resolved_inside_the_root() {
+        for target in [
+            "/etc",
+            "../../etc",
+            "../../../../../etc",
+            "/../../etc",
+            "/usr/../etc/.",
+        ] {
+            let lower = lower_with(target);
+            let d = deb(vec![file("usr/lib/x/hosts", "h")]);
+            let t = one(&d, &lower).unwrap();
+            assert!(t.contains_key("etc/hosts"), "{target}: {:?}", t.keys());
+            assert!(!t.contains_key("usr/lib/x/hosts"));
+            assert!(entries_through_symlinks(&t, &lower).is_empty());
+            // The image's own /etc/passwd: as for any path, a conflict.
+            let d = deb(vec![file("usr/lib/x/passwd", "root::0:0::/:/bin/sh\n")]);
+            let e = one(&d, &lower).unwrap_err().to_string();
+            assert!(
+                e.contains("`/etc/passwd` is shipped with different content by `compose` and `p`"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn symlinks_of_earlier_packages_are_followed_own_symlinks_refused() {
+        let a = deb(vec![link("usr/lib/x", "/etc")]);
+        let b = deb(vec![file("usr/lib/x/conf", "c")]);
+        let f = filter(&[], &[]);
+        let t = assemble(&[("a", &a), ("b", &b)], &f, &[], &Tree::new(), None).unwrap();
+        assert!(t.contains_key("etc/conf") && !t.contains_key("usr/lib/x/conf"));
+        // The other order: `usr/lib/x` is a directory when `a` comes; its symlink conflicts.
+        let e = assemble(&[("b", &b), ("a", &a)], &f, &[], &Tree::new(), None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`/usr/lib/x` is shipped with different content"),
+            "{e}"
+        );
+        // One package: symlink then a file through it, refused as dpkg fails on it.
+        let d = deb(vec![
+            link("usr/lib/x", "/etc"),
+            file("usr/lib/x/passwd", "x"),
+        ]);
+        let e = one(&d, &Tree::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`p` ships `/usr/lib/x/passwd` inside `/usr/lib/x`, a symlink of its own (dpkg cannot unpack that either)"
+        );
+    }
+
+    #[test]
+    fn bad_parents_and_loops_are_refused() {
+        let mut lower = lower_with("/etc");
+        lower.insert("usr/lib/f".into(), Node::file(&b"f"[..], 0o644, 0, None));
+        lower.insert("usr/lib/l1".into(), Node::symlink("l2", 0));
+        lower.insert("usr/lib/l2".into(), Node::symlink("/usr/lib/l1", 0));
+        let e = one(&deb(vec![file("usr/lib/f/g", "")]), &lower).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`p` ships `/usr/lib/f/g`, but `/usr/lib/f` is not a directory in the image"
+        );
+        let e = one(&deb(vec![file("usr/lib/x/passwd/g", "")]), &lower).unwrap_err();
+        assert!(
+            e.to_string().contains("`/etc/passwd` is not a directory"),
+            "{e}"
+        );
+        let e = one(&deb(vec![file("usr/lib/l1/g", "")]), &lower).unwrap_err();
+        assert!(
+            e.to_string().contains("too many levels of symbolic links"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn merged_usr_keeps_working() {
+        let mut lower = Tree::new();
+        generated::base_files(&mut lower, "amd64", 0);
+        lower.insert("usr/lib/jvm".into(), Node::dir(0o755, 0, 0, 0));
+        lower.insert(
+            "usr/lib/jvm/default".into(),
+            Node::symlink("/lib/jvm/real", 0),
+        );
+        let d = deb(vec![
+            entry("lib", Kind::Dir),
+            entry("lib/x86_64-linux-gnu", Kind::Dir),
+            file("lib/x86_64-linux-gnu/libc.so.6", "c"),
+            file("usr/lib/jvm/default/release", "r"),
+            entry("bin", Kind::Dir),
+            file("bin/sh", "sh"),
+        ]);
+        let t = one(&d, &lower).unwrap();
+        assert!(t.contains_key("usr/lib/x86_64-linux-gnu/libc.so.6"));
+        assert!(t.contains_key("usr/lib/jvm/real/release"));
+        assert!(t.contains_key("usr/bin/sh"));
+        assert!(entries_through_symlinks(&t, &lower).is_empty());
+    }
+
+    #[test]
+    fn hard_links_only_to_earlier_regular_files_of_the_package() {
+        let hl = |p: &str, t: &str| entry(p, Kind::HardLink(t.into()));
+        let cases = [
+            (
+                vec![link("usr/s", "/etc/shadow"), hl("usr/h", "usr/s")],
+                "a symlink",
+            ),
+            (
+                vec![entry("usr/d", Kind::Dir), hl("usr/h", "usr/d")],
+                "a directory",
+            ),
+            (
+                vec![hl("usr/h", "usr/missing")],
+                "not a regular file shipped before it",
+            ),
+            // The target turns into a symlink to /etc/shadow after the link.
+            (
+                vec![
+                    file("usr/t", "x"),
+                    hl("usr/h", "usr/t"),
+                    link("usr/t", "/etc/shadow"),
+                ],
+                "",
+            ),
+        ];
+        for (entries, what) in cases {
+            let e = one(&deb(entries), &Tree::new()).unwrap_err().to_string();
+            assert!(
+                e.contains("`p` ships `/usr/h` as a hard link to `/usr/")
+                    || e.contains("`/usr/t` is shipped"),
+                "{e}"
+            );
+            assert!(e.contains(what), "{e}");
+        }
+        // Identical to a lower file: the link becomes a copy, never a dangling link.
+        let mut lower = Tree::new();
+        lower.insert("usr".into(), Node::dir(0o755, 0, 0, 0));
+        lower.insert("usr/t".into(), Node::file(&b"x"[..], 0o644, 100, Some("q")));
+        let t = one(&deb(vec![file("usr/t", "x"), hl("usr/h", "usr/t")]), &lower).unwrap();
+        assert_eq!(t["usr/h"].kind, Kind::File(b"x"[..].into()));
+    }
+
+    #[test]
+    fn check_tree_catches_generated_entries_under_symlinks() {
+        let mut t = Tree::new();
+        t.insert("etc".into(), Node::symlink("/tmp", 0));
+        t.insert("etc/passwd".into(), Node::file(&b""[..], 0o644, 0, None));
+        let e = check_tree(&t, &Tree::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`/etc/passwd` lies under `/etc`, which is not a directory in the image"
+        );
+        let mut lower = Tree::new();
+        lower.insert("opt".into(), Node::dir(0o755, 0, 0, 0));
+        lower.insert("opt/a".into(), Node::dir(0o755, 0, 0, 0));
+        let mut t = Tree::new();
+        t.insert("opt".into(), Node::symlink("/usr", 0));
+        assert!(check_tree(&t, &lower).is_err());
     }
 }

@@ -5,7 +5,7 @@
 use md5::Digest as _;
 
 use crate::deb::{Deb, Kind};
-use crate::rootfs::{Node, Tree, jks};
+use crate::rootfs::{Node, RootfsError, Tree, jks};
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
@@ -67,8 +67,18 @@ pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
     put("var/lib/dpkg/status.d", Node::dir(0o755, 0, 0, mtime));
 }
 
+/// `package` as a file name: a Debian package name, checked here where it becomes a path.
+fn file_name(package: &str) -> Result<&str, RootfsError> {
+    if crate::deb::valid_name(package) {
+        Ok(package)
+    } else {
+        Err(RootfsError::PackageName(package.escape_debug().to_string()))
+    }
+}
+
 /// `/var/lib/dpkg/status.d/<package>` (the control stanza) and `<package>.md5sums`.
-pub fn status_d(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) {
+pub fn status_d(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> Result<(), RootfsError> {
+    let package = file_name(package)?;
     let mut control = deb.control.trim_end().to_owned();
     control.push('\n');
     tree.insert(
@@ -81,6 +91,7 @@ pub fn status_d(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) {
             Node::file(md5.as_bytes(), 0o644, mtime, Some(package)),
         );
     }
+    Ok(())
 }
 
 /// Where the CA bundle goes (relative to the root).
@@ -180,8 +191,14 @@ pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> us
 /// Add the files `compose` derived from `package` (CA bundle, keystore) to the package's
 /// `status.d/<package>.md5sums`, so scanners attribute them to it. `lower` supplies the
 /// md5sums when the package lives in a lower layer (the updated copy then goes in this one).
-pub fn attribute(tree: &mut Tree, lower: &Tree, package: &str, paths: &[&str], mtime: u64) {
-    let key = format!("var/lib/dpkg/status.d/{package}.md5sums");
+pub fn attribute(
+    tree: &mut Tree,
+    lower: &Tree,
+    package: &str,
+    paths: &[&str],
+    mtime: u64,
+) -> Result<(), RootfsError> {
+    let key = format!("var/lib/dpkg/status.d/{}.md5sums", file_name(package)?);
     let mut text = match tree.get(&key).or_else(|| lower.get(&key)).map(|n| &n.kind) {
         Some(Kind::File(d)) => String::from_utf8_lossy(d).into_owned(),
         _ => String::new(),
@@ -198,6 +215,7 @@ pub fn attribute(tree: &mut Tree, lower: &Tree, package: &str, paths: &[&str], m
         key,
         Node::file(text.into_bytes(), 0o644, mtime, Some(package)),
     );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -246,10 +264,28 @@ mod tests {
             t["etc/ssl/certs/ca-certificates.crt"].kind,
             Kind::File(b"A\nB\n"[..].into())
         );
-        status_d(&mut t, "ca-certificates", &deb, 0);
+        status_d(&mut t, "ca-certificates", &deb, 0).unwrap();
         assert_eq!(
             t["var/lib/dpkg/status.d/ca-certificates"].kind,
             Kind::File(b"Package: ca-certificates\n"[..].into())
         );
+    }
+
+    #[test]
+    fn package_names_are_checked_where_they_become_paths() {
+        let deb = Deb {
+            control: String::new(),
+            md5sums: Some(String::new()),
+            entries: vec![],
+        };
+        let mut t = Tree::new();
+        let evil = format!("{}/../../../etc/passwd", "a".repeat(100));
+        let e = status_d(&mut t, &evil, &deb, 0).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid package name `aaaa"),
+            "{e}"
+        );
+        assert!(attribute(&mut t, &Tree::new(), "../x", &[], 0).is_err());
+        assert!(t.is_empty());
     }
 }

@@ -6,6 +6,7 @@ mod fuzz;
 mod harness;
 mod hostile;
 mod hostile_outputs;
+mod hostile_packages;
 mod publish;
 mod specs;
 mod support;
