@@ -333,20 +333,12 @@ pub fn load_indexes(
             suites.push((source, url.clone(), suite, keyring.clone()));
         }
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let releases: Vec<(Release, String)> = suites
         .par_iter()
-        .map(|(_, url, suite, keyring)| -> Result<(Release, String)> {
-            let release_url = format!("{url}/dists/{suite}/InRelease");
-            let signed = fetcher
-                .get_signed(&release_url)
-                .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
-            let text = keyring
-                .verify_inrelease(&signed)
-                .with_context(|| format!("`{release_url}` failed signature verification"))?;
-            let release = Release::parse(&text)
-                .with_context(|| format!("invalid release file `{release_url}`"))?;
-            Ok((release, oci::sha256_digest(text.as_bytes())))
-        })
+        .map(|(source, url, suite, keyring)| verified_release(fetcher, source, url, suite, keyring, now))
         .collect::<Result<_>>()?;
     let release_facts = suites
         .iter()
@@ -415,65 +407,21 @@ pub fn load_indexes(
             names.push(copy_names);
         }
     }
-    // Indexes seen before are kept in slim form (verified original -> derived file, under
-    // the hash of the preferred copy), so a warm build neither downloads nor decompresses
-    // them.
-    let slim_key = |g: &Alternatives| g.copies[0].sha256.clone();
-    let slims: Vec<Option<Vec<u8>>> = groups
-        .par_iter()
-        .map(|g| fetcher.cache.get_derived("slim", &slim_key(g)))
-        .collect();
-    let missing: Vec<Alternatives> = groups
-        .iter()
-        .zip(&slims)
-        .filter(|(_, s)| s.is_none())
-        .map(|(g, _)| g.clone())
-        .collect();
-    let fetched = fetcher.get_first(&missing, &|_| {})?;
-    let mut fetched = fetched.into_iter();
-    enum Input {
-        Slim(Vec<u8>),
-        /// The position of the copy in its group, and its bytes.
-        Raw(usize, Vec<u8>),
-    }
-    let inputs: Vec<Input> = slims
-        .into_iter()
-        .map(|slim| match slim {
-            Some(s) => Input::Slim(s),
-            None => {
-                let (n, raw) = fetched.next().expect("every missing index was fetched");
-                Input::Raw(n, raw)
-            }
-        })
-        .collect();
-    let parsed: Vec<Vec<PackageEntry>> = inputs
+    // Nothing derived from an index is cached: a warm build reads the verified original
+    // (`sha256/<hex>`, checked against the signed hash on read) and parses it again, so a
+    // rewritten cache file can never put an unsigned package into an image.
+    let limit = fetcher.limits().index;
+    let fetched = fetcher.get_first(&groups, limit, &|_| {})?;
+    let parsed: Vec<Vec<PackageEntry>> = fetched
         .into_par_iter()
         .enumerate()
-        .map(|(i, input)| -> Result<Vec<PackageEntry>> {
-            let text = match input {
-                Input::Slim(s) => String::from_utf8_lossy(&s).into_owned(),
-                Input::Raw(n, raw) => {
-                    let copy = &groups[i].copies[n];
-                    let full = packages::decompress(&names[i][n], &raw)?;
-                    let full = String::from_utf8_lossy(&full);
-                    // Parse the full index while its slim form is written for next time.
-                    let (parsed, stored) = rayon::join(
-                        || packages::parse_packages(&full, i),
-                        || {
-                            let slim = packages::slim(&full);
-                            fetcher.cache.put_derived(
-                                "slim",
-                                &slim_key(&groups[i]),
-                                slim.as_bytes(),
-                            )
-                        },
-                    );
-                    stored?;
-                    return parsed.with_context(|| format!("invalid index `{}`", copy.url));
-                }
-            };
-            packages::parse_packages(&text, i)
-                .with_context(|| format!("invalid index `{}`", groups[i].what))
+        .map(|(i, (n, raw))| -> Result<Vec<PackageEntry>> {
+            let url = &groups[i].copies[n].url;
+            let full = packages::decompress(&names[i][n], &raw, limit.bytes)
+                .with_context(|| format!("cannot read index `{url}`"))?;
+            drop(raw);
+            let full = String::from_utf8_lossy(&full);
+            packages::parse_packages(&full, i).with_context(|| format!("invalid index `{url}`"))
         })
         .collect::<Result<_>>()?;
     Ok(Indexes {
@@ -481,6 +429,33 @@ pub fn load_indexes(
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
+}
+
+/// The Release of `suite`: its InRelease fetched (or, offline, read from the cache), its
+/// signature checked against the keyring, its suite and dates checked as apt does (on every
+/// use, the cached copy included); with the SHA256 of its text for the lock.
+fn verified_release(
+    fetcher: &Fetcher,
+    source: &Source,
+    url: &str,
+    suite: &str,
+    keyring: &Keyring,
+    now: i64,
+) -> Result<(Release, String)> {
+    let release_url = format!("{url}/dists/{suite}/InRelease");
+    let signed = fetcher
+        .get_signed(&release_url)
+        .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
+    let text = keyring
+        .verify_inrelease(&signed, now)
+        .with_context(|| format!("`{release_url}` failed signature verification"))?;
+    let release =
+        Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))?;
+    release
+        .check_suite(suite)
+        .and_then(|()| release.check_dates(now, source.check_valid_until))
+        .with_context(|| format!("`{release_url}` refused"))?;
+    Ok((release, oci::sha256_digest(text.as_bytes())))
 }
 
 /// Resolve every level of the chain for one platform, each on top of the ones below.

@@ -82,6 +82,14 @@ struct RawSource {
     #[serde(default = "default_components")]
     components: Vec<String>,
     signed_by: Option<String>,
+    /// apt's `Check-Valid-Until`: `false` for snapshot archives, whose release files are
+    /// past their `Valid-Until` by design.
+    #[serde(default = "default_true")]
+    check_valid_until: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_components() -> Vec<String> {
@@ -157,6 +165,8 @@ pub struct Source {
     pub components: Vec<String>,
     /// Keyring for the InRelease signature; the Debian archive keyring when absent.
     pub signed_by: Option<PathBuf>,
+    /// Whether a release file past its `Valid-Until` is refused (apt's default, `true`).
+    pub check_valid_until: bool,
 }
 
 /// An OCI platform and the Debian architecture that serves it.
@@ -490,6 +500,7 @@ fn validate(
             suites: s.suites.clone(),
             components: s.components.clone(),
             signed_by,
+            check_valid_until: s.check_valid_until,
         });
     }
     if sources.is_empty() {

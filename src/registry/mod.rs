@@ -778,11 +778,25 @@ struct KnownBlobs {
 }
 
 impl KnownBlobs {
+    /// The file is a hint, not a trust root: one that is too large, unreadable or not the
+    /// expected JSON is ignored, and entries that are not a digest and a valid repository
+    /// name are dropped. At worst a rewritten file costs a failed mount (then an upload).
     fn load(path: &Path) -> KnownBlobs {
-        let map = fs_err::read(path)
-            .ok()
+        const MAX: u64 = 64 << 20;
+        let small = fs_err::metadata(path).is_ok_and(|m| m.len() <= MAX);
+        let mut map: BTreeMap<String, BTreeMap<String, String>> = small
+            .then(|| fs_err::read(path).ok())
+            .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        for blobs in map.values_mut() {
+            blobs.retain(|digest, repository| {
+                digest
+                    .strip_prefix("sha256:")
+                    .is_some_and(crate::package::valid_sha256)
+                    && repository.split('/').all(valid_component)
+            });
+        }
         KnownBlobs {
             path: path.to_path_buf(),
             map,
