@@ -180,16 +180,17 @@ impl Limits {
 
 /// `123`, `512K`, `64M`, `1G`, `2T` (also `1GiB`, `1GB`: powers of 1024), at least 1 byte.
 pub fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim();
+    let lower = text.trim().to_ascii_lowercase();
+    let t = lower.as_str();
     let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
+        .strip_suffix("ib")
+        .or_else(|| t.strip_suffix('b'))
         .unwrap_or(t);
     let (digits, shift) = match t.char_indices().last()? {
-        (i, 'K' | 'k') => (&t[..i], 10),
-        (i, 'M' | 'm') => (&t[..i], 20),
-        (i, 'G' | 'g') => (&t[..i], 30),
-        (i, 'T' | 't') => (&t[..i], 40),
+        (i, 'k') => (&t[..i], 10),
+        (i, 'm') => (&t[..i], 20),
+        (i, 'g') => (&t[..i], 30),
+        (i, 't') => (&t[..i], 40),
         _ => (t, 0),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -683,5 +684,52 @@ mod tests {
             !dir.path().join("sha256").join(&sha).exists(),
             "and is removed"
         );
+    }
+
+    #[test]
+    fn cache_entries_of_another_size_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        cache.put(&sha, b"hello").unwrap();
+        assert!(cache.get(&sha, 6).is_none(), "the signed size is not the file's");
+        assert!(!dir.path().join("sha256").join(&sha).exists(), "and is removed");
+        // A huge sparse file where a small blob should be is never read into memory.
+        let f = fs_err::File::create(dir.path().join("sha256").join(&sha)).unwrap();
+        f.set_len(1 << 40).unwrap();
+        assert!(cache.get(&sha, 5).is_none());
+    }
+
+    #[test]
+    fn cached_release_files_past_the_limit_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        cache.put_signed("http://x/InRelease", b"text").unwrap();
+        assert_eq!(cache.get_signed("http://x/InRelease").as_deref(), Some(&b"text"[..]));
+        let path = cache.signed_path("http://x/InRelease");
+        fs_err::File::create(&path).unwrap().set_len(MAX_RELEASE.bytes + 1).unwrap();
+        assert!(cache.get_signed("http://x/InRelease").is_none());
+    }
+
+    #[test]
+    fn sizes_parse_and_print_in_binary_units() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("64K"), Some(64 << 10));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1gb"), Some(1 << 30));
+        assert_eq!(parse_size("1T"), Some(1 << 40));
+        for bad in ["", "0", "G", "-1", "1.5G", "1 G", "1X", "99999999999999999999", "16777216T"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+        assert_eq!(human_size(10 << 20), "10 MiB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(1 << 40), "1 TiB");
+        assert_eq!(human_size(1536), "1536 bytes");
+        assert_eq!(human_size(1536 << 10), "1536 KiB");
+        assert_eq!(human_size(0), "0 bytes");
+        let d = Limits::default();
+        assert_eq!((d.index.bytes, d.deb.bytes), (1 << 30, 4 << 30));
     }
 }

@@ -753,6 +753,25 @@ env = { PATH = "/usr/bin" }
     }
 
     #[test]
+    fn check_valid_until_is_a_boolean_that_defaults_to_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "base.toml", BASE);
+        assert!(Spec::load(&p).unwrap()[0].sources[0].check_valid_until);
+        let snapshot = BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\ncheck-valid-until = false",
+        );
+        let p = write(dir.path(), "snapshot.toml", &snapshot);
+        assert!(!Spec::load(&p).unwrap()[0].sources[0].check_valid_until);
+        let msg = err(&BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\ncheck-valid-until = \"no\"",
+        ));
+        assert!(msg.contains("line 6, column 21"), "{msg}");
+        assert!(msg.contains("invalid type: string \"no\", expected a boolean"), "{msg}");
+    }
+
+    #[test]
     fn extends_merges_parent_settings() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "base.toml", BASE);

@@ -294,6 +294,222 @@ fn dash_unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgp::composed::{ArmorOptions, SignedSecretKey};
+    use pgp::packet::{KeyFlags, SignatureConfig, Subpacket};
+    use pgp::types::{Password, SigningKey};
+
+    /// When the test keys were made (`tests/data/pgp/make.sh`), give or take a second.
+    const MADE: u32 = 1_795_629_357;
+    const DAY: u32 = 86_400;
+    const TEXT: &str = "Origin: compose\nSuite: s\nSHA256:\n";
+
+    fn secret(name: &str) -> SignedSecretKey {
+        let path = format!("{}/tests/data/pgp/{name}.asc", env!("CARGO_MANIFEST_DIR"));
+        SignedSecretKey::from_string(&fs_err::read_to_string(path).unwrap())
+            .unwrap()
+            .0
+    }
+
+    fn ring(keys: Vec<SignedPublicKey>) -> Keyring {
+        Keyring { keys }
+    }
+
+    fn subpacket(data: SubpacketData) -> Subpacket {
+        Subpacket::regular(data).unwrap()
+    }
+
+    /// A text signature over the normalized `text` by `key`, made at `created`.
+    fn sig(
+        key: &impl SigningKey,
+        hash: HashAlgorithm,
+        created: u32,
+        expires_after: Option<u32>,
+        text: &str,
+    ) -> Signature {
+        let mut config = SignatureConfig::v4(SignatureType::Text, key.algorithm(), hash);
+        config.hashed_subpackets = vec![
+            subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(created))),
+            subpacket(SubpacketData::IssuerFingerprint(key.fingerprint())),
+        ];
+        if let Some(secs) = expires_after {
+            config.hashed_subpackets.push(subpacket(SubpacketData::SignatureExpirationTime(
+                PgpDuration::from_secs(secs),
+            )));
+        }
+        config.unhashed_subpackets = vec![subpacket(SubpacketData::IssuerKeyId(key.legacy_key_id()))];
+        config.sign(key, &Password::empty(), text.as_bytes()).unwrap()
+    }
+
+    fn inrelease(sign: impl FnOnce(&str) -> Vec<Signature>) -> Vec<u8> {
+        CleartextSignedMessage::new_many(TEXT, |t| Ok(sign(t)))
+            .unwrap()
+            .to_armored_string(ArmorOptions::default())
+            .unwrap()
+            .into_bytes()
+    }
+
+    fn check(ring: &Keyring, signed: &[u8], now: u32) -> Result<String, String> {
+        ring.verify_inrelease(signed, i64::from(now))
+            .map_err(|e| e.to_string())
+    }
+
+    fn fpr(key: &impl KeyDetails) -> String {
+        fingerprint(key)
+    }
+
+    #[test]
+    fn a_good_signature_by_a_key_or_its_signing_subkey_is_accepted() {
+        let good = secret("good");
+        let ring = ring(vec![good.to_public_key()]);
+        let by_primary = inrelease(|t| vec![sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        assert_eq!(check(&ring, &by_primary, MADE + 100).unwrap(), TEXT);
+        let sub = &good.secret_subkeys[0].key;
+        let by_subkey = inrelease(|t| vec![sig(sub, HashAlgorithm::Sha512, MADE + 10, None, t)]);
+        assert_eq!(check(&ring, &by_subkey, MADE + 100).unwrap(), TEXT);
+        // Within the clock skew a signature may come from a little ahead.
+        let ahead = inrelease(|t| vec![sig(sub, HashAlgorithm::Sha256, MADE + 290, None, t)]);
+        check(&ring, &ahead, MADE).unwrap();
+    }
+
+    #[test]
+    fn weak_digests_are_refused() {
+        let rsa = secret("rsa");
+        let ring = ring(vec![rsa.to_public_key()]);
+        for hash in [HashAlgorithm::Sha1, HashAlgorithm::Md5, HashAlgorithm::Ripemd160] {
+            let signed = inrelease(|t| vec![sig(&rsa.primary_key, hash, MADE + 10, None, t)]);
+            let e = check(&ring, &signed, MADE + 100).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "the signature by key {} uses the digest {hash}, which apt no longer trusts (only SHA-2 is accepted)",
+                    fpr(&rsa.primary_key)
+                )),
+                "{e}"
+            );
+        }
+        let sha256 = inrelease(|t| vec![sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        check(&ring, &sha256, MADE + 100).unwrap();
+    }
+
+    #[test]
+    fn signatures_from_the_future_expired_or_older_than_their_key_are_refused() {
+        let good = secret("good");
+        let ring = ring(vec![good.to_public_key()]);
+        let key = &good.primary_key;
+        let future = inrelease(|t| vec![sig(key, HashAlgorithm::Sha256, MADE + DAY, None, t)]);
+        let e = check(&ring, &future, MADE).unwrap_err();
+        assert!(e.contains("was made in the future, on "), "{e}");
+        assert!(e.contains("(this machine's clock says "), "{e}");
+        let expiring = inrelease(|t| vec![sig(key, HashAlgorithm::Sha256, MADE + 10, Some(100), t)]);
+        check(&ring, &expiring, MADE + 50).unwrap();
+        let e = check(&ring, &expiring, MADE + 200).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "the signature by key {} expired on {}",
+                fpr(key),
+                format_date(i64::from(MADE + 110))
+            )),
+            "{e}"
+        );
+        let early = inrelease(|t| vec![sig(key, HashAlgorithm::Sha256, MADE - DAY, None, t)]);
+        let e = check(&ring, &early, MADE + 100).unwrap_err();
+        assert!(e.contains("before the key existed"), "{e}");
+    }
+
+    #[test]
+    fn expired_and_revoked_keys_are_refused() {
+        let expiring = secret("expiring");
+        let ring1 = ring(vec![expiring.to_public_key()]);
+        let signed = inrelease(|t| vec![sig(&expiring.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        check(&ring1, &signed, MADE + DAY).unwrap();
+        let e = check(&ring1, &signed, MADE + 3 * DAY).unwrap_err();
+        let name = fpr(&expiring.primary_key);
+        assert!(
+            e.starts_with(&format!(
+                "no signature on the release file is valid: the signature by key {name} is refused: key {name} expired on "
+            )),
+            "{e}"
+        );
+        let revoked = secret("revoked");
+        let ring2 = ring(vec![revoked.to_public_key()]);
+        let signed = inrelease(|t| vec![sig(&revoked.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let e = check(&ring2, &signed, MADE + 100).unwrap_err();
+        let name = fpr(&revoked.primary_key);
+        assert!(e.contains(&format!("is refused: key {name} is revoked")), "{e}");
+    }
+
+    #[test]
+    fn expired_revoked_or_unbound_subkeys_are_refused() {
+        let good = secret("good");
+        let ring1 = ring(vec![good.to_public_key()]);
+        let by = |n: usize, now: u32| {
+            let signed = inrelease(|t| vec![sig(&good.secret_subkeys[n].key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+            check(&ring1, &signed, now)
+        };
+        by(1, MADE + 3600).unwrap();
+        let e = by(1, MADE + 2 * DAY).unwrap_err();
+        assert!(e.contains("is refused: the subkey expired on "), "{e}");
+        assert!(e.contains(&format!("subkey {}", fpr(&good.secret_subkeys[1].key))), "{e}");
+        let e = by(2, MADE + 100).unwrap_err();
+        assert!(e.contains("is refused: the subkey is revoked"), "{e}");
+
+        // A newer binding of subkey 0 without the signing flag, or without a back-signature.
+        let rebind = |flags: KeyFlags| {
+            let primary = &good.primary_key;
+            let mut c = SignatureConfig::v4(
+                SignatureType::SubkeyBinding,
+                primary.algorithm(),
+                HashAlgorithm::Sha256,
+            );
+            c.hashed_subpackets = vec![
+                subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(MADE + 50))),
+                subpacket(SubpacketData::KeyFlags(flags)),
+                subpacket(SubpacketData::IssuerFingerprint(primary.fingerprint())),
+            ];
+            let binding = c
+                .sign_subkey_binding(
+                    primary,
+                    primary.public_key(),
+                    &Password::empty(),
+                    good.secret_subkeys[0].key.public_key(),
+                )
+                .unwrap();
+            let mut public = good.to_public_key();
+            public.public_subkeys[0].signatures.push(binding);
+            let signed = inrelease(|t| vec![sig(&good.secret_subkeys[0].key, HashAlgorithm::Sha256, MADE + 100, None, t)]);
+            check(&ring(vec![public]), &signed, MADE + 200)
+        };
+        let mut auth = KeyFlags::default();
+        auth.set_authentication(true);
+        let e = rebind(auth).unwrap_err();
+        assert!(e.contains("is refused: the subkey is not allowed to sign"), "{e}");
+        let mut sign = KeyFlags::default();
+        sign.set_sign(true);
+        let e = rebind(sign).unwrap_err();
+        assert!(e.contains("is refused: the subkey is not cross-certified"), "{e}");
+    }
+
+    #[test]
+    fn one_valid_signature_among_several_is_enough_and_strangers_are_ignored() {
+        let (good, expiring, rsa) = (secret("good"), secret("expiring"), secret("rsa"));
+        let ring1 = ring(vec![expiring.to_public_key(), good.to_public_key()]);
+        let signed = inrelease(|t| {
+            vec![
+                sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
+                sig(&expiring.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
+                sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
+            ]
+        });
+        check(&ring1, &signed, MADE + 3 * DAY).unwrap();
+        // Only a stranger's signature: no key of the ring made it.
+        let ring2 = ring(vec![good.to_public_key()]);
+        let signed = inrelease(|t| vec![sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let e = check(&ring2, &signed, MADE + 100).unwrap_err();
+        assert!(e.starts_with("no signature on the release file verifies against the keyring"), "{e}");
+        // A signature over other text does not count.
+        let other = inrelease(|_| vec![sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, "Origin: x\r\n")]);
+        assert!(check(&ring2, &other, MADE + 100).is_err());
+    }
+
 
     #[test]
     fn shipped_debian_keyring_parses() {
