@@ -60,7 +60,11 @@ pub enum FetchError {
         limit.what,
         limit.hint()
     )]
-    ListedTooLarge { url: String, size: u64, limit: Limit },
+    ListedTooLarge {
+        url: String,
+        size: u64,
+        limit: Limit,
+    },
     #[error(
         "`{url}` is larger than the limit of {} for {}{}",
         human_size(limit.bytes),
@@ -692,8 +696,14 @@ mod tests {
         let cache = Cache::new(dir.path().to_path_buf());
         let sha = hex::encode(Sha256::digest(b"hello"));
         cache.put(&sha, b"hello").unwrap();
-        assert!(cache.get(&sha, 6).is_none(), "the signed size is not the file's");
-        assert!(!dir.path().join("sha256").join(&sha).exists(), "and is removed");
+        assert!(
+            cache.get(&sha, 6).is_none(),
+            "the signed size is not the file's"
+        );
+        assert!(
+            !dir.path().join("sha256").join(&sha).exists(),
+            "and is removed"
+        );
         // A huge sparse file where a small blob should be is never read into memory.
         let f = fs_err::File::create(dir.path().join("sha256").join(&sha)).unwrap();
         f.set_len(1 << 40).unwrap();
@@ -705,9 +715,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());
         cache.put_signed("http://x/InRelease", b"text").unwrap();
-        assert_eq!(cache.get_signed("http://x/InRelease").as_deref(), Some(&b"text"[..]));
+        assert_eq!(
+            cache.get_signed("http://x/InRelease").as_deref(),
+            Some(&b"text"[..])
+        );
         let path = cache.signed_path("http://x/InRelease");
-        fs_err::File::create(&path).unwrap().set_len(MAX_RELEASE.bytes + 1).unwrap();
+        fs_err::File::create(&path)
+            .unwrap()
+            .set_len(MAX_RELEASE.bytes + 1)
+            .unwrap();
         assert!(cache.get_signed("http://x/InRelease").is_none());
     }
 
@@ -720,7 +736,17 @@ mod tests {
         assert_eq!(parse_size("2GiB"), Some(2 << 30));
         assert_eq!(parse_size("1gb"), Some(1 << 30));
         assert_eq!(parse_size("1T"), Some(1 << 40));
-        for bad in ["", "0", "G", "-1", "1.5G", "1 G", "1X", "99999999999999999999", "16777216T"] {
+        for bad in [
+            "",
+            "0",
+            "G",
+            "-1",
+            "1.5G",
+            "1 G",
+            "1X",
+            "99999999999999999999",
+            "16777216T",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
         assert_eq!(human_size(10 << 20), "10 MiB");

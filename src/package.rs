@@ -355,13 +355,23 @@ mod tests {
         for good in ["libc6", "g++", "libstdc++6", "0ad", "python3.13", "a-b"] {
             assert!(valid_name(good), "{good}");
         }
-        for bad in ["", "a", "Libc", "-a", ".a", "a/b", "a_b", "../x", "a b", "a\u{0}b", "é1"] {
+        for bad in [
+            "", "a", "Libc", "-a", ".a", "a/b", "a_b", "../x", "a b", "a\u{0}b", "é1",
+        ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
-        for good in ["1.0", "1:2.36-9+deb13u1", "2.0~rc1", "1.2.3-1ubuntu0.1", "0"] {
+        for good in [
+            "1.0",
+            "1:2.36-9+deb13u1",
+            "2.0~rc1",
+            "1.2.3-1ubuntu0.1",
+            "0",
+        ] {
             assert!(valid_version(good), "{good}");
         }
-        for bad in ["", "1.0/..", "a:1", ":1", "1:", "1 0", "1_0", "1\n0", "1%2f"] {
+        for bad in [
+            "", "1.0/..", "a:1", ":1", "1:", "1 0", "1_0", "1\n0", "1%2f",
+        ] {
             assert!(!valid_version(bad), "{bad:?}");
         }
         for good in ["amd64", "all", "arm64", "musl-linux-amd64", "s390x"] {
@@ -370,7 +380,9 @@ mod tests {
         for bad in ["", "AMD64", "amd64/..", "-x", "a_b", "any arch"] {
             assert!(!valid_architecture(bad), "{bad:?}");
         }
-        assert!(valid_sha256(&"aB3".repeat(21).chars().chain(['f']).collect::<String>()));
+        assert!(valid_sha256(
+            &"aB3".repeat(21).chars().chain(['f']).collect::<String>()
+        ));
         assert!(!valid_sha256(&"a".repeat(63)));
         assert!(!valid_sha256(&"g".repeat(64)));
         assert!(!valid_sha256(&format!("../{}", "a".repeat(61))));

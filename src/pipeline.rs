@@ -338,7 +338,9 @@ pub fn load_indexes(
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let releases: Vec<(Release, String)> = suites
         .par_iter()
-        .map(|(source, url, suite, keyring)| verified_release(fetcher, source, url, suite, keyring, now))
+        .map(|(source, url, suite, keyring)| {
+            verified_release(fetcher, source, url, suite, keyring, now)
+        })
         .collect::<Result<_>>()?;
     let release_facts = suites
         .iter()

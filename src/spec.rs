@@ -768,7 +768,10 @@ env = { PATH = "/usr/bin" }
             "suites = [\"trixie\"]\ncheck-valid-until = \"no\"",
         ));
         assert!(msg.contains("line 6, column 21"), "{msg}");
-        assert!(msg.contains("invalid type: string \"no\", expected a boolean"), "{msg}");
+        assert!(
+            msg.contains("invalid type: string \"no\", expected a boolean"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -3,9 +3,7 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use pgp::composed::{
-    CleartextSignedMessage, Deserializable, SignedPublicKey, SignedPublicSubKey,
-};
+use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey, SignedPublicSubKey};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::{Signature, SignatureType, SubpacketData};
 use pgp::types::{Duration as PgpDuration, KeyDetails, Tag, Timestamp};
@@ -121,7 +119,11 @@ fn check_signature(key: &SignedPublicKey, sig: &Signature, data: &[u8], now: i64
         }
     };
     let signer = match subkey {
-        Some(sub) => format!("subkey {} of key {}", fingerprint(&sub.key), fingerprint(primary)),
+        Some(sub) => format!(
+            "subkey {} of key {}",
+            fingerprint(&sub.key),
+            fingerprint(primary)
+        ),
         None => format!("key {}", fingerprint(primary)),
     };
     let signer_created = subkey.map_or_else(|| primary.created_at(), |s| s.key.created_at());
@@ -214,7 +216,9 @@ fn primary_problem(key: &SignedPublicKey, now: i64, signed_itself: bool) -> Opti
             .filter(|s| s.verify_certification(primary, Tag::UserId, &u.id).is_ok())
     });
     let Some(self_sig) = newest(direct.chain(certifications)) else {
-        return Some(format!("is refused: key {name} has no valid self-signature"));
+        return Some(format!(
+            "is refused: key {name} has no valid self-signature"
+        ));
     };
     if let Some(at) = expiry(primary.created_at(), self_sig.key_expiration_time(), now) {
         return Some(format!(
@@ -261,7 +265,9 @@ fn subkey_problem(
         .embedded_signature()
         .is_some_and(|back| back.verify_primary_key_binding(&sub.key, primary).is_ok());
     if !cross_certified {
-        return Some("is refused: the subkey is not cross-certified by a back-signature".to_owned());
+        return Some(
+            "is refused: the subkey is not cross-certified by a back-signature".to_owned(),
+        );
     }
     expiry(sub.key.created_at(), binding.key_expiration_time(), now)
         .map(|at| format!("is refused: the subkey expired on {}", format_date(at)))
@@ -328,16 +334,23 @@ mod tests {
     ) -> Signature {
         let mut config = SignatureConfig::v4(SignatureType::Text, key.algorithm(), hash);
         config.hashed_subpackets = vec![
-            subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(created))),
+            subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(
+                created,
+            ))),
             subpacket(SubpacketData::IssuerFingerprint(key.fingerprint())),
         ];
         if let Some(secs) = expires_after {
-            config.hashed_subpackets.push(subpacket(SubpacketData::SignatureExpirationTime(
-                PgpDuration::from_secs(secs),
-            )));
+            config
+                .hashed_subpackets
+                .push(subpacket(SubpacketData::SignatureExpirationTime(
+                    PgpDuration::from_secs(secs),
+                )));
         }
-        config.unhashed_subpackets = vec![subpacket(SubpacketData::IssuerKeyId(key.legacy_key_id()))];
-        config.sign(key, &Password::empty(), text.as_bytes()).unwrap()
+        config.unhashed_subpackets =
+            vec![subpacket(SubpacketData::IssuerKeyId(key.legacy_key_id()))];
+        config
+            .sign(key, &Password::empty(), text.as_bytes())
+            .unwrap()
     }
 
     fn inrelease(sign: impl FnOnce(&str) -> Vec<Signature>) -> Vec<u8> {
@@ -361,7 +374,15 @@ mod tests {
     fn a_good_signature_by_a_key_or_its_signing_subkey_is_accepted() {
         let good = secret("good");
         let ring = ring(vec![good.to_public_key()]);
-        let by_primary = inrelease(|t| vec![sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let by_primary = inrelease(|t| {
+            vec![sig(
+                &good.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                t,
+            )]
+        });
         assert_eq!(check(&ring, &by_primary, MADE + 100).unwrap(), TEXT);
         let sub = &good.secret_subkeys[0].key;
         let by_subkey = inrelease(|t| vec![sig(sub, HashAlgorithm::Sha512, MADE + 10, None, t)]);
@@ -375,7 +396,11 @@ mod tests {
     fn weak_digests_are_refused() {
         let rsa = secret("rsa");
         let ring = ring(vec![rsa.to_public_key()]);
-        for hash in [HashAlgorithm::Sha1, HashAlgorithm::Md5, HashAlgorithm::Ripemd160] {
+        for hash in [
+            HashAlgorithm::Sha1,
+            HashAlgorithm::Md5,
+            HashAlgorithm::Ripemd160,
+        ] {
             let signed = inrelease(|t| vec![sig(&rsa.primary_key, hash, MADE + 10, None, t)]);
             let e = check(&ring, &signed, MADE + 100).unwrap_err();
             assert!(
@@ -386,7 +411,15 @@ mod tests {
                 "{e}"
             );
         }
-        let sha256 = inrelease(|t| vec![sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let sha256 = inrelease(|t| {
+            vec![sig(
+                &rsa.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                t,
+            )]
+        });
         check(&ring, &sha256, MADE + 100).unwrap();
     }
 
@@ -399,7 +432,8 @@ mod tests {
         let e = check(&ring, &future, MADE).unwrap_err();
         assert!(e.contains("was made in the future, on "), "{e}");
         assert!(e.contains("(this machine's clock says "), "{e}");
-        let expiring = inrelease(|t| vec![sig(key, HashAlgorithm::Sha256, MADE + 10, Some(100), t)]);
+        let expiring =
+            inrelease(|t| vec![sig(key, HashAlgorithm::Sha256, MADE + 10, Some(100), t)]);
         check(&ring, &expiring, MADE + 50).unwrap();
         let e = check(&ring, &expiring, MADE + 200).unwrap_err();
         assert!(
@@ -419,7 +453,15 @@ mod tests {
     fn expired_and_revoked_keys_are_refused() {
         let expiring = secret("expiring");
         let ring1 = ring(vec![expiring.to_public_key()]);
-        let signed = inrelease(|t| vec![sig(&expiring.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let signed = inrelease(|t| {
+            vec![sig(
+                &expiring.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                t,
+            )]
+        });
         check(&ring1, &signed, MADE + DAY).unwrap();
         let e = check(&ring1, &signed, MADE + 3 * DAY).unwrap_err();
         let name = fpr(&expiring.primary_key);
@@ -431,10 +473,21 @@ mod tests {
         );
         let revoked = secret("revoked");
         let ring2 = ring(vec![revoked.to_public_key()]);
-        let signed = inrelease(|t| vec![sig(&revoked.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let signed = inrelease(|t| {
+            vec![sig(
+                &revoked.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                t,
+            )]
+        });
         let e = check(&ring2, &signed, MADE + 100).unwrap_err();
         let name = fpr(&revoked.primary_key);
-        assert!(e.contains(&format!("is refused: key {name} is revoked")), "{e}");
+        assert!(
+            e.contains(&format!("is refused: key {name} is revoked")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -442,13 +495,24 @@ mod tests {
         let good = secret("good");
         let ring1 = ring(vec![good.to_public_key()]);
         let by = |n: usize, now: u32| {
-            let signed = inrelease(|t| vec![sig(&good.secret_subkeys[n].key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+            let signed = inrelease(|t| {
+                vec![sig(
+                    &good.secret_subkeys[n].key,
+                    HashAlgorithm::Sha256,
+                    MADE + 10,
+                    None,
+                    t,
+                )]
+            });
             check(&ring1, &signed, now)
         };
         by(1, MADE + 3600).unwrap();
         let e = by(1, MADE + 2 * DAY).unwrap_err();
         assert!(e.contains("is refused: the subkey expired on "), "{e}");
-        assert!(e.contains(&format!("subkey {}", fpr(&good.secret_subkeys[1].key))), "{e}");
+        assert!(
+            e.contains(&format!("subkey {}", fpr(&good.secret_subkeys[1].key))),
+            "{e}"
+        );
         let e = by(2, MADE + 100).unwrap_err();
         assert!(e.contains("is refused: the subkey is revoked"), "{e}");
 
@@ -461,7 +525,9 @@ mod tests {
                 HashAlgorithm::Sha256,
             );
             c.hashed_subpackets = vec![
-                subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(MADE + 50))),
+                subpacket(SubpacketData::SignatureCreationTime(Timestamp::from_secs(
+                    MADE + 50,
+                ))),
                 subpacket(SubpacketData::KeyFlags(flags)),
                 subpacket(SubpacketData::IssuerFingerprint(primary.fingerprint())),
             ];
@@ -475,17 +541,31 @@ mod tests {
                 .unwrap();
             let mut public = good.to_public_key();
             public.public_subkeys[0].signatures.push(binding);
-            let signed = inrelease(|t| vec![sig(&good.secret_subkeys[0].key, HashAlgorithm::Sha256, MADE + 100, None, t)]);
+            let signed = inrelease(|t| {
+                vec![sig(
+                    &good.secret_subkeys[0].key,
+                    HashAlgorithm::Sha256,
+                    MADE + 100,
+                    None,
+                    t,
+                )]
+            });
             check(&ring(vec![public]), &signed, MADE + 200)
         };
         let mut auth = KeyFlags::default();
         auth.set_authentication(true);
         let e = rebind(auth).unwrap_err();
-        assert!(e.contains("is refused: the subkey is not allowed to sign"), "{e}");
+        assert!(
+            e.contains("is refused: the subkey is not allowed to sign"),
+            "{e}"
+        );
         let mut sign = KeyFlags::default();
         sign.set_sign(true);
         let e = rebind(sign).unwrap_err();
-        assert!(e.contains("is refused: the subkey is not cross-certified"), "{e}");
+        assert!(
+            e.contains("is refused: the subkey is not cross-certified"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -495,21 +575,45 @@ mod tests {
         let signed = inrelease(|t| {
             vec![
                 sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
-                sig(&expiring.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
+                sig(
+                    &expiring.primary_key,
+                    HashAlgorithm::Sha256,
+                    MADE + 10,
+                    None,
+                    t,
+                ),
                 sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t),
             ]
         });
         check(&ring1, &signed, MADE + 3 * DAY).unwrap();
         // Only a stranger's signature: no key of the ring made it.
         let ring2 = ring(vec![good.to_public_key()]);
-        let signed = inrelease(|t| vec![sig(&rsa.primary_key, HashAlgorithm::Sha256, MADE + 10, None, t)]);
+        let signed = inrelease(|t| {
+            vec![sig(
+                &rsa.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                t,
+            )]
+        });
         let e = check(&ring2, &signed, MADE + 100).unwrap_err();
-        assert!(e.starts_with("no signature on the release file verifies against the keyring"), "{e}");
+        assert!(
+            e.starts_with("no signature on the release file verifies against the keyring"),
+            "{e}"
+        );
         // A signature over other text does not count.
-        let other = inrelease(|_| vec![sig(&good.primary_key, HashAlgorithm::Sha256, MADE + 10, None, "Origin: x\r\n")]);
+        let other = inrelease(|_| {
+            vec![sig(
+                &good.primary_key,
+                HashAlgorithm::Sha256,
+                MADE + 10,
+                None,
+                "Origin: x\r\n",
+            )]
+        });
         assert!(check(&ring2, &other, MADE + 100).is_err());
     }
-
 
     #[test]
     fn shipped_debian_keyring_parses() {

@@ -50,7 +50,11 @@ pub enum RepoError {
         "package `{package}` states a size of {size} bytes, more than any package may have ({})",
         crate::fetch::human_size(*limit)
     )]
-    PackageTooLarge { package: String, size: u64, limit: u64 },
+    PackageTooLarge {
+        package: String,
+        size: u64,
+        limit: u64,
+    },
     #[error(
         "`{name}` decompresses to more than the limit of {} for an index\n\nhint: if the index is genuine, raise the limit with `COMPOSE_MAX_INDEX_SIZE` (bytes, or with a K, M or G suffix)",
         crate::fetch::human_size(*limit)

@@ -5,8 +5,8 @@ use std::io::Read;
 use std::str::FromStr;
 
 use crate::package::{
-    MultiArch, PackageEntry, Version, parse_provides, valid_architecture, valid_filename, valid_name,
-    valid_sha256, valid_version,
+    MultiArch, PackageEntry, Version, parse_provides, valid_architecture, valid_filename,
+    valid_name, valid_sha256, valid_version,
 };
 use crate::repo::RepoError;
 use crate::repo::deb822::paragraphs;
@@ -218,7 +218,8 @@ mod tests {
         );
         let e = parse_packages(&text, 3).unwrap_err();
         assert!(
-            e.to_string().contains("`broken` lacks the `Architecture` field"),
+            e.to_string()
+                .contains("`broken` lacks the `Architecture` field"),
             "{e}"
         );
         let text = text.split("\n\nPackage: broken").next().unwrap();
@@ -261,7 +262,9 @@ mod tests {
         for (name, data) in [("Packages.gz", &gz), ("Packages.xz", &xz)] {
             let e = decompress(name, data, 10).unwrap_err().to_string();
             assert!(
-                e.starts_with(&format!("`{name}` decompresses to more than the limit of 10 bytes for an index")),
+                e.starts_with(&format!(
+                    "`{name}` decompresses to more than the limit of 10 bytes for an index"
+                )),
                 "{e}"
             );
             assert!(e.contains("COMPOSE_MAX_INDEX_SIZE"), "{e}");
@@ -280,7 +283,10 @@ mod tests {
         }
         let gz = gz.finish().unwrap();
         let e = decompress("Packages.gz", &gz, 1 << 20).unwrap_err();
-        assert!(matches!(e, RepoError::IndexTooLarge { limit, .. } if limit == 1 << 20), "{e}");
+        assert!(
+            matches!(e, RepoError::IndexTooLarge { limit, .. } if limit == 1 << 20),
+            "{e}"
+        );
     }
 
     #[test]
@@ -308,7 +314,9 @@ mod tests {
     fn a_multibyte_character_across_the_chunk_boundary_is_no_panic() {
         let sha = "d".repeat(64);
         let para = |i: usize, desc: &str| {
-            format!("Package: p{i}\nVersion: 1\nArchitecture: all\nDescription: {desc}\nFilename: pool/p{i}.deb\nSize: 1\nSHA256: {sha}\n\n")
+            format!(
+                "Package: p{i}\nVersion: 1\nArchitecture: all\nDescription: {desc}\nFilename: pool/p{i}.deb\nSize: 1\nSHA256: {sha}\n\n"
+            )
         };
         // Place a 3-byte `€` so that byte 4 MiB falls on its second, then its third byte.
         for shift in 0..2 {
@@ -323,7 +331,9 @@ mod tests {
             text.push_str(&head);
             text.push_str(&"x".repeat(fill));
             text.push('€');
-            text.push_str(&format!("\nFilename: pool/p{i}.deb\nSize: 1\nSHA256: {sha}\n\n"));
+            text.push_str(&format!(
+                "\nFilename: pool/p{i}.deb\nSize: 1\nSHA256: {sha}\n\n"
+            ));
             text.push_str(&para(i + 1, "after"));
             assert!(!text.is_char_boundary(4 << 20));
             let p = parse_packages(&text, 0).unwrap();
@@ -337,7 +347,10 @@ mod tests {
             ("Package", "good-pkg".to_owned()),
             ("Version", "1:2.0-1".to_owned()),
             ("Architecture", "amd64".to_owned()),
-            ("Filename", "pool/main/g/good/good-pkg_2.0-1_amd64.deb".to_owned()),
+            (
+                "Filename",
+                "pool/main/g/good/good-pkg_2.0-1_amd64.deb".to_owned(),
+            ),
             ("Size", "10".to_owned()),
             ("SHA256", sha),
         ];
@@ -355,16 +368,34 @@ mod tests {
     fn fields_that_reach_paths_and_urls_are_checked() {
         assert_eq!(one("").unwrap()[0].name, "good-pkg");
         for (fields, needle) in [
-            ("Package: ../../etc", "package `../../etc` has an invalid `Package` value `../../etc`"),
+            (
+                "Package: ../../etc",
+                "package `../../etc` has an invalid `Package` value `../../etc`",
+            ),
             ("Package: A", "invalid `Package` value `A`"),
-            ("Version: 1.0/../x", "package `good-pkg` has an invalid `Version` value `1.0/../x`"),
-            ("Architecture: amd64/../..", "invalid `Architecture` value `amd64/../..`"),
-            ("Filename: /etc/passwd", "invalid `Filename` value `/etc/passwd`"),
-            ("Filename: pool/../../x.deb", "invalid `Filename` value `pool/../../x.deb`"),
+            (
+                "Version: 1.0/../x",
+                "package `good-pkg` has an invalid `Version` value `1.0/../x`",
+            ),
+            (
+                "Architecture: amd64/../..",
+                "invalid `Architecture` value `amd64/../..`",
+            ),
+            (
+                "Filename: /etc/passwd",
+                "invalid `Filename` value `/etc/passwd`",
+            ),
+            (
+                "Filename: pool/../../x.deb",
+                "invalid `Filename` value `pool/../../x.deb`",
+            ),
             ("Filename: pool/%2e%2e/x.deb", "invalid `Filename`"),
             ("Filename: pool//x.deb", "invalid `Filename`"),
             ("Filename: pool/x.deb?a=b", "invalid `Filename`"),
-            ("Filename: pool/x\u{1b}[2J.deb", "invalid `Filename` value `pool/x\\u{1b}[2J.deb`"),
+            (
+                "Filename: pool/x\u{1b}[2J.deb",
+                "invalid `Filename` value `pool/x\\u{1b}[2J.deb`",
+            ),
             ("SHA256: abc", "invalid `SHA256` value `abc`"),
             ("Size: -1", "invalid `Size` value `-1`"),
             ("Size: 18446744073709551616", "invalid `Size`"),
@@ -383,7 +414,9 @@ mod tests {
         }
         assert_eq!(one("Size: 1099511627776").unwrap()[0].size, 1 << 40);
         // Long values are cut in messages.
-        let e = one(&format!("Filename: /{}", "a".repeat(5000))).unwrap_err().to_string();
+        let e = one(&format!("Filename: /{}", "a".repeat(5000)))
+            .unwrap_err()
+            .to_string();
         assert!(e.len() < 300, "{e}");
     }
 }

@@ -255,11 +255,20 @@ mod tests {
 
     #[test]
     fn dates_parse_and_format_as_debian_writes_them() {
-        assert_eq!(parse_date("Tue, 14 Nov 2023 22:13:20 UTC"), Some(1_700_000_000));
+        assert_eq!(
+            parse_date("Tue, 14 Nov 2023 22:13:20 UTC"),
+            Some(1_700_000_000)
+        );
         assert_eq!(parse_date("14 Nov 2023 22:13:20 GMT"), Some(1_700_000_000));
-        assert_eq!(parse_date("Tue, 14 Nov 2023 23:13:20 +0100"), Some(1_700_000_000));
+        assert_eq!(
+            parse_date("Tue, 14 Nov 2023 23:13:20 +0100"),
+            Some(1_700_000_000)
+        );
         assert_eq!(parse_date("Thu, 1 Jan 1970 00:00:00 UTC"), Some(0));
-        assert_eq!(parse_date("Sat, 29 Feb 2020 00:00:00 UTC"), Some(1_582_934_400));
+        assert_eq!(
+            parse_date("Sat, 29 Feb 2020 00:00:00 UTC"),
+            Some(1_582_934_400)
+        );
         for bad in [
             "",
             "yesterday",
@@ -311,10 +320,19 @@ mod tests {
         assert!(e.contains("check-valid-until = false"), "{e}");
         stale.check_dates(now, false).unwrap();
         // A future date is refused even for snapshots.
-        assert!(release(&format_date(now + 86_400), None).check_dates(now, false).is_err());
+        assert!(
+            release(&format_date(now + 86_400), None)
+                .check_dates(now, false)
+                .is_err()
+        );
         let e = release("soon", None).check_dates(now, true).unwrap_err();
-        assert_eq!(e.to_string(), "release file has an invalid `Date` date `soon`");
-        let e = release(&format_date(now), Some("never")).check_dates(now, false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "release file has an invalid `Date` date `soon`"
+        );
+        let e = release(&format_date(now), Some("never"))
+            .check_dates(now, false)
+            .unwrap_err();
         assert!(e.to_string().contains("`Valid-Until`"), "{e}");
         Release::default().check_dates(now, true).unwrap();
     }
@@ -333,7 +351,9 @@ mod tests {
         updates.check_suite("testing-updates").unwrap();
         updates.check_suite("forky-updates").unwrap();
         assert!(updates.check_suite("testing").is_err());
-        let e = r(Some("oldstable"), Some("bookworm")).check_suite("s").unwrap_err();
+        let e = r(Some("oldstable"), Some("bookworm"))
+            .check_suite("s")
+            .unwrap_err();
         assert!(
             e.to_string().starts_with("release file is for suite `oldstable` (codename `bookworm`), not for the `s` asked for"),
             "{e}"
