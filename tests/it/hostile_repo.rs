@@ -7,16 +7,27 @@
 //! outside the output and the cache (the build runs in its own directory with its own
 //! `TMPDIR`).
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
 
 use crate::harness::{Run, compose, repo_root, run};
+use crate::support::hostile::{
+    self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
+};
 use crate::support::server::Server;
 
-/// A served copy of the fixture repository, and a work directory the builds run in.
+/// A served repository (a copy of the fixture, or a hostile one), and a work directory the
+/// builds run in.
 struct Mirror {
     server: Server,
-    root: tempfile::TempDir,
+    root: PathBuf,
+    /// The spec's `archive` (`--mirror NAME=URL`).
+    archive: &'static str,
     work: tempfile::TempDir,
+    /// For a hostile repository: its key's keyring.
+    keyring: Option<PathBuf>,
+    /// What must live as long as the server (directories, keys).
+    _keep: Vec<Box<dyn Any>>,
 }
 
 impl Mirror {
@@ -25,9 +36,56 @@ impl Mirror {
         copy_dir(&repo_root().join("tests/data/repo"), root.path());
         Mirror {
             server: Server::start(root.path()),
-            root,
+            root: root.path().to_path_buf(),
+            archive: "fixture",
             work: tempfile::tempdir().unwrap(),
+            keyring: None,
+            _keep: vec![Box::new(root)],
         }
+    }
+
+    /// A hostile repository of `packages` (an honest one when empty), its release file as
+    /// `opts` says, signed by a new key of `kind`.
+    fn hostile(kind: KeyKind, opts: &ReleaseOpts, packages: Vec<Package>) -> Mirror {
+        let key = Key::generate(kind);
+        Mirror::hostile_with(key, opts, packages)
+    }
+
+    fn hostile_with(key: Key, opts: &ReleaseOpts, packages: Vec<Package>) -> Mirror {
+        let mut repo = Repo::new();
+        let packages = if packages.is_empty() {
+            vec![honest("honest")]
+        } else {
+            packages
+        };
+        for p in packages {
+            repo.add(p);
+        }
+        repo.publish(&key, opts);
+        Mirror::serve(repo, key)
+    }
+
+    fn serve(repo: Repo, key: Key) -> Mirror {
+        Mirror {
+            server: Server::start(repo.root()),
+            root: repo.root().to_path_buf(),
+            archive: "hostile",
+            work: tempfile::tempdir().unwrap(),
+            keyring: Some(key.keyring.clone()),
+            _keep: vec![Box::new(repo), Box::new(key)],
+        }
+    }
+
+    /// A spec for the hostile suite, with `source_extra` lines in its `[[source]]`.
+    fn hostile_spec(&self, source_extra: &str, include: &str) -> PathBuf {
+        let text = format!(
+            "name = \"h\"\n\n[[source]]\narchive = \"hostile\"\nsuites = [\"{}\"]\ncomponents = [\"main\"]\nsigned-by = \"{}\"\n{source_extra}\n\n[packages]\ninclude = [\"{include}\"]\n",
+            hostile::SUITE,
+            self.keyring.as_ref().unwrap().display()
+        );
+        let p = self.path("h.toml");
+        fs_err::write(&p, text).unwrap();
+        p
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -63,7 +121,7 @@ impl Mirror {
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .arg("--mirror")
-            .arg(format!("fixture={}", self.server.url()))
+            .arg(format!("{}={}", self.archive, self.server.url()))
             .args(extra))
     }
 
@@ -83,7 +141,7 @@ impl Mirror {
             .current_dir(self.work.path())
             .arg("lock")
             .arg("--mirror")
-            .arg(format!("fixture={}", self.server.url()))
+            .arg(format!("{}={}", self.archive, self.server.url()))
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .arg(spec));
@@ -122,11 +180,26 @@ impl Mirror {
     }
 
     fn deb(&self, prefix: &str) -> (String, u64) {
-        let path = find_file(&self.root.path().join("pool"), prefix);
-        let rel = path.strip_prefix(self.root.path()).unwrap();
+        let path = find_file(&self.root.join("pool"), prefix);
+        let rel = path.strip_prefix(&self.root).unwrap();
         let len = fs_err::metadata(&path).unwrap().len();
         (rel.to_string_lossy().into_owned(), len)
     }
+}
+
+/// A well-formed package holding one file.
+fn honest(name: &str) -> Package {
+    let data = TarBuilder::new()
+        .dir("./")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .file(&format!("./usr/share/{name}.txt"), b"hello\n")
+        .finish();
+    Package::new(
+        name,
+        "1.0",
+        DebBuilder::new(name, "1.0", 1).data(data).build(),
+    )
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -223,11 +296,7 @@ fn a_huge_content_length_is_refused_before_the_body() {
         m.server
             .content_length_next(&format!("testing/main/binary-amd64/{suffix}"), 1, TEN_TB);
     }
-    for hash in files(
-        &m.root
-            .path()
-            .join("dists/testing/main/binary-amd64/by-hash"),
-    ) {
+    for hash in files(&m.root.join("dists/testing/main/binary-amd64/by-hash")) {
         let name = hash.file_name().unwrap().to_string_lossy().into_owned();
         m.server.content_length_next(&name, 1, TEN_TB);
     }
@@ -329,17 +398,13 @@ fn rewritten_cache_files_never_change_the_image() {
         use sha2::Digest;
         format!("sha256:{}\n", hex::encode(sha2::Sha256::digest(forged)))
     };
-    for index in files(
-        &m.root
-            .path()
-            .join("dists/testing/main/binary-amd64/by-hash"),
-    ) {
+    for index in files(&m.root.join("dists/testing/main/binary-amd64/by-hash")) {
         let name = index.file_name().unwrap().to_owned();
         fs_err::create_dir_all(cache.join("slim")).unwrap();
         fs_err::write(cache.join("slim").join(name), format!("{header}{forged}")).unwrap();
     }
-    let testing = fs_err::read(m.root.path().join("dists/testing/InRelease")).unwrap();
-    let updates = fs_err::read(m.root.path().join("dists/testing-updates/InRelease")).unwrap();
+    let testing = fs_err::read(m.root.join("dists/testing/InRelease")).unwrap();
+    let updates = fs_err::read(m.root.join("dists/testing-updates/InRelease")).unwrap();
     let variants: [(&str, Box<dyn Fn(&Path)>); 4] = [
         (
             "garbage",
@@ -389,7 +454,7 @@ fn rewritten_cache_files_never_change_the_image() {
     let hex = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(
-            fs_err::read(m.root.path().join(&deb)).unwrap(),
+            fs_err::read(m.root.join(&deb)).unwrap(),
         ))
     };
     fs_err::File::create(blobs.join(&hex))
@@ -409,7 +474,7 @@ fn a_build_from_the_lock_needs_no_release_file() {
     m.clear_output();
     // The suites are gone from the mirror (or would be refused): the lock is enough, and
     // no release file or index is asked for.
-    fs_err::remove_dir_all(m.root.path().join("dists")).unwrap();
+    fs_err::remove_dir_all(m.root.join("dists")).unwrap();
     let before = m.server.requests().len();
     let fresh = m.path("cache");
     fs_err::remove_dir_all(&fresh).unwrap();
@@ -419,4 +484,344 @@ fn a_build_from_the_lock_needs_no_release_file() {
         asked.iter().all(|p| p.ends_with(".deb")),
         "only packages fetched: {asked:?}"
     );
+}
+
+/// `true` (the test returns) when gpg is missing under a plain `cargo test`.
+fn skip(test: &str) -> bool {
+    hostile::skip_without_gpg(test)
+}
+
+fn index_url(m: &Mirror) -> String {
+    m.url(&format!(
+        "dists/{}/main/binary-amd64/Packages.gz",
+        hostile::SUITE
+    ))
+}
+
+fn release_url(m: &Mirror) -> String {
+    m.url(&format!("dists/{}/InRelease", hostile::SUITE))
+}
+
+#[test]
+fn release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused() {
+    if skip("release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused") {
+        return;
+    }
+    let cases: [(KeyKind, Option<&'static str>, &str); 5] = [
+        (KeyKind::Expired, None, " expired on Fri, 01 Jan 2021 "),
+        (KeyKind::Revoked, None, " is revoked"),
+        (
+            KeyKind::SubkeyExpired,
+            None,
+            "is refused: the subkey expired on Fri, 01 Jan 2021 ",
+        ),
+        (
+            KeyKind::SubkeyRevoked,
+            None,
+            "is refused: the subkey is revoked",
+        ),
+        (
+            KeyKind::Rsa,
+            Some("SHA1"),
+            "uses the digest SHA1, which apt no longer trusts (only SHA-2 is accepted)",
+        ),
+    ];
+    for (kind, digest, needle) in cases {
+        let opts = ReleaseOpts {
+            digest,
+            ..ReleaseOpts::default()
+        };
+        let m = Mirror::hostile(kind, &opts, Vec::new());
+        let spec = m.hostile_spec("", "honest");
+        let r = m.build(&spec, &[], &[]);
+        m.refused(
+            &r,
+            &format!(
+                "error: `{}` failed signature verification: no signature on the release file is valid: the signature by ",
+                release_url(&m)
+            ),
+        );
+        assert!(
+            r.stderr.lines().next().unwrap().contains(needle),
+            "{kind:?}:\n{}",
+            r.stderr
+        );
+        assert!(
+            m.server
+                .requests()
+                .iter()
+                .all(|p| p.ends_with("/InRelease")),
+            "{kind:?}: nothing fetched after the release file: {:?}",
+            m.server.requests()
+        );
+    }
+    // The same repository signed well, over SHA-256 or SHA-512, builds.
+    for (kind, digest) in [(KeyKind::Good, None), (KeyKind::Rsa, Some("SHA512"))] {
+        let opts = ReleaseOpts {
+            digest,
+            ..ReleaseOpts::default()
+        };
+        let m = Mirror::hostile(kind, &opts, Vec::new());
+        m.build(&m.hostile_spec("", "honest"), &[], &[]).digest();
+    }
+}
+
+#[test]
+fn stale_future_and_other_suites_release_files_are_refused() {
+    if skip("stale_future_and_other_suites_release_files_are_refused") {
+        return;
+    }
+    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
+    let with = |opts: ReleaseOpts| {
+        let mut repo = Repo::new();
+        repo.add(honest("honest"));
+        repo.publish(&key, &opts);
+        let server = Server::start(repo.root());
+        Mirror {
+            server,
+            root: repo.root().to_path_buf(),
+            archive: "hostile",
+            work: tempfile::tempdir().unwrap(),
+            keyring: Some(key.keyring.clone()),
+            _keep: vec![Box::new(repo)],
+        }
+    };
+    let stale = with(ReleaseOpts {
+        valid_until: Some("Wed, 15 Nov 2023 22:13:20 UTC".into()),
+        ..ReleaseOpts::default()
+    });
+    let r = stale.build(&stale.hostile_spec("", "honest"), &[], &[]);
+    stale.refused(
+        &r,
+        &format!(
+            "error: `{}` refused: release file expired on Wed, 15 Nov 2023 22:13:20 UTC (it is dated Tue, 14 Nov 2023 22:13:20 UTC, and this machine's clock says ",
+            release_url(&stale)
+        ),
+    );
+    assert!(
+        r.stderr.contains("set `check-valid-until = false`"),
+        "{}",
+        r.stderr
+    );
+    // A snapshot archive: the check is off for this source, the build goes through.
+    let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
+    let digest = stale.build(&snapshot, &[], &[]).digest();
+    stale.clear_output();
+    // The cached release file is checked again on every use, offline too.
+    let strict = stale.hostile_spec("", "honest");
+    let r = stale.build(&strict, &["--offline"], &[]);
+    stale.refused(
+        &r,
+        "refused: release file expired on Wed, 15 Nov 2023 22:13:20 UTC",
+    );
+    let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
+    assert_eq!(stale.build(&snapshot, &["--offline"], &[]).digest(), digest);
+    stale.clear_output();
+
+    let fresh = with(ReleaseOpts {
+        valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
+        ..ReleaseOpts::default()
+    });
+    fresh
+        .build(&fresh.hostile_spec("", "honest"), &[], &[])
+        .digest();
+
+    let future = with(ReleaseOpts {
+        date: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
+        ..ReleaseOpts::default()
+    });
+    for extra in ["", "check-valid-until = false"] {
+        let r = future.build(&future.hostile_spec(extra, "honest"), &[], &[]);
+        future.refused(
+            &r,
+            &format!(
+                "error: `{}` refused: release file is not valid yet: it is dated Fri, 01 Jan 2100 00:00:00 UTC, and this machine's clock says ",
+                release_url(&future)
+            ),
+        );
+    }
+
+    let bad_date = with(ReleaseOpts {
+        date: Some("yesterday".into()),
+        ..ReleaseOpts::default()
+    });
+    let r = bad_date.build(&bad_date.hostile_spec("", "honest"), &[], &[]);
+    bad_date.refused(
+        &r,
+        "refused: release file has an invalid `Date` date `yesterday`",
+    );
+
+    let other = with(ReleaseOpts {
+        suite: Some("oldstable".into()),
+        codename: Some("bookworm".into()),
+        ..ReleaseOpts::default()
+    });
+    let r = other.build(&other.hostile_spec("", "honest"), &[], &[]);
+    other.refused(
+        &r,
+        &format!(
+            "error: `{}` refused: release file is for suite `oldstable` (codename `bookworm`), not for the `{}` asked for",
+            release_url(&other),
+            hostile::SUITE
+        ),
+    );
+    // The suite asked for may be the codename, and a file naming neither is taken.
+    for (suite, codename) in [(Some("stable"), Some(hostile::SUITE)), (None, None)] {
+        let m = with(ReleaseOpts {
+            suite: suite.map(str::to_owned),
+            codename: codename.map(str::to_owned),
+            ..ReleaseOpts::default()
+        });
+        m.build(&m.hostile_spec("", "honest"), &[], &[]).digest();
+    }
+}
+
+#[test]
+fn index_sizes_that_no_package_can_have_are_one_line_errors() {
+    if skip("index_sizes_that_no_package_can_have_are_one_line_errors") {
+        return;
+    }
+    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
+    let with = |size: &str| {
+        let mut repo = Repo::new();
+        repo.add(honest("honest"));
+        repo.add(honest("big").field("Size", size));
+        repo.publish(&key, &ReleaseOpts::default());
+        let server = Server::start(repo.root());
+        Mirror {
+            server,
+            root: repo.root().to_path_buf(),
+            archive: "hostile",
+            work: tempfile::tempdir().unwrap(),
+            keyring: Some(key.keyring.clone()),
+            _keep: vec![Box::new(repo)],
+        }
+    };
+    for size in ["1000000000000000", "18446744073709551615"] {
+        let m = with(size);
+        let r = m.build(&m.hostile_spec("", "big"), &[], &[]);
+        m.refused(
+            &r,
+            &format!(
+                "error: invalid index `{}`: package `big` states a size of {size} bytes, more than any package may have (1 TiB)",
+                index_url(&m)
+            ),
+        );
+    }
+    let m = with("18446744073709551616");
+    let r = m.build(&m.hostile_spec("", "honest"), &[], &[]);
+    m.refused(
+        &r,
+        "package `big` has an invalid `Size` value `18446744073709551616`",
+    );
+    // Within what a package may be, above the limit: refused before any download.
+    let m = with("8589934592");
+    let r = m.build(&m.hostile_spec("", "big"), &[], &[]);
+    m.refused(
+        &r,
+        "_amd64.deb` is listed with 8589934592 bytes, more than the limit of 4 GiB for a package",
+    );
+    assert!(
+        !m.server.requests().iter().any(|p| p.ends_with(".deb")),
+        "{:?}",
+        m.server.requests()
+    );
+    // Listed larger than it is: the body is complete and not the listed file.
+    let m = with("2147483648");
+    let r = m.build(&m.hostile_spec("", "big"), &[], &[]);
+    m.refused(&r, "bytes, but the signed index lists 2147483648");
+}
+
+#[test]
+fn index_fields_that_could_leave_the_archive_are_refused() {
+    if skip("index_fields_that_could_leave_the_archive_are_refused") {
+        return;
+    }
+    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
+    let cases = [
+        ("Filename", "../../../../etc/passwd"),
+        ("Filename", "/etc/passwd"),
+        ("Filename", "pool/%2e%2e/%2e%2e/x.deb"),
+        ("Filename", "pool//x.deb"),
+        ("Filename", "pool/x.deb?y=1"),
+        ("Filename", "pool/x.deb#y"),
+        ("Filename", "pool\\..\\x.deb"),
+        ("Package", "../../x"),
+        ("Package", "Evil"),
+        ("Version", "1.0/../../x"),
+        ("Architecture", "amd64/../../x"),
+        (
+            "SHA256",
+            "../../../../../../../../../../../../../../../../../../../../etc/passwd",
+        ),
+    ];
+    for (field, value) in cases {
+        let mut repo = Repo::new();
+        repo.add(honest("honest"));
+        repo.add(honest("evil").field(field, value));
+        repo.publish(&key, &ReleaseOpts::default());
+        let server = Server::start(repo.root());
+        let m = Mirror {
+            server,
+            root: repo.root().to_path_buf(),
+            archive: "hostile",
+            work: tempfile::tempdir().unwrap(),
+            keyring: Some(key.keyring.clone()),
+            _keep: vec![Box::new(repo)],
+        };
+        let r = m.build(&m.hostile_spec("", "honest"), &[], &[]);
+        let package = if field == "Package" { value } else { "evil" };
+        m.refused(
+            &r,
+            &format!(
+                "error: invalid index `{}`: package `{package}` has an invalid `{field}` value `{}`",
+                index_url(&m),
+                value.escape_debug()
+            ),
+        );
+        assert!(
+            !m.server.requests().iter().any(|p| p.ends_with(".deb")),
+            "{field}: {:?}",
+            m.server.requests()
+        );
+    }
+}
+
+#[test]
+fn a_large_index_with_a_character_across_the_parsing_chunk_boundary_is_read() {
+    if skip("a_large_index_with_a_character_across_the_parsing_chunk_boundary_is_read") {
+        return;
+    }
+    let key = Key::generate(KeyKind::Good);
+    let mut repo = Repo::new();
+    repo.add(honest("honest"));
+    let listed = repo.publish(&key, &ReleaseOpts::default());
+    // Padding paragraphs up to just before 4 MiB, then one whose `€` (3 bytes) straddles
+    // byte 4 MiB, then the real package.
+    const CHUNK: usize = 4 << 20;
+    let sha = "a".repeat(64);
+    let para = |i: usize, desc: &str| {
+        format!(
+            "Package: pad{i}\nVersion: 1\nArchitecture: all\nDescription: {desc}\nFilename: pool/pad{i}.deb\nSize: 1\nSHA256: {sha}\n\n"
+        )
+    };
+    let mut index = String::new();
+    let mut i = 0;
+    while index.len() < CHUNK - 300 {
+        index.push_str(&para(i, "padding padding padding padding"));
+        i += 1;
+    }
+    let head = format!("Package: pad{i}\nVersion: 1\nArchitecture: all\nDescription: ");
+    let fill = CHUNK - index.len() - head.len() - 1;
+    index.push_str(&head);
+    index.push_str(&"x".repeat(fill));
+    index.push('€');
+    index.push_str(&format!(
+        "\nFilename: pool/pad{i}.deb\nSize: 1\nSHA256: {sha}\n\n"
+    ));
+    assert!(!index.is_char_boundary(CHUNK));
+    index.push_str(&listed);
+    repo.publish_index(&key, &ReleaseOpts::default(), index.as_bytes());
+    let m = Mirror::serve(repo, key);
+    m.build(&m.hostile_spec("", "honest"), &[], &[]).digest();
 }

