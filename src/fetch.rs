@@ -72,6 +72,8 @@ pub enum FetchError {
         limit.hint()
     )]
     TooLarge { url: String, limit: Limit },
+    #[error("`{url}` has an invalid SHA256 `{sha256}`: expected 64 hex digits")]
+    BadHash { url: String, sha256: String },
     #[error("`{url}` sends more than the {expected} bytes its signed index lists")]
     LongerThanListed { url: String, expected: u64 },
     #[error(
@@ -433,6 +435,18 @@ impl Fetcher {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<(usize, Vec<u8>)>, FetchError> {
         use rayon::prelude::*;
+        // The hash names the cache file: nothing but 64 hex digits (an index is checked when
+        // parsed; this also holds for a hand-edited lock).
+        if let Some(item) = groups
+            .iter()
+            .flat_map(|g| &g.copies)
+            .find(|i| !crate::package::valid_sha256(&i.sha256))
+        {
+            return Err(FetchError::BadHash {
+                url: item.url.clone(),
+                sha256: crate::repo::packages::shown(&item.sha256),
+            });
+        }
         if let Some(item) = groups
             .iter()
             .flat_map(|g| &g.copies)
@@ -687,6 +701,23 @@ mod tests {
         assert!(
             !dir.path().join("sha256").join(&sha).exists(),
             "and is removed"
+        );
+    }
+
+    #[test]
+    fn hashes_that_are_not_hex_never_become_cache_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("secret"), b"x").unwrap();
+        let fetcher = Fetcher::new(Cache::new(dir.path().join("cache")), 1, true).unwrap();
+        let item = Item {
+            url: "http://x/pool/a.deb".into(),
+            sha256: "../../secret".into(),
+            size: 1,
+        };
+        let e = fetcher.get_all(&[item], &|_| {}).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`http://x/pool/a.deb` has an invalid SHA256 `../../secret`: expected 64 hex digits"
         );
     }
 

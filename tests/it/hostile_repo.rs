@@ -405,7 +405,8 @@ fn rewritten_cache_files_never_change_the_image() {
     }
     let testing = fs_err::read(m.root.join("dists/testing/InRelease")).unwrap();
     let updates = fs_err::read(m.root.join("dists/testing-updates/InRelease")).unwrap();
-    let variants: [(&str, Box<dyn Fn(&Path)>); 4] = [
+    type Rewrite<'a> = Box<dyn Fn(&Path) + 'a>;
+    let variants: [(&str, Rewrite); 4] = [
         (
             "garbage",
             Box::new(|p| fs_err::write(p, b"garbage").unwrap()),
