@@ -409,28 +409,90 @@ pub fn load_indexes(
             names.push(copy_names);
         }
     }
-    // Nothing derived from an index is cached: a warm build reads the verified original
-    // (`sha256/<hex>`, checked against the signed hash on read) and parses it again, so a
-    // rewritten cache file can never put an unsigned package into an image.
-    let limit = fetcher.limits().index;
-    let fetched = fetcher.get_first(&groups, limit, &|_| {})?;
-    let parsed: Vec<Vec<PackageEntry>> = fetched
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, (n, raw))| -> Result<Vec<PackageEntry>> {
-            let url = &groups[i].copies[n].url;
-            let full = packages::decompress(&names[i][n], &raw, limit.bytes)
-                .with_context(|| format!("cannot read index `{url}`"))?;
-            drop(raw);
-            let full = String::from_utf8_lossy(&full);
-            packages::parse_packages(&full, i).with_context(|| format!("invalid index `{url}`"))
-        })
-        .collect::<Result<_>>()?;
+    let parsed = read_indexes(fetcher, &groups, &names)?;
     Ok(Indexes {
         releases: release_facts,
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
+}
+
+/// Every index of `groups` (copies named by `names`), decompressed and parsed.
+///
+/// Nothing but verified files comes from the cache: the decompressed index is kept under the
+/// SHA256 the release file lists for the plain `Packages` (when it lists it, as Debian does),
+/// checked on read like any blob, so a warm build neither downloads nor decompresses, and a
+/// rewritten cache file costs a download, never a package no signature covers.
+fn read_indexes(
+    fetcher: &Fetcher,
+    groups: &[Alternatives],
+    names: &[Vec<String>],
+) -> Result<Vec<Vec<PackageEntry>>> {
+    let limit = fetcher.limits().index;
+    let plain: Vec<Option<&Item>> = groups
+        .iter()
+        .zip(names)
+        .map(|(g, n)| {
+            g.copies
+                .iter()
+                .zip(n)
+                .find(|(_, name)| !name.ends_with(".gz") && !name.ends_with(".xz"))
+                .map(|(copy, _)| copy)
+        })
+        .collect();
+    let warm: Vec<Option<Vec<u8>>> = plain
+        .par_iter()
+        .map(|p| {
+            p.filter(|c| c.size <= limit.bytes && crate::package::valid_sha256(&c.sha256))
+                .and_then(|c| fetcher.cache.get(&c.sha256, c.size))
+        })
+        .collect();
+    let missing: Vec<Alternatives> = groups
+        .iter()
+        .zip(&warm)
+        .filter(|(_, w)| w.is_none())
+        .map(|(g, _)| g.clone())
+        .collect();
+    let mut fetched = fetcher.get_first(&missing, limit, &|_| {})?.into_iter();
+    enum Input {
+        /// The decompressed index, from the cache.
+        Warm(Vec<u8>),
+        /// The position of the copy in its group, and its bytes.
+        Fetched(usize, Vec<u8>),
+    }
+    let inputs: Vec<Input> = warm
+        .into_iter()
+        .map(|w| match w {
+            Some(full) => Input::Warm(full),
+            None => {
+                let (n, raw) = fetched.next().expect("every missing index was fetched");
+                Input::Fetched(n, raw)
+            }
+        })
+        .collect();
+    inputs
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, input)| -> Result<Vec<PackageEntry>> {
+            let (url, full) = match input {
+                Input::Warm(full) => (&plain[i].expect("a warm index is plain").url, full),
+                Input::Fetched(n, raw) => {
+                    let url = &groups[i].copies[n].url;
+                    let full = packages::decompress(&names[i][n], &raw, limit.bytes)
+                        .with_context(|| format!("cannot read index `{url}`"))?;
+                    let listed = plain[i].filter(|p| {
+                        p.size == full.len() as u64 && oci::sha256_digest(&full)[7..] == p.sha256
+                    });
+                    if let Some(p) = listed {
+                        fetcher.cache.put(&p.sha256, &full)?;
+                    }
+                    (url, full)
+                }
+            };
+            let text = String::from_utf8_lossy(&full);
+            packages::parse_packages(&text, i).with_context(|| format!("invalid index `{url}`"))
+        })
+        .collect()
 }
 
 /// The Release of `suite`: its InRelease fetched (or, offline, read from the cache), its

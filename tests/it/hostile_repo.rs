@@ -450,6 +450,15 @@ fn rewritten_cache_files_never_change_the_image() {
         assert_eq!(m.build(&spec, &[], &[]).digest(), digest, "{what}, online");
         m.clear_output();
     }
+    // Every blob rewritten to hold the forged index: each is refused by its hash and
+    // downloaded again (offline, each is missing).
+    for blob in files(&blobs) {
+        fs_err::write(&blob, forged).unwrap();
+    }
+    let offline = m.build(&spec, &["--offline"], &[]);
+    m.refused(&offline, "missing from the cache, and `--offline` forbids downloading them");
+    assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
+    m.clear_output();
     // A blob replaced by a huge sparse file is not read: it is downloaded again.
     let (deb, _) = m.deb("f-tool_");
     let hex = {
@@ -825,4 +834,28 @@ fn a_large_index_with_a_character_across_the_parsing_chunk_boundary_is_read() {
     repo.publish_index(&key, &ReleaseOpts::default(), index.as_bytes());
     let m = Mirror::serve(repo, key);
     m.build(&m.hostile_spec("", "honest"), &[], &[]).digest();
+}
+
+#[test]
+fn a_warm_build_reads_indexes_only_from_blobs_the_release_file_names() {
+    let m = Mirror::fixture();
+    let spec = m.spec("");
+    let digest = m.build(&spec, &[], &[]).digest();
+    m.clear_output();
+    // The decompressed index is kept under the SHA256 the release file lists for the plain
+    // `Packages` (here the one of suite testing), and nothing else is derived.
+    let plain = "b5d696380bf83ea81b0ab637091e5dc9dd836e1ec070f9ccdcfb668e97bc7a06";
+    assert!(m.path("cache/sha256").join(plain).is_file());
+    let dirs: Vec<String> = fs_err::read_dir(m.path("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(dirs.iter().all(|d| d == "sha256" || d == "signed"), "{dirs:?}");
+    let before = m.server.requests().len();
+    assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
+    let asked = &m.server.requests()[before..];
+    assert!(
+        asked.iter().all(|p| p.ends_with("/InRelease")),
+        "a warm build asks only for the release files: {asked:?}"
+    );
 }
