@@ -383,8 +383,9 @@ impl Fetcher {
         self.limits
     }
 
-    /// Download a file whose hash is not known in advance (InRelease). With `--offline`,
-    /// or when the network fails, the cached copy is returned if there is one.
+    /// Download a file whose hash is not known in advance (InRelease); with `--offline`, the
+    /// cached copy. The caller verifies it, and keeps it (`Cache::put_signed`) only once it
+    /// passed, so a mirror cannot replace the copy offline builds use with a bad one.
     pub fn get_signed(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         if self.offline {
             return self
@@ -394,11 +395,8 @@ impl Fetcher {
                     urls: vec![url.to_owned()],
                 });
         }
-        let data = self
-            .runtime
-            .block_on(download(&self.client, url, Bound::Limit(MAX_RELEASE)))?;
-        self.cache.put_signed(url, &data)?;
-        Ok(data)
+        self.runtime
+            .block_on(download(&self.client, url, Bound::Limit(MAX_RELEASE)))
     }
 
     /// Fetch the packages `items` (from the cache where present), verify each hash, and

@@ -519,6 +519,9 @@ fn verified_release(
         .check_suite(suite)
         .and_then(|()| release.check_dates(now, source.check_valid_until))
         .with_context(|| format!("`{release_url}` refused"))?;
+    if !fetcher.offline() {
+        fetcher.cache.put_signed(&release_url, &signed)?;
+    }
     Ok((release, oci::sha256_digest(text.as_bytes())))
 }
 

@@ -456,7 +456,10 @@ fn rewritten_cache_files_never_change_the_image() {
         fs_err::write(&blob, forged).unwrap();
     }
     let offline = m.build(&spec, &["--offline"], &[]);
-    m.refused(&offline, "missing from the cache, and `--offline` forbids downloading them");
+    m.refused(
+        &offline,
+        "missing from the cache, and `--offline` forbids downloading them",
+    );
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
     m.clear_output();
     // A blob replaced by a huge sparse file is not read: it is downloaded again.
@@ -632,9 +635,9 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
         ..ReleaseOpts::default()
     });
-    fresh
-        .build(&fresh.hostile_spec("", "honest"), &[], &[])
-        .digest();
+    let fresh_spec = fresh.hostile_spec("", "honest");
+    let fresh_digest = fresh.build(&fresh_spec, &[], &[]).digest();
+    fresh.clear_output();
 
     let future = with(ReleaseOpts {
         date: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
@@ -674,6 +677,15 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             release_url(&other),
             hostile::SUITE
         ),
+    );
+    // A refused release file does not replace the copy offline builds use.
+    let inrelease = format!("dists/{}/InRelease", hostile::SUITE);
+    fs_err::copy(other.root.join(&inrelease), fresh.root.join(&inrelease)).unwrap();
+    let r = fresh.build(&fresh_spec, &[], &[]);
+    fresh.refused(&r, "refused: release file is for suite `oldstable`");
+    assert_eq!(
+        fresh.build(&fresh_spec, &["--offline"], &[]).digest(),
+        fresh_digest
     );
     // The suite asked for may be the codename, and a file naming neither is taken.
     for (suite, codename) in [(Some("stable"), Some(hostile::SUITE)), (None, None)] {
@@ -850,7 +862,10 @@ fn a_warm_build_reads_indexes_only_from_blobs_the_release_file_names() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(dirs.iter().all(|d| d == "sha256" || d == "signed"), "{dirs:?}");
+    assert!(
+        dirs.iter().all(|d| d == "sha256" || d == "signed"),
+        "{dirs:?}"
+    );
     let before = m.server.requests().len();
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
     let asked = &m.server.requests()[before..];
