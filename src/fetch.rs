@@ -720,6 +720,26 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_size_above_the_limit_is_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher::new(Cache::new(dir.path().to_path_buf()), 1, false).unwrap();
+        for size in [u64::MAX, 1_000_000_000_000_000, (4 << 30) + 1] {
+            let item = Item {
+                url: "http://127.0.0.1:9/pool/big.deb".into(),
+                sha256: "c".repeat(64),
+                size,
+            };
+            let e = fetcher.get_all(&[item], &|_| {}).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "`http://127.0.0.1:9/pool/big.deb` is listed with {size} bytes, more than the limit of 4 GiB for a package"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn cache_entries_of_another_size_are_not_read() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());

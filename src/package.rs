@@ -254,7 +254,13 @@ fn parse_one(text: &str) -> Result<Dependency, RelationError> {
         Some((n, q)) => (n.trim(), Some(q.trim().to_owned())),
         None => (head, None),
     };
-    if name.is_empty() || name.contains(char::is_whitespace) {
+    // Names reach messages and `why` chains: the characters of policy names only (no
+    // control characters); one-letter names are allowed here.
+    let name_chars = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c);
+    if name.is_empty()
+        || !name.chars().all(name_chars)
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
         return Err(err());
     }
     Ok(Dependency {
@@ -347,6 +353,9 @@ mod tests {
         );
         assert_eq!(r[4][0].to_string(), "bar (<< 1:2.0~rc1)");
         assert!(parse_relations("a (~~ 1)").is_err());
+        assert!(parse_relations("libc6, \u{1b}[2Jevil").is_err());
+        assert!(parse_relations("../x").is_err());
+        assert!(parse_provides("Foo").is_err());
         assert!(parse_relations("a (>= 1").is_err());
     }
 
