@@ -384,28 +384,8 @@ pub fn load_indexes(
                 component: component.clone(),
                 architecture: arch.to_owned(),
             });
-            let mut copies = Vec::new();
-            let mut copy_names = Vec::new();
-            for (name, hash) in listed {
-                let by_name = Item {
-                    url: format!("{url}/dists/{suite}/{name}"),
-                    sha256: hash.sha256.clone(),
-                    size: hash.size,
-                };
-                if release.acquire_by_hash {
-                    copies.push(Item {
-                        url: by_hash_url(url, suite, &name, &hash.sha256),
-                        ..by_name.clone()
-                    });
-                    copy_names.push(name.clone());
-                }
-                copies.push(by_name);
-                copy_names.push(name);
-            }
-            groups.push(Alternatives {
-                what: format!("{url}/dists/{suite}/{base}"),
-                copies,
-            });
+            let (group, copy_names) = index_copies(url, suite, release, &base, listed);
+            groups.push(group);
             names.push(copy_names);
         }
     }
@@ -415,6 +395,40 @@ pub fn load_indexes(
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
+}
+
+/// The copies of one index, best first (each by hash where the suite offers it, then by
+/// name), and the name of each copy.
+fn index_copies(
+    url: &str,
+    suite: &str,
+    release: &Release,
+    base: &str,
+    listed: Vec<(String, FileHash)>,
+) -> (Alternatives, Vec<String>) {
+    let mut copies = Vec::new();
+    let mut names = Vec::new();
+    for (name, hash) in listed {
+        let by_name = Item {
+            url: format!("{url}/dists/{suite}/{name}"),
+            sha256: hash.sha256.clone(),
+            size: hash.size,
+        };
+        if release.acquire_by_hash {
+            copies.push(Item {
+                url: by_hash_url(url, suite, &name, &hash.sha256),
+                ..by_name.clone()
+            });
+            names.push(name.clone());
+        }
+        copies.push(by_name);
+        names.push(name);
+    }
+    let group = Alternatives {
+        what: format!("{url}/dists/{suite}/{base}"),
+        copies,
+    };
+    (group, names)
 }
 
 /// Every index of `groups` (copies named by `names`), decompressed and parsed.
