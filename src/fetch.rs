@@ -142,10 +142,12 @@ pub const MAX_RELEASE: Limit = Limit {
 /// decompressed past these, whatever a server or an index says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// An index, compressed or not (`COMPOSE_MAX_INDEX_SIZE`, default 1 GiB; the largest
-    /// Debian index, trixie main amd64, is under 100 MiB).
+    /// An index, compressed or not (`COMPOSE_MAX_INDEX_SIZE`, default 256 MiB: four times
+    /// the largest Debian index, trixie main amd64 at 54 MiB; also about the most memory
+    /// that refusing a decompression bomb takes).
     pub index: Limit,
-    /// A `.deb` (`COMPOSE_MAX_DEB_SIZE`, default 4 GiB; Debian's largest are about 2 GiB).
+    /// A `.deb` (`COMPOSE_MAX_DEB_SIZE`, default 4 GiB; the largest in trixie main,
+    /// qgis-api-doc, is 3.0 GiB).
     pub deb: Limit,
 }
 
@@ -153,7 +155,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             index: Limit {
-                bytes: 1 << 30,
+                bytes: 256 << 20,
                 what: "an index",
                 var: Some("COMPOSE_MAX_INDEX_SIZE"),
             },
@@ -805,6 +807,6 @@ mod tests {
         assert_eq!(human_size(1536 << 10), "1536 KiB");
         assert_eq!(human_size(0), "0 bytes");
         let d = Limits::default();
-        assert_eq!((d.index.bytes, d.deb.bytes), (1 << 30, 4 << 30));
+        assert_eq!((d.index.bytes, d.deb.bytes), (256 << 20, 4 << 30));
     }
 }
