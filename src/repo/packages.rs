@@ -33,18 +33,40 @@ pub fn decompress(name: &str, bytes: &[u8], limit: u64) -> Result<Vec<u8>, RepoE
     };
     // A guess from the real input, not from any number the input states.
     let guess = bytes.len().saturating_mul(6).min(256 << 20);
-    let mut out = Vec::with_capacity(guess.min(usize::try_from(limit).unwrap_or(usize::MAX)));
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(err)?;
-    if out.len() as u64 > limit {
-        return Err(RepoError::IndexTooLarge {
+    read_bounded(reader, guess, limit)
+        .map_err(err)?
+        .ok_or_else(|| RepoError::IndexTooLarge {
             name: name.to_owned(),
             limit,
-        });
+        })
+}
+
+/// All of `reader`, or `None` as soon as it holds more than `limit` bytes; the buffer never
+/// grows past `limit + 1` bytes (no doubling beyond it).
+fn read_bounded(
+    mut reader: impl Read,
+    guess: usize,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(guess.min(cap));
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if (out.len() + n) as u64 > limit {
+            return Ok(None);
+        }
+        if out.capacity() - out.len() < n {
+            let want = out.capacity().saturating_mul(2).max(out.len() + n).min(cap);
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&buf[..n]);
     }
-    Ok(out)
 }
 
 /// Parse a Packages index. `origin` is recorded in every entry. Large indexes are cut at
