@@ -48,19 +48,20 @@ pub enum MultiArch {
 }
 
 /// Debian policy 5.6.1: at least two characters, lowercase letters, digits and `+ - .`,
-/// starting with a letter or digit. Checked before a name from an index is used anywhere.
+/// starting with a letter or digit (at most 200 bytes here: it becomes a file name).
+/// Checked before a name from an index or a `.deb` is used anywhere.
 pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
-    b.len() >= 2
+    (2..=200).contains(&b.len())
         && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
         && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(&c))
 }
 
 /// Debian policy 5.6.12: `[epoch:]upstream[-revision]`, letters, digits and `. + ~ - :`;
-/// the epoch, when present, is a number.
+/// the epoch, when present, is a number (at most 200 bytes).
 pub fn valid_version(version: &str) -> bool {
-    let chars_ok = !version.is_empty()
+    let chars_ok = (1..=200).contains(&version.len())
         && version
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || b".+~-:".contains(&c));
@@ -74,10 +75,10 @@ pub fn valid_version(version: &str) -> bool {
 }
 
 /// A Debian architecture name (`amd64`, `arm64`, `all`, `musl-linux-amd64`): lowercase
-/// letters, digits and `-`, starting with a letter or digit.
+/// letters, digits and `-`, starting with a letter or digit (at most 64 bytes).
 pub fn valid_architecture(arch: &str) -> bool {
     let b = arch.as_bytes();
-    !b.is_empty()
+    (1..=64).contains(&b.len())
         && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
         && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
@@ -369,6 +370,8 @@ mod tests {
         ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
+        assert!(valid_name(&"a".repeat(200)) && !valid_name(&"a".repeat(201)));
+        assert!(!valid_version(&"1".repeat(201)) && !valid_architecture(&"a".repeat(65)));
         for good in [
             "1.0",
             "1:2.36-9+deb13u1",
