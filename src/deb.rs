@@ -8,6 +8,8 @@ mod ar;
 use std::io::{self, Read};
 use std::sync::Arc;
 
+use crate::package::{valid_architecture, valid_name, valid_version};
+
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 
@@ -104,34 +106,6 @@ pub fn human(bytes: u64) -> String {
 /// An untrusted string made safe for a one-line message.
 fn shown(s: &str) -> String {
     s.escape_debug().to_string()
-}
-
-/// Debian policy 5.6.1: `[a-z0-9][a-z0-9+.-]+` (at most 200 bytes here: it becomes a file name).
-pub fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    (2..=200).contains(&b.len())
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(c))
-}
-
-/// Debian policy 5.6.12: `[epoch:]upstream[-revision]` of `[A-Za-z0-9.+~:-]`, starting with
-/// a digit (at most 200 bytes).
-pub fn valid_version(version: &str) -> bool {
-    let b = version.as_bytes();
-    (1..=200).contains(&b.len())
-        && b[0].is_ascii_digit()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b".+~:-".contains(c))
-        && version.parse::<debversion::Version>().is_ok()
-}
-
-/// An architecture name: `[a-z0-9-]+` (at most 64 bytes).
-pub fn valid_architecture(arch: &str) -> bool {
-    let b = arch.as_bytes();
-    (1..=64).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// What an entry of a data.tar is.
@@ -882,17 +856,6 @@ pub(crate) mod tests {
         );
         let arch = CONTROL.replace("all", "amd64");
         assert!(read(&PLAN, &deb(&arch, "data.tar", &data)).is_err());
-    }
-
-    #[test]
-    fn policy_names() {
-        assert!(valid_name("libc6") && valid_name("g++-14") && valid_name("0ad"));
-        assert!(!valid_name("a") && !valid_name("Foo") && !valid_name("../x"));
-        assert!(!valid_name(&"a".repeat(201)) && !valid_name("a_b"));
-        assert!(valid_version("1:2.3~rc1+dfsg-4.1") && valid_version("0.9"));
-        assert!(!valid_version("1.0/../x") && !valid_version("") && !valid_version("v1"));
-        assert!(valid_architecture("amd64") && valid_architecture("hurd-i386"));
-        assert!(!valid_architecture("amd64/..") && !valid_architecture("AMD64"));
     }
 
     #[test]

@@ -54,6 +54,32 @@ pub enum FetchError {
         urls.join("\n  ")
     )]
     Offline { urls: Vec<String> },
+    #[error(
+        "`{url}` is listed with {size} bytes, more than the limit of {} for {}{}",
+        human_size(limit.bytes),
+        limit.what,
+        limit.hint()
+    )]
+    ListedTooLarge {
+        url: String,
+        size: u64,
+        limit: Limit,
+    },
+    #[error(
+        "`{url}` is larger than the limit of {} for {}{}",
+        human_size(limit.bytes),
+        limit.what,
+        limit.hint()
+    )]
+    TooLarge { url: String, limit: Limit },
+    #[error("`{url}` has an invalid SHA256 `{sha256}`: expected 64 hex digits")]
+    BadHash { url: String, sha256: String },
+    #[error("`{url}` sends more than the {expected} bytes its signed index lists")]
+    LongerThanListed { url: String, expected: u64 },
+    #[error(
+        "invalid `{var}` value `{value}`: expected a number of bytes, optionally with a K, M, G or T suffix (powers of 1024)"
+    )]
+    BadLimit { var: &'static str, value: String },
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error("cannot start the HTTP client")]
@@ -76,11 +102,120 @@ impl FetchError {
             FetchError::NotFound { .. }
             | FetchError::Truncated { .. }
             | FetchError::SizeMismatch { .. }
+            | FetchError::LongerThanListed { .. }
             | FetchError::HashMismatch { .. } => true,
             FetchError::Status { status, .. } => *status < 500,
             _ => false,
         }
     }
+}
+
+/// The most bytes compose accepts for one kind of file, and the variable that changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub bytes: u64,
+    /// What is limited, for messages (`an index`).
+    pub what: &'static str,
+    /// The environment variable that sets it, if any.
+    pub var: Option<&'static str>,
+}
+
+impl Limit {
+    fn hint(&self) -> String {
+        match self.var {
+            Some(var) => format!(
+                "\n\nhint: if the file is genuine, raise the limit with `{var}` (bytes, or a number with a K, M, G or T suffix)"
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+/// An InRelease file: at most 10 MiB, as apt (`Acquire::MaxReleaseFileSize`).
+pub const MAX_RELEASE: Limit = Limit {
+    bytes: 10 << 20,
+    what: "a release file",
+    var: None,
+};
+
+/// How large the files of a build may be: nothing is downloaded, read from the cache or
+/// decompressed past these, whatever a server or an index says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// An index, compressed or not (`COMPOSE_MAX_INDEX_SIZE`, default 256 MiB: four times
+    /// the largest Debian index, trixie main amd64 at 54 MiB; also about the most memory
+    /// that refusing a decompression bomb takes).
+    pub index: Limit,
+    /// A `.deb` (`COMPOSE_MAX_DEB_SIZE`, default 4 GiB; the largest in trixie main,
+    /// qgis-api-doc, is 3.0 GiB).
+    pub deb: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            index: Limit {
+                bytes: 256 << 20,
+                what: "an index",
+                var: Some("COMPOSE_MAX_INDEX_SIZE"),
+            },
+            deb: Limit {
+                bytes: 4 << 30,
+                what: "a package",
+                var: Some("COMPOSE_MAX_DEB_SIZE"),
+            },
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, changed by `COMPOSE_MAX_INDEX_SIZE` and `COMPOSE_MAX_DEB_SIZE`.
+    pub fn from_env() -> Result<Limits, FetchError> {
+        let mut limits = Limits::default();
+        for limit in [&mut limits.index, &mut limits.deb] {
+            let var = limit.var.expect("configurable limits name their variable");
+            if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                let value = value.to_string_lossy();
+                limit.bytes = parse_size(&value).ok_or_else(|| FetchError::BadLimit {
+                    var,
+                    value: value.into_owned(),
+                })?;
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// `123`, `512K`, `64M`, `1G`, `2T` (also `1GiB`, `1GB`: powers of 1024), at least 1 byte.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let t = lower.as_str();
+    let t = t
+        .strip_suffix("ib")
+        .or_else(|| t.strip_suffix('b'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last()? {
+        (i, 'k') => (&t[..i], 10),
+        (i, 'm') => (&t[..i], 20),
+        (i, 'g') => (&t[..i], 30),
+        (i, 't') => (&t[..i], 40),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0)
+}
+
+/// `10 MiB`, `1 GiB`, `1536 bytes`: exact, in the largest unit that divides it.
+pub fn human_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// A file to download whose hash is known from a signed index.
@@ -101,7 +236,8 @@ pub struct Alternatives {
 }
 
 /// The content-addressed cache: `ROOT/sha256/<hex>` for verified files, `ROOT/signed/` for
-/// the last copy of each InRelease (verified again on every use).
+/// the last copy of each InRelease (verified again on every use). The cache is not trusted:
+/// a blob is used only when it hashes to the SHA256 a signature (or the lock) names.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -132,11 +268,18 @@ impl Cache {
         self.root.join("sha256").join(sha256)
     }
 
-    /// The verified content for `sha256`, or `None` (a corrupt entry is removed).
-    pub fn get(&self, sha256: &str) -> Option<Vec<u8>> {
+    /// The verified content for `sha256`, which the signed index says is `size` bytes, or
+    /// `None`. An entry of another size is not even read; one that does not hash to its name
+    /// is removed. Nothing else in the cache is trusted: a rewritten file costs a download.
+    pub fn get(&self, sha256: &str, size: u64) -> Option<Vec<u8>> {
         let path = self.blob(sha256);
+        let len = fs_err::metadata(&path).ok()?.len();
+        if len != size {
+            let _ = fs_err::remove_file(&path);
+            return None;
+        }
         let data = fs_err::read(&path).ok()?;
-        if hex::encode(Sha256::digest(&data)) == sha256 {
+        if data.len() as u64 == size && hex::encode(Sha256::digest(&data)) == sha256 {
             Some(data)
         } else {
             let _ = fs_err::remove_file(&path);
@@ -149,40 +292,21 @@ impl Cache {
         self.write_atomic(&self.blob(sha256), data)
     }
 
-    /// A file derived from verified content (e.g. the slim form of an index), stored under
-    /// `ROOT/<kind>/<key>` with a hash header so that corruption is detected on read.
-    pub fn get_derived(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
-        let path = self.root.join(kind).join(key);
-        let mut data = fs_err::read(&path).ok()?;
-        let header_len = 7 + 64 + 1;
-        let valid = data.len() >= header_len
-            && data.starts_with(b"sha256:")
-            && data[header_len - 1] == b'\n'
-            && hex::encode(Sha256::digest(&data[header_len..])).as_bytes() == &data[7..71];
-        if !valid {
-            let _ = fs_err::remove_file(&path);
-            return None;
-        }
-        data.drain(..header_len);
-        Some(data)
-    }
-
-    pub fn put_derived(&self, kind: &str, key: &str, data: &[u8]) -> Result<(), FetchError> {
-        let mut out = Vec::with_capacity(data.len() + 72);
-        out.extend_from_slice(format!("sha256:{}\n", hex::encode(Sha256::digest(data))).as_bytes());
-        out.extend_from_slice(data);
-        self.write_atomic(&self.root.join(kind).join(key), &out)
-    }
-
     fn signed_path(&self, url: &str) -> PathBuf {
         self.root
             .join("signed")
             .join(hex::encode(Sha256::digest(url.as_bytes())))
     }
 
-    /// The last InRelease fetched from `url` (unverified: the caller verifies it).
+    /// The last InRelease fetched from `url` (unverified: the caller verifies it, and
+    /// checks its dates and suite, on every use), if it is within `MAX_RELEASE`.
     pub fn get_signed(&self, url: &str) -> Option<Vec<u8>> {
-        fs_err::read(self.signed_path(url)).ok()
+        let path = self.signed_path(url);
+        if fs_err::metadata(&path).ok()?.len() > MAX_RELEASE.bytes {
+            return None;
+        }
+        let data = fs_err::read(&path).ok()?;
+        (data.len() as u64 <= MAX_RELEASE.bytes).then_some(data)
     }
 
     pub fn put_signed(&self, url: &str, data: &[u8]) -> Result<(), FetchError> {
@@ -216,6 +340,7 @@ pub struct Fetcher {
     pub cache: Cache,
     jobs: usize,
     offline: bool,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -248,6 +373,7 @@ impl Fetcher {
             cache,
             jobs: jobs.max(1),
             offline,
+            limits: Limits::from_env()?,
         })
     }
 
@@ -255,8 +381,13 @@ impl Fetcher {
         self.offline
     }
 
-    /// Download a file whose hash is not known in advance (InRelease). With `--offline`,
-    /// or when the network fails, the cached copy is returned if there is one.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Download a file whose hash is not known in advance (InRelease); with `--offline`, the
+    /// cached copy. The caller verifies it, and keeps it (`Cache::put_signed`) only once it
+    /// passed, so a mirror cannot replace the copy offline builds use with a bad one.
     pub fn get_signed(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         if self.offline {
             return self
@@ -266,13 +397,13 @@ impl Fetcher {
                     urls: vec![url.to_owned()],
                 });
         }
-        let data = self.runtime.block_on(download(&self.client, url, None))?;
-        self.cache.put_signed(url, &data)?;
-        Ok(data)
+        self.runtime
+            .block_on(download(&self.client, url, Bound::Limit(MAX_RELEASE)))
     }
 
-    /// Fetch `items` (from the cache where present), verify each hash, and return their
-    /// bytes in the order given. `progress` is told the size of each finished item.
+    /// Fetch the packages `items` (from the cache where present), verify each hash, and
+    /// return their bytes in the order given. `progress` is told the size of each finished
+    /// item. An item listed larger than the package limit is refused before anything is read.
     pub fn get_all(
         &self,
         items: &[Item],
@@ -286,7 +417,7 @@ impl Fetcher {
             })
             .collect();
         Ok(self
-            .get_first(&groups, progress)?
+            .get_first(&groups, self.limits.deb, progress)?
             .into_iter()
             .map(|(_, data)| data)
             .collect())
@@ -295,13 +426,38 @@ impl Fetcher {
     /// For each group, the first copy that is cached or downloads and verifies, with its
     /// position in the group; groups are fetched concurrently, results come in input order.
     /// A copy the mirror does not have, or has with other bytes, makes way for the next one;
-    /// a network failure (after the retries) ends the whole call.
+    /// a network failure (after the retries) ends the whole call. A copy listed larger than
+    /// `limit` ends it too, before anything is read or downloaded.
     pub fn get_first(
         &self,
         groups: &[Alternatives],
+        limit: Limit,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<(usize, Vec<u8>)>, FetchError> {
         use rayon::prelude::*;
+        // The hash names the cache file: nothing but 64 hex digits (an index is checked when
+        // parsed; this also holds for a hand-edited lock).
+        if let Some(item) = groups
+            .iter()
+            .flat_map(|g| &g.copies)
+            .find(|i| !crate::package::valid_sha256(&i.sha256))
+        {
+            return Err(FetchError::BadHash {
+                url: item.url.clone(),
+                sha256: crate::repo::packages::shown(&item.sha256),
+            });
+        }
+        if let Some(item) = groups
+            .iter()
+            .flat_map(|g| &g.copies)
+            .find(|i| i.size > limit.bytes)
+        {
+            return Err(FetchError::ListedTooLarge {
+                url: item.url.clone(),
+                size: item.size,
+                limit,
+            });
+        }
         // Cache look-ups hash every file: do them in parallel.
         let cached: Vec<Option<(usize, Vec<u8>)>> = groups
             .par_iter()
@@ -309,7 +465,7 @@ impl Fetcher {
                 g.copies
                     .iter()
                     .enumerate()
-                    .find_map(|(n, i)| self.cache.get(&i.sha256).map(|d| (n, d)))
+                    .find_map(|(n, i)| self.cache.get(&i.sha256, i.size).map(|d| (n, d)))
             })
             .collect();
         let missing: Vec<usize> = (0..groups.len()).filter(|&i| cached[i].is_none()).collect();
@@ -384,7 +540,7 @@ async fn download_first(
 ) -> Result<(usize, Vec<u8>), FetchError> {
     let mut tried = Vec::new();
     for (n, item) in group.copies.iter().enumerate() {
-        match download(client, &item.url, Some(item)).await {
+        match download(client, &item.url, Bound::Listed(item)).await {
             Ok(data) => return Ok((n, data)),
             Err(e) if group.copies.len() > 1 && e.try_another_copy() => {
                 let first_line = e.to_string().lines().next().unwrap_or_default().to_owned();
@@ -399,15 +555,24 @@ async fn download_first(
     })
 }
 
+/// How many bytes a download may have.
+#[derive(Debug, Clone, Copy)]
+enum Bound<'a> {
+    /// Exactly the size and hash a signed index lists.
+    Listed(&'a Item),
+    /// Any content up to the limit (InRelease).
+    Limit(Limit),
+}
+
 async fn download(
     client: &reqwest::Client,
     url: &str,
-    expect: Option<&Item>,
+    bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match download_once(client, url, expect).await {
+        match download_once(client, url, bound).await {
             Ok(d) => return Ok(d),
             Err(e) if e.retryable() && attempt < ATTEMPTS => {
                 let delay = Duration::from_millis(250 * (1 << (attempt - 1)));
@@ -421,7 +586,7 @@ async fn download(
 async fn download_once(
     client: &reqwest::Client,
     url: &str,
-    expect: Option<&Item>,
+    bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
     let http = |source: reqwest::Error| FetchError::Http {
         url: url.to_owned(),
@@ -440,11 +605,36 @@ async fn download_once(
             status,
         });
     }
+    let (max, too_long) = match bound {
+        Bound::Listed(item) => (
+            item.size,
+            FetchError::LongerThanListed {
+                url: url.to_owned(),
+                expected: item.size,
+            },
+        ),
+        Bound::Limit(limit) => (
+            limit.bytes,
+            FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            },
+        ),
+    };
+    // Neither the announced length nor the listed size sizes an allocation: the body grows
+    // as it arrives, and stops with an error at the first byte past the bound.
     let length = resp.content_length();
-    let mut data = Vec::with_capacity(expect.map_or(length.unwrap_or(0), |i| i.size) as usize);
+    if length.is_some_and(|l| l > max) {
+        return Err(too_long);
+    }
+    let mut data = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        data.extend_from_slice(&chunk.map_err(http)?);
+        let chunk = chunk.map_err(http)?;
+        if data.len() as u64 + chunk.len() as u64 > max {
+            return Err(too_long);
+        }
+        data.extend_from_slice(&chunk);
     }
     let got = data.len() as u64;
     if let Some(expected) = length.filter(|&l| l != got) {
@@ -454,33 +644,40 @@ async fn download_once(
             expected,
         });
     }
-    if let Some(item) = expect {
-        // Without a length from the server, a short body may be a cut connection (worth a
-        // retry); a complete body of another size is another file than the one listed.
-        if length.is_none() && got < item.size {
-            return Err(FetchError::Truncated {
-                url: url.to_owned(),
-                got,
-                expected: item.size,
-            });
-        }
-        if got != item.size {
-            return Err(FetchError::SizeMismatch {
-                url: url.to_owned(),
-                got,
-                expected: item.size,
-            });
-        }
-        let actual = hex::encode(Sha256::digest(&data));
-        if actual != item.sha256 {
-            return Err(FetchError::HashMismatch {
-                url: url.to_owned(),
-                expected: item.sha256.clone(),
-                actual,
-            });
-        }
+    if let Bound::Listed(item) = bound {
+        check_listed(url, item, length.is_some(), &data)?;
     }
     Ok(data)
+}
+
+/// A complete body against the size and hash its signed index lists.
+fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result<(), FetchError> {
+    let got = data.len() as u64;
+    // Without a length from the server, a short body may be a cut connection (worth a
+    // retry); a complete body of another size is another file than the one listed.
+    if !had_length && got < item.size {
+        return Err(FetchError::Truncated {
+            url: url.to_owned(),
+            got,
+            expected: item.size,
+        });
+    }
+    if got != item.size {
+        return Err(FetchError::SizeMismatch {
+            url: url.to_owned(),
+            got,
+            expected: item.size,
+        });
+    }
+    let actual = hex::encode(Sha256::digest(data));
+    if actual != item.sha256 {
+        return Err(FetchError::HashMismatch {
+            url: url.to_owned(),
+            expected: item.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -493,17 +690,123 @@ mod tests {
         let cache = Cache::new(dir.path().to_path_buf());
         let data = b"hello";
         let sha = hex::encode(Sha256::digest(data));
-        assert!(cache.get(&sha).is_none());
+        assert!(cache.get(&sha, 5).is_none());
         cache.put(&sha, data).unwrap();
-        assert_eq!(cache.get(&sha).as_deref(), Some(&data[..]));
+        assert_eq!(cache.get(&sha, 5).as_deref(), Some(&data[..]));
         fs_err::write(dir.path().join("sha256").join(&sha), b"hellO").unwrap();
         assert!(
-            cache.get(&sha).is_none(),
+            cache.get(&sha, 5).is_none(),
             "a corrupt entry must not be used"
         );
         assert!(
             !dir.path().join("sha256").join(&sha).exists(),
             "and is removed"
         );
+    }
+
+    #[test]
+    fn hashes_that_are_not_hex_never_become_cache_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("secret"), b"x").unwrap();
+        let fetcher = Fetcher::new(Cache::new(dir.path().join("cache")), 1, true).unwrap();
+        let item = Item {
+            url: "http://x/pool/a.deb".into(),
+            sha256: "../../secret".into(),
+            size: 1,
+        };
+        let e = fetcher.get_all(&[item], &|_| {}).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`http://x/pool/a.deb` has an invalid SHA256 `../../secret`: expected 64 hex digits"
+        );
+    }
+
+    #[test]
+    fn a_listed_size_above_the_limit_is_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher::new(Cache::new(dir.path().to_path_buf()), 1, false).unwrap();
+        for size in [u64::MAX, 1_000_000_000_000_000, (4 << 30) + 1] {
+            let item = Item {
+                url: "http://127.0.0.1:9/pool/big.deb".into(),
+                sha256: "c".repeat(64),
+                size,
+            };
+            let e = fetcher.get_all(&[item], &|_| {}).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "`http://127.0.0.1:9/pool/big.deb` is listed with {size} bytes, more than the limit of 4 GiB for a package"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn cache_entries_of_another_size_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        cache.put(&sha, b"hello").unwrap();
+        assert!(
+            cache.get(&sha, 6).is_none(),
+            "the signed size is not the file's"
+        );
+        assert!(
+            !dir.path().join("sha256").join(&sha).exists(),
+            "and is removed"
+        );
+        // A huge sparse file where a small blob should be is never read into memory.
+        let f = fs_err::File::create(dir.path().join("sha256").join(&sha)).unwrap();
+        f.set_len(1 << 40).unwrap();
+        assert!(cache.get(&sha, 5).is_none());
+    }
+
+    #[test]
+    fn cached_release_files_past_the_limit_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        cache.put_signed("http://x/InRelease", b"text").unwrap();
+        assert_eq!(
+            cache.get_signed("http://x/InRelease").as_deref(),
+            Some(&b"text"[..])
+        );
+        let path = cache.signed_path("http://x/InRelease");
+        fs_err::File::create(&path)
+            .unwrap()
+            .set_len(MAX_RELEASE.bytes + 1)
+            .unwrap();
+        assert!(cache.get_signed("http://x/InRelease").is_none());
+    }
+
+    #[test]
+    fn sizes_parse_and_print_in_binary_units() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("64K"), Some(64 << 10));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1gb"), Some(1 << 30));
+        assert_eq!(parse_size("1T"), Some(1 << 40));
+        for bad in [
+            "",
+            "0",
+            "G",
+            "-1",
+            "1.5G",
+            "1 G",
+            "1X",
+            "99999999999999999999",
+            "16777216T",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+        assert_eq!(human_size(10 << 20), "10 MiB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(1 << 40), "1 TiB");
+        assert_eq!(human_size(1536), "1536 bytes");
+        assert_eq!(human_size(1536 << 10), "1536 KiB");
+        assert_eq!(human_size(0), "0 bytes");
+        let d = Limits::default();
+        assert_eq!((d.index.bytes, d.deb.bytes), (256 << 20, 4 << 30));
     }
 }

@@ -47,6 +47,83 @@ pub enum MultiArch {
     Allowed,
 }
 
+/// Debian policy 5.6.1: at least two characters, lowercase letters, digits and `+ - .`,
+/// starting with a letter or digit (at most 200 bytes here: it becomes a file name).
+/// Checked before a name from an index or a `.deb` is used anywhere.
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (2..=200).contains(&b.len())
+        && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(&c))
+}
+
+/// Debian policy 5.6.12: `[epoch:]upstream[-revision]`, letters, digits and `. + ~ - :`;
+/// the epoch, when present, is a number (at most 200 bytes).
+pub fn valid_version(version: &str) -> bool {
+    let chars_ok = (1..=200).contains(&version.len())
+        && version
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".+~-:".contains(&c));
+    let epoch_ok = match version.split_once(':') {
+        Some((epoch, rest)) => {
+            !epoch.is_empty() && epoch.bytes().all(|c| c.is_ascii_digit()) && !rest.is_empty()
+        }
+        None => true,
+    };
+    chars_ok && epoch_ok && Version::from_str(version).is_ok()
+}
+
+/// A Debian architecture name (`amd64`, `arm64`, `all`, `musl-linux-amd64`): lowercase
+/// letters, digits and `-`, starting with a letter or digit (at most 64 bytes).
+pub fn valid_architecture(arch: &str) -> bool {
+    let b = arch.as_bytes();
+    (1..=64).contains(&b.len())
+        && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+/// Exactly 64 hex digits.
+pub fn valid_sha256(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A `Filename` that can only name a file below the archive root once appended to its URL:
+/// relative, `/`-separated non-empty parts that are neither `.` nor `..`, printable ASCII
+/// without whitespace, `\`, `?` or `#`, and percent escapes that decode to none of `/ \ . %`
+/// or a control character (URL parsers turn `%2e%2e` into `..`).
+pub fn valid_filename(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() || bytes.len() > 4096 {
+        return false;
+    }
+    let plain = |c: u8| c.is_ascii_graphic() && !b"\\?#".contains(&c);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'%' {
+            let Some(decoded) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            else {
+                return false;
+            };
+            if !plain(decoded) || b"/.%".contains(&decoded) {
+                return false;
+            }
+            i += 3;
+        } else if plain(c) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    path.split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// One alternative of a dependency: `name[:arch] [(op version)]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
@@ -178,7 +255,13 @@ fn parse_one(text: &str) -> Result<Dependency, RelationError> {
         Some((n, q)) => (n.trim(), Some(q.trim().to_owned())),
         None => (head, None),
     };
-    if name.is_empty() || name.contains(char::is_whitespace) {
+    // Names reach messages and `why` chains: the characters of policy names only (no
+    // control characters); one-letter names are allowed here.
+    let name_chars = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c);
+    if name.is_empty()
+        || !name.chars().all(name_chars)
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
         return Err(err());
     }
     Ok(Dependency {
@@ -271,7 +354,88 @@ mod tests {
         );
         assert_eq!(r[4][0].to_string(), "bar (<< 1:2.0~rc1)");
         assert!(parse_relations("a (~~ 1)").is_err());
+        assert!(parse_relations("libc6, \u{1b}[2Jevil").is_err());
+        assert!(parse_relations("../x").is_err());
+        assert!(parse_provides("Foo").is_err());
         assert!(parse_relations("a (>= 1").is_err());
+    }
+
+    #[test]
+    fn names_versions_architectures_and_hashes_follow_policy() {
+        for good in ["libc6", "g++", "libstdc++6", "0ad", "python3.13", "a-b"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [
+            "", "a", "Libc", "-a", ".a", "a/b", "a_b", "../x", "a b", "a\u{0}b", "é1",
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        assert!(valid_name(&"a".repeat(200)) && !valid_name(&"a".repeat(201)));
+        assert!(!valid_version(&"1".repeat(201)) && !valid_architecture(&"a".repeat(65)));
+        for good in [
+            "1.0",
+            "1:2.36-9+deb13u1",
+            "2.0~rc1",
+            "1.2.3-1ubuntu0.1",
+            "0",
+        ] {
+            assert!(valid_version(good), "{good}");
+        }
+        for bad in [
+            "", "1.0/..", "a:1", ":1", "1:", "1 0", "1_0", "1\n0", "1%2f",
+        ] {
+            assert!(!valid_version(bad), "{bad:?}");
+        }
+        for good in ["amd64", "all", "arm64", "musl-linux-amd64", "s390x"] {
+            assert!(valid_architecture(good), "{good}");
+        }
+        for bad in ["", "AMD64", "amd64/..", "-x", "a_b", "any arch"] {
+            assert!(!valid_architecture(bad), "{bad:?}");
+        }
+        assert!(valid_sha256(
+            &"aB3".repeat(21).chars().chain(['f']).collect::<String>()
+        ));
+        assert!(!valid_sha256(&"a".repeat(63)));
+        assert!(!valid_sha256(&"g".repeat(64)));
+        assert!(!valid_sha256(&format!("../{}", "a".repeat(61))));
+    }
+
+    #[test]
+    fn filenames_stay_below_the_archive_root() {
+        for good in [
+            "pool/main/g/glibc/libc6_2.41-12_amd64.deb",
+            "pool/main/g/gcc/g++-14_14.2.0-19_amd64.deb",
+            "pool/main/a/apt/apt_1%3a2.0_amd64.deb",
+            "x.deb",
+        ] {
+            assert!(valid_filename(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "pool/../../etc/passwd",
+            "pool/./x.deb",
+            "..",
+            "pool//x.deb",
+            "pool/x.deb/",
+            "pool/x.deb?y=1",
+            "pool/x.deb#frag",
+            "pool\\..\\x.deb",
+            "pool/%2e%2e/x.deb",
+            "pool/%2E./x.deb",
+            "pool%2fx.deb",
+            "pool/x%zz.deb",
+            "pool/x%2",
+            "pool/a b.deb",
+            "pool/a\tb.deb",
+            "pool/a\nb.deb",
+            "pool/a\u{7f}.deb",
+            "pool/é.deb",
+            "pool/%0a.deb",
+        ] {
+            assert!(!valid_filename(bad), "{bad:?}");
+        }
+        assert!(!valid_filename(&"a/".repeat(3000)));
     }
 
     #[test]

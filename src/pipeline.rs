@@ -333,19 +333,13 @@ pub fn load_indexes(
             suites.push((source, url.clone(), suite, keyring.clone()));
         }
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let releases: Vec<(Release, String)> = suites
         .par_iter()
-        .map(|(_, url, suite, keyring)| -> Result<(Release, String)> {
-            let release_url = format!("{url}/dists/{suite}/InRelease");
-            let signed = fetcher
-                .get_signed(&release_url)
-                .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
-            let text = keyring
-                .verify_inrelease(&signed)
-                .with_context(|| format!("`{release_url}` failed signature verification"))?;
-            let release = Release::parse(&text)
-                .with_context(|| format!("invalid release file `{release_url}`"))?;
-            Ok((release, oci::sha256_digest(text.as_bytes())))
+        .map(|(source, url, suite, keyring)| {
+            verified_release(fetcher, source, url, suite, keyring, now)
         })
         .collect::<Result<_>>()?;
     let release_facts = suites
@@ -390,97 +384,159 @@ pub fn load_indexes(
                 component: component.clone(),
                 architecture: arch.to_owned(),
             });
-            let mut copies = Vec::new();
-            let mut copy_names = Vec::new();
-            for (name, hash) in listed {
-                let by_name = Item {
-                    url: format!("{url}/dists/{suite}/{name}"),
-                    sha256: hash.sha256.clone(),
-                    size: hash.size,
-                };
-                if release.acquire_by_hash {
-                    copies.push(Item {
-                        url: by_hash_url(url, suite, &name, &hash.sha256),
-                        ..by_name.clone()
-                    });
-                    copy_names.push(name.clone());
-                }
-                copies.push(by_name);
-                copy_names.push(name);
-            }
-            groups.push(Alternatives {
-                what: format!("{url}/dists/{suite}/{base}"),
-                copies,
-            });
+            let (group, copy_names) = index_copies(url, suite, release, &base, listed);
+            groups.push(group);
             names.push(copy_names);
         }
     }
-    // Indexes seen before are kept in slim form (verified original -> derived file, under
-    // the hash of the preferred copy), so a warm build neither downloads nor decompresses
-    // them.
-    let slim_key = |g: &Alternatives| g.copies[0].sha256.clone();
-    let slims: Vec<Option<Vec<u8>>> = groups
-        .par_iter()
-        .map(|g| fetcher.cache.get_derived("slim", &slim_key(g)))
-        .collect();
-    let missing: Vec<Alternatives> = groups
-        .iter()
-        .zip(&slims)
-        .filter(|(_, s)| s.is_none())
-        .map(|(g, _)| g.clone())
-        .collect();
-    let fetched = fetcher.get_first(&missing, &|_| {})?;
-    let mut fetched = fetched.into_iter();
-    enum Input {
-        Slim(Vec<u8>),
-        /// The position of the copy in its group, and its bytes.
-        Raw(usize, Vec<u8>),
-    }
-    let inputs: Vec<Input> = slims
-        .into_iter()
-        .map(|slim| match slim {
-            Some(s) => Input::Slim(s),
-            None => {
-                let (n, raw) = fetched.next().expect("every missing index was fetched");
-                Input::Raw(n, raw)
-            }
-        })
-        .collect();
-    let parsed: Vec<Vec<PackageEntry>> = inputs
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, input)| -> Result<Vec<PackageEntry>> {
-            let text = match input {
-                Input::Slim(s) => String::from_utf8_lossy(&s).into_owned(),
-                Input::Raw(n, raw) => {
-                    let copy = &groups[i].copies[n];
-                    let full = packages::decompress(&names[i][n], &raw)?;
-                    let full = String::from_utf8_lossy(&full);
-                    // Parse the full index while its slim form is written for next time.
-                    let (parsed, stored) = rayon::join(
-                        || packages::parse_packages(&full, i),
-                        || {
-                            let slim = packages::slim(&full);
-                            fetcher.cache.put_derived(
-                                "slim",
-                                &slim_key(&groups[i]),
-                                slim.as_bytes(),
-                            )
-                        },
-                    );
-                    stored?;
-                    return parsed.with_context(|| format!("invalid index `{}`", copy.url));
-                }
-            };
-            packages::parse_packages(&text, i)
-                .with_context(|| format!("invalid index `{}`", groups[i].what))
-        })
-        .collect::<Result<_>>()?;
+    let parsed = read_indexes(fetcher, &groups, &names)?;
     Ok(Indexes {
         releases: release_facts,
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
+}
+
+/// The copies of one index, best first (each by hash where the suite offers it, then by
+/// name), and the name of each copy.
+fn index_copies(
+    url: &str,
+    suite: &str,
+    release: &Release,
+    base: &str,
+    listed: Vec<(String, FileHash)>,
+) -> (Alternatives, Vec<String>) {
+    let mut copies = Vec::new();
+    let mut names = Vec::new();
+    for (name, hash) in listed {
+        let by_name = Item {
+            url: format!("{url}/dists/{suite}/{name}"),
+            sha256: hash.sha256.clone(),
+            size: hash.size,
+        };
+        if release.acquire_by_hash {
+            copies.push(Item {
+                url: by_hash_url(url, suite, &name, &hash.sha256),
+                ..by_name.clone()
+            });
+            names.push(name.clone());
+        }
+        copies.push(by_name);
+        names.push(name);
+    }
+    let group = Alternatives {
+        what: format!("{url}/dists/{suite}/{base}"),
+        copies,
+    };
+    (group, names)
+}
+
+/// Every index of `groups` (copies named by `names`), decompressed and parsed.
+///
+/// Nothing but verified files comes from the cache: the decompressed index is kept under the
+/// SHA256 the release file lists for the plain `Packages` (when it lists it, as Debian does),
+/// checked on read like any blob, so a warm build neither downloads nor decompresses, and a
+/// rewritten cache file costs a download, never a package no signature covers.
+fn read_indexes(
+    fetcher: &Fetcher,
+    groups: &[Alternatives],
+    names: &[Vec<String>],
+) -> Result<Vec<Vec<PackageEntry>>> {
+    let limit = fetcher.limits().index;
+    let plain: Vec<Option<&Item>> = groups
+        .iter()
+        .zip(names)
+        .map(|(g, n)| {
+            g.copies
+                .iter()
+                .zip(n)
+                .find(|(_, name)| !name.ends_with(".gz") && !name.ends_with(".xz"))
+                .map(|(copy, _)| copy)
+        })
+        .collect();
+    let warm: Vec<Option<Vec<u8>>> = plain
+        .par_iter()
+        .map(|p| {
+            p.filter(|c| c.size <= limit.bytes && crate::package::valid_sha256(&c.sha256))
+                .and_then(|c| fetcher.cache.get(&c.sha256, c.size))
+        })
+        .collect();
+    let missing: Vec<Alternatives> = groups
+        .iter()
+        .zip(&warm)
+        .filter(|(_, w)| w.is_none())
+        .map(|(g, _)| g.clone())
+        .collect();
+    let mut fetched = fetcher.get_first(&missing, limit, &|_| {})?.into_iter();
+    enum Input {
+        /// The decompressed index, from the cache.
+        Warm(Vec<u8>),
+        /// The position of the copy in its group, and its bytes.
+        Fetched(usize, Vec<u8>),
+    }
+    let inputs: Vec<Input> = warm
+        .into_iter()
+        .map(|w| match w {
+            Some(full) => Input::Warm(full),
+            None => {
+                let (n, raw) = fetched.next().expect("every missing index was fetched");
+                Input::Fetched(n, raw)
+            }
+        })
+        .collect();
+    inputs
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, input)| -> Result<Vec<PackageEntry>> {
+            let (url, full) = match input {
+                Input::Warm(full) => (&plain[i].expect("a warm index is plain").url, full),
+                Input::Fetched(n, raw) => {
+                    let url = &groups[i].copies[n].url;
+                    let full = packages::decompress(&names[i][n], &raw, limit.bytes)
+                        .with_context(|| format!("cannot read index `{url}`"))?;
+                    let listed = plain[i].filter(|p| {
+                        p.size == full.len() as u64 && oci::sha256_digest(&full)[7..] == p.sha256
+                    });
+                    if let Some(p) = listed {
+                        fetcher.cache.put(&p.sha256, &full)?;
+                    }
+                    (url, full)
+                }
+            };
+            let text = String::from_utf8_lossy(&full);
+            packages::parse_packages(&text, i).with_context(|| format!("invalid index `{url}`"))
+        })
+        .collect()
+}
+
+/// The Release of `suite`: its InRelease fetched (or, offline, read from the cache), its
+/// signature checked against the keyring, its suite and dates checked as apt does (on every
+/// use, the cached copy included); with the SHA256 of its text for the lock.
+fn verified_release(
+    fetcher: &Fetcher,
+    source: &Source,
+    url: &str,
+    suite: &str,
+    keyring: &Keyring,
+    now: i64,
+) -> Result<(Release, String)> {
+    let release_url = format!("{url}/dists/{suite}/InRelease");
+    let signed = fetcher
+        .get_signed(&release_url)
+        .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
+    let text = keyring
+        .verify_inrelease(&signed, now)
+        .with_context(|| format!("`{release_url}` failed signature verification"))?;
+    let release =
+        Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))?;
+    release
+        .check_suite(suite)
+        .and_then(|()| release.check_dates(now, source.check_valid_until))
+        .with_context(|| format!("`{release_url}` refused"))?;
+    if !fetcher.offline() {
+        fetcher.cache.put_signed(&release_url, &signed)?;
+    }
+    Ok((release, oci::sha256_digest(text.as_bytes())))
 }
 
 /// Resolve every level of the chain for one platform, each on top of the ones below.

@@ -82,6 +82,14 @@ struct RawSource {
     #[serde(default = "default_components")]
     components: Vec<String>,
     signed_by: Option<String>,
+    /// apt's `Check-Valid-Until`: `false` for snapshot archives, whose release files are
+    /// past their `Valid-Until` by design.
+    #[serde(default = "default_true")]
+    check_valid_until: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_components() -> Vec<String> {
@@ -157,6 +165,8 @@ pub struct Source {
     pub components: Vec<String>,
     /// Keyring for the InRelease signature; the Debian archive keyring when absent.
     pub signed_by: Option<PathBuf>,
+    /// Whether a release file past its `Valid-Until` is refused (apt's default, `true`).
+    pub check_valid_until: bool,
 }
 
 /// An OCI platform and the Debian architecture that serves it.
@@ -490,6 +500,7 @@ fn validate(
             suites: s.suites.clone(),
             components: s.components.clone(),
             signed_by,
+            check_valid_until: s.check_valid_until,
         });
     }
     if sources.is_empty() {
@@ -739,6 +750,28 @@ env = { PATH = "/usr/bin" }
             "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[paths]\nexclude = [\"usr/share\"]\n",
         );
         assert!(msg.contains("must be absolute"), "{msg}");
+    }
+
+    #[test]
+    fn check_valid_until_is_a_boolean_that_defaults_to_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "base.toml", BASE);
+        assert!(Spec::load(&p).unwrap()[0].sources[0].check_valid_until);
+        let snapshot = BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\ncheck-valid-until = false",
+        );
+        let p = write(dir.path(), "snapshot.toml", &snapshot);
+        assert!(!Spec::load(&p).unwrap()[0].sources[0].check_valid_until);
+        let msg = err(&BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\ncheck-valid-until = \"no\"",
+        ));
+        assert!(msg.contains("line 6, column 21"), "{msg}");
+        assert!(
+            msg.contains("invalid type: string \"no\", expected a boolean"),
+            "{msg}"
+        );
     }
 
     #[test]

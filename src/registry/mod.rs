@@ -879,11 +879,21 @@ struct KnownBlobs {
 }
 
 impl KnownBlobs {
+    /// The file is a hint, not a trust root: one that is too large, unreadable or not the
+    /// expected JSON is ignored, and entries whose repository is not a valid name are dropped.
+    /// At worst a rewritten file costs a failed mount (then an upload).
     fn load(path: &Path) -> KnownBlobs {
-        let map = fs_err::read(path)
-            .ok()
+        const MAX: u64 = 64 << 20;
+        let small = fs_err::metadata(path).is_ok_and(|m| m.len() <= MAX);
+        let mut map: BTreeMap<String, BTreeMap<String, String>> = small
+            .then(|| fs_err::read(path).ok())
+            .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        for blobs in map.values_mut() {
+            // Digests only ever match our own blobs' digests; repositories go to the registry.
+            blobs.retain(|_, repository| repository.split('/').all(valid_component));
+        }
         KnownBlobs {
             path: path.to_path_buf(),
             map,
@@ -928,6 +938,49 @@ impl KnownBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rewritten_known_blobs_file_is_only_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known-blobs.json");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let other = format!("sha256:{}", "b".repeat(64));
+        let text = serde_json::json!({
+            "r.example:5000": {
+                digest.clone(): "team/base",
+                other.clone(): "../../x?mount=1",
+                "sha256:../../etc": "Team Base",
+            }
+        });
+        fs_err::write(&path, text.to_string()).unwrap();
+        let known = KnownBlobs::load(&path);
+        assert_eq!(
+            known.repository_with("r.example:5000", &digest, "team/app"),
+            Some("team/base".to_owned())
+        );
+        assert_eq!(
+            known.repository_with("r.example:5000", &other, "team/app"),
+            None
+        );
+        assert_eq!(known.map["r.example:5000"].len(), 1);
+        for junk in [
+            &b"not json"[..],
+            b"[1,2]",
+            b"{\"h\": {\"d\": 5}}",
+            &[0xff; 10],
+        ] {
+            fs_err::write(&path, junk).unwrap();
+            assert!(KnownBlobs::load(&path).map.is_empty());
+        }
+        fs_err::File::create(&path)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        assert!(
+            KnownBlobs::load(&path).map.is_empty(),
+            "a huge file is not read"
+        );
+    }
 
     #[test]
     fn references_parse() {

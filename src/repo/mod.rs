@@ -46,4 +46,45 @@ pub enum RepoError {
         field: &'static str,
         value: String,
     },
+    #[error(
+        "package `{package}` states a size of {size} bytes, more than any package may have ({})",
+        crate::fetch::human_size(*limit)
+    )]
+    PackageTooLarge {
+        package: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "`{name}` decompresses to more than the limit of {} for an index\n\nhint: if the index is genuine, raise the limit with `COMPOSE_MAX_INDEX_SIZE` (bytes, or with a K, M or G suffix)",
+        crate::fetch::human_size(*limit)
+    )]
+    IndexTooLarge { name: String, limit: u64 },
+    #[error(
+        "no signature on the release file is valid: {}\n\nhint: apt refuses such a release file too; if the archive moved to a new key, update the keyring (`signed-by`)",
+        problems.join("; ")
+    )]
+    SignatureRejected { problems: Vec<String> },
+    #[error("release file has an invalid `{field}` date `{value}`")]
+    BadDate { field: &'static str, value: String },
+    #[error(
+        "release file is not valid yet: it is dated {date}, and this machine's clock says {now}\n\nhint: check this machine's clock; a mirror cannot date a release file ahead of time"
+    )]
+    NotYetValid { date: String, now: String },
+    #[error(
+        "release file expired on {valid_until} (it is dated {date}, and this machine's clock says {now})\n\nhint: the mirror is stale or replays an old release file; for a snapshot archive, set `check-valid-until = false` on its `[[source]]`"
+    )]
+    Expired {
+        valid_until: String,
+        date: String,
+        now: String,
+    },
+    #[error(
+        "release file is for suite `{suite}` (codename `{codename}`), not for the `{asked}` asked for\n\nhint: the mirror serves another suite's release file under this name; check the suite in the spec, or use another mirror"
+    )]
+    WrongSuite {
+        asked: String,
+        suite: String,
+        codename: String,
+    },
 }

@@ -69,7 +69,7 @@ pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
 
 /// `package` as a file name: a Debian package name, checked here where it becomes a path.
 fn file_name(package: &str) -> Result<&str, RootfsError> {
-    if crate::deb::valid_name(package) {
+    if crate::package::valid_name(package) {
         Ok(package)
     } else {
         Err(RootfsError::PackageName(package.escape_debug().to_string()))

@@ -7,6 +7,7 @@ mod harness;
 mod hostile;
 mod hostile_outputs;
 mod hostile_packages;
+mod hostile_repo;
 mod publish;
 mod specs;
 mod support;

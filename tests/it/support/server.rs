@@ -1,5 +1,6 @@
-//! A tiny static HTTP/1.1 file server on 127.0.0.1 with fault injection (error statuses and
-//! truncated bodies), so the pipeline is tested against a real socket without the internet.
+//! A tiny static HTTP/1.1 file server on 127.0.0.1 with fault injection (error statuses,
+//! truncated, endless and overlong bodies, lying lengths), so the pipeline is tested against a
+//! real socket without the internet.
 //!
 //! One thread accepts, one thread per connection serves. GET and HEAD only; keep-alive is
 //! honoured until a fault, a 404 or `Connection: close`. Paths are percent-decoded, a query
@@ -17,6 +18,15 @@ use std::time::Duration;
 enum Fault {
     Status(u16),
     Truncate,
+    /// A body without end (and without a length), until the client hangs up.
+    Endless,
+    /// The real body, announced with this `Content-Length` (larger or smaller than it).
+    Length(u64),
+    /// The real body and this many bytes more, announced with its length or not.
+    Longer {
+        extra: usize,
+        announce: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -89,6 +99,25 @@ impl Server {
     /// Content-Length but close the connection after half the body.
     pub fn truncate_next(&self, path_suffix: &str, times: usize) {
         self.inject(path_suffix, times, Fault::Truncate);
+    }
+
+    /// Answer the next `times` requests for paths ending with `path_suffix` with a body that
+    /// never ends (no `Content-Length`; the file's bytes, then zeros, until the client hangs up).
+    pub fn endless_next(&self, path_suffix: &str, times: usize) {
+        self.inject(path_suffix, times, Fault::Endless);
+    }
+
+    /// For the next `times` requests for paths ending with `path_suffix`, announce
+    /// `Content-Length: length` (a lie, larger or smaller), then send the real body and close.
+    pub fn content_length_next(&self, path_suffix: &str, times: usize, length: u64) {
+        self.inject(path_suffix, times, Fault::Length(length));
+    }
+
+    /// For the next `times` requests for paths ending with `path_suffix`, send the real body
+    /// followed by `extra` more bytes, with a `Content-Length` that counts them when
+    /// `announce`, else none (the body ends when the connection closes).
+    pub fn longer_next(&self, path_suffix: &str, times: usize, extra: usize, announce: bool) {
+        self.inject(path_suffix, times, Fault::Longer { extra, announce });
     }
 
     fn inject(&self, suffix: &str, times: usize, fault: Fault) {
@@ -211,6 +240,49 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
                 )?;
                 return Ok(());
             }
+            (Some(Fault::Endless), Some(body)) => {
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+                )?;
+                if method == "GET" {
+                    out.write_all(&body)?;
+                    let zeros = vec![0u8; 64 << 10];
+                    // Ends with an error when the client hangs up.
+                    loop {
+                        out.write_all(&zeros)?;
+                    }
+                }
+                return Ok(());
+            }
+            (Some(Fault::Length(length)), Some(body)) => {
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+                )?;
+                if method == "GET" {
+                    out.write_all(&body)?;
+                }
+                out.flush()?;
+                return Ok(());
+            }
+            (Some(Fault::Longer { extra, announce }), Some(mut body)) => {
+                body.extend(std::iter::repeat_n(b'x', extra));
+                let length = if announce {
+                    format!("Content-Length: {}\r\n", body.len())
+                } else {
+                    String::new()
+                };
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{length}Connection: close\r\n\r\n"
+                )?;
+                if method == "GET" {
+                    out.write_all(&body)?;
+                }
+                out.flush()?;
+                return Ok(());
+            }
             (Some(Fault::Truncate), Some(body)) => {
                 write!(
                     out,
@@ -312,8 +384,40 @@ fn server_serves_and_injects() {
     );
     assert!(get("/f.txt").ends_with("hello"));
 
+    s.content_length_next("f.txt", 1, 10_995_116_277_760);
+    let lie = get("/f.txt");
+    assert!(
+        lie.contains("Content-Length: 10995116277760\r\n") && lie.ends_with("\r\n\r\nhello"),
+        "{lie}"
+    );
+    s.longer_next("f.txt", 1, 3, false);
+    let long = get("/f.txt");
+    assert!(
+        !long.contains("Content-Length") && long.ends_with("\r\n\r\nhelloxxx"),
+        "{long}"
+    );
+    s.longer_next("f.txt", 1, 2, true);
+    assert!(get("/f.txt").ends_with("Content-Length: 7\r\nConnection: close\r\n\r\nhelloxx"));
+    s.endless_next("f.txt", 1);
+    {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0;
+        while got < buf.len() {
+            got += c.read(&mut buf[got..]).unwrap();
+        }
+        let text = String::from_utf8_lossy(&buf[..200]);
+        assert!(
+            !text.contains("Content-Length") && text.contains("\r\n\r\nhello\0"),
+            "{text}"
+        );
+    }
+    assert!(get("/f.txt").ends_with("hello"));
+
     let reqs = s.requests();
-    assert_eq!(reqs.len(), 14, "{reqs:?}");
+    assert_eq!(reqs.len(), 19, "{reqs:?}");
     assert_eq!(reqs[0], "/f.txt");
     assert_eq!(reqs[5], "/pool/a/x%2B1%7e2.deb?x=1");
 
