@@ -209,7 +209,7 @@ pub fn parse_date(text: &str) -> Option<i64> {
                 b'-' => (-1, &zone[1..]),
                 _ => return None,
             };
-            if digits.len() != 4 {
+            if digits.len() != 4 || !digits.is_ascii() {
                 return None;
             }
             sign * (num(&digits[..2], 23)? * 3600 + num(&digits[2..], 59)? * 60)
@@ -265,6 +265,9 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_date("Thu, 1 Jan 1970 00:00:00 UTC"), Some(0));
+        // Four bytes, not four digits: refused, not sliced inside a character.
+        assert_eq!(parse_date("Tue, 14 Nov 2023 22:13:20 +1\u{e9}1"), None);
+        assert_eq!(parse_date("Tue, 14 Nov 2023 22:13:20 -0\u{20ac}"), None);
         assert_eq!(
             parse_date("Sat, 29 Feb 2020 00:00:00 UTC"),
             Some(1_582_934_400)
