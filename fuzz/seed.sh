@@ -11,9 +11,9 @@ for f in "$repo"/dists/*/main/binary-amd64/Packages*; do
         *.xz) k='\002' ;;
         *) k='\000' ;;
     esac
-    { printf "$k"; cat "$f"; } > "corpus/packages/$(echo "$f" | tr / _)"
+    { printf "$k"; cat "$f"; } > "corpus/packages/$(echo "${f#$repo/}" | tr / _)"
 done
-for f in "$repo"/dists/*/Release; do cp "$f" "corpus/release/$(echo "$f" | tr / _)"; done
-for f in "$repo"/dists/*/InRelease; do cp "$f" "corpus/inrelease/$(echo "$f" | tr / _)"; done
+for f in "$repo"/dists/*/Release; do cp "$f" "corpus/release/$(echo "${f#$repo/}" | tr / _)"; done
+for f in "$repo"/dists/*/InRelease; do cp "$f" "corpus/inrelease/$(echo "${f#$repo/}" | tr / _)"; done
 grep -h '^Depends:' "$repo"/dists/*/main/binary-amd64/Packages | sed 's/^Depends: //' |
     split -l 1 - corpus/relations/depends-
