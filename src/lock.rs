@@ -93,6 +93,9 @@ pub struct LockedPackage {
     pub sha256: String,
 }
 
+/// A field's name, its value, and the rule it must follow.
+type FieldCheck<'a> = (&'static str, &'a str, fn(&str) -> bool);
+
 impl LockedPackage {
     /// The fields that become paths and URLs follow the rules an index's fields do (a lock
     /// is trusted, but a hand-edited one must not reach outside the archive or the cache).
@@ -100,7 +103,7 @@ impl LockedPackage {
         use crate::package::{
             valid_architecture, valid_filename, valid_name, valid_sha256, valid_version,
         };
-        let checks: [(&'static str, &str, fn(&str) -> bool); 5] = [
+        let checks: [FieldCheck<'_>; 5] = [
             ("name", &self.name, valid_name),
             ("version", &self.version, valid_version),
             ("architecture", &self.architecture, valid_architecture),
