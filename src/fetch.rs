@@ -82,6 +82,11 @@ pub enum FetchError {
     BadLimit { var: &'static str, value: String },
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
+    #[error(
+        "`{}` in the cache is a symlink, and compose does not write through symlinks\n\nhint: remove it (the cache refills itself), or pick another `--cache-dir`",
+        path.display()
+    )]
+    CacheSymlink { path: PathBuf },
     #[error("cannot start the HTTP client")]
     Client(#[source] reqwest::Error),
 }
@@ -316,6 +321,18 @@ impl Cache {
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), FetchError> {
         let dir = path.parent().expect("cache paths have a parent");
         fs_err::create_dir_all(dir).map_err(FetchError::Cache)?;
+        // The directories below the root are the cache's own: none may lead elsewhere.
+        for sub in dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&self.root) && *d != self.root)
+        {
+            let meta = fs_err::symlink_metadata(sub).map_err(FetchError::Cache)?;
+            if meta.file_type().is_symlink() {
+                return Err(FetchError::CacheSymlink {
+                    path: sub.to_path_buf(),
+                });
+            }
+        }
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
             FetchError::Cache(std::io::Error::new(
                 e.kind(),
@@ -683,6 +700,29 @@ fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_never_writes_through_a_symlinked_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        fs_err::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.join("sha256")).unwrap();
+        let cache = Cache::new(root.clone());
+        let data = b"hello";
+        let sha = hex::encode(Sha256::digest(data));
+        let e = cache.put(&sha, data).unwrap_err();
+        assert!(matches!(e, FetchError::CacheSymlink { .. }), "{e}");
+        assert!(
+            e.to_string().contains("sha256` in the cache is a symlink"),
+            "{e}"
+        );
+        assert_eq!(fs_err::read_dir(elsewhere.path()).unwrap().count(), 0);
+        // The root itself may be a symlink: it is the user's choice of place.
+        let linked = dir.path().join("linked");
+        std::os::unix::fs::symlink(elsewhere.path(), &linked).unwrap();
+        Cache::new(linked).put(&sha, data).unwrap();
+    }
 
     #[test]
     fn cache_round_trip_and_corruption_is_detected() {

@@ -7,6 +7,15 @@ use std::sync::Mutex;
 
 static PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Held while outputs are renamed into place: a signal then waits for the last rename, so
+/// the destinations end all old or all new, never a mix.
+static COMMIT: Mutex<()> = Mutex::new(());
+
+/// Defer interruption until the guard is dropped (keep it to a few renames).
+pub fn critical() -> std::sync::MutexGuard<'static, ()> {
+    COMMIT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn paths() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PATHS.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -28,6 +37,7 @@ pub fn install() -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            let _commit = critical();
             for p in paths().iter() {
                 // Best effort: the path may be gone already.
                 let _ = fs_err::remove_dir_all(p).or_else(|_| fs_err::remove_file(p));

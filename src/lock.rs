@@ -32,6 +32,16 @@ pub enum LockError {
     },
     #[error("lock `{}` has version {found}; this compose reads version {LOCK_VERSION}", path.display())]
     Version { path: PathBuf, found: u32 },
+    #[error(
+        "lock `{}` has an invalid `{field}` `{value}` for package `{package}`\n\nhint: regenerate it with `compose lock --update`",
+        path.display()
+    )]
+    Field {
+        path: PathBuf,
+        package: String,
+        field: &'static str,
+        value: String,
+    },
 }
 
 pub const LOCK_VERSION: u32 = 1;
@@ -81,6 +91,30 @@ pub struct LockedPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: String,
+}
+
+/// A field's name, its value, and the rule it must follow.
+type FieldCheck<'a> = (&'static str, &'a str, fn(&str) -> bool);
+
+impl LockedPackage {
+    /// The fields that become paths and URLs follow the rules an index's fields do (a lock
+    /// is trusted, but a hand-edited one must not reach outside the archive or the cache).
+    fn check(&self) -> Result<(), (&'static str, &str)> {
+        use crate::package::{
+            valid_architecture, valid_filename, valid_name, valid_sha256, valid_version,
+        };
+        let checks: [FieldCheck<'_>; 5] = [
+            ("name", &self.name, valid_name),
+            ("version", &self.version, valid_version),
+            ("architecture", &self.architecture, valid_architecture),
+            ("filename", &self.filename, valid_filename),
+            ("sha256", &self.sha256, valid_sha256),
+        ];
+        match checks.into_iter().find(|(_, value, ok)| !ok(value)) {
+            Some((field, value, _)) => Err((field, value)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The lock file of a spec: `specs/python3.toml` -> `specs/python3.lock`.
@@ -152,6 +186,14 @@ impl Lock {
                 path: path.to_path_buf(),
                 found: lock.version,
             });
+        }
+        for p in &lock.packages {
+            p.check().map_err(|(field, value)| LockError::Field {
+                path: path.to_path_buf(),
+                package: p.name.escape_debug().to_string(),
+                field,
+                value: value.escape_debug().to_string(),
+            })?;
         }
         Ok(lock)
     }
@@ -328,9 +370,10 @@ mod tests {
 
     #[test]
     fn toml_round_trip_is_sorted_and_stable() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
         let mut l = lock(vec![
-            pkg("zlib1g", "1:1.3", "a"),
-            pkg("libc6", "2.41-12", "b"),
+            pkg("zlib1g", "1:1.3", &a),
+            pkg("libc6", "2.41-12", &b),
         ]);
         l.packages[1].layer = "static".into();
         let text = l.to_toml();
@@ -347,6 +390,19 @@ mod tests {
             Lock::read(&p),
             Err(LockError::Version { found: 9, .. })
         ));
+        // A hand-edited filename or hash never reaches a URL or a cache path.
+        for (from, to, field) in [
+            ("pool/main/libc6.deb", "pool/../../x.deb", "filename"),
+            (b.as_str(), "../../etc/passwd", "sha256"),
+            ("\"libc6\"", "\"libc6/..\"", "name"),
+        ] {
+            fs_err::write(&p, text.replacen(from, to, 1)).unwrap();
+            let e = Lock::read(&p).unwrap_err();
+            assert!(
+                matches!(e, LockError::Field { field: f, .. } if f == field),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -422,14 +422,19 @@ fn validate(
     };
 
     let name = raw.name.get_ref().clone();
-    if name.is_empty()
+    // The name becomes file names (`out/NAME`, the SBOM's): one plain path component.
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || name.len() > 128
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err(invalid(
             raw.name.span(),
-            format!("`name` must be letters, digits, `-`, `_` or `.`, not `{name}`"),
+            format!(
+                "`name` must start with a letter or digit, then letters, digits, `-`, `_` or `.` (at most 128), not `{}`",
+                name.escape_debug()
+            ),
         ));
     }
 
@@ -720,6 +725,19 @@ env = { PATH = "/usr/bin" }
         let msg = err("name = \"x\"\n[packages]\ninclude = \"libc6\"\n");
         assert!(msg.contains("line 3, column 11"), "{msg}");
         assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn names_are_one_plain_path_component() {
+        for bad in ["..", ".", ".hidden", "-x", "a/b", "", &"a".repeat(129)] {
+            let msg = err(&format!(
+                "name = \"{bad}\"\n[[source]]\narchive = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n[packages]\ninclude = [\"a\"]\n"
+            ));
+            assert!(
+                msg.contains("`name` must start with a letter or digit"),
+                "{bad}: {msg}"
+            );
+        }
     }
 
     #[test]

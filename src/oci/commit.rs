@@ -69,6 +69,7 @@ impl Swapped {
         }
         if let Some(aside) = &self.aside {
             fs_err::rename(aside.join("old"), &self.dest)?;
+            crate::interrupt::forget(aside);
             fs_err::remove_dir(aside)?;
         }
         Ok(())
@@ -77,7 +78,6 @@ impl Swapped {
     /// Everything is in place: drop the earlier content.
     fn finish(self) {
         if let Some(aside) = &self.aside {
-            crate::interrupt::register(aside);
             // Best effort: the outputs are in place; a leftover only costs space.
             let _ = fs_err::remove_dir_all(aside);
             crate::interrupt::forget(aside);
@@ -105,7 +105,10 @@ fn swap(mut s: Staged) -> Result<Swapped, OciError> {
                     source,
                 })?
                 .keep();
+            // Once every output is in place, an interrupt only finishes the clean-up.
+            crate::interrupt::register(&aside);
             if let Err(source) = fs_err::rename(&dest, aside.join("old")) {
+                crate::interrupt::forget(&aside);
                 let _ = fs_err::remove_dir(&aside);
                 return Err(OciError::Io { path: dest, source });
             }
@@ -121,12 +124,14 @@ fn swap(mut s: Staged) -> Result<Swapped, OciError> {
         };
         if let Some(aside) = aside {
             if fs_err::rename(aside.join("old"), &dest).is_err() {
+                crate::interrupt::forget(&aside);
                 return Err(OciError::Restore {
                     path: dest,
                     kept: aside,
                     source: Box::new(err),
                 });
             }
+            crate::interrupt::forget(&aside);
             let _ = fs_err::remove_dir(&aside);
         }
         return Err(err);
@@ -143,6 +148,8 @@ fn swap(mut s: Staged) -> Result<Swapped, OciError> {
 /// already moved are removed again and the earlier content of every destination is put
 /// back. The earlier content is deleted only once all are in place.
 pub fn commit_all(staged: Vec<Staged>) -> Result<(), OciError> {
+    // A signal waits for the renames (or the rollback): the outputs end all old or all new.
+    let uninterrupted = crate::interrupt::critical();
     let mut done: Vec<Swapped> = Vec::new();
     let mut pending = staged.into_iter();
     for s in pending.by_ref() {
@@ -154,6 +161,7 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<(), OciError> {
             }
         }
     }
+    drop(uninterrupted);
     for swapped in done {
         swapped.finish();
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Run, TarEntry, compose, read_image, repo_root, run};
+use crate::harness::{Run, TarEntry, compose, copy_dir, read_image, repo_root, run};
 use crate::support::server::Server;
 
 /// A served copy of the fixture repository and a scratch directory.
@@ -89,19 +89,6 @@ impl Env {
             "tool",
             "[packages]\ninclude = [\"f-tool\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\", \"/usr/share/man/**\", \"/usr/share/locale/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\"]\nuser = \"65532\"\nworkdir = \"/home/nonroot\"\nenv = { LANG = \"C.UTF-8\" }\n",
         )
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for e in fs_err::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            fs_err::copy(e.path(), &dest).unwrap();
-        }
     }
 }
 

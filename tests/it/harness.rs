@@ -75,6 +75,20 @@ impl Run {
     }
 }
 
+/// Copy a directory tree (the fixture repository into a test's own place).
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for e in fs_err::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            fs_err::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     Run::of(cmd.output().expect("spawn compose"))
 }

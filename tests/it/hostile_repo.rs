@@ -10,7 +10,7 @@
 use std::any::Any;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Run, compose, repo_root, run};
+use crate::harness::{Run, compose, copy_dir, repo_root, run};
 use crate::support::hostile::{
     self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
 };
@@ -200,19 +200,6 @@ fn honest(name: &str) -> Package {
         "1.0",
         DebBuilder::new(name, "1.0", 1).data(data).build(),
     )
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for e in fs_err::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            fs_err::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 fn find_file(dir: &Path, prefix: &str) -> PathBuf {
