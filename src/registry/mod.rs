@@ -325,6 +325,8 @@ impl std::fmt::Display for PushReport {
 }
 
 const ATTEMPTS: u32 = 4;
+/// The most read of a registry's token or error answer (a registry is not trusted).
+const MAX_ANSWER: usize = 1 << 20;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
@@ -636,14 +638,15 @@ impl Client {
             401 | 403 => return Err(self.auth_failed()),
             s => return Err(fail(format!("HTTP {s}"))),
         }
-        let body = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+        let body = bounded_body(resp, MAX_ANSWER).await.map_err(fail)?;
         auth::token_from_response(&body).ok_or_else(|| fail("the answer holds no token".into()))
     }
 
     /// The error for an unexpected answer, with the registry's own error message.
     async fn refusal(&self, resp: reqwest::Response, what: &str) -> RegistryError {
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.unwrap_or_default();
+        // Only the start of an error answer is read: it is shown, not trusted.
+        let body = bounded_body(resp, MAX_ANSWER).await.unwrap_or_default();
         let detail = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| {
@@ -935,9 +938,70 @@ impl KnownBlobs {
     }
 }
 
+/// A response body of at most `limit` bytes; a longer one is an error, read no further.
+async fn bounded_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is longer than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_read_up_to_a_limit() {
+        use std::io::{Read, Write};
+        // A server that answers every request with 3 MiB (announced or streamed endlessly).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let head = if n == 0 {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                };
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![b'x'; 64 << 10];
+                for _ in 0..48 {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        for _ in 0..2 {
+            let got = rt.block_on(async {
+                let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
+                bounded_body(resp, MAX_ANSWER).await
+            });
+            assert_eq!(got.unwrap_err(), "the answer is longer than 1048576 bytes");
+        }
+        let small = rt.block_on(async {
+            let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
+            bounded_body(resp, 4 << 20).await
+        });
+        assert_eq!(small.unwrap().len(), 3 << 20);
+    }
 
     #[test]
     fn a_rewritten_known_blobs_file_is_only_a_hint() {
