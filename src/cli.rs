@@ -20,7 +20,8 @@ use crate::spec::Platform;
 #[command(
     name = "compose",
     version,
-    about = "Build distroless OCI base images from Debian's archive"
+    about = "Build distroless OCI base images from Debian's archive",
+    after_help = "Limits on what a mirror may send (bytes, or with a K, M, G or T suffix): COMPOSE_MAX_INDEX_SIZE (an index, compressed or decompressed; default 256M), COMPOSE_MAX_DEB_SIZE (a .deb; default 4G). SECURITY.md lists every check and limit."
 )]
 pub struct Cli {
     #[command(subcommand)]
