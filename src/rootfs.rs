@@ -36,6 +36,14 @@ pub enum RootfsError {
     },
     #[error("`{package}` ships `/{path}` through too many levels of symbolic links")]
     SymlinkLoop { package: String, path: String },
+    #[error(
+        "`{package}` ships `/{path}` through the symlink `/{link}`, which leads out of the image root"
+    )]
+    EscapesRoot {
+        package: String,
+        path: String,
+        link: String,
+    },
     #[error("`{package}` ships `/{path}` as a hard link to `/{target}`, which is {what}")]
     HardLink {
         package: String,
@@ -217,10 +225,11 @@ fn place(
 
 /// Resolve the parent directories of `path` (and `path` itself when `follow_last`, for a
 /// directory) through the symlinks of this level (`tree`) and the lower ones, as the
-/// kernel would inside the image: an absolute target starts again at the image root, `..`
-/// at the root stays there, the top-level merged-/usr directories are their symlinks
-/// (`lib` -> `usr/lib`). A symlink of `package` itself in this level is refused (see
-/// `assemble`), so is a parent that is not a directory. `None` for the root.
+/// kernel would inside the image: an absolute target starts again at the image root, the
+/// top-level merged-/usr directories are their symlinks (`lib` -> `usr/lib`). A target
+/// whose `..` climbs above the root is refused (an unpacker on the host would leave the
+/// root there), so is a symlink of `package` itself in this level (see `assemble`) and a
+/// parent that is not a directory. `None` for the root.
 pub fn resolve(
     tree: &Tree,
     lower: &Tree,
@@ -242,11 +251,20 @@ pub fn resolve(
         here.push_str(part);
     };
     let mut hops = 0;
+    // The last symlink followed: only a symlink's target can hold `..`.
+    let mut via = String::new();
     while let Some(part) = todo.pop_front() {
         match part {
             "" | "." => continue,
             ".." => {
-                here.truncate(starts.pop().unwrap_or(0));
+                let Some(start) = starts.pop() else {
+                    return Err(RootfsError::EscapesRoot {
+                        package: package.to_owned(),
+                        path: shown(path),
+                        link: shown(&via),
+                    });
+                };
+                here.truncate(start);
                 continue;
             }
             p if starts.is_empty() && MERGED_DIRS.contains(&p) => {
@@ -270,6 +288,7 @@ pub fn resolve(
                     });
                 }
                 hops += 1;
+                via.clone_from(&here);
                 if hops > MAX_SYMLINKS {
                     return Err(RootfsError::SymlinkLoop {
                         package: package.to_owned(),
@@ -681,13 +700,7 @@ mod tests {
 
     #[test]
     fn paths_through_lower_symlinks_are_resolved_inside_the_root() {
-        for target in [
-            "/etc",
-            "../../etc",
-            "../../../../../etc",
-            "/../../etc",
-            "/usr/../etc/.",
-        ] {
+        for target in ["/etc", "../../etc", "/usr/../etc/.", "/usr/lib/../../etc"] {
             let lower = lower_with(target);
             let d = deb(vec![file("usr/lib/x/hosts", "h")]);
             let t = one(&d, &lower).unwrap();
@@ -700,6 +713,25 @@ mod tests {
             assert!(
                 e.contains("`/etc/passwd` is shipped with different content by `compose` and `p`"),
                 "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn symlinks_that_climb_above_the_root_are_refused() {
+        for target in [
+            "../../../etc",
+            "../../../../../etc",
+            "/../etc",
+            "/usr/../../etc",
+        ] {
+            let lower = lower_with(target);
+            let d = deb(vec![file("usr/lib/x/hosts", "h")]);
+            let e = one(&d, &lower).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                "`p` ships `/usr/lib/x/hosts` through the symlink `/usr/lib/x`, which leads out of the image root",
+                "{target}"
             );
         }
     }

@@ -193,13 +193,13 @@ fn paths_through_another_packages_symlink_land_inside_the_root() {
     if skip("paths_through_another_packages_symlink_land_inside_the_root") {
         return;
     }
-    // Absolute, relative past the root, and `/..`: all clamped to the image root.
+    // An absolute target starts again at the image root; `..` may climb to it.
     let links = TarBuilder::new()
         .dir("./usr/")
         .dir("./usr/lib/")
         .symlink("./usr/lib/a", "/etc")
-        .symlink("./usr/lib/b", "../../../../../../etc")
-        .symlink("./usr/lib/c", "/../../etc/.")
+        .symlink("./usr/lib/b", "../../etc")
+        .symlink("./usr/lib/c", "/usr/../etc/.")
         .finish();
     let files = TarBuilder::new()
         .dir("./usr/lib/a/")
@@ -215,10 +215,7 @@ fn paths_through_another_packages_symlink_land_inside_the_root() {
     let fs = img.merged();
     assert_eq!(fs["etc/hosts"].data, b"hosts\n");
     assert_eq!(fs["etc/hostname"].data, b"evil\n");
-    assert_eq!(
-        fs["usr/lib/b"].link.as_deref(),
-        Some("../../../../../../etc")
-    );
+    assert_eq!(fs["usr/lib/b"].link.as_deref(), Some("../../etc"));
     assert!(!fs.contains_key("usr/lib/a/hosts") && !fs.contains_key("usr/lib/c/passwd"));
     // The image's own /etc/passwd, generated in the bottom layer, wins there.
     let passwd = String::from_utf8_lossy(&fs["etc/passwd"].data).into_owned();
@@ -226,6 +223,30 @@ fn paths_through_another_packages_symlink_land_inside_the_root() {
         passwd.starts_with("root:x:0:0:root:/root:/sbin/nologin\n"),
         "{passwd}"
     );
+}
+
+#[test]
+fn paths_through_a_symlink_that_climbs_above_the_root_are_refused() {
+    if skip("paths_through_a_symlink_that_climbs_above_the_root_are_refused") {
+        return;
+    }
+    for target in ["../../../../../../etc", "/../../etc/."] {
+        let links = TarBuilder::new()
+            .dir("./usr/")
+            .dir("./usr/lib/")
+            .symlink("./usr/lib/up", target)
+            .finish();
+        let files = TarBuilder::new()
+            .dir("./usr/")
+            .dir("./usr/lib/")
+            .file("./usr/lib/up/hostname", b"evil\n")
+            .finish();
+        build(
+            vec![package("aa-links", links), package("bb-files", files)],
+            &["aa-links", "bb-files"],
+        )
+        .refused("`bb-files` ships `/usr/lib/up/hostname` through the symlink `/usr/lib/up`, which leads out of the image root");
+    }
 }
 
 #[test]
@@ -272,20 +293,26 @@ fn a_pax_linkpath_is_kept_as_the_link_target() {
     if skip("a_pax_linkpath_is_kept_as_the_link_target") {
         return;
     }
-    let links = TarBuilder::new()
-        .dir("./usr/")
-        .dir("./usr/lib/")
-        .pax(&[("linkpath", b"../../../../etc")])
-        .symlink("./usr/lib/x", "innocent")
-        .finish();
-    let files = TarBuilder::new().file("./usr/lib/x/motd", b"hi\n").finish();
-    let o = build(
-        vec![package("aa-links", links), package("bb-files", files)],
-        &["aa-links", "bb-files"],
-    );
-    let fs = o.image().merged();
-    assert_eq!(fs["usr/lib/x"].link.as_deref(), Some("../../../../etc"));
+    // The PAX `linkpath` is what an unpacker follows, whatever the ustar linkname says.
+    let with = |linkpath: &[u8]| {
+        let links = TarBuilder::new()
+            .dir("./usr/")
+            .dir("./usr/lib/")
+            .pax(&[("linkpath", linkpath)])
+            .symlink("./usr/lib/x", "innocent")
+            .finish();
+        let files = TarBuilder::new().file("./usr/lib/x/motd", b"hi\n").finish();
+        build(
+            vec![package("aa-links", links), package("bb-files", files)],
+            &["aa-links", "bb-files"],
+        )
+    };
+    let fs = with(b"../../etc").image().merged();
+    assert_eq!(fs["usr/lib/x"].link.as_deref(), Some("../../etc"));
     assert_eq!(fs["etc/motd"].data, b"hi\n");
+    with(b"../../../../etc").refused(
+        "`bb-files` ships `/usr/lib/x/motd` through the symlink `/usr/lib/x`, which leads out of the image root",
+    );
 }
 
 #[test]
