@@ -76,6 +76,18 @@ impl Mirror {
         }
     }
 
+    /// Serve `repo`, published with `key`, which other mirrors of the test share.
+    fn serve_shared(repo: Repo, key: &std::rc::Rc<Key>) -> Mirror {
+        Mirror {
+            server: Server::start(repo.root()),
+            root: repo.root().to_path_buf(),
+            archive: "hostile",
+            work: tempfile::tempdir().unwrap(),
+            keyring: Some(key.keyring.clone()),
+            _keep: vec![Box::new(repo), Box::new(key.clone())],
+        }
+    }
+
     /// A spec for the hostile suite, with `source_extra` lines in its `[[source]]`.
     fn hostile_spec(&self, source_extra: &str, include: &str) -> PathBuf {
         let text = format!(
@@ -576,15 +588,7 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         let mut repo = Repo::new();
         repo.add(honest("honest"));
         repo.publish(&key, &opts);
-        let server = Server::start(repo.root());
-        Mirror {
-            server,
-            root: repo.root().to_path_buf(),
-            archive: "hostile",
-            work: tempfile::tempdir().unwrap(),
-            keyring: Some(key.keyring.clone()),
-            _keep: vec![Box::new(repo)],
-        }
+        Mirror::serve_shared(repo, &key)
     };
     let stale = with(ReleaseOpts {
         valid_until: Some("Wed, 15 Nov 2023 22:13:20 UTC".into()),
@@ -696,15 +700,7 @@ fn index_sizes_that_no_package_can_have_are_one_line_errors() {
         repo.add(honest("honest"));
         repo.add(honest("big").field("Size", size));
         repo.publish(&key, &ReleaseOpts::default());
-        let server = Server::start(repo.root());
-        Mirror {
-            server,
-            root: repo.root().to_path_buf(),
-            archive: "hostile",
-            work: tempfile::tempdir().unwrap(),
-            keyring: Some(key.keyring.clone()),
-            _keep: vec![Box::new(repo)],
-        }
+        Mirror::serve_shared(repo, &key)
     };
     for size in ["1000000000000000", "18446744073709551615"] {
         let m = with(size);
@@ -769,15 +765,7 @@ fn index_fields_that_could_leave_the_archive_are_refused() {
         repo.add(honest("honest"));
         repo.add(honest("evil").field(field, value));
         repo.publish(&key, &ReleaseOpts::default());
-        let server = Server::start(repo.root());
-        let m = Mirror {
-            server,
-            root: repo.root().to_path_buf(),
-            archive: "hostile",
-            work: tempfile::tempdir().unwrap(),
-            keyring: Some(key.keyring.clone()),
-            _keep: vec![Box::new(repo)],
-        };
+        let m = Mirror::serve_shared(repo, &key);
         let r = m.build(&m.hostile_spec("", "honest"), &[], &[]);
         let package = if field == "Package" { value } else { "evil" };
         m.refused(
