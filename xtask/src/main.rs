@@ -4,8 +4,10 @@
 //! - `bench`: speed, memory and size figures side by side with the peers
 //! - `fixture`: regenerate the signed fixture repository under `tests/data`
 //! - `locks`: refresh the lock of every shipped spec
+//! - `digests`: the digest of every shipped spec built from its lock (diff before/after)
 
 mod bench;
+mod digests;
 mod fixture;
 mod locks;
 mod test;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <test|bench|fixture|locks> [args]");
+        eprintln!("usage: cargo xtask <test|bench|fixture|locks|digests> [args]");
         return ExitCode::FAILURE;
     };
     // Tasks run from the workspace root whatever the caller's directory.
@@ -32,8 +34,9 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "fixture" => fixture::run(rest),
         "locks" => locks::run(rest),
+        "digests" => digests::run(rest),
         other => Err(anyhow::anyhow!(
-            "unknown task `{other}`: expected test, bench, fixture or locks"
+            "unknown task `{other}`: expected test, bench, fixture, locks or digests"
         )),
     };
     match result {
