@@ -7,8 +7,6 @@
 //! Needs `gpg` and `gpgv` (`cargo xtask test` installs them); tests start with
 //! `if hostile::skip_without_gpg("name") { return; }`.
 
-#![allow(dead_code)] // builders for the `hostile_*` modules; not every module uses every piece
-
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -468,7 +466,6 @@ pub mod flag {
     pub const SYMLINK: u8 = b'2';
     pub const DIR: u8 = b'5';
     pub const PAX: u8 = b'x';
-    pub const GNU_LONGNAME: u8 = b'L';
 }
 
 impl TarBuilder {
