@@ -269,15 +269,17 @@ impl Cache {
         &self.root
     }
 
-    fn blob(&self, sha256: &str) -> PathBuf {
-        self.root.join("sha256").join(sha256)
+    /// The file of `sha256`; `None` unless it is 64 hex digits (a name from an index or a
+    /// lock becomes a path only so).
+    fn blob(&self, sha256: &str) -> Option<PathBuf> {
+        crate::package::valid_sha256(sha256).then(|| self.root.join("sha256").join(sha256))
     }
 
     /// The verified content for `sha256`, which the signed index says is `size` bytes, or
     /// `None`. An entry of another size is not even read; one that does not hash to its name
     /// is removed. Nothing else in the cache is trusted: a rewritten file costs a download.
     pub fn get(&self, sha256: &str, size: u64) -> Option<Vec<u8>> {
-        let path = self.blob(sha256);
+        let path = self.blob(sha256)?;
         let len = fs_err::metadata(&path).ok()?.len();
         if len != size {
             let _ = fs_err::remove_file(&path);
@@ -294,7 +296,13 @@ impl Cache {
 
     /// Store verified bytes under their hash (atomically: temp file + rename).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
-        self.write_atomic(&self.blob(sha256), data)
+        let path = self.blob(sha256).ok_or_else(|| {
+            FetchError::Cache(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("`{}` is not a SHA256", crate::repo::packages::shown(sha256)),
+            ))
+        })?;
+        self.write_atomic(&path, data)
     }
 
     fn signed_path(&self, url: &str) -> PathBuf {
@@ -759,6 +767,11 @@ mod tests {
             e,
             "`http://x/pool/a.deb` has an invalid SHA256 `../../secret`: expected 64 hex digits"
         );
+        // The cache itself refuses such a name, whoever asks.
+        let cache = Cache::new(dir.path().join("cache"));
+        assert!(cache.get("../../secret", 1).is_none());
+        assert!(cache.put("../../secret", b"y").is_err());
+        assert_eq!(fs_err::read(dir.path().join("secret")).unwrap(), b"x");
     }
 
     #[test]

@@ -457,7 +457,7 @@ fn read_indexes(
     let warm: Vec<Option<Vec<u8>>> = plain
         .par_iter()
         .map(|p| {
-            p.filter(|c| c.size <= limit.bytes && crate::package::valid_sha256(&c.sha256))
+            p.filter(|c| c.size <= limit.bytes)
                 .and_then(|c| fetcher.cache.get(&c.sha256, c.size))
         })
         .collect();

@@ -52,7 +52,7 @@ impl Release {
             let size = size
                 .parse()
                 .map_err(|_| RepoError::BadHashLine(line.to_owned()))?;
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !crate::package::valid_sha256(hash) {
                 return Err(RepoError::BadHashLine(line.to_owned()));
             }
             sha256.insert(
