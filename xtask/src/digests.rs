@@ -10,17 +10,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 pub fn run(args: &[String]) -> Result<()> {
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "--bin", "compose"])
-        .status()?;
-    if !st.success() {
-        bail!("build failed");
-    }
-    let mut specs: Vec<_> = std::fs::read_dir("specs")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    specs.sort();
+    crate::tools::build_compose(true)?;
+    let specs = crate::tools::shipped_specs()?;
     let scratch = std::env::temp_dir().join(format!("compose-digests-{}", std::process::id()));
     for spec in &specs {
         let name = spec.file_stem().unwrap_or_default().to_string_lossy();

@@ -4,6 +4,29 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+/// Build the `compose` binary (`--release` when `release`).
+pub fn build_compose(release: bool) -> Result<()> {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--bin", "compose"]);
+    if release {
+        cmd.arg("--release");
+    }
+    if !cmd.status()?.success() {
+        bail!("build failed");
+    }
+    Ok(())
+}
+
+/// Every shipped spec (`specs/*.toml`), sorted.
+pub fn shipped_specs() -> Result<Vec<std::path::PathBuf>> {
+    let mut specs: Vec<_> = std::fs::read_dir("specs")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    specs.sort();
+    Ok(specs)
+}
+
 /// Is `tool` on PATH?
 pub fn have(tool: &str) -> bool {
     Command::new("sh")
