@@ -25,7 +25,7 @@ use crate::repo::release::{FileHash, Release};
 use crate::resolve::{self, Universe};
 use crate::rootfs::{self, Tree, generated};
 use crate::sbom;
-use crate::spec::{Location, Platform, Source, Spec};
+use crate::spec::{Location, Platform, Source, Spec, template};
 
 /// The distroless image variants: `latest`, `nonroot`, `debug`, `debug-nonroot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -160,39 +160,52 @@ impl Variant {
         }
     }
 
-    /// Apply the variant to a chain: a debug layer on top, the user and workdir of nonroot.
+    /// The user the image runs as: root for `latest` and `debug`, `nonroot` (65532)
+    /// otherwise, whatever the image (as distroless's tags).
+    pub fn user(self) -> &'static str {
+        if self.nonroot { "65532" } else { "0" }
+    }
+
+    /// The working directory that goes with `user`.
+    pub fn workdir(self) -> &'static str {
+        if self.nonroot { "/home/nonroot" } else { "/" }
+    }
+
+    /// Apply the variant to a chain: for debug, a layer on top with busybox and the spec's
+    /// `[debug] include`, `/busybox` on `PATH`. The debug image starts what the chain starts
+    /// (a runtime's entrypoint and cmd); a chain that starts nothing starts `/busybox/sh`.
+    /// The user is not part of the chain: see `user`.
     pub fn apply(self, chain: &mut Vec<Spec>) {
-        if self.debug {
-            let mut debug = chain.last().expect("a chain has a level").clone();
-            debug.name = format!("{}-debug", debug.name);
-            debug.include = vec!["busybox-static".to_owned()];
-            debug.partial = Vec::new();
-            debug.symlinks = std::iter::once("busybox")
-                .chain(BUSYBOX_APPLETS.iter().copied())
-                .map(|a| crate::spec::Symlink {
-                    path: format!("/busybox/{a}"),
-                    target: "/usr/bin/busybox".to_owned(),
-                })
-                .collect();
+        if !self.debug {
+            return;
+        }
+        let mut debug = chain.last().expect("a chain has a level").clone();
+        debug.name = format!("{}-debug", debug.name);
+        debug.include = std::iter::once("busybox-static".to_owned())
+            .chain(debug.debug_include.iter().cloned())
+            .collect();
+        debug.partial = Vec::new();
+        debug.symlinks = std::iter::once("busybox")
+            .chain(BUSYBOX_APPLETS.iter().copied())
+            .map(|a| crate::spec::Symlink {
+                path: format!("/busybox/{a}"),
+                target: "/usr/bin/busybox".to_owned(),
+            })
+            .collect();
+        if debug.config.entrypoint.is_none() && debug.config.cmd.is_none() {
             debug.config.entrypoint = Some(vec!["/busybox/sh".to_owned()]);
-            debug.config.cmd = None;
-            let path = debug
-                .config
-                .env
-                .get("PATH")
-                .cloned()
-                .unwrap_or_else(|| DEFAULT_PATH.to_owned());
-            debug
-                .config
-                .env
-                .insert("PATH".to_owned(), format!("{path}:/busybox"));
-            chain.push(debug);
         }
-        if self.nonroot {
-            let top = chain.last_mut().expect("a chain has a level");
-            top.config.user = Some("65532".to_owned());
-            top.config.workdir = Some("/home/nonroot".to_owned());
-        }
+        let path = debug
+            .config
+            .env
+            .get("PATH")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_PATH.to_owned());
+        debug
+            .config
+            .env
+            .insert("PATH".to_owned(), format!("{path}:/busybox"));
+        chain.push(debug);
     }
 }
 
@@ -736,6 +749,8 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
                 levels
             }
         };
+        // Every package the environment names is in the image (debug layer included).
+        expand_env(plain.last().expect("non-empty chain"), &levels)?;
         for (location, suite, release, date) in &indexes.releases {
             lock.sources.push(LockedSource {
                 location: location.clone(),
@@ -1208,7 +1223,10 @@ fn build_platform(
             "/etc/ssl/certs/ca-certificates.crt".into(),
         );
     }
-    env.extend(top.config.env.clone());
+    env.extend(
+        expand_env(top, levels)
+            .with_context(|| format!("cannot build `{}` for {platform}", top.name))?,
+    );
     let history: Vec<(&Layer, String)> = layers
         .iter()
         .zip(chain.iter().zip(levels))
@@ -1222,8 +1240,8 @@ fn build_platform(
     let config = oci::config_json(&ImageInput {
         platform: oci_platform(platform),
         created: epoch,
-        user: top.config.user.as_deref(),
-        workdir: top.config.workdir.as_deref(),
+        user: Some(opts.variant.user()),
+        workdir: Some(opts.variant.workdir()),
         entrypoint: top.config.entrypoint.as_deref(),
         cmd: top.config.cmd.as_deref(),
         env: &env,
@@ -1263,6 +1281,32 @@ fn build_platform(
         layer_reports,
         package_reports,
     })
+}
+
+/// The spec's `[config] env` with every package version it names (`spec::template`) taken
+/// from this platform's plan, so a build from the lock says what a resolved build says.
+pub fn expand_env(top: &Spec, levels: &[LevelPlan]) -> Result<BTreeMap<String, String>> {
+    let versions: BTreeMap<&str, &crate::package::Version> = levels
+        .iter()
+        .flat_map(|l| l.entries.iter())
+        .map(|e| (e.name.as_str(), &e.version))
+        .collect();
+    top.config
+        .env
+        .iter()
+        .map(|(key, value)| {
+            let pieces = template::parse(value)
+                .map_err(|m| anyhow::anyhow!("`config.env.{key}`: {m}"))?;
+            let expanded = template::expand(&pieces, |p| versions.get(p).copied()).map_err(|p| {
+                anyhow::anyhow!(
+                    "`config.env.{key}` of `{}` names package `{p}`, which is not in the image\n\nhint: name a package of the image (`compose why {} {p}` says why it is not)",
+                    top.name,
+                    top.path.display()
+                )
+            })?;
+            Ok((key.clone(), expanded))
+        })
+        .collect()
 }
 
 /// The package (name and contents) that ships the CA certificates, in levels `0..=upto`.

@@ -11,6 +11,8 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod template;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read spec `{}`", path.display())]
@@ -55,6 +57,8 @@ struct RawSpec {
     symlinks: Vec<Spanned<RawSymlink>>,
     #[serde(default)]
     generate: RawGenerate,
+    #[serde(default)]
+    debug: RawDebug,
     /// OCI annotations of the manifests and index; short keys name the predefined ones.
     #[serde(default)]
     annotations: BTreeMap<String, Spanned<String>>,
@@ -65,6 +69,14 @@ struct RawSpec {
 struct RawSymlink {
     path: String,
     target: String,
+}
+
+/// `[debug]`: what the debug variants add besides busybox.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDebug {
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,10 +134,11 @@ struct RawPaths {
 struct RawConfig {
     entrypoint: Option<Vec<String>>,
     cmd: Option<Vec<String>>,
-    user: Option<Spanned<String>>,
-    workdir: Option<Spanned<String>>,
+    /// Refused: the variant decides the user and working directory (read only to say so).
+    user: Option<Spanned<toml::Value>>,
+    workdir: Option<Spanned<toml::Value>>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
 }
@@ -253,13 +266,13 @@ impl PathFilter {
     }
 }
 
-/// The OCI image configuration a spec asks for (merged along the chain).
+/// The OCI image configuration a spec asks for (merged along the chain). User and working
+/// directory are not here: the variant decides them (`pipeline::Variant`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
+    /// Values may name package versions (`template`), expanded per platform at build time.
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
 }
@@ -300,6 +313,9 @@ pub struct Spec {
     pub partial: Vec<Partial>,
     /// Generate `/etc/ssl/certs/java/cacerts` from the CA bundle (inherited).
     pub java_cacerts: bool,
+    /// Packages the debug variants add to their layer besides busybox (`[debug] include`,
+    /// the parent's then this level's).
+    pub debug_include: Vec<String>,
     /// OCI annotations, full keys (inherited; a level overrides its parent's).
     pub annotations: BTreeMap<String, String>,
 }
@@ -584,32 +600,21 @@ fn validate(
     if let Some(c) = rc.cmd {
         config.cmd = Some(c);
     }
-    if let Some(u) = rc.user {
-        let user = u.get_ref();
-        let ok = !user.is_empty()
-            && user
-                .split(':')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
-        if !ok {
+    for (key, value) in [("user", &rc.user), ("workdir", &rc.workdir)] {
+        if let Some(v) = value {
             return Err(invalid(
-                u.span(),
+                v.span(),
                 format!(
-                    "`user` must be numeric `UID` or `UID:GID` (the image has no user database to look names up), not `{user}`"
+                    "`config.{key}` is not a spec setting: the variant decides it (root from `/` for `latest` and `debug`, 65532 from `/home/nonroot` for `nonroot` and `debug-nonroot`)\n\nhint: remove `{key}` and build with `--variant nonroot` for an unprivileged image"
                 ),
             ));
         }
-        config.user = Some(user.clone());
     }
-    if let Some(w) = rc.workdir {
-        if !w.get_ref().starts_with('/') {
-            return Err(invalid(
-                w.span(),
-                "`workdir` must be an absolute path".into(),
-            ));
-        }
-        config.workdir = Some(w.into_inner());
+    for (key, value) in rc.env {
+        template::parse(value.get_ref())
+            .map_err(|m| invalid(value.span(), format!("`config.env.{key}`: {m}")))?;
+        config.env.insert(key, value.into_inner());
     }
-    config.env.extend(rc.env);
     config.labels.extend(rc.labels);
 
     let mut symlinks = Vec::new();
@@ -651,6 +656,26 @@ fn validate(
         let full = annotation_key(key).map_err(|m| invalid(value.span(), m))?;
         annotations.insert(full, value.get_ref().clone());
     }
+    let mut debug_include = parent.map(|p| p.debug_include.clone()).unwrap_or_default();
+    for p in &raw.debug.include {
+        let n = p.get_ref();
+        let bare = n.split('=').next().unwrap_or(n);
+        if !crate::package::valid_name(bare) {
+            return Err(invalid(
+                p.span(),
+                format!("`debug.include`: invalid package name `{n}`"),
+            ));
+        }
+        if exclude.contains(bare) {
+            return Err(invalid(
+                p.span(),
+                format!("package `{n}` is in `debug.include` and excluded"),
+            ));
+        }
+        if !debug_include.contains(n) {
+            debug_include.push(n.clone());
+        }
+    }
     let java_cacerts = raw
         .generate
         .java_cacerts
@@ -669,6 +694,7 @@ fn validate(
         symlinks,
         partial,
         java_cacerts,
+        debug_include,
         annotations,
     })
 }
@@ -694,8 +720,9 @@ exclude = ["debconf", "libgcc-s1"]
 [paths]
 exclude = ["/usr/share/doc/**"]
 [config]
-user = "0"
 env = { PATH = "/usr/bin" }
+[debug]
+include = ["gdb"]
 "#;
 
     fn err(text: &str) -> String {
@@ -761,13 +788,53 @@ env = { PATH = "/usr/bin" }
         );
         assert!(msg.contains("both included and excluded"), "{msg}");
         let msg = err(
-            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[config]\nuser = \"nonroot\"\n",
+            "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[config]\nenv = { V = \"{major:jre}\" }\n",
         );
-        assert!(msg.contains("s.toml:8:8"), "{msg}");
+        assert!(
+            msg.contains("s.toml:8:13: `config.env.V`: unknown field `major`"),
+            "{msg}"
+        );
         let msg = err(
             "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[paths]\nexclude = [\"usr/share\"]\n",
         );
         assert!(msg.contains("must be absolute"), "{msg}");
+    }
+
+    /// Issue 12: the variant decides the user, as distroless's tags do.
+    #[test]
+    fn user_and_workdir_are_refused_with_a_hint() {
+        for (line, column, key) in [
+            ("user = \"65532\"", 8, "user"),
+            ("workdir = \"/w\"", 11, "workdir"),
+        ] {
+            let msg = err(&format!(
+                "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[config]\n{line}\n"
+            ));
+            assert!(
+                msg.contains(&format!("s.toml:8:{column}: `config.{key}` is not a spec setting: the variant decides it")),
+                "{msg}"
+            );
+            assert!(msg.contains("\n\nhint: remove `"), "{msg}");
+            assert!(msg.contains("--variant nonroot"), "{msg}");
+            assert_eq!(msg.lines().count(), 3, "one line, then the hint: {msg}");
+        }
+    }
+
+    #[test]
+    fn debug_include_names_packages_that_are_not_excluded() {
+        let head = "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\nexclude = [\"gdb\"]\n[debug]\n";
+        let msg = err(&format!("{head}include = [\"Not A Name\"]\n"));
+        assert!(
+            msg.contains("s.toml:9:12: `debug.include`: invalid package name `Not A Name`"),
+            "{msg}"
+        );
+        let msg = err(&format!("{head}include = [\"gdb\"]\n"));
+        assert!(
+            msg.contains("s.toml:9:12: package `gdb` is in `debug.include` and excluded"),
+            "{msg}"
+        );
+        let msg = err(&format!("{head}exclude = [\"gdb\"]\n"));
+        assert!(msg.contains("unknown field `exclude`"), "{msg}");
     }
 
     #[test]
@@ -810,6 +877,8 @@ keep = ["/usr/share/doc/*/copyright"]
 [config]
 entrypoint = ["/bin/x"]
 env = { LANG = "C.UTF-8" }
+[debug]
+include = ["strace", "gdb"]
 [annotations]
 description = "C runtime"
 "com.example.team" = "platform"
@@ -826,7 +895,8 @@ description = "C runtime"
         assert!(!cc.paths.allows("/usr/share/doc/libc6/changelog.gz"));
         assert!(cc.paths.allows("/usr/share/doc/libc6/copyright"));
         assert!(chain[0].paths.allows("/usr/lib/x"));
-        assert_eq!(cc.config.user.as_deref(), Some("0"));
+        assert_eq!(cc.debug_include, vec!["gdb", "strace"]);
+        assert_eq!(chain[0].debug_include, vec!["gdb"]);
         assert_eq!(cc.config.env.len(), 2);
         assert_eq!(cc.platforms[0].debian_arch, "amd64");
         assert_eq!(
