@@ -176,8 +176,8 @@ mod tests {
         // Four components (bookworm's 17.0.21.1), an epoch, no separator to cut at.
         assert_eq!(
             expand_with(
-                "{upstream-version:j|before:+}",
-                "j",
+                "{upstream-version:jre|before:+}",
+                "jre",
                 "17.0.21.1+2-1~deb12u1"
             )
             .unwrap(),

@@ -67,7 +67,7 @@ const IMAGES: &[(&str, &str, &str)] = &[
     ("python3-debug", "python3", "debug"),
     ("java21", "java21", "latest"),
     ("java17", "java17", "latest"),
-    ("java17-debug-nonroot", "java17", "debug-nonroot"),
+    ("java21-debug-nonroot", "java21", "debug-nonroot"),
     ("java11", "java11", "nonroot"),
     ("nodejs", "nodejs", "latest"),
 ];
@@ -368,7 +368,19 @@ fn family_builds_shares_layers_and_has_its_structure() {
                 fs.contains_key("busybox/sh") && fs.contains_key("usr/bin/busybox"),
                 "{key}"
             );
-            assert_eq!(b.image.config["config"]["Entrypoint"][0], "/busybox/sh");
+            // Issue 12: a runtime's debug image starts the runtime, as distroless's do.
+            let starts = &b.image.config["config"]["Entrypoint"];
+            if key.starts_with("python3") {
+                assert_eq!(starts, &serde_json::json!(["/usr/bin/python3.13"]), "{key}");
+            } else if key.starts_with("java") {
+                assert_eq!(
+                    starts,
+                    &serde_json::json!(["/usr/bin/java", "-jar"]),
+                    "{key}"
+                );
+            } else {
+                assert_eq!(starts, &serde_json::json!(["/busybox/sh"]), "{key}");
+            }
         } else {
             assert!(!fs.keys().any(|k| k.starts_with("busybox")), "{key}");
         }
@@ -395,19 +407,28 @@ fn family_builds_shares_layers_and_has_its_structure() {
                 "{key}"
             );
         }
-        let nonroot = key.starts_with("python3") && !key.contains("debug")
-            || key.contains("nonroot")
-            || key == "java11"
-            || key == "nodejs";
-        if nonroot {
-            assert_eq!(cfg["User"], "65532", "{key}");
-            assert_eq!(cfg["WorkingDir"], "/home/nonroot", "{key}");
-        }
+        // Issue 12: the variant decides the user, whatever the image (python3 and nodejs
+        // included): root for latest and debug, 65532 for the nonroot ones.
+        let nonroot = key.contains("nonroot") || key == "java11";
+        let (user, workdir) = if nonroot {
+            ("65532", "/home/nonroot")
+        } else {
+            ("0", "/")
+        };
+        assert_eq!(cfg["User"], user, "{key}");
+        assert_eq!(cfg["WorkingDir"], workdir, "{key}");
         if key.starts_with("java") {
+            // The full version (`21.0.9`), compared with `java -version` in
+            // `java_images_run_and_trust_the_ca_bundle`.
             let version = key.trim_start_matches("java").split('-').next().unwrap();
+            let java_version = env
+                .iter()
+                .find_map(|e| e.strip_prefix("JAVA_VERSION="))
+                .unwrap_or_else(|| panic!("{key}: no JAVA_VERSION"));
             assert!(
-                env.contains(&format!("JAVA_VERSION={version}").as_str()),
-                "{key}"
+                java_version.starts_with(&format!("{version}."))
+                    && java_version.split('.').all(|n| n.parse::<u32>().is_ok()),
+                "{key}: JAVA_VERSION={java_version}"
             );
             assert!(env.contains(&"LANG=C.UTF-8"), "{key}");
             assert!(
@@ -425,16 +446,16 @@ fn family_builds_shares_layers_and_has_its_structure() {
                     && fs["usr/bin/java"].kind == tar::EntryType::Symlink,
                 "{key}"
             );
-            if !debug {
-                assert_eq!(
-                    cfg["Entrypoint"],
-                    serde_json::json!(["/usr/bin/java", "-jar"]),
-                    "{key}"
-                );
-            }
-            assert!(
-                !fs.keys().any(|k| k.ends_with("/bin/javac")),
-                "{key}: no compiler"
+            assert_eq!(
+                cfg["Entrypoint"],
+                serde_json::json!(["/usr/bin/java", "-jar"]),
+                "{key}"
+            );
+            // Debug images carry the JDK (`[debug] include`), the others no compiler.
+            assert_eq!(
+                fs.keys().any(|k| k.ends_with("/bin/javac")),
+                debug,
+                "{key}: javac"
             );
             let ks = &fs["etc/ssl/certs/java/cacerts"].data;
             assert_eq!(&ks[..4], &[0xFE, 0xED, 0xFE, 0xED], "{key}: JKS magic");
@@ -471,7 +492,7 @@ fn family_passes_container_structure_test() {
         "python3-debug",
         "nodejs",
         "java17",
-        "java17-debug-nonroot",
+        "java21-debug-nonroot",
     ] {
         let b = &f.images[key];
         let debug = key.contains("debug");
@@ -681,7 +702,7 @@ public class Trust {
         String::from_utf8_lossy(&st.stderr)
     );
     let class = src.join("Trust.class");
-    for key in ["java21", "java17", "java11", "java17-debug-nonroot"] {
+    for key in ["java21", "java17", "java11", "java21-debug-nonroot"] {
         let b = &f.images[key];
         let bundle = text(&b.image, "etc/ssl/certs/ca-certificates.crt")
             .matches("BEGIN CERTIFICATE")
@@ -714,6 +735,24 @@ public class Trust {
             err.contains(&format!("version \"{version}")),
             "{key}: {out}{err}"
         );
+        // Issue 12: JAVA_VERSION is the version `java -version` prints (`openjdk version
+        // "21.0.9"`), the one its build line starts with (`build 21.0.9+10-...`).
+        let printed = err
+            .split("version \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("{key}: {err}"));
+        let env: Vec<&str> = b.image.config["config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            env.contains(&format!("JAVA_VERSION={printed}").as_str()),
+            "{key}: java -version says {printed}, the config {env:?}"
+        );
+        assert!(err.contains(&format!("(build {printed}+")), "{key}: {err}");
         let (code, out, err) = runc(
             b,
             &format!("{key}-trust"),
@@ -756,6 +795,47 @@ public class Trust {
     }
 }
 
+/// Issue 12: the Java debug image carries the JDK (`[debug] include`): its javac reports the
+/// image's JAVA_VERSION, compiles a class in the image, and the JRE runs it.
+#[test]
+fn java_debug_image_compiles_with_its_jdk() {
+    if !enabled() {
+        return;
+    }
+    require(&["umoci", "runc"]);
+    let f = family();
+    let b = &f.images["java21-debug-nonroot"];
+    let src = f.work.join("hello-src");
+    fs_err::create_dir_all(&src).unwrap();
+    let hello = src.join("Hello.java");
+    fs_err::write(
+        &hello,
+        "public class Hello {\n    public static void main(String[] a) {\n        System.out.println(\"hello \" + Runtime.version().feature());\n    }\n}\n",
+    )
+    .unwrap();
+    let java_version = b.image.config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e.as_str().unwrap().strip_prefix("JAVA_VERSION="))
+        .unwrap()
+        .to_owned();
+    let jdk = "/usr/lib/jvm/java-21-openjdk-amd64/bin";
+    let script = format!(
+        "{jdk}/javac -version && {jdk}/javac -d /tmp/out /app/Hello.java && java -cp /tmp/out Hello"
+    );
+    let (code, out, err) = runc(
+        b,
+        "javac",
+        65532,
+        &["/busybox/sh", "-c", &script],
+        &[(&hello, "/app/Hello.java")],
+    );
+    assert_eq!(code, 0, "javac in the debug image: {out}\n{err}");
+    assert!(out.contains(&format!("javac {java_version}\n")), "{out}");
+    assert_eq!(out.lines().last(), Some("hello 21"), "{out}");
+}
+
 #[test]
 fn nodejs_and_debug_shells_run() {
     if !enabled() {
@@ -776,7 +856,7 @@ fn nodejs_and_debug_shells_run() {
         out.trim(),
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 65532"
     );
-    for key in ["python3-debug", "java17-debug-nonroot"] {
+    for key in ["python3-debug", "java21-debug-nonroot"] {
         let (code, out, err) = runc(
             &f.images[key],
             key,
@@ -790,8 +870,9 @@ fn nodejs_and_debug_shells_run() {
     if docker_available() {
         let (code, out, err) = docker_run("nodejs", &["-e", js], None);
         assert_eq!(code, 0, "docker node: {out}\n{err}");
-        let (code, out, _) = docker_run("python3-debug", &["-c", "echo ok"], None);
-        assert_eq!((code, out.trim()), (0, "ok"));
+        // The debug image starts python3 (its entrypoint), not a shell.
+        let (code, out, err) = docker_run("python3-debug", &["-c", "print('ok')"], None);
+        assert_eq!((code, out.trim()), (0, "ok"), "{err}");
     }
 }
 
@@ -1054,7 +1135,7 @@ fn multiarch_python3_is_pushed_and_archived() {
         let cfg = f.work.join("python3-single.cst.yaml");
         fs_err::write(
             &cfg,
-            "schemaVersion: '2.0.0'\nfileExistenceTests:\n- name: 'python'\n  path: '/usr/bin/python3.13'\n  shouldExist: true\n  permissions: '-rwxr-xr-x'\n- name: 'no shell'\n  path: '/bin/sh'\n  shouldExist: false\nmetadataTest:\n  user: '65532'\n  workdir: '/home/nonroot'\n  entrypoint: ['/usr/bin/python3.13']\n",
+            "schemaVersion: '2.0.0'\nfileExistenceTests:\n- name: 'python'\n  path: '/usr/bin/python3.13'\n  shouldExist: true\n  permissions: '-rwxr-xr-x'\n- name: 'no shell'\n  path: '/bin/sh'\n  shouldExist: false\nmetadataTest:\n  user: '0'\n  workdir: '/'\n  entrypoint: ['/usr/bin/python3.13']\n",
         )
         .unwrap();
         let o = Command::new("container-structure-test")

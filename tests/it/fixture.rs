@@ -87,7 +87,7 @@ impl Env {
     pub fn tool_spec(&self) -> PathBuf {
         self.spec(
             "tool",
-            "[packages]\ninclude = [\"f-tool\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\", \"/usr/share/man/**\", \"/usr/share/locale/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\"]\nuser = \"65532\"\nworkdir = \"/home/nonroot\"\nenv = { LANG = \"C.UTF-8\" }\n",
+            "[packages]\ninclude = [\"f-tool\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\", \"/usr/share/man/**\", \"/usr/share/locale/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\"]\nenv = { LANG = \"C.UTF-8\" }\n",
         )
     }
 }
@@ -214,8 +214,8 @@ fn builds_a_complete_image_from_the_fixture() {
 
     // Config.
     let cfg = &img.config["config"];
-    assert_eq!(cfg["User"], "65532");
-    assert_eq!(cfg["WorkingDir"], "/home/nonroot");
+    assert_eq!(cfg["User"], "0", "latest runs as root, as distroless");
+    assert_eq!(cfg["WorkingDir"], "/");
     assert_eq!(cfg["Entrypoint"][0], "/usr/bin/ftool");
     let env_list: Vec<&str> = cfg["Env"]
         .as_array()
@@ -268,7 +268,7 @@ fn extends_chain_makes_one_layer_per_level_and_shares_the_lower_layer() {
     );
     fs_err::write(
         env.path("ftop.toml"),
-        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n[config]\nuser = \"65532\"\n",
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n",
     )
     .unwrap();
     env.build(&base, "base", &[]).digest();
@@ -286,7 +286,7 @@ fn extends_chain_makes_one_layer_per_level_and_shares_the_lower_layer() {
         "f-libc stays in the lower layer"
     );
     assert!(!t.layers[1].contains_key("etc/passwd"));
-    assert_eq!(t.config["config"]["User"], "65532");
+    assert_eq!(t.config["config"]["User"], "0");
 }
 
 #[test]
@@ -694,13 +694,8 @@ fn lock_round_trip_check_and_locked_builds() {
         "the spec's hash is recorded"
     );
     assert!(
-        !text.contains("tool-debug"),
-        "no busybox-static in the fixture: no debug layer"
-    );
-    assert!(
-        r.stderr.contains("debug variant is not locked"),
-        "{}",
-        r.stderr
+        text.contains("layer = \"tool-debug\"\nname = \"busybox-static\""),
+        "the debug variant's layer is locked: {text}"
     );
     // Stable: locking again changes nothing; `--check` agrees.
     let again = env.lock(&spec, &[]);
@@ -905,4 +900,163 @@ fn diff_of_two_locks_as_a_table_and_json() {
                 && r["change"] == "downgraded"
                 && r["platform"] == "linux/amd64")
     );
+}
+
+// Issue 12: the variant decides the user; debug keeps what the chain starts and adds
+// `[debug] include`; env values name package versions.
+
+/// A runtime-like spec: an entrypoint and cmd, a debug-only package, versions in the env.
+fn runtime_spec(env: &Env) -> PathBuf {
+    env.spec(
+        "rt",
+        "[packages]\ninclude = [\"f-tool\"]\n\n[paths]\nexclude = [\"/usr/lib/f-jvm/lib/ct.sym\"]\n\n[debug]\ninclude = [\"f-jdk\"]\n\n[config]\nentrypoint = [\"/usr/bin/ftool\", \"-x\"]\ncmd = [\"app\"]\nenv = { LIBC = \"{upstream-version:f-libc}\", LIBC_DEB = \"{version:f-libc}\", BRACES = \"{{x}}\" }\n",
+    )
+}
+
+fn env_of(img: &crate::harness::Image) -> Vec<String> {
+    img.config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_variant_decides_the_user_and_debug_keeps_the_entrypoint() {
+    let env = Env::new();
+    let spec = runtime_spec(&env);
+    let mut images = std::collections::BTreeMap::new();
+    for variant in ["latest", "nonroot", "debug", "debug-nonroot"] {
+        env.build(&spec, &format!("rt-{variant}"), &["--variant", variant])
+            .digest();
+        images.insert(variant, read_image(&env.path(&format!("rt-{variant}"))));
+    }
+    for (variant, img) in &images {
+        let cfg = &img.config["config"];
+        let want = if variant.contains("nonroot") {
+            ("65532", "/home/nonroot")
+        } else {
+            ("0", "/")
+        };
+        assert_eq!(
+            (cfg["User"].as_str(), cfg["WorkingDir"].as_str()),
+            (Some(want.0), Some(want.1)),
+            "{variant}"
+        );
+        // Debug or not, the image starts the runtime.
+        assert_eq!(
+            cfg["Entrypoint"],
+            serde_json::json!(["/usr/bin/ftool", "-x"]),
+            "{variant}"
+        );
+        assert_eq!(cfg["Cmd"], serde_json::json!(["app"]), "{variant}");
+        let envs = env_of(img);
+        for want in ["LIBC=1.0", "LIBC_DEB=1.0-2", "BRACES={x}"] {
+            assert!(envs.iter().any(|e| e == want), "{variant}: {envs:?}");
+        }
+        let path = envs.iter().find(|e| e.starts_with("PATH=")).unwrap();
+        assert_eq!(
+            path.ends_with(":/busybox"),
+            variant.starts_with("debug"),
+            "{variant}: {path}"
+        );
+    }
+    // The debug layer: busybox, the applet links and `[debug] include` with its
+    // dependencies already below; the spec's `[paths]` filter applies to it too.
+    let (latest, debug) = (&images["latest"], &images["debug"]);
+    assert_eq!(debug.layer_digests[..1], latest.layer_digests[..]);
+    assert_eq!(debug.layers.len(), 2);
+    let top = &debug.layers[1];
+    for path in [
+        "usr/bin/busybox",
+        "busybox/sh",
+        "usr/lib/f-jvm/bin/fjavac",
+        "var/lib/dpkg/status.d/f-jdk",
+        "var/lib/dpkg/status.d/busybox-static",
+    ] {
+        assert!(top.contains_key(path), "{path} in the debug layer");
+    }
+    assert!(
+        !top.contains_key("usr/lib/f-jvm/lib/ct.sym"),
+        "[paths] exclude holds"
+    );
+    assert!(
+        !top.contains_key("var/lib/dpkg/status.d/f-tool"),
+        "f-tool stays below"
+    );
+    assert!(
+        !latest
+            .merged()
+            .keys()
+            .any(|k| k.contains("f-jvm") || k.contains("busybox"))
+    );
+    assert_eq!(
+        images["debug-nonroot"].layer_digests, debug.layer_digests,
+        "same layers"
+    );
+
+    // A chain that starts nothing starts busybox's shell in debug.
+    let plain = env.spec("plain", "[packages]\ninclude = [\"f-base-files\"]\n");
+    env.build(&plain, "plain-debug", &["--variant", "debug"])
+        .digest();
+    let cfg = &read_image(&env.path("plain-debug")).config["config"];
+    assert_eq!(cfg["Entrypoint"], serde_json::json!(["/busybox/sh"]));
+    assert!(cfg["Cmd"].is_null(), "{cfg}");
+    assert_eq!(cfg["User"], "0");
+}
+
+#[test]
+fn env_templates_take_versions_from_the_plan_and_the_lock() {
+    let env = Env::new();
+    // The debug-only package's version: `before:+` cuts the build number off.
+    let spec = env.spec(
+        "jdk",
+        "[packages]\ninclude = [\"f-tool\"]\n\n[debug]\ninclude = [\"f-jdk\"]\n\n[config]\nenv = { JDK = \"{upstream-version:f-jdk|before:+}\", JDK_FULL = \"{upstream-version:f-jdk}\" }\n",
+    );
+    let resolved = env
+        .build(&spec, "resolved", &["--variant", "debug"])
+        .digest();
+    let envs = env_of(&read_image(&env.path("resolved")));
+    assert!(envs.iter().any(|e| e == "JDK=2.5.1"), "{envs:?}");
+    assert!(envs.iter().any(|e| e == "JDK_FULL=2.5.1+7"), "{envs:?}");
+    // latest has no f-jdk: a one-line error naming the key and the package.
+    env.build(&spec, "latest", &[])
+        .fails_with("`config.env.JDK` of `jdk` names package `f-jdk`, which is not in the image");
+    // The lock holds the debug layer with `[debug] include`; a build from it says the same.
+    let r = env.lock(&spec, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let text = fs_err::read_to_string(spec.with_extension("lock")).unwrap();
+    assert!(text.contains("\"jdk-debug\""), "{text}");
+    for name in ["busybox-static", "f-jdk"] {
+        assert!(
+            text.contains(&format!("layer = \"jdk-debug\"\nname = \"{name}\"")),
+            "{name}: {text}"
+        );
+    }
+    let locked = env
+        .build(
+            &spec,
+            "locked",
+            &["--variant", "debug", "--locked", "--offline"],
+        )
+        .digest();
+    assert_eq!(
+        locked, resolved,
+        "the lock gives the same bytes, env included"
+    );
+    // A package in no level is refused when locking, too.
+    let bad = env.spec(
+        "bad",
+        "[packages]\ninclude = [\"f-tool\"]\n\n[config]\nenv = { V = \"{version:f-absent}\" }\n",
+    );
+    env.lock(&bad, &[])
+        .fails_with("names package `f-absent`, which is not in the image");
+    // Syntax errors point at the value when the spec loads.
+    let syntax = env.spec(
+        "syntax",
+        "[packages]\ninclude = [\"f-tool\"]\n\n[config]\nenv = { V = \"{f-tool}\" }\n",
+    );
+    env.build(&syntax, "syntax", &[])
+        .fails_with("syntax.toml:13:13: `config.env.V`: `{f-tool}` is not");
 }

@@ -41,7 +41,7 @@ fn family_specs(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
     let top = env.path("ftop.toml");
     fs_err::write(
         &top,
-        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n[config]\nuser = \"65532\"\n[annotations]\ndescription = \"fixture top\"\n",
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n[annotations]\ndescription = \"fixture top\"\n",
     )
     .unwrap();
     (base, top)

@@ -212,6 +212,33 @@ fn packages() -> Vec<Pkg> {
             "xz",
             "testing",
         ),
+        // What the debug variant adds: busybox-static (by its Debian name) and, through
+        // `[debug] include`, a tool whose upstream version has a `+` (as OpenJDK's).
+        p(
+            "busybox-static",
+            "1.0-1",
+            "all",
+            "",
+            &[("usr/bin/busybox", 0o755, "#!/bin/sh\necho busybox\n")],
+            "xz",
+            "testing",
+        ),
+        p(
+            "f-jdk",
+            "2.5.1+7-1",
+            "all",
+            "Depends: f-tool (= 1.0-1)\n",
+            &[
+                (
+                    "usr/lib/f-jvm/bin/fjavac",
+                    0o755,
+                    "#!/bin/sh\necho fjavac\n",
+                ),
+                ("usr/lib/f-jvm/lib/ct.sym", 0o644, "ct\n"),
+            ],
+            "xz",
+            "testing",
+        ),
         p(
             "f-toonew",
             "1.0-1",
