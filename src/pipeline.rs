@@ -1404,7 +1404,7 @@ fn level_trees(
             let target = link.target.replace("{arch}", &platform.debian_arch);
             tree.insert(path, rootfs::Node::symlink(&target, epoch));
         }
-        rootfs::add_parents(&mut tree, &lower, &BTreeMap::new());
+        rootfs::settle_dirs(&mut tree, &lower);
         rootfs::check_tree(&tree, &lower)
             .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
         for (path, node) in &tree {

@@ -189,7 +189,10 @@ pub fn assemble(
                 dirs.entry(path.clone()).or_insert_with(|| node.clone());
             }
             let abs = format!("/{path}");
-            if !filter.allows(&abs) || only.is_some_and(|o| !o.allows(&abs)) {
+            // A partial package still carries what `[paths] keep` asks for (its copyright:
+            // licences travel with the binaries).
+            if !filter.allows(&abs) || only.is_some_and(|o| !o.allows(&abs) && !filter.keeps(&abs))
+            {
                 continue;
             }
             insert(&mut tree, lower, path, node)?;
@@ -489,6 +492,17 @@ pub fn add_parents(tree: &mut Tree, lower: &Tree, dirs: &BTreeMap<String, Node>)
     }
 }
 
+/// A level's layer carries a directory that a lower level already has only as that level
+/// has it (mode, owner, mtime; a tar entry would re-write them) and only as the parent of
+/// something of its own. Generated files of an upper level (the CA bundle's `/etc/ssl`, the
+/// SBOM's `/usr/share/sbom`) use this to leave the lower directories alone.
+pub fn settle_dirs(tree: &mut Tree, lower: &Tree) {
+    tree.retain(|path, node| {
+        node.kind != Kind::Dir || !lower.get(path).is_some_and(|n| n.kind == Kind::Dir)
+    });
+    add_parents(tree, lower, &BTreeMap::new());
+}
+
 /// In a tar, a hard link must follow the file it links to. Make the first path of each
 /// group (in tar order) hold the data and the others link to it.
 fn canonicalize_hardlinks(tree: &mut Tree) {
@@ -657,6 +671,41 @@ mod tests {
         assert!(t.contains_key("usr/lib/locale/C.utf8/LC_CTYPE"));
         assert!(!t.contains_key("usr/bin/locale"));
         assert!(t.contains_key("usr/lib/locale"), "parents are kept");
+        // What `[paths] keep` asks for stays too (issue 12: licences travel with binaries),
+        // and nothing else the level's filter would allow.
+        let d = deb(vec![
+            file("usr/lib/locale/C.utf8/LC_CTYPE", "ctype"),
+            file("usr/share/doc/libc-bin/copyright", "licence"),
+            file("usr/share/doc/libc-bin/changelog.gz", "log"),
+        ]);
+        let f = filter(&["/usr/share/doc/**"], &["/usr/share/doc/*/copyright"]);
+        let t = assemble(&[("libc-bin", &d)], &f, &partial, &Tree::new(), None).unwrap();
+        assert!(t.contains_key("usr/share/doc/libc-bin/copyright"));
+        assert!(!t.contains_key("usr/share/doc/libc-bin/changelog.gz"));
+    }
+
+    #[test]
+    fn upper_levels_carry_lower_directories_as_the_lower_level_has_them() {
+        let mut lower = Tree::new();
+        lower.insert("etc".into(), Node::dir(0o755, 0, 0, 10));
+        lower.insert("etc/ssl".into(), Node::dir(0o755, 0, 0, 10));
+        lower.insert("usr".into(), Node::dir(0o755, 0, 0, 10));
+        lower.insert("usr/share".into(), Node::dir(0o755, 0, 0, 10));
+        let mut t = Tree::new();
+        // What a generator of an upper level writes with its own epoch.
+        t.insert("etc".into(), Node::dir(0o755, 0, 0, 99));
+        t.insert("etc/ssl".into(), Node::dir(0o700, 0, 0, 99));
+        t.insert("etc/ssl/new".into(), Node::dir(0o755, 0, 0, 99));
+        t.insert("etc/ssl/new/f".into(), Node::file(&b"x"[..], 0o644, 99, None));
+        t.insert("usr/share".into(), Node::dir(0o755, 0, 0, 99));
+        settle_dirs(&mut t, &lower);
+        assert_eq!(t["etc"], lower["etc"]);
+        assert_eq!(t["etc/ssl"], lower["etc/ssl"]);
+        assert_eq!(t["etc/ssl/new"].mtime, 99, "a new directory keeps its own metadata");
+        assert!(
+            !t.contains_key("usr/share") && !t.contains_key("usr"),
+            "a lower directory with nothing new under it stays out of the layer"
+        );
     }
 
     fn entry(path: &str, kind: Kind) -> Entry {

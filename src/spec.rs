@@ -264,6 +264,11 @@ impl PathFilter {
     pub fn allows(&self, path: &str) -> bool {
         !self.exclude_set.is_match(path) || self.keep_set.is_match(path)
     }
+
+    /// Whether `keep` asks for the absolute path `path` (whatever `exclude` says).
+    pub fn keeps(&self, path: &str) -> bool {
+        self.keep_set.is_match(path)
+    }
 }
 
 /// The OCI image configuration a spec asks for (merged along the chain). User and working

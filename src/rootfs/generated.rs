@@ -2,6 +2,8 @@
 //! users and groups, home and temporary directories, merged-/usr symlinks, the CA bundle
 //! and the dpkg `status.d` records that vulnerability scanners read.
 
+use std::collections::BTreeMap;
+
 use md5::Digest as _;
 
 use crate::deb::{Deb, Kind};
@@ -11,11 +13,12 @@ pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
 nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 
+/// In distroless's order (its tests compare the whole file): root, nobody, tty, staff, nonroot.
 pub const GROUP: &str = "root:x:0:\n\
+nobody:x:65534:\n\
 tty:x:5:\n\
 staff:x:50:\n\
-nonroot:x:65532:\n\
-nobody:x:65534:\n";
+nonroot:x:65532:\n";
 
 pub const NSSWITCH: &str = "passwd:         compat\n\
 group:          compat\n\
@@ -140,8 +143,11 @@ pub fn ca_bundle(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize
 /// Where the Java trust store goes.
 pub const JAVA_CACERTS: &str = "etc/ssl/certs/java/cacerts";
 
-/// `/usr/lib/os-release` naming the image as distroless images do (`PRETTY_NAME="Distroless"`),
-/// keeping base-files' Debian version fields. Returns whether base-files' file was found.
+/// `/usr/lib/os-release` as distroless writes it: `PRETTY_NAME="Distroless"`, then `NAME`,
+/// `ID`, `VERSION_ID` and `VERSION="Debian GNU/Linux 13 (trixie)"`, every value quoted. The
+/// release comes from base-files' own file (`VERSION_ID`, `VERSION_CODENAME`), so an image
+/// says what it carries; the URLs are base-files' (Debian's), not distroless's. base-files'
+/// `/etc/os-release` symlink to it stays. Returns whether base-files' file was found.
 pub fn os_release(tree: &mut Tree) -> bool {
     let Some(node) = tree.get_mut("usr/lib/os-release") else {
         return false;
@@ -149,16 +155,47 @@ pub fn os_release(tree: &mut Tree) -> bool {
     let Kind::File(data) = &node.kind else {
         return false;
     };
-    let text = String::from_utf8_lossy(data);
-    let mut out = String::from("PRETTY_NAME=\"Distroless\"\n");
-    for line in text.lines() {
-        if !line.starts_with("PRETTY_NAME=") {
-            out.push_str(line);
-            out.push('\n');
+    node.kind = Kind::File(distroless_os_release(&String::from_utf8_lossy(data)).into_bytes().into());
+    true
+}
+
+/// The distroless form of an os-release file (see `os_release`).
+pub fn distroless_os_release(debian: &str) -> String {
+    let fields: BTreeMap<&str, &str> = debian
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let unquoted = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim(), unquoted)
+        })
+        .collect();
+    let name = fields.get("NAME").copied().unwrap_or("Debian GNU/Linux");
+    let mut out = vec![
+        ("PRETTY_NAME", "Distroless".to_owned()),
+        ("NAME", name.to_owned()),
+        ("ID", fields.get("ID").copied().unwrap_or("debian").to_owned()),
+    ];
+    if let Some(id) = fields.get("VERSION_ID") {
+        out.push(("VERSION_ID", (*id).to_owned()));
+        let version = match fields.get("VERSION_CODENAME") {
+            Some(codename) => format!("{name} {id} ({codename})"),
+            None => format!("{name} {id}"),
+        };
+        out.push(("VERSION", version));
+    }
+    for key in ["HOME_URL", "SUPPORT_URL", "BUG_REPORT_URL"] {
+        if let Some(v) = fields.get(key) {
+            out.push((key, (*v).to_owned()));
         }
     }
-    node.kind = Kind::File(out.into_bytes().into());
-    true
+    out.iter()
+        .map(|(k, v)| format!("{k}=\"{}\"\n", v.replace(['"', '\\', '`', '$'], "")))
+        .collect()
 }
 
 /// `/etc/ssl/certs/java/cacerts`: a JKS keystore (password `changeit`) with every certificate
@@ -237,6 +274,77 @@ mod tests {
         let mut arm = Tree::new();
         base_files(&mut arm, "arm64", 7);
         assert!(!arm.contains_key("lib64"));
+    }
+
+    #[test]
+    fn group_lists_accounts_in_distroless_order() {
+        let names: Vec<&str> = GROUP
+            .lines()
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(names, ["root", "nobody", "tty", "staff", "nonroot"]);
+        assert!(GROUP.ends_with("nonroot:x:65532:\n"));
+        let mut t = Tree::new();
+        base_files(&mut t, "amd64", 0);
+        assert_eq!(t["etc/group"].kind, Kind::File(GROUP.as_bytes().into()));
+    }
+
+    /// Base-files' file as bookworm ships it (URLs replaced).
+    const BOOKWORM_OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"
+NAME=\"Debian GNU/Linux\"
+VERSION_ID=\"12\"
+VERSION=\"12 (bookworm)\"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL=\"https://www.example.org/\"
+SUPPORT_URL=\"https://www.example.org/support\"
+BUG_REPORT_URL=\"https://bugs.example.org/\"
+";
+
+    #[test]
+    fn os_release_is_distroless_with_the_release_base_files_carries() {
+        let mut t = Tree::new();
+        assert!(!os_release(&mut t));
+        t.insert(
+            "usr/lib/os-release".into(),
+            Node::file(BOOKWORM_OS_RELEASE.as_bytes(), 0o644, 5, Some("base-files")),
+        );
+        assert!(os_release(&mut t));
+        let Kind::File(data) = &t["usr/lib/os-release"].kind else {
+            panic!("not a file")
+        };
+        assert_eq!(
+            std::str::from_utf8(data).unwrap(),
+            "PRETTY_NAME=\"Distroless\"
+NAME=\"Debian GNU/Linux\"
+ID=\"debian\"
+VERSION_ID=\"12\"
+VERSION=\"Debian GNU/Linux 12 (bookworm)\"
+HOME_URL=\"https://www.example.org/\"
+SUPPORT_URL=\"https://www.example.org/support\"
+BUG_REPORT_URL=\"https://bugs.example.org/\"
+"
+        );
+        // The package's metadata stays; the release follows the file, not a table.
+        assert_eq!((t["usr/lib/os-release"].mode, t["usr/lib/os-release"].mtime), (0o644, 5));
+        let trixie = BOOKWORM_OS_RELEASE
+            .replace("12", "13")
+            .replace("bookworm", "trixie");
+        assert!(
+            distroless_os_release(&trixie)
+                .contains("\nVERSION_ID=\"13\"\nVERSION=\"Debian GNU/Linux 13 (trixie)\"\n")
+        );
+        let bullseye = "NAME='Debian GNU/Linux'\nVERSION_ID=11\nVERSION_CODENAME=bullseye\nID=debian\n";
+        assert!(
+            distroless_os_release(bullseye)
+                .contains("VERSION=\"Debian GNU/Linux 11 (bullseye)\"\n")
+        );
+        // A release without a number (testing, sid) gets no VERSION rather than a wrong one.
+        let sid = distroless_os_release("NAME=\"Debian GNU/Linux\"\nID=debian\n");
+        assert_eq!(
+            sid,
+            "PRETTY_NAME=\"Distroless\"\nNAME=\"Debian GNU/Linux\"\nID=\"debian\"\n"
+        );
     }
 
     #[test]

@@ -65,6 +65,7 @@ const IMAGES: &[(&str, &str, &str)] = &[
     ("cc", "cc", "latest"),
     ("python3", "python3", "latest"),
     ("python3-debug", "python3", "debug"),
+    ("python3-debian12", "python3-debian12", "latest"),
     ("java21", "java21", "latest"),
     ("java17", "java17", "latest"),
     ("java21-debug-nonroot", "java21", "debug-nonroot"),
@@ -308,8 +309,10 @@ fn family_builds_shares_layers_and_has_its_structure() {
                 .contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"),
             "{key}"
         );
-        assert!(
-            text(&b.image, "etc/group").contains("nobody:x:65534:"),
+        // distroless's order (its tests compare the whole file).
+        assert_eq!(
+            text(&b.image, "etc/group"),
+            "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n",
             "{key}"
         );
         assert_eq!(fs["tmp"].mode, 0o1777, "{key}");
@@ -318,10 +321,43 @@ fn family_builds_shares_layers_and_has_its_structure() {
             (65532, 0o700),
             "{key}"
         );
+        // os-release as distroless writes it, with the release the image carries.
+        let release = match key.as_str() {
+            "java11" => "11 (bullseye)",
+            "java17" | "java17-debug-nonroot" | "python3-debian12" => "12 (bookworm)",
+            _ => "13 (trixie)",
+        };
+        let os_release = text(&b.image, "usr/lib/os-release");
+        let number = release.split(' ').next().unwrap();
         assert!(
-            text(&b.image, "usr/lib/os-release").starts_with("PRETTY_NAME=\"Distroless\""),
-            "{key}"
+            os_release.starts_with(&format!(
+                "PRETTY_NAME=\"Distroless\"\nNAME=\"Debian GNU/Linux\"\nID=\"debian\"\nVERSION_ID=\"{number}\"\nVERSION=\"Debian GNU/Linux {release}\"\n"
+            )),
+            "{key}: {os_release}"
         );
+        // A layer carries a directory of a lower layer only as the lower layer has it.
+        let mut below: BTreeMap<&str, &crate::harness::TarEntry> = BTreeMap::new();
+        for layer in &b.image.layers {
+            for (path, e) in layer {
+                if let Some(l) = below.get(path.as_str())
+                    && l.kind == tar::EntryType::Directory
+                {
+                    assert_eq!(
+                        (e.kind, e.mode, e.uid, e.gid, e.mtime),
+                        (l.kind, l.mode, l.uid, l.gid, l.mtime),
+                        "{key}: /{path} re-written by an upper layer"
+                    );
+                }
+            }
+            below.extend(layer.iter().map(|(p, e)| (p.as_str(), e)));
+        }
+        // A partial package keeps its copyright (the C.UTF-8 locale of libc-bin).
+        if fs.contains_key("var/lib/dpkg/status.d/libc-bin") {
+            assert!(
+                fs.contains_key("usr/share/doc/libc-bin/copyright"),
+                "{key}: libc-bin's copyright"
+            );
+        }
         assert_eq!(
             fs["etc/os-release"].link.as_deref(),
             Some("../usr/lib/os-release"),
@@ -461,7 +497,12 @@ fn family_builds_shares_layers_and_has_its_structure() {
             assert_eq!(&ks[..4], &[0xFE, 0xED, 0xFE, 0xED], "{key}: JKS magic");
         }
         if key.starts_with("python3") {
-            assert_eq!(fs["usr/bin/python3"].link.as_deref(), Some("python3.13"));
+            let python = if key == "python3-debian12" {
+                "python3.11"
+            } else {
+                "python3.13"
+            };
+            assert_eq!(fs["usr/bin/python3"].link.as_deref(), Some(python));
             assert!(!fs.keys().any(|k| k.ends_with(".pyc")), "no .pyc files");
         }
         // The SBOM inside the image covers every level.
@@ -518,8 +559,16 @@ fn family_passes_container_structure_test() {
         yaml += &exist("no dpkg status", "/var/lib/dpkg/status", false, "");
         yaml += "fileContentTests:\n";
         yaml += "- name: 'passwd'\n  path: '/etc/passwd'\n  expectedContents: ['root:x:0:0:root:/root:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n']\n";
-        yaml += "- name: 'group'\n  path: '/etc/group'\n  expectedContents: ['root:x:0:\\ntty:x:5:\\nstaff:x:50:\\nnonroot:x:65532:\\nnobody:x:65534:\\n']\n";
-        yaml += "- name: 'os-release'\n  path: '/etc/os-release'\n  expectedContents: ['PRETTY_NAME=\"Distroless\"', 'ID=debian']\n";
+        // As distroless's own tests (base/testdata/base.yaml, static/testdata/debian13.yaml).
+        yaml += "- name: 'group'\n  path: '/etc/group'\n  expectedContents: ['^root:x:0:\\nnobody:x:65534:\\ntty:x:5:\\nstaff:x:50:\\nnonroot:x:65532:\\n$']\n";
+        let version = if key.starts_with("java17") {
+            "12 \\(bookworm\\)"
+        } else {
+            "13 \\(trixie\\)"
+        };
+        yaml += &format!(
+            "- name: 'os-release'\n  path: '/etc/os-release'\n  expectedContents: ['PRETTY_NAME=\"Distroless\"', '.*\\nVERSION=\"Debian GNU/Linux {version}\"\\n']\n"
+        );
         let cfg = &b.image.config["config"];
         yaml += "metadataTest:\n  envVars:\n  - key: 'SSL_CERT_FILE'\n    value: '/etc/ssl/certs/ca-certificates.crt'\n";
         yaml += &format!("  user: '{}'\n", cfg["User"].as_str().unwrap_or(""));
@@ -658,6 +707,57 @@ fn python3_runs_its_whole_stdlib_as_nonroot() {
         assert_eq!(code, 0, "docker run python3:\n{out}\n{err}");
         assert!(out.contains("python-ok"));
     }
+}
+
+/// Issue 12: Debian 12's python3 has distutils (python3-distutils and python3-lib2to3, not the
+/// whole `python3` package) and its whole stdlib imports; Debian 13's has ensurepip and venv
+/// (python3.13-venv, as distroless's: without pip's wheels, so `--without-pip`).
+#[test]
+fn python3_has_distutils_on_debian12_and_venv_on_debian13() {
+    if !enabled() {
+        return;
+    }
+    require(&["umoci", "runc"]);
+    let f = family();
+    let b = &f.images["python3-debian12"];
+    let packages: Vec<&str> = b.report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in ["python3-distutils", "python3-lib2to3"] {
+        assert!(packages.contains(&p), "{p} missing: {packages:?}");
+    }
+    for p in ["python3", "python3.11", "dpkg", "readline-common"] {
+        assert!(!packages.contains(&p), "{p} is in python3-debian12");
+    }
+    let (code, out, err) = runc(
+        b,
+        "py12",
+        65532,
+        &[
+            "/usr/bin/python3",
+            "-c",
+            "import distutils.dist, distutils.util, lib2to3.refactor; print('distutils-ok', distutils.dist.Distribution().get_name())",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "import distutils.dist:\nstdout: {out}\nstderr: {err}");
+    assert!(out.contains("distutils-ok UNKNOWN"), "{out}");
+    let (code, out, err) = runc(b, "py12-all", 65532, &["/usr/bin/python3", "-c", PY_CHECK], &[]);
+    assert_eq!(code, 0, "python3-debian12 stdlib:\nstdout: {out}\nstderr: {err}");
+    assert!(out.contains("python-ok") && out.contains("(3, 11)"), "{out}");
+
+    let b = &f.images["python3"];
+    let venv = "import ensurepip, venv, subprocess, sys\n\
+venv.create('/tmp/v', with_pip=False)\n\
+out = subprocess.run(['/tmp/v/bin/python', '-c', 'import sys; print(sys.prefix)'], capture_output=True, text=True, check=True).stdout\n\
+assert out.strip() == '/tmp/v', out\n\
+print('venv-ok', ensurepip.__name__)";
+    let (code, out, err) = runc(b, "py-venv", 65532, &["/usr/bin/python3", "-c", venv], &[]);
+    assert_eq!(code, 0, "python3 venv:\nstdout: {out}\nstderr: {err}");
+    assert!(out.contains("venv-ok ensurepip"), "{out}");
 }
 
 #[test]

@@ -289,6 +289,85 @@ fn extends_chain_makes_one_layer_per_level_and_shares_the_lower_layer() {
     assert_eq!(t.config["config"]["User"], "0");
 }
 
+/// Issue 12: a `[packages.partial]` package keeps what `[paths] keep` asks for (its
+/// copyright: licences travel with the binaries) and nothing else the filters would drop.
+#[test]
+fn partial_packages_keep_their_copyright() {
+    let env = Env::new();
+    let spec = env.spec(
+        "partial",
+        "[packages]\ninclude = [\"f-libc\"]\n\n[packages.partial]\nf-base-files = [\"/etc/f-release\"]\n\n[paths]\nexclude = [\"/usr/share/doc/**\"]\nkeep = [\"/usr/share/doc/*/copyright\"]\n",
+    );
+    env.build(&spec, "img", &[]).digest();
+    let fs = read_image(&env.path("img")).merged();
+    assert!(fs.contains_key("etc/f-release"), "the partial glob");
+    assert!(
+        fs.contains_key("usr/share/doc/f-base-files/copyright"),
+        "the copyright `[paths] keep` asks for"
+    );
+    assert_eq!(fs["usr/share/doc/f-base-files"].kind, tar::EntryType::Directory);
+    for gone in [
+        "usr/share/doc/f-base-files/changelog.gz",
+        "usr/share/man/man1/f.1.gz",
+        "usr/share/locale/de/LC_MESSAGES/f.mo",
+    ] {
+        assert!(!fs.contains_key(gone), "{gone} is not in the partial list");
+    }
+    assert!(fs.contains_key("var/lib/dpkg/status.d/f-base-files"));
+}
+
+/// Issue 12: a level's layer carries a directory the lower level has only as the lower
+/// level has it. With `SOURCE_DATE_EPOCH` after the packages' mtimes, the upper level's
+/// generated files (SBOM under `/usr/share`, Java trust store under `/etc/ssl`) used to
+/// re-write those directories with the epoch.
+#[test]
+fn upper_levels_leave_lower_directories_as_they_are() {
+    let env = Env::new();
+    env.spec(
+        "dbase",
+        "[packages]\ninclude = [\"f-base-files\", \"f-ca-certificates\"]\nexclude = [\"f-openssl\", \"f-debconf\"]\n",
+    );
+    fs_err::write(
+        env.path("dtop.toml"),
+        "name = \"dtop\"\nextends = \"dbase\"\n[packages]\ninclude = [\"f-tool\"]\n[generate]\njava-cacerts = true\n",
+    )
+    .unwrap();
+    let r = run(compose()
+        .env("SOURCE_DATE_EPOCH", "2000000000")
+        .arg("build")
+        .arg(env.path("dtop.toml"))
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("top").display()))
+        .arg("--cache-dir")
+        .arg(env.path("cache"))
+        .arg("--mirror")
+        .arg(format!("fixture={}", env.server.url())));
+    r.digest();
+    let img = read_image(&env.path("top"));
+    let (lower, upper) = (&img.layers[0], &img.layers[1]);
+    assert!(upper.contains_key("etc/ssl/certs/java/cacerts"));
+    assert!(upper.contains_key("usr/share/sbom/dtop.spdx.json"));
+    let mut shared = 0;
+    for (path, e) in upper {
+        if let Some(l) = lower.get(path)
+            && l.kind == tar::EntryType::Directory
+        {
+            shared += 1;
+            assert_eq!(
+                (e.kind, e.mode, e.uid, e.gid, e.mtime),
+                (l.kind, l.mode, l.uid, l.gid, l.mtime),
+                "/{path} is re-written by the upper layer"
+            );
+        }
+    }
+    for dir in ["etc/ssl", "etc/ssl/certs", "usr/share", "usr/share/sbom"] {
+        assert!(upper.contains_key(dir), "{dir} is a parent in the upper layer");
+    }
+    assert!(shared >= 4);
+    // A directory new in the upper level has the level's epoch.
+    assert_eq!(upper["etc/ssl/certs/java"].mtime, 2_000_000_000);
+}
+
 #[test]
 fn builds_are_reproducible_and_the_cache_is_used() {
     let env = Env::new();
