@@ -279,7 +279,7 @@ fn a_huge_content_length_is_refused_before_the_body() {
             m.url("dists/testing/InRelease")
         ),
     );
-    let (deb, size) = m.deb("f-tool_");
+    let (deb, size) = m.deb("f-tool_1.0-1_amd64");
     m.server.content_length_next(&deb, 1, TEN_TB);
     let r = m.build(&spec, &[], &[]);
     m.refused(
@@ -309,7 +309,7 @@ fn a_huge_content_length_is_refused_before_the_body() {
 fn a_body_longer_than_signed_or_endless_is_cut_off() {
     let m = Mirror::fixture();
     let spec = m.spec("");
-    let (deb, size) = m.deb("f-tool_");
+    let (deb, size) = m.deb("f-tool_1.0-1_amd64");
     let needle = format!(
         "`{}` sends more than the {size} bytes its signed index lists",
         m.url(&deb)
@@ -340,7 +340,7 @@ fn a_body_longer_than_signed_or_endless_is_cut_off() {
 fn size_limits_are_checked_before_download_and_can_be_changed() {
     let m = Mirror::fixture();
     let spec = m.spec("");
-    let (_, size) = m.deb("f-tool_");
+    let (_, size) = m.deb("f-tool_1.0-1_amd64");
     let before = m.server.requests().len();
     let r = m.build(&spec, &[], &[("COMPOSE_MAX_DEB_SIZE", "512")]);
     assert!(size > 512);
@@ -462,7 +462,7 @@ fn rewritten_cache_files_never_change_the_image() {
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
     m.clear_output();
     // A blob replaced by a huge sparse file is not read: it is downloaded again.
-    let (deb, _) = m.deb("f-tool_");
+    let (deb, _) = m.deb("f-tool_1.0-1_amd64");
     let hex = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(
