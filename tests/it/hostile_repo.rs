@@ -10,6 +10,8 @@
 use std::any::Any;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
+
 use crate::harness::{Run, compose, copy_dir, repo_root, run};
 use crate::support::hostile::{
     self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
@@ -229,6 +231,15 @@ fn find_file(dir: &Path, prefix: &str) -> PathBuf {
     panic!("no {prefix} under {}", dir.display());
 }
 
+/// An amd64 index of the committed fixture repository.
+fn fixture_index(suite: &str, name: &str) -> PathBuf {
+    repo_root()
+        .join("tests/data/repo/dists")
+        .join(suite)
+        .join("main/binary-amd64")
+        .join(name)
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -358,9 +369,13 @@ fn size_limits_are_checked_before_download_and_can_be_changed() {
         "no package downloaded"
     );
     let r = m.build(&spec, &[], &[("COMPOSE_MAX_INDEX_SIZE", "100")]);
+    // The first copy tried: `Packages.gz` of testing, by hash.
+    let gz = fs_err::metadata(fixture_index("testing", "Packages.gz"))
+        .unwrap()
+        .len();
     m.refused(
         &r,
-        "` is listed with 1595 bytes, more than the limit of 100 bytes for an index",
+        &format!("` is listed with {gz} bytes, more than the limit of 100 bytes for an index"),
     );
     assert!(
         r.stderr.starts_with(&format!(
@@ -831,8 +846,10 @@ fn a_warm_build_reads_indexes_only_from_blobs_the_release_file_names() {
     m.clear_output();
     // The decompressed index is kept under the SHA256 the release file lists for the plain
     // `Packages` (here the one of suite testing), and nothing else is derived.
-    let plain = "b5d696380bf83ea81b0ab637091e5dc9dd836e1ec070f9ccdcfb668e97bc7a06";
-    assert!(m.path("cache/sha256").join(plain).is_file());
+    let plain = hex::encode(sha2::Sha256::digest(
+        fs_err::read(fixture_index("testing", "Packages")).unwrap(),
+    ));
+    assert!(m.path("cache/sha256").join(&plain).is_file());
     let dirs: Vec<String> = fs_err::read_dir(m.path("cache"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
