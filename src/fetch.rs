@@ -41,6 +41,11 @@ pub enum FetchError {
     )]
     NoGoodCopy { what: String, tried: Vec<String> },
     #[error(
+        "the mirror has no copy of `{what}`, which its signed release file lists:\n  {}\n\nhint: a partial mirror may leave out some architectures or suites; pick a mirror that carries them with `--mirror`",
+        tried.join("\n  ")
+    )]
+    NoCopy { what: String, tried: Vec<String> },
+    #[error(
         "sha256 mismatch for `{url}`: expected {expected}, got {actual}\n\nhint: the mirror served different bytes than its signed index lists; the file was rejected"
     )]
     HashMismatch {
@@ -564,19 +569,24 @@ async fn download_first(
     group: &Alternatives,
 ) -> Result<(usize, Vec<u8>), FetchError> {
     let mut tried = Vec::new();
+    let mut all_missing = true;
     for (n, item) in group.copies.iter().enumerate() {
         match download(client, &item.url, Bound::Listed(item)).await {
             Ok(data) => return Ok((n, data)),
             Err(e) if group.copies.len() > 1 && e.try_another_copy() => {
+                all_missing &= matches!(e, FetchError::NotFound { .. });
                 let first_line = e.to_string().lines().next().unwrap_or_default().to_owned();
                 tried.push(first_line);
             }
             Err(e) => return Err(e),
         }
     }
-    Err(FetchError::NoGoodCopy {
-        what: group.what.clone(),
-        tried,
+    let what = group.what.clone();
+    // Not one copy on the mirror: not a sync in progress but a mirror without the file.
+    Err(if all_missing {
+        FetchError::NoCopy { what, tried }
+    } else {
+        FetchError::NoGoodCopy { what, tried }
     })
 }
 

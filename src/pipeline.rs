@@ -327,13 +327,14 @@ pub fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
     })
 }
 
-/// Fetch and verify InRelease and the Packages indexes of `sources` for `arch`.
+/// Fetch and verify InRelease and the Packages indexes of `sources` for `platform`.
 pub fn load_indexes(
     fetcher: &Fetcher,
     mirrors: &Mirrors,
     sources: &[Source],
-    arch: &str,
+    platform: &Platform,
 ) -> Result<Indexes> {
+    let arch = platform.debian_arch.as_str();
     // Every suite's InRelease, fetched and verified in parallel, kept in spec order.
     let mut suites = Vec::new();
     for source in sources {
@@ -377,6 +378,7 @@ pub fn load_indexes(
     let mut groups = Vec::new();
     let mut names = Vec::new();
     for ((source, url, suite, _), (release, _)) in suites.iter().zip(&releases) {
+        check_architecture(release, suite, url, platform)?;
         for component in &source.components {
             let base = format!("{component}/binary-{arch}/Packages");
             let listed: Vec<(String, FileHash)> = ["gz", "xz"]
@@ -408,6 +410,27 @@ pub fn load_indexes(
         origins,
         packages: parsed.into_iter().flatten().collect(),
     })
+}
+
+/// A suite whose signed release file names its architectures must name `platform`'s: a
+/// Debian release has only some ports (riscv64 from Debian 13 on; a release in LTS keeps
+/// fewer in its security suite), and building a platform without its security updates
+/// would be worse than not building it.
+fn check_architecture(release: &Release, suite: &str, url: &str, platform: &Platform) -> Result<()> {
+    let arch = &platform.debian_arch;
+    if release.architectures.is_empty() || release.architectures.contains(arch) {
+        return Ok(());
+    }
+    let listed: Vec<&str> = release
+        .architectures
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "all")
+        .collect();
+    bail!(
+        "suite `{suite}` of `{url}` has no `{arch}` packages, so it cannot build `{platform}`: its release file lists {}\n\nhint: this Debian release does not carry `{platform}`; leave it out of the spec's `platforms` (or `--platform`)",
+        listed.join(", ")
+    )
 }
 
 /// The copies of one index, best first (each by hash where the suite offers it, then by
@@ -738,7 +761,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     };
     let mut debug_locked = true;
     for platform in &platforms {
-        let indexes = load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+        let indexes = load_indexes(&fetcher, &mirrors, &sources, platform)?;
         // The debug variant's layer is locked too when the sources carry busybox-static.
         let levels = match plan_levels(&chain, &indexes, &platform.debian_arch) {
             Ok(levels) => levels,
@@ -948,16 +971,28 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                         opts.spec.display()
                     );
                 }
+                // The other platforms still come from the lock; this one from today's
+                // indexes, as a build without a lock would (issue 12: locks keep amd64 and
+                // arm64 unless a spec asks for more).
+                let mut all: Vec<String> = Vec::new();
+                let locked = lock.iter().flat_map(|l| l.packages.iter().map(|p| &p.platform));
+                for name in locked.cloned().chain(platforms.iter().map(ToString::to_string)) {
+                    if !all.contains(&name) {
+                        all.push(name);
+                    }
+                }
                 eprintln!(
-                    "warning: `{}` has no packages for platform `{platform}`; resolving it",
-                    lock_path.display()
+                    "warning: `{}` has no packages for platform `{platform}`; resolving it from the current indexes (to lock it: `compose lock --update --platform {} {}`)",
+                    lock_path.display(),
+                    all.join(","),
+                    opts.spec.display()
                 );
             }
             let levels = match locked_platform {
                 Some(l) => plans_from_lock(l, &lock_path, &chain, platform, &mirrors)?,
                 None => {
                     let indexes =
-                        load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+                        load_indexes(&fetcher, &mirrors, &sources, platform)?;
                     timings.mark("indexes loaded");
                     plan_levels(&chain, &indexes, &platform.debian_arch)?
                 }

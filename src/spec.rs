@@ -193,7 +193,10 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Parse an OCI platform name such as `linux/amd64` or `linux/arm/v7`.
+    /// Parse an OCI platform name such as `linux/amd64` or `linux/arm/v7`. The OCI fields are
+    /// the ones Docker and distroless publish: arm64 is `arm64` variant `v8`, Debian's armhf
+    /// is `arm` variant `v7` (`linux/arm` alone means v7, as for Docker), ppc64el is
+    /// `ppc64le`.
     pub fn parse(text: &str) -> Result<Platform, String> {
         let parts: Vec<&str> = text.split('/').collect();
         let (os, arch, variant) = match parts.as_slice() {
@@ -207,7 +210,7 @@ impl Platform {
         let (debian_arch, variant) = match (arch, variant) {
             ("amd64", None) => ("amd64", None),
             ("arm64", None | Some("v8")) => ("arm64", Some("v8")),
-            ("arm", Some("v7")) => ("armhf", Some("v7")),
+            ("arm", None | Some("v7")) => ("armhf", Some("v7")),
             ("arm", Some("v5")) => ("armel", Some("v5")),
             ("386", None) => ("i386", None),
             ("ppc64le", None) => ("ppc64el", None),
@@ -965,5 +968,30 @@ description = "C runtime"
         );
         assert!(Platform::parse("windows/amd64").is_err());
         assert_eq!(p.to_string(), "linux/arm64/v8");
+        // distroless's six platforms: (name, OCI architecture, variant, Debian architecture).
+        for (name, arch, variant, debian) in [
+            ("linux/amd64", "amd64", None, "amd64"),
+            ("linux/arm64/v8", "arm64", Some("v8"), "arm64"),
+            ("linux/arm", "arm", Some("v7"), "armhf"),
+            ("linux/arm/v7", "arm", Some("v7"), "armhf"),
+            ("linux/s390x", "s390x", None, "s390x"),
+            ("linux/ppc64le", "ppc64le", None, "ppc64el"),
+            ("linux/riscv64", "riscv64", None, "riscv64"),
+        ] {
+            let p = Platform::parse(name).unwrap();
+            assert_eq!(
+                (
+                    p.os.as_str(),
+                    p.architecture.as_str(),
+                    p.variant.as_deref(),
+                    p.debian_arch.as_str()
+                ),
+                ("linux", arch, variant, debian),
+                "{name}"
+            );
+        }
+        for bad in ["linux/ppc64el", "linux/armhf", "linux/arm/v8", "linux/s390x/v1"] {
+            assert!(Platform::parse(bad).is_err(), "{bad}");
+        }
     }
 }

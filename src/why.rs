@@ -34,7 +34,7 @@ pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
     let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
     let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?;
     let sources = pipeline::chain_sources(&chain);
-    let indexes = pipeline::load_indexes(&fetcher, &mirrors, &sources, &platform.debian_arch)?;
+    let indexes = pipeline::load_indexes(&fetcher, &mirrors, &sources, &platform)?;
     let levels = pipeline::plan_levels(&chain, &indexes, &platform.debian_arch)?;
     let name = opts.package.as_str();
     let mut out = String::new();

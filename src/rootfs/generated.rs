@@ -32,6 +32,13 @@ services:       db files\n\
 ethers:         db files\n\
 rpc:            db files\n";
 
+/// The architectures whose dynamic loader (the ELF interpreter the kernel opens) is under
+/// `/lib64`: amd64 (`ld-linux-x86-64.so.2`) and ppc64el (`ld64.so.2`). Their images get
+/// the `/lib64 -> usr/lib64` symlink; arm64, armhf, riscv64 and s390x (`/lib/ld64.so.1`)
+/// find theirs under `/lib`, and get none (debootstrap also makes `lib32`/`libx32` where
+/// multilib packages need them; no distroless package does).
+pub const LOADER_IN_LIB64: [&str; 2] = ["amd64", "ppc64el"];
+
 /// The entries of the bottom layer of every image: accounts, standard directories and
 /// the merged-/usr symlinks. Generated entries replace package entries at the same path.
 pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
@@ -47,7 +54,7 @@ pub fn base_files(tree: &mut Tree, debian_arch: &str, mtime: u64) {
     for dir in ["bin", "sbin", "lib"] {
         put(dir, Node::symlink(&format!("usr/{dir}"), mtime));
     }
-    if debian_arch == "amd64" {
+    if LOADER_IN_LIB64.contains(&debian_arch) {
         put("lib64", Node::symlink("usr/lib64", mtime));
     }
     put(
@@ -274,6 +281,17 @@ mod tests {
         let mut arm = Tree::new();
         base_files(&mut arm, "arm64", 7);
         assert!(!arm.contains_key("lib64"));
+        // The loader's directory decides: /lib64 on ppc64el, /lib on s390x (`ld64.so.1`).
+        for (arch, lib64) in [
+            ("armhf", false),
+            ("ppc64el", true),
+            ("riscv64", false),
+            ("s390x", false),
+        ] {
+            let mut t = Tree::new();
+            base_files(&mut t, arch, 7);
+            assert_eq!(t.contains_key("lib64"), lib64, "{arch}");
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Run, TarEntry, compose, copy_dir, read_image, repo_root, run};
+use crate::harness::{
+    PLATFORMS, Run, TarEntry, assert_platform, compose, copy_dir, elf_machine, read_image,
+    read_index_images, repo_root, run,
+};
 use crate::support::server::Server;
 
 /// A served copy of the fixture repository and a scratch directory.
@@ -32,9 +35,14 @@ impl Env {
 
     /// Write a spec using the fixture source; `body` adds `[packages]` etc.
     pub fn spec(&self, name: &str, body: &str) -> PathBuf {
+        self.spec_top(name, "", body)
+    }
+
+    /// A spec whose top-level keys (`platforms = ...`) are `top`, then the fixture source.
+    pub fn spec_top(&self, name: &str, top: &str, body: &str) -> PathBuf {
         let key = repo_root().join("tests/data/keys/fixture-archive.gpg");
         let text = format!(
-            "name = \"{name}\"\n\n[[source]]\narchive = \"fixture\"\nsuites = [\"testing\", \"testing-updates\"]\ncomponents = [\"main\"]\nsigned-by = \"{}\"\n\n{body}",
+            "name = \"{name}\"\n{top}\n[[source]]\narchive = \"fixture\"\nsuites = [\"testing\", \"testing-updates\"]\ncomponents = [\"main\"]\nsigned-by = \"{}\"\n\n{body}",
             key.display()
         );
         let p = self.path(&format!("{name}.toml"));
@@ -160,7 +168,7 @@ fn builds_a_complete_image_from_the_fixture() {
     assert_eq!(fs["lib64"].link.as_deref(), Some("usr/lib64"));
     assert!(fs.contains_key("usr/bin/ftool"));
     assert!(fs.contains_key("usr/lib/x86_64-linux-gnu/libf.so.1"));
-    assert!(fs.contains_key("usr/lib64/ld-f.so"));
+    assert!(fs.contains_key("usr/lib64/ld-linux-x86-64.so.2"));
     assert!(
         !fs.keys()
             .any(|k| k.starts_with("bin/") || k.starts_with("lib/"))
@@ -433,7 +441,7 @@ fn builds_are_reproducible_and_the_cache_is_used() {
 
     // A corrupt cache entry is detected by its hash and fetched again.
     let cache = env.path("cache/sha256");
-    let deb = find_deb(env.repo.path(), "f-tool_");
+    let deb = find_deb(env.repo.path(), "f-tool_1.0-1_amd64");
     let hex = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(fs_err::read(&deb).unwrap()))
@@ -614,7 +622,7 @@ fn indexes_come_by_hash_and_fall_back_to_other_copies() {
 fn tampered_deb_is_rejected() {
     let env = Env::new();
     let spec = env.tool_spec();
-    let deb = find_deb(env.repo.path(), "f-tool_");
+    let deb = find_deb(env.repo.path(), "f-tool_1.0-1_amd64");
     let mut bytes = fs_err::read(&deb).unwrap();
     let n = bytes.len();
     bytes[n - 10] ^= 0xff;
@@ -883,7 +891,7 @@ fn a_superseded_locked_deb_gives_a_hint() {
     let mirror = format!("fixture={}", env.server.url());
     let r = env.lock(&spec, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    fs_err::remove_file(find_deb(env.repo.path(), "f-tool_")).unwrap();
+    fs_err::remove_file(find_deb(env.repo.path(), "f-tool_1.0-1_amd64")).unwrap();
     let r = run(compose()
         .args(["build", "--mirror", &mirror, "--cache-dir"])
         .arg(env.path("fresh-cache"))
@@ -1138,4 +1146,133 @@ fn env_templates_take_versions_from_the_plan_and_the_lock() {
     );
     env.build(&syntax, "syntax", &[])
         .fails_with("syntax.toml:13:13: `config.env.V`: `{f-tool}` is not");
+}
+
+/// Issue 12: every platform distroless ships builds from the fixture, which carries each
+/// architecture (its binaries are ELF headers of that machine). The index, each manifest and
+/// each config say the platform as Docker does; a binary of each layer is that machine's;
+/// the loader is where the kernel looks for it (through `/lib64` on amd64 and ppc64el only);
+/// `{arch}` in a symlink is the Debian architecture; the lock covers what the spec asks for.
+#[test]
+fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
+    let env = Env::new();
+    let names: Vec<String> = PLATFORMS.iter().map(|p| format!("\"{}\"", p.name)).collect();
+    env.spec_top(
+        "fbase",
+        &format!("platforms = [{}]\n", names.join(", ")),
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n",
+    );
+    let top = env.path("ftop.toml");
+    fs_err::write(
+        &top,
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n\n[[symlink]]\npath = \"/usr/bin/f-arch\"\ntarget = \"/usr/lib/f-{arch}/ftool\"\n",
+    )
+    .unwrap();
+    let r = env.build(&top, "img:latest", &["--json"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["platforms"].as_array().unwrap().len(), PLATFORMS.len());
+    let images = read_index_images(&env.path("img"), "latest");
+    assert_eq!(images.len(), PLATFORMS.len());
+    for (p, (desc, img)) in PLATFORMS.iter().zip(&images) {
+        assert_platform(p, Some(desc), img);
+        assert_eq!(img.layers.len(), 2, "{}", p.name);
+        let machine = |layer: usize, path: &str| {
+            let e = img.layers[layer]
+                .get(path)
+                .unwrap_or_else(|| panic!("{}: no {path} in layer {layer}", p.name));
+            elf_machine(&e.data)
+        };
+        // The lower layer: the library in the multiarch directory, and the loader.
+        let lib = format!("usr/lib/{}/libf.so.1", p.triplet);
+        assert_eq!(machine(0, &lib), Some(p.machine), "{}: {lib}", p.name);
+        let (dir, _) = p.loader.split_once('/').unwrap();
+        let fs = img.merged();
+        assert_eq!(
+            fs[dir].link.as_deref(),
+            Some(format!("usr/{dir}").as_str()),
+            "{}: /{} reaches the loader",
+            p.name,
+            p.loader
+        );
+        assert_eq!(
+            machine(0, &format!("usr/{}", p.loader)),
+            Some(p.machine),
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            fs.contains_key("lib64"),
+            p.loader.starts_with("lib64/"),
+            "{}: /lib64 only where the loader is",
+            p.name
+        );
+        // The upper layer: the tool, its package's architecture, the `{arch}` symlink.
+        assert_eq!(machine(1, "usr/bin/ftool"), Some(p.machine), "{}", p.name);
+        assert!(
+            text(&img.layers[1]["var/lib/dpkg/status.d/f-tool"])
+                .contains(&format!("Architecture: {}\n", p.debian)),
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            img.layers[1]["usr/bin/f-arch"].link.as_deref(),
+            Some(format!("/usr/lib/f-{}/ftool", p.debian).as_str())
+        );
+    }
+
+    // The lock covers the spec's six platforms; a build from it is the same image.
+    let locked = env.lock(&top, &[]);
+    assert_eq!(locked.code, Some(0), "{}", locked.stderr);
+    let lock = fs_err::read_to_string(env.path("ftop.lock")).unwrap();
+    for p in PLATFORMS {
+        assert!(lock.contains(&format!("_{}.deb", p.debian)), "{}", p.name);
+    }
+    let again = env.build(&top, "again:latest", &["--locked"]);
+    assert_eq!(again.digest(), report["digest"].as_str().unwrap());
+}
+
+/// Issue 12: a platform that the spec's Debian release does not carry (riscv64 before
+/// Debian 13, s390x in an LTS security suite; here i386) is named with what the release has;
+/// a mirror without an architecture the release lists says so; a platform the lock lacks is
+/// resolved with a warning (and refused with `--locked`).
+#[test]
+fn platforms_a_release_or_mirror_lacks_give_clear_errors() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let r = env.build(&spec, "img", &["--platform", "linux/386"]);
+    r.fails_with(
+        "suite `testing` of `",
+    );
+    r.fails_with(
+        "` has no `i386` packages, so it cannot build `linux/386`: its release file lists amd64, arm64, armhf, ppc64el, riscv64, s390x",
+    );
+    r.fails_with("hint: this Debian release does not carry `linux/386`");
+    assert_eq!(r.code, Some(1));
+    assert!(!env.path("img").exists());
+
+    // The mirror lost every copy of the s390x indexes its release file lists.
+    fs_err::remove_dir_all(env.repo.path().join("dists/testing/main/binary-s390x")).unwrap();
+    let r = env.build(&spec, "img", &["--platform", "linux/amd64,linux/s390x"]);
+    r.fails_with("the mirror has no copy of `");
+    r.fails_with("/dists/testing/main/binary-s390x/Packages`, which its signed release file lists");
+    r.fails_with("hint: a partial mirror may leave out some architectures");
+    assert_eq!(r.code, Some(1));
+
+    // The lock has amd64 only (the spec's default); arm/v7 is resolved with a warning.
+    let env = Env::new();
+    let spec = env.tool_spec();
+    assert_eq!(env.lock(&spec, &[]).code, Some(0));
+    let r = env.build(&spec, "img:latest", &["--platform", "linux/arm/v7"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("has no packages for platform `linux/arm/v7`; resolving it"),
+        "{}",
+        r.stderr
+    );
+    let img = read_image(&env.path("img"));
+    assert_platform(&PLATFORMS[2], None, &img);
+    assert_eq!(elf_machine(&img.merged()["usr/bin/ftool"].data), Some(40));
+    env.build(&spec, "img2", &["--platform", "linux/arm/v7", "--locked"])
+        .fails_with("has no packages for platform `linux/arm/v7`");
 }

@@ -233,3 +233,134 @@ pub fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// What a platform compose builds (distroless's six) looks like in an image.
+pub struct PlatformFacts {
+    /// The `--platform` name.
+    pub name: &'static str,
+    /// OCI `architecture` and `variant`, as Docker and distroless publish them.
+    pub architecture: &'static str,
+    pub variant: Option<&'static str>,
+    pub debian: &'static str,
+    /// ELF `e_machine` of its binaries.
+    pub machine: u16,
+    /// Debian's multiarch directory under `/usr/lib`.
+    pub triplet: &'static str,
+    /// The dynamic loader, as the kernel looks for it (ELF interpreter, without the `/`).
+    pub loader: &'static str,
+}
+
+pub const PLATFORMS: &[PlatformFacts] = &[
+    PlatformFacts {
+        name: "linux/amd64",
+        architecture: "amd64",
+        variant: None,
+        debian: "amd64",
+        machine: 62, // EM_X86_64
+        triplet: "x86_64-linux-gnu",
+        loader: "lib64/ld-linux-x86-64.so.2",
+    },
+    PlatformFacts {
+        name: "linux/arm64",
+        architecture: "arm64",
+        variant: Some("v8"),
+        debian: "arm64",
+        machine: 183, // EM_AARCH64
+        triplet: "aarch64-linux-gnu",
+        loader: "lib/ld-linux-aarch64.so.1",
+    },
+    PlatformFacts {
+        name: "linux/arm/v7",
+        architecture: "arm",
+        variant: Some("v7"),
+        debian: "armhf",
+        machine: 40, // EM_ARM
+        triplet: "arm-linux-gnueabihf",
+        loader: "lib/ld-linux-armhf.so.3",
+    },
+    PlatformFacts {
+        name: "linux/ppc64le",
+        architecture: "ppc64le",
+        variant: None,
+        debian: "ppc64el",
+        machine: 21, // EM_PPC64
+        triplet: "powerpc64le-linux-gnu",
+        loader: "lib64/ld64.so.2",
+    },
+    PlatformFacts {
+        name: "linux/riscv64",
+        architecture: "riscv64",
+        variant: None,
+        debian: "riscv64",
+        machine: 243, // EM_RISCV
+        triplet: "riscv64-linux-gnu",
+        loader: "lib/ld-linux-riscv64-lp64d.so.1",
+    },
+    PlatformFacts {
+        name: "linux/s390x",
+        architecture: "s390x",
+        variant: None,
+        debian: "s390x",
+        machine: 22, // EM_S390
+        triplet: "s390x-linux-gnu",
+        loader: "lib/ld64.so.1",
+    },
+];
+
+/// `e_machine` of an ELF file, read in the file's own byte order (s390x is big-endian);
+/// `None` when the bytes are not ELF.
+pub fn elf_machine(bytes: &[u8]) -> Option<u16> {
+    if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
+        return None;
+    }
+    let m = [bytes[18], bytes[19]];
+    match bytes[5] {
+        1 => Some(u16::from_le_bytes(m)),
+        2 => Some(u16::from_be_bytes(m)),
+        _ => None,
+    }
+}
+
+/// Check an image's platform fields against `p`: the index descriptor's `platform` (when
+/// there is one) and the config's `os`, `architecture` and `variant`.
+pub fn assert_platform(p: &PlatformFacts, descriptor: Option<&serde_json::Value>, img: &Image) {
+    let mut want = serde_json::json!({"os": "linux", "architecture": p.architecture});
+    if let Some(v) = p.variant {
+        want["variant"] = v.into();
+    }
+    if let Some(d) = descriptor {
+        assert_eq!(d["platform"], want, "index entry of {}", p.name);
+    }
+    let c = &img.config;
+    assert_eq!(
+        (&c["os"], &c["architecture"], c.get("variant")),
+        (&want["os"], &want["architecture"], want.get("variant")),
+        "config of {}",
+        p.name
+    );
+}
+
+/// The images of a multi-platform image tagged `tag` in a layout: each manifest of its
+/// index with that manifest's descriptor, in the index's order.
+pub fn read_index_images(layout: &Path, tag: &str) -> Vec<(serde_json::Value, Image)> {
+    let top: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    let desc = top["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .expect("a manifest with that tag");
+    assert_eq!(
+        desc["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "a multi-platform image"
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&read_blob(layout, desc["digest"].as_str().unwrap())).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m.clone(), read_manifest(layout, m["digest"].as_str().unwrap())))
+        .collect()
+}

@@ -10,6 +10,8 @@
 use std::any::Any;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
+
 use crate::harness::{Run, compose, copy_dir, repo_root, run};
 use crate::support::hostile::{
     self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
@@ -229,6 +231,15 @@ fn find_file(dir: &Path, prefix: &str) -> PathBuf {
     panic!("no {prefix} under {}", dir.display());
 }
 
+/// An amd64 index of the committed fixture repository.
+fn fixture_index(suite: &str, name: &str) -> PathBuf {
+    repo_root()
+        .join("tests/data/repo/dists")
+        .join(suite)
+        .join("main/binary-amd64")
+        .join(name)
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -279,7 +290,7 @@ fn a_huge_content_length_is_refused_before_the_body() {
             m.url("dists/testing/InRelease")
         ),
     );
-    let (deb, size) = m.deb("f-tool_");
+    let (deb, size) = m.deb("f-tool_1.0-1_amd64");
     m.server.content_length_next(&deb, 1, TEN_TB);
     let r = m.build(&spec, &[], &[]);
     m.refused(
@@ -309,7 +320,7 @@ fn a_huge_content_length_is_refused_before_the_body() {
 fn a_body_longer_than_signed_or_endless_is_cut_off() {
     let m = Mirror::fixture();
     let spec = m.spec("");
-    let (deb, size) = m.deb("f-tool_");
+    let (deb, size) = m.deb("f-tool_1.0-1_amd64");
     let needle = format!(
         "`{}` sends more than the {size} bytes its signed index lists",
         m.url(&deb)
@@ -340,7 +351,7 @@ fn a_body_longer_than_signed_or_endless_is_cut_off() {
 fn size_limits_are_checked_before_download_and_can_be_changed() {
     let m = Mirror::fixture();
     let spec = m.spec("");
-    let (_, size) = m.deb("f-tool_");
+    let (_, size) = m.deb("f-tool_1.0-1_amd64");
     let before = m.server.requests().len();
     let r = m.build(&spec, &[], &[("COMPOSE_MAX_DEB_SIZE", "512")]);
     assert!(size > 512);
@@ -358,9 +369,13 @@ fn size_limits_are_checked_before_download_and_can_be_changed() {
         "no package downloaded"
     );
     let r = m.build(&spec, &[], &[("COMPOSE_MAX_INDEX_SIZE", "100")]);
+    // The first copy tried: `Packages.gz` of testing, by hash.
+    let gz = fs_err::metadata(fixture_index("testing", "Packages.gz"))
+        .unwrap()
+        .len();
     m.refused(
         &r,
-        "` is listed with 1595 bytes, more than the limit of 100 bytes for an index",
+        &format!("` is listed with {gz} bytes, more than the limit of 100 bytes for an index"),
     );
     assert!(
         r.stderr.starts_with(&format!(
@@ -462,7 +477,7 @@ fn rewritten_cache_files_never_change_the_image() {
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
     m.clear_output();
     // A blob replaced by a huge sparse file is not read: it is downloaded again.
-    let (deb, _) = m.deb("f-tool_");
+    let (deb, _) = m.deb("f-tool_1.0-1_amd64");
     let hex = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(
@@ -831,8 +846,10 @@ fn a_warm_build_reads_indexes_only_from_blobs_the_release_file_names() {
     m.clear_output();
     // The decompressed index is kept under the SHA256 the release file lists for the plain
     // `Packages` (here the one of suite testing), and nothing else is derived.
-    let plain = "b5d696380bf83ea81b0ab637091e5dc9dd836e1ec070f9ccdcfb668e97bc7a06";
-    assert!(m.path("cache/sha256").join(plain).is_file());
+    let plain = hex::encode(sha2::Sha256::digest(
+        fs_err::read(fixture_index("testing", "Packages")).unwrap(),
+    ));
+    assert!(m.path("cache/sha256").join(&plain).is_file());
     let dirs: Vec<String> = fs_err::read_dir(m.path("cache"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

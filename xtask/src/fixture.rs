@@ -1,6 +1,7 @@
 //! `cargo xtask fixture`: regenerate the small signed Debian repository under
 //! `tests/data/repo` (tiny .debs made with dpkg-deb, Packages indexes, Release signed by a
-//! throw-away key whose public half goes to `tests/data/keys`).
+//! throw-away key whose public half goes to `tests/data/keys`), for every architecture
+//! compose builds (`ARCHES`): its binaries are ELF headers with the right machine.
 //!
 //! The .debs and Packages indexes are byte-identical from run to run (fixed mtimes, modes,
 //! `SOURCE_DATE_EPOCH`, `gzip -n`); the key, and so `InRelease`/`Release.gpg`, is new each time.
@@ -18,15 +19,116 @@ use anyhow::{Context, Result, bail};
 
 const EPOCH: &str = "1700000000";
 
+/// An architecture of the fixture: what its ELF files say and where Debian puts its
+/// libraries (`{triplet}` in a path) and its dynamic loader (`{loader}`).
+struct Arch {
+    debian: &'static str,
+    triplet: &'static str,
+    loader: &'static str,
+    /// ELFCLASS64 (else 32).
+    class64: bool,
+    big_endian: bool,
+    machine: u16,
+    flags: u32,
+}
+
+/// Every platform compose builds (distroless's six), by Debian architecture.
+const ARCHES: &[Arch] = &[
+    Arch {
+        debian: "amd64",
+        triplet: "x86_64-linux-gnu",
+        loader: "lib64/ld-linux-x86-64.so.2",
+        class64: true,
+        big_endian: false,
+        machine: 62, // EM_X86_64
+        flags: 0,
+    },
+    Arch {
+        debian: "arm64",
+        triplet: "aarch64-linux-gnu",
+        loader: "lib/ld-linux-aarch64.so.1",
+        class64: true,
+        big_endian: false,
+        machine: 183, // EM_AARCH64
+        flags: 0,
+    },
+    Arch {
+        debian: "armhf",
+        triplet: "arm-linux-gnueabihf",
+        loader: "lib/ld-linux-armhf.so.3",
+        class64: false,
+        big_endian: false,
+        machine: 40,        // EM_ARM
+        flags: 0x0500_0400, // EABI 5, hard float
+    },
+    Arch {
+        debian: "ppc64el",
+        triplet: "powerpc64le-linux-gnu",
+        loader: "lib64/ld64.so.2",
+        class64: true,
+        big_endian: false,
+        machine: 21, // EM_PPC64
+        flags: 2,    // ELFv2 ABI
+    },
+    Arch {
+        debian: "riscv64",
+        triplet: "riscv64-linux-gnu",
+        loader: "lib/ld-linux-riscv64-lp64d.so.1",
+        class64: true,
+        big_endian: false,
+        machine: 243, // EM_RISCV
+        flags: 5,     // RVC, double-float ABI
+    },
+    Arch {
+        debian: "s390x",
+        triplet: "s390x-linux-gnu",
+        loader: "lib/ld64.so.1",
+        class64: true,
+        big_endian: true,
+        machine: 22, // EM_S390
+        flags: 0,
+    },
+];
+
+/// A minimal valid ELF header (no program or section headers: nothing runs it) for `arch`.
+fn elf_header(arch: &Arch) -> Vec<u8> {
+    let mut h = vec![0x7f, b'E', b'L', b'F'];
+    h.push(if arch.class64 { 2 } else { 1 });
+    h.push(if arch.big_endian { 2 } else { 1 });
+    h.push(1); // EV_CURRENT
+    h.resize(16, 0); // OS ABI System V, padding
+    let half = |h: &mut Vec<u8>, v: u16| {
+        h.extend(if arch.big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+    };
+    let word = |h: &mut Vec<u8>, v: u32| {
+        h.extend(if arch.big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+    };
+    half(&mut h, 3); // ET_DYN
+    half(&mut h, arch.machine);
+    word(&mut h, 1); // e_version
+    let addr = if arch.class64 { 8 } else { 4 };
+    h.extend(std::iter::repeat_n(0u8, 3 * addr)); // e_entry, e_phoff, e_shoff
+    word(&mut h, arch.flags);
+    let (ehsize, phentsize, shentsize) = if arch.class64 { (64, 56, 64) } else { (52, 32, 40) };
+    for v in [ehsize, phentsize, 0, shentsize, 0, 0] {
+        half(&mut h, v); // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+    }
+    assert_eq!(h.len(), usize::from(ehsize));
+    h
+}
+
 /// One fixture package.
 struct Pkg {
     name: &'static str,
     version: &'static str,
+    /// `all`, or `any`: one package per architecture of `ARCHES`.
     arch: &'static str,
     /// Extra control fields (`Depends: ...`), one per line.
     control: &'static str,
     /// `(path, mode, content)`; content `@link:TARGET` makes a symlink, `@hard:TARGET` a hard
-    /// link to another path of the package, `@gzip:TEXT` a file holding `TEXT` gzip-compressed.
+    /// link to another path of the package, `@gzip:TEXT` a file holding `TEXT` gzip-compressed,
+    /// `@elf:TEXT` the architecture's ELF header followed by `TEXT`. In an `any` package,
+    /// `{triplet}` and `{loader}` in a path become the architecture's.
     files: &'static [(&'static str, u32, &'static str)],
     /// data.tar compression for dpkg-deb.
     compression: &'static str,
@@ -73,12 +175,12 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-libc",
             "1.0-1",
-            "amd64",
+            "any",
             "Multi-Arch: same\n",
             &[
-                ("lib/x86_64-linux-gnu/libf.so.1", 0o644, "libf 1.0-1\n"),
-                ("lib/x86_64-linux-gnu/libf.so", 0o777, "@link:libf.so.1"),
-                ("lib64/ld-f.so", 0o755, "loader\n"),
+                ("lib/{triplet}/libf.so.1", 0o644, "@elf:libf 1.0-1\n"),
+                ("lib/{triplet}/libf.so", 0o777, "@link:libf.so.1"),
+                ("{loader}", 0o755, "@elf:loader\n"),
             ],
             "xz",
             "testing",
@@ -86,12 +188,12 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-libc",
             "1.0-2",
-            "amd64",
+            "any",
             "Multi-Arch: same\n",
             &[
-                ("lib/x86_64-linux-gnu/libf.so.1", 0o644, "libf 1.0-2\n"),
-                ("lib/x86_64-linux-gnu/libf.so", 0o777, "@link:libf.so.1"),
-                ("lib64/ld-f.so", 0o755, "loader\n"),
+                ("lib/{triplet}/libf.so.1", 0o644, "@elf:libf 1.0-2\n"),
+                ("lib/{triplet}/libf.so", 0o777, "@link:libf.so.1"),
+                ("{loader}", 0o755, "@elf:loader\n"),
             ],
             "xz",
             "testing-updates",
@@ -99,10 +201,10 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-tool",
             "1.0-1",
-            "amd64",
+            "any",
             "Pre-Depends: f-libc (>= 1.0)\nDepends: f-awk | f-mawk, f-virtual, f-base-files, f-libc:any\n",
             &[
-                ("bin/ftool", 0o755, "#!/bin/sh\necho fixture tool\n"),
+                ("bin/ftool", 0o755, "@elf:fixture tool\n"),
                 ("usr/bin/ftool-alias", 0o755, "@hard:bin/ftool"),
                 ("usr/sbin/fsetuid", 0o4755, "setuid\n"),
                 ("usr/share/f/tool.txt", 0o644, "tool\n"),
@@ -113,7 +215,7 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-mawk",
             "1.0-1",
-            "amd64",
+            "any",
             "Provides: f-awk\n",
             &[("usr/bin/f-mawk", 0o755, "mawk\n")],
             "gzip",
@@ -122,7 +224,7 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-gawk",
             "1.0-1",
-            "amd64",
+            "any",
             "Provides: f-awk\n",
             &[("usr/bin/f-gawk", 0o755, "gawk\n")],
             "xz",
@@ -152,7 +254,7 @@ fn packages() -> Vec<Pkg> {
         p(
             "f-openssl",
             "1.0-1",
-            "amd64",
+            "any",
             "",
             &[("usr/bin/f-openssl", 0o755, "openssl\n")],
             "xz",
@@ -305,23 +407,43 @@ fn dpkg_has_zstd() -> bool {
         .unwrap_or(false)
 }
 
-fn build_deb(p: &Pkg, compression: &str, work: &Path, pool: &Path) -> Result<PathBuf> {
-    let root = work.join(format!("{}_{}", p.name, p.version));
+/// Build `p` for `arch` (`None` for an `all` package) into `pool`.
+fn build_deb(
+    p: &Pkg,
+    arch: Option<&Arch>,
+    compression: &str,
+    work: &Path,
+    pool: &Path,
+) -> Result<PathBuf> {
+    let arch_name = arch.map_or(p.arch, |a| a.debian);
+    let root = work.join(format!("{}_{}_{arch_name}", p.name, p.version));
     fs::create_dir_all(root.join("DEBIAN"))?;
+    let expand = |path: &str| match arch {
+        Some(a) => path
+            .replace("{triplet}", a.triplet)
+            .replace("{loader}", a.loader),
+        None => path.to_owned(),
+    };
     for (path, mode, content) in p.files {
-        let dest = root.join(path);
+        let dest = root.join(expand(path));
         fs::create_dir_all(dest.parent().expect("files have parents"))?;
         if let Some(target) = content.strip_prefix("@link:") {
             std::os::unix::fs::symlink(target, &dest)?;
         } else if let Some(target) = content.strip_prefix("@hard:") {
-            fs::hard_link(root.join(target), &dest)?;
+            fs::hard_link(root.join(expand(target)), &dest)?;
         } else {
-            let bytes = match content.strip_prefix("@gzip:") {
-                Some(text) => pipe(
+            let bytes = if let Some(text) = content.strip_prefix("@gzip:") {
+                pipe(
                     Command::new("gzip").args(["-9", "-n", "-c"]),
                     text.as_bytes(),
-                )?,
-                None => content.as_bytes().to_vec(),
+                )?
+            } else if let Some(text) = content.strip_prefix("@elf:") {
+                let a = arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
+                let mut bytes = elf_header(a);
+                bytes.extend_from_slice(text.as_bytes());
+                bytes
+            } else {
+                content.as_bytes().to_vec()
             };
             fs::write(&dest, bytes)?;
             chmod(*mode, &dest)?;
@@ -334,7 +456,7 @@ fn build_deb(p: &Pkg, compression: &str, work: &Path, pool: &Path) -> Result<Pat
     fs::write(root.join("DEBIAN/md5sums"), md5)?;
     let control = format!(
         "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: compose fixtures <fixtures@invalid>\nSection: misc\nPriority: optional\n{}Description: compose test fixture {}\n",
-        p.name, p.version, p.arch, p.control, p.name
+        p.name, p.version, arch_name, p.control, p.name
     );
     fs::write(root.join("DEBIAN/control"), control)?;
     // A maintainer script that must never run: it would leave a marker.
@@ -360,7 +482,7 @@ fn build_deb(p: &Pkg, compression: &str, work: &Path, pool: &Path) -> Result<Pat
     ]))?;
     let dir = pool.join(format!("main/f/{}", p.name));
     fs::create_dir_all(&dir)?;
-    let deb = dir.join(format!("{}_{}_{}.deb", p.name, p.version, p.arch));
+    let deb = dir.join(format!("{}_{}_{arch_name}.deb", p.name, p.version));
     sh(Command::new("dpkg-deb")
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .arg("--root-owner-group")
@@ -417,25 +539,39 @@ pub fn run(_args: &[String]) -> Result<()> {
     if !zstd {
         eprintln!("xtask: this dpkg-deb cannot build zstd members; using xz instead");
     }
-    let mut stanzas: BTreeMap<&str, String> = BTreeMap::new();
+    // The Packages text of each (suite, architecture): `all` packages go into every one.
+    let mut stanzas: BTreeMap<(&str, &str), String> = BTreeMap::new();
     for p in packages() {
         let compression = if p.compression == "zstd" && !zstd {
             "xz"
         } else {
             p.compression
         };
-        let deb = build_deb(&p, compression, &work.dir, &repo.join("pool"))?;
-        let fields = sh(Command::new("dpkg-deb").arg("-f").arg(&deb))?;
-        let rel = deb.strip_prefix(&repo)?.display().to_string();
-        let size = fs::metadata(&deb)?.len();
-        let stanza = stanzas.entry(p.suite).or_default();
-        write!(
-            stanza,
-            "{}\nFilename: {rel}\nSize: {size}\nMD5sum: {}\nSHA256: {}\n\n",
-            fields.trim_end(),
-            digest("md5sum", &deb)?,
-            digest("sha256sum", &deb)?
-        )?;
+        let builds: Vec<Option<&Arch>> = match p.arch {
+            "any" => ARCHES.iter().map(Some).collect(),
+            "all" => vec![None],
+            other => bail!("{}: architecture `{other}` is neither `all` nor `any`", p.name),
+        };
+        for arch in builds {
+            let deb = build_deb(&p, arch, compression, &work.dir, &repo.join("pool"))?;
+            let fields = sh(Command::new("dpkg-deb").arg("-f").arg(&deb))?;
+            let rel = deb.strip_prefix(&repo)?.display().to_string();
+            let size = fs::metadata(&deb)?.len();
+            let stanza = format!(
+                "{}\nFilename: {rel}\nSize: {size}\nMD5sum: {}\nSHA256: {}\n\n",
+                fields.trim_end(),
+                digest("md5sum", &deb)?,
+                digest("sha256sum", &deb)?
+            );
+            for a in ARCHES {
+                if arch.is_none_or(|arch| arch.debian == a.debian) {
+                    stanzas
+                        .entry((p.suite, a.debian))
+                        .or_default()
+                        .push_str(&stanza);
+                }
+            }
+        }
     }
 
     // A throw-away signing key, no passphrase.
@@ -474,51 +610,59 @@ pub fn run(_args: &[String]) -> Result<()> {
         .arg(&armored))?;
 
     let indexes = ["Packages", "Packages.xz", "Packages.gz"];
+    let architectures: Vec<&str> = ARCHES.iter().map(|a| a.debian).collect();
     for suite in ["testing", "testing-updates"] {
         let dists = repo.join("dists").join(suite);
-        let bin = dists.join("main/binary-amd64");
-        fs::create_dir_all(&bin)?;
-        let text = stanzas.get(suite).cloned().unwrap_or_default();
-        fs::write(bin.join("Packages"), &text)?;
-        fs::write(
-            bin.join("Packages.xz"),
-            pipe(
-                Command::new("xz").args(["-9", "-T1", "-c"]),
-                text.as_bytes(),
-            )?,
-        )?;
-        fs::write(
-            bin.join("Packages.gz"),
-            pipe(
-                Command::new("gzip").args(["-9", "-n", "-c"]),
-                text.as_bytes(),
-            )?,
-        )?;
         // `testing` keeps `by-hash` copies, as Debian's suites do; `testing-updates` does
         // not, so both ways of fetching an index are exercised.
         let by_hash = suite == "testing";
         let mut release = format!(
-            "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: amd64\nComponents: main\nDescription: compose test fixture\n"
+            "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: {}\nComponents: main\nDescription: compose test fixture\n",
+            architectures.join(" ")
         );
         if by_hash {
             release.push_str("Acquire-By-Hash: yes\n");
-            let dir = bin.join("by-hash/SHA256");
-            fs::create_dir_all(&dir)?;
-            for name in indexes {
-                let f = bin.join(name);
-                fs::copy(&f, dir.join(digest("sha256sum", &f)?))?;
+        }
+        for arch in &architectures {
+            let bin = dists.join(format!("main/binary-{arch}"));
+            fs::create_dir_all(&bin)?;
+            let text = stanzas.get(&(suite, arch)).cloned().unwrap_or_default();
+            fs::write(bin.join("Packages"), &text)?;
+            fs::write(
+                bin.join("Packages.xz"),
+                pipe(
+                    Command::new("xz").args(["-9", "-T1", "-c"]),
+                    text.as_bytes(),
+                )?,
+            )?;
+            fs::write(
+                bin.join("Packages.gz"),
+                pipe(
+                    Command::new("gzip").args(["-9", "-n", "-c"]),
+                    text.as_bytes(),
+                )?,
+            )?;
+            if by_hash {
+                let dir = bin.join("by-hash/SHA256");
+                fs::create_dir_all(&dir)?;
+                for name in indexes {
+                    let f = bin.join(name);
+                    fs::copy(&f, dir.join(digest("sha256sum", &f)?))?;
+                }
             }
         }
         for (field, tool) in [("MD5Sum", "md5sum"), ("SHA256", "sha256sum")] {
             writeln!(release, "{field}:")?;
-            for name in indexes {
-                let f = bin.join(name);
-                writeln!(
-                    release,
-                    " {} {:>8} main/binary-amd64/{name}",
-                    digest(tool, &f)?,
-                    fs::metadata(&f)?.len()
-                )?;
+            for arch in &architectures {
+                for name in indexes {
+                    let f = dists.join(format!("main/binary-{arch}/{name}"));
+                    writeln!(
+                        release,
+                        " {} {:>8} main/binary-{arch}/{name}",
+                        digest(tool, &f)?,
+                        fs::metadata(&f)?.len()
+                    )?;
+                }
             }
         }
         fs::write(dists.join("Release"), &release)?;
