@@ -416,7 +416,12 @@ pub fn load_indexes(
 /// Debian release has only some ports (riscv64 from Debian 13 on; a release in LTS keeps
 /// fewer in its security suite), and building a platform without its security updates
 /// would be worse than not building it.
-fn check_architecture(release: &Release, suite: &str, url: &str, platform: &Platform) -> Result<()> {
+fn check_architecture(
+    release: &Release,
+    suite: &str,
+    url: &str,
+    platform: &Platform,
+) -> Result<()> {
     let arch = &platform.debian_arch;
     if release.architectures.is_empty() || release.architectures.contains(arch) {
         return Ok(());

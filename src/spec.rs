@@ -990,7 +990,12 @@ description = "C runtime"
                 "{name}"
             );
         }
-        for bad in ["linux/ppc64el", "linux/armhf", "linux/arm/v8", "linux/s390x/v1"] {
+        for bad in [
+            "linux/ppc64el",
+            "linux/armhf",
+            "linux/arm/v8",
+            "linux/s390x/v1",
+        ] {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }
     }

@@ -361,6 +361,11 @@ pub fn read_index_images(layout: &Path, tag: &str) -> Vec<(serde_json::Value, Im
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m.clone(), read_manifest(layout, m["digest"].as_str().unwrap())))
+        .map(|m| {
+            (
+                m.clone(),
+                read_manifest(layout, m["digest"].as_str().unwrap()),
+            )
+        })
         .collect()
 }

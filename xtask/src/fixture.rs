@@ -98,10 +98,18 @@ fn elf_header(arch: &Arch) -> Vec<u8> {
     h.push(1); // EV_CURRENT
     h.resize(16, 0); // OS ABI System V, padding
     let half = |h: &mut Vec<u8>, v: u16| {
-        h.extend(if arch.big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+        h.extend(if arch.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
     };
     let word = |h: &mut Vec<u8>, v: u32| {
-        h.extend(if arch.big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+        h.extend(if arch.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
     };
     half(&mut h, 3); // ET_DYN
     half(&mut h, arch.machine);
@@ -109,7 +117,11 @@ fn elf_header(arch: &Arch) -> Vec<u8> {
     let addr = if arch.class64 { 8 } else { 4 };
     h.extend(std::iter::repeat_n(0u8, 3 * addr)); // e_entry, e_phoff, e_shoff
     word(&mut h, arch.flags);
-    let (ehsize, phentsize, shentsize) = if arch.class64 { (64, 56, 64) } else { (52, 32, 40) };
+    let (ehsize, phentsize, shentsize) = if arch.class64 {
+        (64, 56, 64)
+    } else {
+        (52, 32, 40)
+    };
     for v in [ehsize, phentsize, 0, shentsize, 0, 0] {
         half(&mut h, v); // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
     }
@@ -438,7 +450,8 @@ fn build_deb(
                     text.as_bytes(),
                 )?
             } else if let Some(text) = content.strip_prefix("@elf:") {
-                let a = arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
+                let a =
+                    arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
                 let mut bytes = elf_header(a);
                 bytes.extend_from_slice(text.as_bytes());
                 bytes
@@ -550,7 +563,10 @@ pub fn run(_args: &[String]) -> Result<()> {
         let builds: Vec<Option<&Arch>> = match p.arch {
             "any" => ARCHES.iter().map(Some).collect(),
             "all" => vec![None],
-            other => bail!("{}: architecture `{other}` is neither `all` nor `any`", p.name),
+            other => bail!(
+                "{}: architecture `{other}` is neither `all` nor `any`",
+                p.name
+            ),
         };
         for arch in builds {
             let deb = build_deb(&p, arch, compression, &work.dir, &repo.join("pool"))?;
