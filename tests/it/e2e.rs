@@ -15,7 +15,7 @@ use sha2::Digest as _;
 
 use crate::harness::{Image, compose, have, repo_root, run};
 
-fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     if std::env::var_os("COMPOSE_E2E").is_some_and(|v| v == "1") {
         return true;
     }
@@ -34,7 +34,7 @@ fn require(tools: &[&str]) {
 }
 
 /// A cache shared by the end-to-end runs of one checkout, so reruns are fast.
-fn shared_cache() -> PathBuf {
+pub(crate) fn shared_cache() -> PathBuf {
     repo_root().join("target/e2e-cache")
 }
 
