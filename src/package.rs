@@ -36,6 +36,42 @@ pub struct PackageEntry {
     pub sha256: String,
     /// Index into the list of origins the indexes were loaded from.
     pub origin: usize,
+    /// `Priority`: ranks providers of one virtual name (see [`Priority`]).
+    pub priority: Priority,
+    /// `Essential: yes`: preferred over other providers.
+    pub essential: bool,
+    /// `Protected: yes` (or the older `Important: yes`): preferred after essential ones.
+    pub protected: bool,
+}
+
+/// The `Priority` field, as apt ranks providers: smaller is preferred. apt leaves a stanza
+/// without the field at its zero value, ahead of `required`, and reads a word it does not
+/// know as `extra`; so does compose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Priority {
+    /// No `Priority` field.
+    #[default]
+    Unset,
+    Required,
+    Important,
+    Standard,
+    Optional,
+    Extra,
+}
+
+impl Priority {
+    /// The value of a `Priority` field (case-insensitive, as apt reads it).
+    pub fn parse(value: &str) -> Priority {
+        [
+            ("required", Priority::Required),
+            ("important", Priority::Important),
+            ("standard", Priority::Standard),
+            ("optional", Priority::Optional),
+        ]
+        .into_iter()
+        .find(|(word, _)| value.eq_ignore_ascii_case(word))
+        .map_or(Priority::Extra, |(_, p)| p)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -450,5 +486,18 @@ mod tests {
         );
         assert_eq!(p[1].version, Some(v("1.2-1")));
         assert!(parse_provides("x (>= 1)").is_err());
+    }
+
+    #[test]
+    fn priorities_rank_as_apt_reads_them() {
+        use Priority::*;
+        let ranked: Vec<_> = ["Required", "important", "standard", "optional", "extra"]
+            .into_iter()
+            .map(Priority::parse)
+            .collect();
+        assert_eq!(ranked, [Required, Important, Standard, Optional, Extra]);
+        assert_eq!(Priority::parse("source"), Extra);
+        assert!(Unset < Required && Required < Important && Optional < Extra);
+        assert_eq!(Priority::default(), Unset);
     }
 }

@@ -713,6 +713,9 @@ fn plans_from_lock(
                 size: p.size,
                 sha256: p.sha256.clone(),
                 origin: 0,
+                priority: Default::default(),
+                essential: false,
+                protected: false,
             });
             level_urls.push(format!("{base}/{}", p.filename));
         }

@@ -2,33 +2,49 @@
 //! to a package set. No I/O, no clocks, no hash-map order: the same input always gives the
 //! same answer, whatever the order of the stanzas in the indexes.
 //!
-//! Semantics:
+//! The rules are apt's (`apt-get install --no-install-recommends` on an empty system, its
+//! `pkgDepCache::MarkInstall`), except where noted as compose's own.
+//!
 //! - **Closure.** The result is the closure of `include` over `Pre-Depends` and `Depends`
 //!   (both are in [`PackageEntry::depends`]). Recommends, Suggests, Conflicts and Breaks are
-//!   ignored: nothing is configured and nothing runs, so only what must be on disk counts.
+//!   ignored: nothing is configured and nothing runs, so only what must be on disk counts
+//!   (compose's own: apt would refuse two conflicting packages).
 //! - **Candidates.** Only stanzas of the target architecture or `all` are candidates.
 //! - **Versions.** Among the candidates of one name, the highest version (dpkg order) that
 //!   satisfies the constraint wins, across every suite (security and updates included);
 //!   identical versions go to the lowest `origin` index, i.e. the source listed first.
+//!   (compose's own: apt considers only the highest version, its candidate, and fails when
+//!   that one does not satisfy the constraint.)
 //! - **Requests.** `include` entries are `name` or `name=version` (exactly that version). A
 //!   name may be virtual. Requests naming a real package are taken first, in the order given,
 //!   then requests naming only a virtual package, so that `include = ["awk", "mawk"]` takes
 //!   `mawk` for `awk` rather than another provider. A request already satisfied (by an
-//!   earlier request or by a lower layer) adds nothing.
-//! - **Order.** Then a breadth-first walk: packages in the order they were chosen, the
-//!   dependency groups of each in stanza order. There is no backtracking: a choice, once
-//!   made, is final (as with apt, an alternative that exists is taken even if its own
-//!   dependencies later fail). Cycles are fine.
-//! - **Alternatives.** A group `a | b` is satisfied when any alternative is already satisfied
-//!   by a chosen or installed package; otherwise its first satisfiable alternative is chosen.
+//!   earlier request or by a lower layer) adds nothing. Every request is taken before any
+//!   dependency is walked; then the requests are walked in that order (compose's own: apt
+//!   walks them in the order of its cache, and refuses a virtual request with several
+//!   providers).
+//! - **Order.** Depth first, as apt: a package is taken, then its dependency groups in
+//!   stanza order, each group's choice walked completely before the next group is looked
+//!   at. A group already satisfied by a chosen or installed package needs nothing. Cycles
+//!   are fine (a package is taken before its dependencies).
+//! - **Alternatives.** The solutions of a group `a | b` are those of `a`, then those of `b`.
+//!   Each is tried in turn: when the dependencies of one cannot be satisfied, everything
+//!   its attempt chose is given back and the next is tried; the group fails (with the error
+//!   of its first solution) only when all do.
 //! - **Virtual packages.** A name is satisfied by a real package of that name matching the
-//!   constraint, else by a package that `Provides` it; a real package beats providers. A
-//!   versioned constraint on a virtual name needs a versioned `Provides` that matches it.
-//!   Among several providers the one already chosen or installed wins, else the first by
-//!   package name (then the highest version); a provider whose name is already taken at
-//!   another version is never chosen a second time.
-//! - **Multi-Arch.** Architecture qualifiers (`:any`, `:native`, or an architecture) are
-//!   ignored: one architecture is installed, and the package itself satisfies them.
+//!   constraint, else by a package that `Provides` it; a real package comes before providers.
+//!   A versioned constraint on a virtual name needs a versioned `Provides` that matches it.
+//!   Providers are tried as apt's `CompareProviders` ranks them: `Essential: yes` first, then
+//!   `Protected: yes`, then by `Priority` (required, important, standard, optional, extra;
+//!   apt ranks a stanza without the field before required, and an unknown word as extra).
+//!   So `awk` is `mawk` (required), not `gawk` (optional). When these tie, apt takes the
+//!   package its cache happened to create last (an artifact of index and status-file
+//!   order); compose takes the first by package name (compose's own), then the highest
+//!   version. A provider whose name is already taken at another version is never chosen a
+//!   second time.
+//! - **Multi-Arch.** One architecture is installed. A qualifier `:native` or naming that
+//!   architecture is always met; `:any` only by a `Multi-Arch: allowed` package (real or
+//!   provider); another architecture never.
 //! - **Exclude.** An excluded name is never chosen. A group in which any alternative names an
 //!   excluded package (real or virtual name) is cut: it pulls nothing, so the excluded
 //!   package's own dependencies come in only if something else needs them. A group that only
@@ -38,10 +54,16 @@
 //!   requests but are never chosen or returned again; their own dependencies are not walked
 //!   (the lower layer is closed already). A lower layer's version is never replaced: a
 //!   constraint it does not meet is an error.
+//! - **Bounded.** The walk keeps its own stack (no recursion), so a hostile chain of any
+//!   length cannot overflow the thread's stack, and gives up after [`MAX_STEPS`] packages
+//!   taken (failed alternatives included), so hostile alternatives cannot make it run for
+//!   ever.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::package::{Constraint, Dependency, PackageEntry, Relation, RelationError, Version};
+use crate::package::{
+    Constraint, Dependency, MultiArch, PackageEntry, Relation, RelationError, Version,
+};
 
 /// Why a request cannot be resolved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -72,6 +94,9 @@ pub enum ResolveError {
         /// `[parent, grandparent, ..., requested root]`; empty for a request.
         chain: Vec<String>,
     },
+    /// The walk took more than [`MAX_STEPS`] packages (failed alternatives included).
+    #[error("dependency resolution gave up after taking {0} packages")]
+    TooManySteps(usize),
     #[error("package `{0}` is both included and excluded")]
     IncludedAndExcluded(String),
     #[error("invalid package request `{0}`: expected `name` or `name=version`")]
@@ -83,6 +108,10 @@ pub enum ResolveError {
         source: RelationError,
     },
 }
+
+/// How many packages one resolution may take, counting those of alternatives that failed
+/// and were given back. Real closures take a few thousand at most (npm: 404).
+pub const MAX_STEPS: usize = 50_000;
 
 /// `required by: a -> b (requested)` for the chain `[a, b]`, `requested` for an empty chain
 /// (the package was asked for directly).
@@ -123,15 +152,18 @@ pub struct Universe<'a> {
     /// Real packages by name, best first (highest version, then lowest origin); one entry
     /// per `.deb` (the same file in several suites counts once, from its first source).
     by_name: BTreeMap<&'a str, Vec<usize>>,
-    /// Providers by virtual name, by provider name, then best first.
+    /// Providers by virtual name, in apt's order of preference: `Essential` first, then
+    /// `Protected`, then by `Priority` (required first); then by package name and best first.
     providers: BTreeMap<&'a str, Vec<usize>>,
+    /// The one architecture installed (qualifiers such as `:any` are checked against it).
+    architecture: &'a str,
 }
 
 impl<'a> Universe<'a> {
     /// `packages`: every stanza of every index (several suites may hold several versions of
     /// one name). Only entries whose architecture is `architecture` or `all` are candidates.
     /// Ids are indexes into `packages`.
-    pub fn new(packages: &'a [PackageEntry], architecture: &str) -> Universe<'a> {
+    pub fn new(packages: &'a [PackageEntry], architecture: &'a str) -> Universe<'a> {
         let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         let mut providers: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (id, p) in packages.iter().enumerate() {
@@ -162,11 +194,14 @@ impl<'a> Universe<'a> {
             ids.sort_by(best_first);
             one_per_deb(ids);
         }
+        // Smaller is preferred, as apt's `CompareProviders` ranks candidates.
+        let rank = |p: &PackageEntry| (!p.essential, !p.protected, p.priority);
         for ids in providers.values_mut() {
             ids.sort_by(|a, b| {
-                packages[*a]
-                    .name
-                    .cmp(&packages[*b].name)
+                let (pa, pb) = (&packages[*a], &packages[*b]);
+                rank(pa)
+                    .cmp(&rank(pb))
+                    .then_with(|| pa.name.cmp(&pb.name))
                     .then_with(|| best_first(a, b))
             });
             ids.dedup();
@@ -176,6 +211,7 @@ impl<'a> Universe<'a> {
             packages,
             by_name,
             providers,
+            architecture,
         }
     }
 
@@ -194,7 +230,7 @@ impl<'a> Universe<'a> {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Packages that provide `name`, by package name, then best first.
+    /// Packages that provide `name`, preferred first (see the module documentation).
     pub fn providers(&self, name: &str) -> &[usize] {
         self.providers.get(name).map_or(&[], Vec::as_slice)
     }
@@ -297,6 +333,31 @@ pub fn why(resolution: &Resolution, name: &str) -> Why {
     }
 }
 
+/// One step of the undo log: what a failed alternative's subtree must give back.
+enum Undo {
+    /// A package was taken (it is the last of `new` and of each `provided` list it joined).
+    Took(usize),
+    /// `parent` was recorded as cutting `name` for the first time.
+    Cut(String, String),
+}
+
+/// A package whose dependency groups are being satisfied, one group at a time.
+struct Frame {
+    id: usize,
+    groups: Vec<Vec<Dependency>>,
+    /// The group being satisfied.
+    group: usize,
+    /// Whether the current group's solutions are being tried.
+    trying: bool,
+    /// The current group's solutions, best first, and the next one to try.
+    solutions: Vec<usize>,
+    next: usize,
+    /// The undo-log length before the solution being tried was taken.
+    mark: usize,
+    /// Why the first solution tried for this group failed (reported if all fail).
+    first_error: Option<ResolveError>,
+}
+
 /// The walk's state.
 struct State<'u, 'a> {
     universe: &'u Universe<'a>,
@@ -309,7 +370,9 @@ struct State<'u, 'a> {
     new: Vec<usize>,
     reasons: BTreeMap<String, Reason>,
     excluded: BTreeMap<String, BTreeSet<String>>,
-    queue: VecDeque<usize>,
+    log: Vec<Undo>,
+    /// Packages taken so far, given back or not (see [`MAX_STEPS`]).
+    steps: usize,
 }
 
 impl<'a> State<'_, 'a> {
@@ -323,7 +386,7 @@ impl<'a> State<'_, 'a> {
             Some(reason) => {
                 self.new.push(id);
                 self.reasons.insert(p.name.clone(), reason);
-                self.queue.push_back(id);
+                self.log.push(Undo::Took(id));
             }
             None => {
                 self.installed.insert(id);
@@ -331,26 +394,74 @@ impl<'a> State<'_, 'a> {
         }
     }
 
-    /// Does package `id` provide `dep` (name, and version when the constraint has one)?
-    fn provides_match(&self, id: usize, dep: &Dependency) -> bool {
-        self.universe.entry(id).provides.iter().any(|prov| {
-            prov.name == dep.name
-                && match (&dep.constraint, &prov.version) {
-                    (None, _) => true,
-                    (Some(c), Some(v)) => c.matches(v),
-                    (Some(_), None) => false,
+    /// Give back everything taken or recorded since the log had `mark` entries.
+    fn rollback(&mut self, mark: usize) {
+        while self.log.len() > mark {
+            match self.log.pop() {
+                Some(Undo::Took(id)) => {
+                    let p = self.universe.entry(id);
+                    self.chosen.remove(p.name.as_str());
+                    for prov in &p.provides {
+                        if let Some(ids) = self.provided.get_mut(prov.name.as_str()) {
+                            ids.pop();
+                            if ids.is_empty() {
+                                self.provided.remove(prov.name.as_str());
+                            }
+                        }
+                    }
+                    self.new.pop();
+                    self.reasons.remove(&p.name);
                 }
-        })
+                Some(Undo::Cut(name, parent)) => {
+                    if let Some(by) = self.excluded.get_mut(&name) {
+                        by.remove(&parent);
+                        if by.is_empty() {
+                            self.excluded.remove(&name);
+                        }
+                    }
+                }
+                None => break,
+            }
+        }
     }
 
-    fn version_matches(&self, id: usize, constraint: Option<&Constraint>) -> bool {
-        constraint.is_none_or(|c| c.matches(&self.universe.entry(id).version))
+    /// Does package `id` meet `dep`'s architecture qualifier? One architecture is installed:
+    /// `:native` and that architecture always match, `:any` only a `Multi-Arch: allowed`
+    /// package, another architecture never.
+    fn qualifier_allows(&self, id: usize, dep: &Dependency) -> bool {
+        match dep.arch_qualifier.as_deref() {
+            None | Some("native") => true,
+            Some("any") => self.universe.entry(id).multi_arch == MultiArch::Allowed,
+            Some(arch) => arch == self.universe.architecture,
+        }
+    }
+
+    /// Does package `id` provide `dep` (name, and version when the constraint has one)?
+    fn provides_match(&self, id: usize, dep: &Dependency) -> bool {
+        self.qualifier_allows(id, dep)
+            && self.universe.entry(id).provides.iter().any(|prov| {
+                prov.name == dep.name
+                    && match (&dep.constraint, &prov.version) {
+                        (None, _) => true,
+                        (Some(c), Some(v)) => c.matches(v),
+                        (Some(_), None) => false,
+                    }
+            })
+    }
+
+    /// Is package `id` (named `dep.name`) a match for `dep`: version and qualifier?
+    fn real_match(&self, id: usize, dep: &Dependency) -> bool {
+        self.qualifier_allows(id, dep)
+            && dep
+                .constraint
+                .as_ref()
+                .is_none_or(|c| c.matches(&self.universe.entry(id).version))
     }
 
     /// Is `dep` satisfied by something already chosen or installed?
     fn satisfied(&self, dep: &Dependency) -> bool {
         let real = self.chosen.get(dep.name.as_str());
-        if real.is_some_and(|&id| self.version_matches(id, dep.constraint.as_ref())) {
+        if real.is_some_and(|&id| self.real_match(id, dep)) {
             return true;
         }
         self.provided
@@ -358,30 +469,38 @@ impl<'a> State<'_, 'a> {
             .is_some_and(|ids| ids.iter().any(|&id| self.provides_match(id, dep)))
     }
 
-    /// The best new package for `dep`, if any: a real package of that name, else the first
-    /// provider. Never an excluded package, never a second package of a taken name.
-    fn candidate(&self, dep: &Dependency) -> Option<usize> {
+    /// The new packages that could satisfy `dep`, best first: the real package of that
+    /// name (its highest matching version), then the providers in the universe's rank
+    /// order. Never an excluded package, never a second package of a taken name.
+    fn solutions(&self, dep: &Dependency, out: &mut Vec<usize>) {
         if !self.chosen.contains_key(dep.name.as_str()) && !self.exclude.contains(&dep.name) {
             let real = self
                 .universe
                 .candidates(&dep.name)
                 .iter()
                 .copied()
-                .find(|&id| self.version_matches(id, dep.constraint.as_ref()));
-            if real.is_some() {
-                return real;
+                .find(|&id| self.real_match(id, dep));
+            out.extend(real);
+        }
+        let mut names = BTreeSet::new();
+        for &id in self.universe.providers(&dep.name) {
+            let p = self.universe.entry(id);
+            if !self.exclude.contains(&p.name)
+                && !self.chosen.contains_key(p.name.as_str())
+                && self.provides_match(id, dep)
+                && names.insert(p.name.as_str())
+                && !out.contains(&id)
+            {
+                out.push(id);
             }
         }
-        self.universe
-            .providers(&dep.name)
-            .iter()
-            .copied()
-            .find(|&id| {
-                let p = self.universe.entry(id);
-                !self.exclude.contains(&p.name)
-                    && !self.chosen.contains_key(p.name.as_str())
-                    && self.provides_match(id, dep)
-            })
+    }
+
+    /// The best new package for `dep`, if any (see [`State::solutions`]).
+    fn candidate(&self, dep: &Dependency) -> Option<usize> {
+        let mut out = Vec::new();
+        self.solutions(dep, &mut out);
+        out.first().copied()
     }
 
     /// Excluded providers that would have satisfied one of `group`'s alternatives.
@@ -403,18 +522,25 @@ impl<'a> State<'_, 'a> {
     }
 
     fn record_excluded(&mut self, name: &str, parent: &str) {
-        self.excluded
-            .entry(name.to_owned())
-            .or_default()
-            .insert(parent.to_owned());
+        let by = self.excluded.entry(name.to_owned()).or_default();
+        if by.insert(parent.to_owned()) {
+            self.log
+                .push(Undo::Cut(name.to_owned(), parent.to_owned()));
+        }
     }
 
-    /// Bracketed notes on a package that could not be used.
-    fn notes(&self, id: usize, provides: Option<String>) -> String {
+    /// Bracketed notes on a package that could not be used for `dep`.
+    fn notes(&self, id: usize, dep: &Dependency, provides: Option<String>) -> String {
         let p = self.universe.entry(id);
         let mut notes: Vec<String> = provides.into_iter().collect();
         if self.exclude.contains(&p.name) {
             notes.push("excluded".to_owned());
+        }
+        if !self.qualifier_allows(id, dep) {
+            notes.push(match dep.arch_qualifier.as_deref() {
+                Some("any") => "not `Multi-Arch: allowed`".to_owned(),
+                _ => format!("only {} is installed", self.universe.architecture),
+            });
         }
         match self.chosen.get(p.name.as_str()) {
             Some(&taken) if self.universe.entry(taken).version == p.version => {
@@ -445,22 +571,23 @@ impl<'a> State<'_, 'a> {
 
     /// The error for a group nothing can satisfy.
     fn failure(&self, group: &[Dependency], text: &str, chain: Vec<String>) -> ResolveError {
-        let mut names: Vec<&str> = Vec::new();
+        let mut deps: Vec<&Dependency> = Vec::new();
         for dep in group {
-            if !names.contains(&dep.name.as_str()) {
-                names.push(&dep.name);
+            if !deps.iter().any(|d| d.name == dep.name) {
+                deps.push(dep);
             }
         }
-        if !names.iter().any(|n| self.universe.knows(n)) {
+        if !deps.iter().any(|d| self.universe.knows(&d.name)) {
             return ResolveError::Unknown {
-                names: names.into_iter().map(str::to_owned).collect(),
+                names: deps.into_iter().map(|d| d.name.clone()).collect(),
                 chain,
             };
         }
         let mut available = Vec::new();
-        for name in names {
+        for dep in deps {
+            let name = dep.name.as_str();
             for &id in self.universe.candidates(name) {
-                available.push(self.notes(id, None));
+                available.push(self.notes(id, dep, None));
             }
             for &id in self.universe.providers(name) {
                 let p = self.universe.entry(id);
@@ -469,7 +596,7 @@ impl<'a> State<'_, 'a> {
                         Some(v) => format!("provides {name} (= {v})"),
                         None => format!("provides {name}"),
                     };
-                    available.push(self.notes(id, Some(what)));
+                    available.push(self.notes(id, dep, Some(what)));
                 }
             }
         }
@@ -478,6 +605,122 @@ impl<'a> State<'_, 'a> {
             dependency: text.to_owned(),
             available,
             chain,
+        }
+    }
+
+    /// Take `id` and start on its dependency groups.
+    fn enter(&mut self, id: usize, reason: Reason) -> Result<Frame, ResolveError> {
+        let p = self.universe.entry(id);
+        let groups = p.depends().map_err(|source| ResolveError::BadRelation {
+            package: p.name.clone(),
+            source,
+        })?;
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(ResolveError::TooManySteps(MAX_STEPS));
+        }
+        self.take(id, Some(reason));
+        Ok(Frame {
+            id,
+            groups,
+            group: 0,
+            trying: false,
+            solutions: Vec::new(),
+            next: 0,
+            mark: self.log.len(),
+            first_error: None,
+        })
+    }
+
+    /// Satisfy the dependencies of the already taken `root`, depth first: each group in
+    /// stanza order, each solution in turn until one's whole subtree can be satisfied.
+    fn walk(&mut self, root: Frame) -> Result<(), ResolveError> {
+        let mut stack = vec![root];
+        // The outcome of the frame just popped, for the frame below it.
+        let mut returned: Option<Result<(), ResolveError>> = None;
+        while let Some(top) = stack.last_mut() {
+            match returned.take() {
+                Some(Ok(())) => {
+                    // The solution being tried holds: on to the next group.
+                    top.group += 1;
+                    top.trying = false;
+                    top.first_error = None;
+                }
+                Some(Err(e)) => {
+                    // Forget the failed solution's subtree and try the next one.
+                    let mark = top.mark;
+                    top.first_error.get_or_insert(e);
+                    self.rollback(mark);
+                }
+                None => {}
+            }
+            let top = stack.last_mut().expect("the loop holds a frame");
+            let parent = self.universe.entry(top.id);
+            let Some(group) = top.groups.get(top.group) else {
+                stack.pop();
+                returned = Some(Ok(()));
+                continue;
+            };
+            if !top.trying {
+                let cut: Vec<&str> = group
+                    .iter()
+                    .map(|alt| alt.name.as_str())
+                    .filter(|name| self.exclude.contains(*name))
+                    .collect();
+                if !cut.is_empty() || group.iter().any(|alt| self.satisfied(alt)) {
+                    let cut: Vec<String> = cut.into_iter().map(str::to_owned).collect();
+                    for name in cut {
+                        self.record_excluded(&name, &parent.name);
+                    }
+                    top.group += 1;
+                    continue;
+                }
+                let mut solutions = Vec::new();
+                for alt in group {
+                    self.solutions(alt, &mut solutions);
+                }
+                if solutions.is_empty() {
+                    let blocked: Vec<String> = self
+                        .excluded_providers(group)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect();
+                    if blocked.is_empty() {
+                        let chain = chain_from(&self.reasons, &parent.name);
+                        let e = self.failure(group, &group_text(group), chain);
+                        stack.pop();
+                        returned = Some(Err(e));
+                        continue;
+                    }
+                    for name in blocked {
+                        self.record_excluded(&name, &parent.name);
+                    }
+                    top.group += 1;
+                    continue;
+                }
+                top.solutions = solutions;
+                top.next = 0;
+                top.trying = true;
+            }
+            let Some(&id) = top.solutions.get(top.next) else {
+                // Every solution failed: so does this package.
+                let e = top.first_error.take().expect("a solution was tried");
+                stack.pop();
+                returned = Some(Err(e));
+                continue;
+            };
+            top.next += 1;
+            top.mark = self.log.len();
+            let reason = Reason::DependencyOf {
+                parent: parent.name.clone(),
+                dependency: group_text(group),
+            };
+            let frame = self.enter(id, reason)?;
+            stack.push(frame);
+        }
+        match returned {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
         }
     }
 }
@@ -524,7 +767,8 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         new: Vec::new(),
         reasons: BTreeMap::new(),
         excluded: BTreeMap::new(),
-        queue: VecDeque::new(),
+        log: Vec::new(),
+        steps: 0,
     };
     for &id in request.installed {
         st.take(id, None);
@@ -537,10 +781,12 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         }
         requests.push((item, dep));
     }
-    // Real names first, then names only providers can satisfy.
+    // Real names first, then names only providers can satisfy; every request is taken
+    // before any dependency is walked.
     let (real, virtual_only): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|(_, dep)| !universe.candidates(&dep.name).is_empty());
+    let mut roots = Vec::new();
     for (item, dep) in real.into_iter().chain(virtual_only) {
         if st.satisfied(&dep) {
             continue;
@@ -548,49 +794,10 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         let Some(id) = st.candidate(&dep) else {
             return Err(st.failure(std::slice::from_ref(&dep), item, Vec::new()));
         };
-        st.take(id, Some(Reason::Requested));
+        roots.push(st.enter(id, Reason::Requested)?);
     }
-    while let Some(id) = st.queue.pop_front() {
-        let parent = universe.entry(id);
-        let depends = parent
-            .depends()
-            .map_err(|source| ResolveError::BadRelation {
-                package: parent.name.clone(),
-                source,
-            })?;
-        for group in &depends {
-            let cut: Vec<&str> = group
-                .iter()
-                .map(|alt| alt.name.as_str())
-                .filter(|name| request.exclude.contains(*name))
-                .collect();
-            if !cut.is_empty() {
-                for name in cut {
-                    st.record_excluded(name, &parent.name);
-                }
-                continue;
-            }
-            if group.iter().any(|alt| st.satisfied(alt)) {
-                continue;
-            }
-            let text = group_text(group);
-            if let Some(found) = group.iter().find_map(|alt| st.candidate(alt)) {
-                let reason = Reason::DependencyOf {
-                    parent: parent.name.clone(),
-                    dependency: text,
-                };
-                st.take(found, Some(reason));
-                continue;
-            }
-            let blocked = st.excluded_providers(group);
-            if blocked.is_empty() {
-                let chain = chain_from(&st.reasons, &parent.name);
-                return Err(st.failure(group, &text, chain));
-            }
-            for name in blocked {
-                st.record_excluded(name, &parent.name);
-            }
-        }
+    for root in roots {
+        st.walk(root)?;
     }
     let mut chosen = st.new;
     chosen.sort_by(|a, b| universe.entry(*a).name.cmp(&universe.entry(*b).name));
@@ -608,7 +815,7 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::{MultiArch, parse_provides};
+    use crate::package::{Priority, parse_provides};
 
     /// `name version [depends] [; provides]`, e.g. `tool 1.0 libc (>= 2) | b ; awk (= 1)`,
     /// for amd64. A name written `name/arch` sets the architecture.
@@ -634,6 +841,10 @@ mod tests {
             // One .deb per (name, version, arch): the same file may sit in several suites.
             sha256: format!("{name}_{version}_{architecture}"),
             origin,
+            // As most of the archive: ranked below required, important and standard ones.
+            priority: Priority::Optional,
+            essential: false,
+            protected: false,
         }
     }
 
@@ -714,12 +925,132 @@ mod tests {
                 dependency: "zz | a (>= 2) | b".into()
             }
         );
-        // No backtracking: an existing alternative is taken even if its own dependencies
-        // then fail.
+        // An alternative whose own dependencies cannot be satisfied makes way for the next.
         let p = universe(&["app 1 a | b", "a 1 x", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        // When every alternative fails, the error is the first one's.
+        let p = universe(&["app 1 a | b", "a 1 x", "b 1 y"]);
         assert_eq!(
             err(&p, &["app"], &[]),
             "package `x` not found in any source (required by: a -> app (requested))"
+        );
+    }
+
+    #[test]
+    fn a_failed_alternative_gives_back_all_it_chose() {
+        // `a` took `e` and cut `gone` before `x` failed: both are forgotten, as apt finally
+        // drops what nothing needs.
+        let p = universe(&["app 1 a | b", "a 1 e, gone, x", "e 1", "b 1"]);
+        let r = run(&p, &["app"], &["gone"]).unwrap();
+        assert_eq!(names(&p, &r), ["app=1", "b=1"]);
+        assert!(r.excluded.is_empty());
+        assert_eq!(why(&r, "e"), Why::NotInClosure);
+        // Nested: the inner failure is given back, the outer choice stands.
+        let p = universe(&[
+            "app 1 a, c",
+            "a 1 m | n",
+            "m 1 z, missing",
+            "z 1 ; v",
+            "n 1",
+            "c 1 v",
+            "w 1 ; v",
+        ]);
+        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1", "c=1", "n=1", "w=1"]);
+    }
+
+    #[test]
+    fn depth_first_as_apt() {
+        // `d` (the first group) is walked to the end before `b | c` is looked at: `c` is
+        // chosen by then, so the group needs nothing (breadth first would add `b`).
+        let p = universe(&["app 1 d, b | c", "d 1 c", "b 1", "c 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "c=1", "d=1"]);
+        // The same for a virtual name: `d` brings the provider `y`.
+        let p = universe(&["app 1 d, v", "d 1 y", "x 1 ; v", "y 1 ; v"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "d=1", "y=1"]);
+        let r = run(&p, &["app"], &[]).unwrap();
+        assert_eq!(r.chain("y").unwrap(), ["y", "d", "app"]);
+        // Every request is taken before dependencies are walked.
+        let p = universe(&["app 1 a | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app", "b"], &[]), ["app=1", "b=1"]);
+    }
+
+    #[test]
+    fn providers_rank_essential_protected_then_priority() {
+        use crate::package::Priority::*;
+        let set = |p: &mut Vec<PackageEntry>, name: &str, f: &dyn Fn(&mut PackageEntry)| {
+            p.iter_mut().filter(|e| e.name == name).for_each(f)
+        };
+        // base-files depends on awk: apt installs mawk (required), not gawk (optional).
+        let mut p = universe(&["base-files 1 awk", "gawk 1 ; awk", "mawk 1 ; awk"]);
+        set(&mut p, "mawk", &|e| e.priority = Required);
+        assert_eq!(ok(&p, &["base-files"], &[]), ["base-files=1", "mawk=1"]);
+        // Each priority beats the ones after it; `extra` comes last.
+        for (better, worse) in [
+            (Required, Important),
+            (Important, Standard),
+            (Standard, Optional),
+            (Optional, Extra),
+        ] {
+            let mut p = universe(&["app 1 v", "a 1 ; v", "b 1 ; v"]);
+            set(&mut p, "a", &|e| e.priority = worse);
+            set(&mut p, "b", &|e| e.priority = better);
+            assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"], "{better:?}");
+        }
+        // A stanza without Priority ranks before required, as apt's zero value does.
+        let mut p = universe(&["app 1 v", "a 1 ; v", "b 1 ; v"]);
+        set(&mut p, "a", &|e| e.priority = Required);
+        set(&mut p, "b", &|e| e.priority = Unset);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        // Protected beats any priority; Essential beats Protected.
+        let mut p = universe(&["app 1 v", "a 1 ; v", "b 1 ; v", "c 1 ; v"]);
+        set(&mut p, "a", &|e| e.priority = Required);
+        set(&mut p, "c", &|e| e.protected = true);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "c=1"]);
+        set(&mut p, "b", &|e| {
+            e.essential = true;
+            e.priority = Extra
+        });
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        // A real package of the name still comes first, and a chosen provider still
+        // satisfies the group.
+        let mut p = universe(&["app 1 awk", "awk 1", "mawk 1 ; awk"]);
+        set(&mut p, "mawk", &|e| e.essential = true);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "awk=1"]);
+        let mut p = universe(&["app 1 gawk, awk", "gawk 1 ; awk", "mawk 1 ; awk"]);
+        set(&mut p, "mawk", &|e| e.priority = Required);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "gawk=1"]);
+        // A requested virtual name follows the same order.
+        let mut p = universe(&["gawk 1 ; awk", "mawk 1 ; awk"]);
+        set(&mut p, "mawk", &|e| e.priority = Required);
+        assert_eq!(ok(&p, &["awk"], &[]), ["mawk=1"]);
+        // Excluding the preferred one falls back to the next.
+        assert_eq!(ok(&p, &["awk"], &["mawk"]), ["gawk=1"]);
+        // The order does not depend on the stanzas' order.
+        p.reverse();
+        assert_eq!(ok(&p, &["awk"], &[]), ["mawk=1"]);
+    }
+
+    #[test]
+    fn hostile_shapes_stay_bounded() {
+        // A chain far deeper than any stack: no recursion.
+        let n = 40_000;
+        let p: Vec<_> = (0..n)
+            .map(|i| pkg(&format!("p{i} 1 p{}", i + 1), 0))
+            .chain([pkg(&format!("p{n} 1"), 0)])
+            .collect();
+        assert_eq!(run(&p, &["p0"], &[]).unwrap().chosen.len(), n + 1);
+        // Alternatives that all fail at the bottom: 2^25 attempts, cut at MAX_STEPS.
+        let mut specs = Vec::new();
+        for i in 0..24 {
+            specs.push(format!("p{i} 1 a{i} | b{i}"));
+            specs.push(format!("a{i} 1 p{}", i + 1));
+            specs.push(format!("b{i} 1 p{}", i + 1));
+        }
+        specs.push("p24 1 missing".to_owned());
+        let p: Vec<_> = specs.iter().map(|s| pkg(s, 0)).collect();
+        assert_eq!(
+            run(&p, &["p0"], &[]).unwrap_err(),
+            ResolveError::TooManySteps(MAX_STEPS)
         );
     }
 
@@ -862,13 +1193,14 @@ mod tests {
     }
 
     #[test]
-    fn multiarch_qualifiers_are_stripped() {
-        let p = universe(&[
+    fn multiarch_qualifiers_as_apt() {
+        let mut p = universe(&[
             "app 1 python3:any (>= 3), libc:native, zlib:amd64",
             "python3 3.13",
             "libc 2",
             "zlib 1",
         ]);
+        p[1].multi_arch = MultiArch::Allowed;
         assert_eq!(
             ok(&p, &["app"], &[]),
             ["app=1", "libc=2", "python3=3.13", "zlib=1"]
@@ -882,6 +1214,30 @@ mod tests {
             }
         );
         assert_eq!(ok(&p, &["libc:amd64"], &[]), ["libc=2"]);
+        // `:any` needs `Multi-Arch: allowed`, for a real package or a provider.
+        p[1].multi_arch = MultiArch::Foreign;
+        assert_eq!(
+            err(&p, &["app"], &[]),
+            "unsatisfiable dependency `python3:any (>= 3)`: available \
+             python3 3.13 [not `Multi-Arch: allowed`] (required by: app (requested))"
+        );
+        let mut p = universe(&["app 1 v:any", "a 1 ; v", "b 1 ; v"]);
+        p[2].multi_arch = MultiArch::Allowed;
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        // A chosen package that is not allowed does not satisfy `:any` either.
+        let mut p = universe(&["app 1 a, a:any | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1", "b=1"]);
+        p[1].multi_arch = MultiArch::Allowed;
+        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1"]);
+        // Another architecture is never installed: the next alternative is taken.
+        let p = universe(&["app 1 a:i386 | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        let p = universe(&["app 1 a:i386", "a 1"]);
+        assert_eq!(
+            err(&p, &["app"], &[]),
+            "unsatisfiable dependency `a:i386`: available a 1 [only amd64 is installed] \
+             (required by: app (requested))"
+        );
     }
 
     #[test]
@@ -1145,7 +1501,8 @@ mod tests {
         let (first, reasons, excluded) = &runs[0];
         assert_eq!(
             first,
-            &["app=1", "gawk=1", "lib=2", "tzdata=1", "x=0.1", "y=1"]
+            // `lib 2` brings `y` (depth first) before `x:any | y` is looked at.
+            &["app=1", "gawk=1", "lib=2", "tzdata=1", "y=1"]
         );
         assert_eq!(excluded["debconf"], ["tzdata"]);
         assert_eq!(

@@ -282,6 +282,9 @@ mod tests {
             size: 0,
             sha256: String::new(),
             origin: 0,
+            priority: Default::default(),
+            essential: false,
+            protected: false,
         };
         assert_eq!(
             purl(&e),

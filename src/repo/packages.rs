@@ -5,7 +5,7 @@ use std::io::Read;
 use std::str::FromStr;
 
 use crate::package::{
-    MultiArch, PackageEntry, Version, parse_provides, valid_architecture, valid_filename,
+    MultiArch, PackageEntry, Priority, Version, parse_provides, valid_architecture, valid_filename,
     valid_name, valid_sha256, valid_version,
 };
 use crate::repo::RepoError;
@@ -113,6 +113,9 @@ struct Fields<'a> {
     filename: Option<&'a str>,
     size: Option<&'a str>,
     sha256: Option<&'a str>,
+    priority: Priority,
+    essential: bool,
+    protected: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -137,6 +140,10 @@ impl<'a> Fields<'a> {
                 "Filename" => f.filename = Some(value),
                 "Size" => f.size = Some(value),
                 "SHA256" => f.sha256 = Some(value),
+                // Read as apt reads them: they only rank providers (see `Priority`).
+                "Priority" => f.priority = Priority::parse(value),
+                "Essential" => f.essential = value.eq_ignore_ascii_case("yes"),
+                "Protected" | "Important" => f.protected = value.eq_ignore_ascii_case("yes"),
                 _ => {}
             }
         }
@@ -215,6 +222,9 @@ fn entry(f: Fields<'_>, origin: usize) -> Result<Option<PackageEntry>, RepoError
         size,
         sha256: sha256.to_ascii_lowercase(),
         origin,
+        priority: f.priority,
+        essential: f.essential,
+        protected: f.protected,
     }))
 }
 
@@ -236,7 +246,7 @@ mod tests {
     fn packages_index_parses_and_checks_fields() {
         let sha = "a".repeat(64);
         let text = format!(
-            "Package: libfoo\nVersion: 1.0-1\nArchitecture: amd64\nMulti-Arch: same\nPre-Depends: libc6\nDepends: libbar (>= 2) | libbaz\nProvides: foo-api (= 1)\nFilename: pool/main/f/foo/libfoo_1.0-1_amd64.deb\nSize: 1234\nSHA256: {sha}\nDescription: x\n continued\n\nPackage: broken\nVersion: 1\n"
+            "Package: libfoo\nVersion: 1.0-1\nArchitecture: amd64\nMulti-Arch: same\nPre-Depends: libc6\nDepends: libbar (>= 2) | libbaz\nProvides: foo-api (= 1)\nFilename: pool/main/f/foo/libfoo_1.0-1_amd64.deb\nSize: 1234\nSHA256: {sha}\nPriority: Important\nProtected: yes\nDescription: x\n continued\n\nPackage: bare\nVersion: 2\nArchitecture: all\nFilename: pool/main/b/bare_2_all.deb\nSize: 1\nSHA256: {sha}\nEssential: yes\nPriority: source\n\nPackage: unranked\nVersion: 2\nArchitecture: all\nFilename: pool/main/u/unranked_2_all.deb\nSize: 1\nSHA256: {sha}\nEssential: no\n\nPackage: broken\nVersion: 1\n"
         );
         let e = parse_packages(&text, 3).unwrap_err();
         assert!(
@@ -246,7 +256,20 @@ mod tests {
         );
         let text = text.split("\n\nPackage: broken").next().unwrap();
         let p = parse_packages(text, 3).unwrap();
-        assert_eq!(p.len(), 1);
+        assert_eq!(p.len(), 3);
+        // What ranks providers: apt's reading of Priority, Essential and Protected.
+        let ranks: Vec<_> = p
+            .iter()
+            .map(|e| (e.priority, e.essential, e.protected))
+            .collect();
+        assert_eq!(
+            ranks,
+            [
+                (Priority::Important, false, true),
+                (Priority::Extra, true, false),
+                (Priority::Unset, false, false)
+            ]
+        );
         let p = &p[0];
         assert_eq!((p.name.as_str(), p.origin, p.size), ("libfoo", 3, 1234));
         assert_eq!(p.multi_arch, MultiArch::Same);

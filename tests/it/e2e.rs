@@ -18,7 +18,7 @@ use crate::harness::{
     read_index_images, repo_root, run,
 };
 
-fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     if std::env::var_os("COMPOSE_E2E").is_some_and(|v| v == "1") {
         return true;
     }
@@ -37,7 +37,7 @@ fn require(tools: &[&str]) {
 }
 
 /// A cache shared by the end-to-end runs of one checkout, so reruns are fast.
-fn shared_cache() -> PathBuf {
+pub(crate) fn shared_cache() -> PathBuf {
     repo_root().join("target/e2e-cache")
 }
 

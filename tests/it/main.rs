@@ -1,5 +1,6 @@
 //! The integration tests: one binary, modules by theme, fixtures under `tests/data/`.
 
+mod apt;
 mod e2e;
 mod fixture;
 mod fuzz;
