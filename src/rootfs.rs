@@ -696,12 +696,18 @@ mod tests {
         t.insert("etc".into(), Node::dir(0o755, 0, 0, 99));
         t.insert("etc/ssl".into(), Node::dir(0o700, 0, 0, 99));
         t.insert("etc/ssl/new".into(), Node::dir(0o755, 0, 0, 99));
-        t.insert("etc/ssl/new/f".into(), Node::file(&b"x"[..], 0o644, 99, None));
+        t.insert(
+            "etc/ssl/new/f".into(),
+            Node::file(&b"x"[..], 0o644, 99, None),
+        );
         t.insert("usr/share".into(), Node::dir(0o755, 0, 0, 99));
         settle_dirs(&mut t, &lower);
         assert_eq!(t["etc"], lower["etc"]);
         assert_eq!(t["etc/ssl"], lower["etc/ssl"]);
-        assert_eq!(t["etc/ssl/new"].mtime, 99, "a new directory keeps its own metadata");
+        assert_eq!(
+            t["etc/ssl/new"].mtime, 99,
+            "a new directory keeps its own metadata"
+        );
         assert!(
             !t.contains_key("usr/share") && !t.contains_key("usr"),
             "a lower directory with nothing new under it stays out of the layer"

@@ -162,7 +162,11 @@ pub fn os_release(tree: &mut Tree) -> bool {
     let Kind::File(data) = &node.kind else {
         return false;
     };
-    node.kind = Kind::File(distroless_os_release(&String::from_utf8_lossy(data)).into_bytes().into());
+    node.kind = Kind::File(
+        distroless_os_release(&String::from_utf8_lossy(data))
+            .into_bytes()
+            .into(),
+    );
     true
 }
 
@@ -185,7 +189,10 @@ pub fn distroless_os_release(debian: &str) -> String {
     let mut out = vec![
         ("PRETTY_NAME", "Distroless".to_owned()),
         ("NAME", name.to_owned()),
-        ("ID", fields.get("ID").copied().unwrap_or("debian").to_owned()),
+        (
+            "ID",
+            fields.get("ID").copied().unwrap_or("debian").to_owned(),
+        ),
     ];
     if let Some(id) = fields.get("VERSION_ID") {
         out.push(("VERSION_ID", (*id).to_owned()));
@@ -344,7 +351,10 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
 "
         );
         // The package's metadata stays; the release follows the file, not a table.
-        assert_eq!((t["usr/lib/os-release"].mode, t["usr/lib/os-release"].mtime), (0o644, 5));
+        assert_eq!(
+            (t["usr/lib/os-release"].mode, t["usr/lib/os-release"].mtime),
+            (0o644, 5)
+        );
         let trixie = BOOKWORM_OS_RELEASE
             .replace("12", "13")
             .replace("bookworm", "trixie");
@@ -352,7 +362,8 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
             distroless_os_release(&trixie)
                 .contains("\nVERSION_ID=\"13\"\nVERSION=\"Debian GNU/Linux 13 (trixie)\"\n")
         );
-        let bullseye = "NAME='Debian GNU/Linux'\nVERSION_ID=11\nVERSION_CODENAME=bullseye\nID=debian\n";
+        let bullseye =
+            "NAME='Debian GNU/Linux'\nVERSION_ID=11\nVERSION_CODENAME=bullseye\nID=debian\n";
         assert!(
             distroless_os_release(bullseye)
                 .contains("VERSION=\"Debian GNU/Linux 11 (bullseye)\"\n")

@@ -746,11 +746,26 @@ fn python3_has_distutils_on_debian12_and_venv_on_debian13() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "import distutils.dist:\nstdout: {out}\nstderr: {err}");
+    assert_eq!(
+        code, 0,
+        "import distutils.dist:\nstdout: {out}\nstderr: {err}"
+    );
     assert!(out.contains("distutils-ok UNKNOWN"), "{out}");
-    let (code, out, err) = runc(b, "py12-all", 65532, &["/usr/bin/python3", "-c", PY_CHECK], &[]);
-    assert_eq!(code, 0, "python3-debian12 stdlib:\nstdout: {out}\nstderr: {err}");
-    assert!(out.contains("python-ok") && out.contains("(3, 11)"), "{out}");
+    let (code, out, err) = runc(
+        b,
+        "py12-all",
+        65532,
+        &["/usr/bin/python3", "-c", PY_CHECK],
+        &[],
+    );
+    assert_eq!(
+        code, 0,
+        "python3-debian12 stdlib:\nstdout: {out}\nstderr: {err}"
+    );
+    assert!(
+        out.contains("python-ok") && out.contains("(3, 11)"),
+        "{out}"
+    );
 
     let b = &f.images["python3"];
     let venv = "import ensurepip, venv, subprocess, sys\n\

@@ -313,7 +313,10 @@ fn partial_packages_keep_their_copyright() {
         fs.contains_key("usr/share/doc/f-base-files/copyright"),
         "the copyright `[paths] keep` asks for"
     );
-    assert_eq!(fs["usr/share/doc/f-base-files"].kind, tar::EntryType::Directory);
+    assert_eq!(
+        fs["usr/share/doc/f-base-files"].kind,
+        tar::EntryType::Directory
+    );
     for gone in [
         "usr/share/doc/f-base-files/changelog.gz",
         "usr/share/man/man1/f.1.gz",
@@ -369,10 +372,16 @@ fn upper_levels_leave_lower_directories_as_they_are() {
         }
     }
     for dir in ["etc/ssl", "etc/ssl/certs", "usr/share", "usr/share/sbom"] {
-        assert!(upper.contains_key(dir), "{dir} is a parent in the upper layer");
+        assert!(
+            upper.contains_key(dir),
+            "{dir} is a parent in the upper layer"
+        );
     }
     assert!(shared >= 4);
-    assert!(upper["usr/share"].mtime < 2_000_000_000, "the package's mtime");
+    assert!(
+        upper["usr/share"].mtime < 2_000_000_000,
+        "the package's mtime"
+    );
     // A directory new in the upper level has the level's epoch.
     assert_eq!(upper["etc/ssl/certs/java"].mtime, 2_000_000_000);
 }
