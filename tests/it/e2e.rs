@@ -1370,6 +1370,9 @@ fn static_and_python3_build_for_every_platform() {
             p.name
         );
     }
+    if stat.built.len() < all.len() {
+        skipped.push("python3: tried only on the platforms static built".into());
+    }
     skipped.extend(py.skipped);
     if !skipped.is_empty() {
         eprintln!(
