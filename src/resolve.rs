@@ -524,8 +524,7 @@ impl<'a> State<'_, 'a> {
     fn record_excluded(&mut self, name: &str, parent: &str) {
         let by = self.excluded.entry(name.to_owned()).or_default();
         if by.insert(parent.to_owned()) {
-            self.log
-                .push(Undo::Cut(name.to_owned(), parent.to_owned()));
+            self.log.push(Undo::Cut(name.to_owned(), parent.to_owned()));
         }
     }
 
