@@ -42,9 +42,9 @@
 //!   order); compose takes the first by package name (compose's own), then the highest
 //!   version. A provider whose name is already taken at another version is never chosen a
 //!   second time.
-//! - **Multi-Arch.** One architecture is installed. A qualifier `:native` or naming that
-//!   architecture is always met; `:any` only by a `Multi-Arch: allowed` package (real or
-//!   provider); another architecture never.
+//! - **Multi-Arch.** One architecture is installed. A qualifier `:native`, `:any` or naming
+//!   that architecture is always met; another architecture never (so `a:i386 | b` is `b`).
+//!   (compose's own: apt meets `:any` only with a `Multi-Arch: allowed` package.)
 //! - **Exclude.** An excluded name is never chosen. A group in which any alternative names an
 //!   excluded package (real or virtual name) is cut: it pulls nothing, so the excluded
 //!   package's own dependencies come in only if something else needs them. A group that only
@@ -61,9 +61,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::package::{
-    Constraint, Dependency, MultiArch, PackageEntry, Relation, RelationError, Version,
-};
+use crate::package::{Constraint, Dependency, PackageEntry, Relation, RelationError, Version};
 
 /// Why a request cannot be resolved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -426,12 +424,12 @@ impl<'a> State<'_, 'a> {
     }
 
     /// Does package `id` meet `dep`'s architecture qualifier? One architecture is installed:
-    /// `:native` and that architecture always match, `:any` only a `Multi-Arch: allowed`
-    /// package, another architecture never.
-    fn qualifier_allows(&self, id: usize, dep: &Dependency) -> bool {
+    /// `:native`, `:any` and that architecture always match, another architecture never.
+    /// (apt meets `:any` only with a `Multi-Arch: allowed` package; compose accepts any, as
+    /// it always has: with one architecture the difference is only the flag.)
+    fn qualifier_allows(&self, _id: usize, dep: &Dependency) -> bool {
         match dep.arch_qualifier.as_deref() {
-            None | Some("native") => true,
-            Some("any") => self.universe.entry(id).multi_arch == MultiArch::Allowed,
+            None | Some("native") | Some("any") => true,
             Some(arch) => arch == self.universe.architecture,
         }
     }
@@ -524,8 +522,7 @@ impl<'a> State<'_, 'a> {
     fn record_excluded(&mut self, name: &str, parent: &str) {
         let by = self.excluded.entry(name.to_owned()).or_default();
         if by.insert(parent.to_owned()) {
-            self.log
-                .push(Undo::Cut(name.to_owned(), parent.to_owned()));
+            self.log.push(Undo::Cut(name.to_owned(), parent.to_owned()));
         }
     }
 
@@ -537,10 +534,7 @@ impl<'a> State<'_, 'a> {
             notes.push("excluded".to_owned());
         }
         if !self.qualifier_allows(id, dep) {
-            notes.push(match dep.arch_qualifier.as_deref() {
-                Some("any") => "not `Multi-Arch: allowed`".to_owned(),
-                _ => format!("only {} is installed", self.universe.architecture),
-            });
+            notes.push(format!("only {} is installed", self.universe.architecture));
         }
         match self.chosen.get(p.name.as_str()) {
             Some(&taken) if self.universe.entry(taken).version == p.version => {
@@ -815,7 +809,7 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::{Priority, parse_provides};
+    use crate::package::{MultiArch, Priority, parse_provides};
 
     /// `name version [depends] [; provides]`, e.g. `tool 1.0 libc (>= 2) | b ; awk (= 1)`,
     /// for amd64. A name written `name/arch` sets the architecture.
@@ -1193,14 +1187,13 @@ mod tests {
     }
 
     #[test]
-    fn multiarch_qualifiers_as_apt() {
-        let mut p = universe(&[
+    fn multiarch_qualifiers() {
+        let p = universe(&[
             "app 1 python3:any (>= 3), libc:native, zlib:amd64",
             "python3 3.13",
             "libc 2",
             "zlib 1",
         ]);
-        p[1].multi_arch = MultiArch::Allowed;
         assert_eq!(
             ok(&p, &["app"], &[]),
             ["app=1", "libc=2", "python3=3.13", "zlib=1"]
@@ -1214,24 +1207,12 @@ mod tests {
             }
         );
         assert_eq!(ok(&p, &["libc:amd64"], &[]), ["libc=2"]);
-        // `:any` needs `Multi-Arch: allowed`, for a real package or a provider.
-        p[1].multi_arch = MultiArch::Foreign;
-        assert_eq!(
-            err(&p, &["app"], &[]),
-            "unsatisfiable dependency `python3:any (>= 3)`: available \
-             python3 3.13 [not `Multi-Arch: allowed`] (required by: app (requested))"
-        );
-        let mut p = universe(&["app 1 v:any", "a 1 ; v", "b 1 ; v"]);
-        p[2].multi_arch = MultiArch::Allowed;
-        assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
-        // A chosen package that is not allowed does not satisfy `:any` either.
-        let mut p = universe(&["app 1 a, a:any | b", "a 1", "b 1"]);
-        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1", "b=1"]);
-        p[1].multi_arch = MultiArch::Allowed;
-        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1"]);
         // Another architecture is never installed: the next alternative is taken.
         let p = universe(&["app 1 a:i386 | b", "a 1", "b 1"]);
         assert_eq!(ok(&p, &["app"], &[]), ["app=1", "b=1"]);
+        // Nor does a chosen package satisfy it.
+        let p = universe(&["app 1 a, a:i386 | b", "a 1", "b 1"]);
+        assert_eq!(ok(&p, &["app"], &[]), ["a=1", "app=1", "b=1"]);
         let p = universe(&["app 1 a:i386", "a 1"]);
         assert_eq!(
             err(&p, &["app"], &[]),
