@@ -118,13 +118,7 @@ pub fn run(_args: &[String]) -> Result<()> {
         ("docker-registry", "docker-registry"),
     ])?;
     eprintln!("xtask: building compose (release)");
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "--bin", "compose"])
-        .status()?;
-    if !st.success() {
-        bail!("release build failed");
-    }
-    let bin = PathBuf::from("target/release/compose");
+    let bin = crate::tools::build_compose(true)?;
     let scratch = tempfile_path("work");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;

@@ -10,14 +10,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 pub fn run(args: &[String]) -> Result<()> {
-    crate::tools::build_compose(true)?;
+    let compose = crate::tools::build_compose(true)?;
     let specs = crate::tools::shipped_specs()?;
     let scratch = std::env::temp_dir().join(format!("compose-digests-{}", std::process::id()));
     for spec in &specs {
         let name = spec.file_stem().unwrap_or_default().to_string_lossy();
         for variant in ["latest", "debug"] {
             let out = scratch.join(format!("{name}-{variant}"));
-            let run = Command::new("target/release/compose")
+            let run = Command::new(&compose)
                 .args(["build", "--locked", "--variant", variant])
                 .arg(spec)
                 .arg("--output")

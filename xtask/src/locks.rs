@@ -6,10 +6,10 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 pub fn run(args: &[String]) -> Result<()> {
-    crate::tools::build_compose(false)?;
+    let compose = crate::tools::build_compose(false)?;
     for spec in crate::tools::shipped_specs()? {
         eprintln!("xtask: {}", spec.display());
-        let st = Command::new("target/debug/compose")
+        let st = Command::new(&compose)
             .args(["lock", "--update", "--platform", "linux/amd64,linux/arm64"])
             .args(args)
             .arg(&spec)

@@ -4,8 +4,9 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-/// Build the `compose` binary (`--release` when `release`).
-pub fn build_compose(release: bool) -> Result<()> {
+/// Build the `compose` binary (`--release` when `release`) and return its path, in
+/// `CARGO_TARGET_DIR` when that is set.
+pub fn build_compose(release: bool) -> Result<std::path::PathBuf> {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args(["build", "--quiet", "--bin", "compose"]);
     if release {
@@ -14,7 +15,12 @@ pub fn build_compose(release: bool) -> Result<()> {
     if !cmd.status()?.success() {
         bail!("build failed");
     }
-    Ok(())
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::PathBuf::from("target"),
+        std::path::PathBuf::from,
+    );
+    let profile = if release { "release" } else { "debug" };
+    Ok(target.join(profile).join("compose"))
 }
 
 /// Every shipped spec (`specs/*.toml`), sorted.
