@@ -68,14 +68,7 @@ impl Mirror {
     }
 
     fn serve(repo: Repo, key: Key) -> Mirror {
-        Mirror {
-            server: Server::start(repo.root()),
-            root: repo.root().to_path_buf(),
-            archive: "hostile",
-            work: tempfile::tempdir().unwrap(),
-            keyring: Some(key.keyring.clone()),
-            _keep: vec![Box::new(repo), Box::new(key)],
-        }
+        Mirror::serve_shared(repo, &std::rc::Rc::new(key))
     }
 
     /// Serve `repo`, published with `key`, which other mirrors of the test share.
