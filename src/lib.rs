@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod deb;
+pub mod error;
 pub mod fetch;
 pub mod interrupt;
 pub mod layer;

@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     match compose::cli::run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{}", compose::cli::render_error(&err));
+            eprintln!("{}", compose::error::render(&err));
             ExitCode::FAILURE
         }
     }
