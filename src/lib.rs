@@ -4,6 +4,7 @@
 //! `rootfs` -> `layer` -> `oci` -> `publish` (`registry` for pushes), driven by `pipeline`
 //! and the `cli`.
 
+pub mod atomic;
 pub mod cli;
 pub mod deb;
 pub mod error;

@@ -88,12 +88,7 @@ pub enum OciError {
 
 /// The directory `path` lives in (`.` for a bare file name): where a temporary file that
 /// will be renamed onto `path` must be created.
-pub fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
+pub use crate::atomic::parent_dir;
 
 /// Serialize through `serde_json::Value` so that maps (oci-spec uses `HashMap`) come out
 /// with sorted keys: the same document always has the same bytes and digest.
