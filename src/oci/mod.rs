@@ -13,7 +13,7 @@ pub use commit::{Staged, commit_all};
 pub use layout::Store;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use oci_spec::image::{
