@@ -1,15 +1,16 @@
-//! Downloads: concurrent HTTP with retries, and a content-addressed cache of verified files.
+//! Downloads from mirrors: concurrent, through `net` (its client, retry policy and bounded
+//! reader), and a content-addressed cache of verified files.
 //!
-//! Only this module touches the network (besides the registry client). Everything that comes
-//! from the cache or the network is checked against its SHA256 before it is handed out.
+//! Everything that comes from the cache or the network is checked against its SHA256 before
+//! it is handed out.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+
+use crate::error::Hint;
+use crate::net::{self, NetError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -36,34 +37,31 @@ pub enum FetchError {
         expected: u64,
     },
     #[error(
-        "no copy of `{what}` on the mirror matches its signed release file:\n  {}\n\nhint: the mirror may be in the middle of a sync, or a cache in front of it may hold an old copy; try again later, or pick another mirror with `--mirror`",
+        "no copy of `{what}` on the mirror matches its signed release file:\n  {}",
         tried.join("\n  ")
     )]
     NoGoodCopy { what: String, tried: Vec<String> },
     #[error(
-        "the mirror has no copy of `{what}`, which its signed release file lists:\n  {}\n\nhint: a partial mirror may leave out some architectures or suites; pick a mirror that carries them with `--mirror`",
+        "the mirror has no copy of `{what}`, which its signed release file lists:\n  {}",
         tried.join("\n  ")
     )]
     NoCopy { what: String, tried: Vec<String> },
-    #[error(
-        "sha256 mismatch for `{url}`: expected {expected}, got {actual}\n\nhint: the mirror served different bytes than its signed index lists; the file was rejected"
-    )]
+    #[error("sha256 mismatch for `{url}`: expected {expected}, got {actual}")]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
     },
     #[error(
-        "{} file(s) missing from the cache, and `--offline` forbids downloading them:\n  {}\n\nhint: run the same build once without `--offline` to fill the cache",
+        "{} file(s) missing from the cache, and `--offline` forbids downloading them:\n  {}",
         urls.len(),
         urls.join("\n  ")
     )]
     Offline { urls: Vec<String> },
     #[error(
-        "`{url}` is listed with {size} bytes, more than the limit of {} for {}{}",
+        "`{url}` is listed with {size} bytes, more than the limit of {} for {}",
         human_size(limit.bytes),
-        limit.what,
-        limit.hint()
+        limit.what
     )]
     ListedTooLarge {
         url: String,
@@ -71,10 +69,9 @@ pub enum FetchError {
         limit: Limit,
     },
     #[error(
-        "`{url}` is larger than the limit of {} for {}{}",
+        "`{url}` is larger than the limit of {} for {}",
         human_size(limit.bytes),
-        limit.what,
-        limit.hint()
+        limit.what
     )]
     TooLarge { url: String, limit: Limit },
     #[error("`{url}` has an invalid SHA256 `{sha256}`: expected 64 hex digits")]
@@ -88,22 +85,53 @@ pub enum FetchError {
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error(
-        "`{}` in the cache is a symlink, and compose does not write through symlinks\n\nhint: remove it (the cache refills itself), or pick another `--cache-dir`",
+        "`{}` in the cache is a symlink, and compose does not write through symlinks",
         path.display()
     )]
     CacheSymlink { path: PathBuf },
-    #[error("cannot start the HTTP client")]
-    Client(#[source] reqwest::Error),
+    #[error(transparent)]
+    Net(#[from] NetError),
 }
 
-impl FetchError {
-    fn retryable(&self) -> bool {
+impl Hint for FetchError {
+    fn hint(&self) -> Option<String> {
+        let text = match self {
+            FetchError::NoGoodCopy { .. } => {
+                "the mirror may be in the middle of a sync, or a cache in front of it may hold an old copy; try again later, or pick another mirror with `--mirror`"
+            }
+            FetchError::NoCopy { .. } => {
+                "a partial mirror may leave out some architectures or suites; pick a mirror that carries them with `--mirror`"
+            }
+            FetchError::HashMismatch { .. } => {
+                "the mirror served different bytes than its signed index lists; the file was rejected"
+            }
+            FetchError::Offline { .. } => {
+                "run the same build once without `--offline` to fill the cache"
+            }
+            FetchError::ListedTooLarge { limit, .. } | FetchError::TooLarge { limit, .. } => {
+                return limit.hint();
+            }
+            FetchError::CacheSymlink { .. } => {
+                "remove it (the cache refills itself), or pick another `--cache-dir`"
+            }
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
+}
+
+impl net::Transient for FetchError {
+    fn transient(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            FetchError::Status { status, .. } => net::retry::transient_status(*status),
             FetchError::Http { .. } | FetchError::Truncated { .. } => true,
+            FetchError::Net(e) => e.transient(),
             _ => false,
         }
     }
+}
+
+impl FetchError {
 
     /// The mirror answered, but not with the bytes the signed index names: another copy of
     /// the same content (by hash, or in another compression) may still be good.
@@ -131,13 +159,11 @@ pub struct Limit {
 }
 
 impl Limit {
-    fn hint(&self) -> String {
-        match self.var {
-            Some(var) => format!(
-                "\n\nhint: if the file is genuine, raise the limit with `{var}` (bytes, or a number with a K, M, G or T suffix)"
-            ),
-            None => String::new(),
-        }
+    /// How to raise the limit, if a variable sets it.
+    fn hint(&self) -> Option<String> {
+        self.var.map(|var| format!(
+            "if the file is genuine, raise the limit with `{var}` (bytes, or a number with a K, M, G or T suffix)"
+        ))
     }
 }
 
@@ -299,7 +325,7 @@ impl Cache {
         }
     }
 
-    /// Store verified bytes under their hash (atomically: temp file + rename).
+    /// Store verified bytes under their hash (`atomic::write`).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
         let path = self.blob(sha256).ok_or_else(|| {
             FetchError::Cache(std::io::Error::new(
@@ -346,20 +372,7 @@ impl Cache {
                 });
             }
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-            FetchError::Cache(std::io::Error::new(
-                e.kind(),
-                format!("{e} in {}", dir.display()),
-            ))
-        })?;
-        tmp.write_all(data).map_err(FetchError::Cache)?;
-        tmp.persist(path).map_err(|e| {
-            FetchError::Cache(std::io::Error::new(
-                e.error.kind(),
-                format!("{} at {}", e.error, path.display()),
-            ))
-        })?;
-        Ok(())
+        crate::atomic::write(path, data).map_err(FetchError::Cache)
     }
 }
 
@@ -381,25 +394,11 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
-const ATTEMPTS: u32 = 4;
-
 impl Fetcher {
     pub fn new(cache: Cache, jobs: usize, offline: bool) -> Result<Fetcher, FetchError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(FetchError::Client)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(FetchError::Cache)?;
         Ok(Fetcher {
-            client,
-            runtime,
+            client: net::client(net::Peer::Mirror)?,
+            runtime: net::runtime()?,
             cache,
             jobs: jobs.max(1),
             offline,
@@ -464,31 +463,40 @@ impl Fetcher {
         limit: Limit,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<(usize, Vec<u8>)>, FetchError> {
+        check_listed_items(groups, limit)?;
+        let mut out = self.cached(groups, progress);
+        let missing: Vec<usize> = (0..groups.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out.into_iter().flatten().collect());
+        }
+        if self.offline {
+            return Err(FetchError::Offline {
+                urls: missing
+                    .iter()
+                    .map(|&i| groups[i].copies[0].url.clone())
+                    .collect(),
+            });
+        }
+        // Report the first failure in input order, so errors are deterministic too.
+        for r in self.download_groups(groups, &missing) {
+            let (i, n, data) = r?;
+            progress(groups[i].copies[n].size);
+            out[i] = Some((n, data));
+        }
+        Ok(out
+            .into_iter()
+            .map(|d| d.expect("every group fetched"))
+            .collect())
+    }
+
+    /// For each group, its first copy found in the cache (cache look-ups hash every file:
+    /// they run in parallel); `progress` is told the size of each.
+    fn cached(
+        &self,
+        groups: &[Alternatives],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Vec<Option<(usize, Vec<u8>)>> {
         use rayon::prelude::*;
-        // The hash names the cache file: nothing but 64 hex digits (an index is checked when
-        // parsed; this also holds for a hand-edited lock).
-        if let Some(item) = groups
-            .iter()
-            .flat_map(|g| &g.copies)
-            .find(|i| !crate::package::valid_sha256(&i.sha256))
-        {
-            return Err(FetchError::BadHash {
-                url: item.url.clone(),
-                sha256: crate::repo::packages::shown(&item.sha256),
-            });
-        }
-        if let Some(item) = groups
-            .iter()
-            .flat_map(|g| &g.copies)
-            .find(|i| i.size > limit.bytes)
-        {
-            return Err(FetchError::ListedTooLarge {
-                url: item.url.clone(),
-                size: item.size,
-                limit,
-            });
-        }
-        // Cache look-ups hash every file: do them in parallel.
         let cached: Vec<Option<(usize, Vec<u8>)>> = groups
             .par_iter()
             .map(|g| {
@@ -498,68 +506,71 @@ impl Fetcher {
                     .find_map(|(n, i)| self.cache.get(&i.sha256, i.size).map(|d| (n, d)))
             })
             .collect();
-        let missing: Vec<usize> = (0..groups.len()).filter(|&i| cached[i].is_none()).collect();
         for (g, c) in groups.iter().zip(&cached) {
             if let Some((n, _)) = c {
                 progress(g.copies[*n].size);
             }
         }
-        if self.offline && !missing.is_empty() {
-            return Err(FetchError::Offline {
-                urls: missing
-                    .iter()
-                    .map(|&i| groups[i].copies[0].url.clone())
-                    .collect(),
-            });
-        }
-        let mut out = cached;
-        if !missing.is_empty() {
-            let fetched = self.runtime.block_on(async {
-                let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
-                let mut tasks = Vec::new();
-                for &i in &missing {
-                    let group = groups[i].clone();
-                    let client = self.client.clone();
-                    let sem = sem.clone();
-                    let cache = self.cache.clone();
-                    tasks.push(tokio::spawn(async move {
-                        let _permit = sem.acquire_owned().await.expect("semaphore open");
-                        let (n, data) = download_first(&client, &group).await?;
-                        let sha = group.copies[n].sha256.clone();
-                        let data = tokio::task::spawn_blocking(move || {
-                            cache.put(&sha, &data).map(|()| data)
-                        })
-                        .await
-                        .expect("cache writer does not panic")?;
-                        Ok::<_, FetchError>((i, n, data))
-                    }));
-                }
-                let mut results = Vec::new();
-                for t in tasks {
-                    results.push(t.await.expect("download task does not panic"));
-                }
-                results
-            });
-            // Report the first failure in input order, so errors are deterministic too.
-            let mut errors = Vec::new();
-            for r in fetched {
-                match r {
-                    Ok((i, n, data)) => {
-                        progress(groups[i].copies[n].size);
-                        out[i] = Some((n, data));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            if let Some(e) = errors.into_iter().next() {
-                return Err(e);
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|d| d.expect("every group fetched"))
-            .collect())
+        cached
     }
+
+    /// Download the groups numbered in `missing` concurrently (at most `jobs`, at least 4
+    /// at a time), each kept in the cache; the results in the order of `missing`, each with
+    /// its group's number and the position of the copy used.
+    #[allow(clippy::type_complexity)]
+    fn download_groups(
+        &self,
+        groups: &[Alternatives],
+        missing: &[usize],
+    ) -> Vec<Result<(usize, usize, Vec<u8>), FetchError>> {
+        self.runtime.block_on(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
+            let mut tasks = Vec::new();
+            for &i in missing {
+                let group = groups[i].clone();
+                let client = self.client.clone();
+                let sem = sem.clone();
+                let cache = self.cache.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    let (n, data) = download_first(&client, &group).await?;
+                    let sha = group.copies[n].sha256.clone();
+                    let data =
+                        tokio::task::spawn_blocking(move || cache.put(&sha, &data).map(|()| data))
+                            .await
+                            .expect("cache writer does not panic")?;
+                    Ok::<_, FetchError>((i, n, data))
+                }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.expect("download task does not panic"));
+            }
+            results
+        })
+    }
+}
+
+/// Every listed copy of `groups` has a hash fit to name a cache file, and a size within
+/// `limit`: checked before anything is read or downloaded.
+fn check_listed_items(groups: &[Alternatives], limit: Limit) -> Result<(), FetchError> {
+    // The hash names the cache file: nothing but 64 hex digits (an index is checked when
+    // parsed; this also holds for a hand-edited lock).
+    let items = || groups.iter().flat_map(|g| &g.copies);
+    if let Some(item) = items().find(|i| !crate::package::valid_sha256(&i.sha256)) {
+        return Err(FetchError::BadHash {
+            url: item.url.clone(),
+            sha256: crate::repo::packages::shown(&item.sha256),
+        });
+    }
+    if let Some(item) = items().find(|i| i.size > limit.bytes) {
+        return Err(FetchError::ListedTooLarge {
+            url: item.url.clone(),
+            size: item.size,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// The first copy of `group` that downloads and verifies. With one copy, its own error;
@@ -604,18 +615,7 @@ async fn download(
     url: &str,
     bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match download_once(client, url, bound).await {
-            Ok(d) => return Ok(d),
-            Err(e) if e.retryable() && attempt < ATTEMPTS => {
-                let delay = Duration::from_millis(250 * (1 << (attempt - 1)));
-                tokio::time::sleep(delay).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    net::retry(|| download_once(client, url, bound)).await
 }
 
 async fn download_once(
@@ -623,11 +623,14 @@ async fn download_once(
     url: &str,
     bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
-    let http = |source: reqwest::Error| FetchError::Http {
-        url: url.to_owned(),
-        source: source.without_url(),
-    };
-    let resp = client.get(url).send().await.map_err(http)?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| FetchError::Http {
+            url: url.to_owned(),
+            source: source.without_url(),
+        })?;
     let status = resp.status().as_u16();
     if status == 404 {
         return Err(FetchError::NotFound {
@@ -640,49 +643,33 @@ async fn download_once(
             status,
         });
     }
-    let (max, too_long) = match bound {
-        Bound::Listed(item) => (
-            item.size,
-            FetchError::LongerThanListed {
-                url: url.to_owned(),
-                expected: item.size,
-            },
-        ),
-        Bound::Limit(limit) => (
-            limit.bytes,
-            FetchError::TooLarge {
-                url: url.to_owned(),
-                limit,
-            },
-        ),
+    let had_length = resp.content_length().is_some();
+    let max = match bound {
+        Bound::Listed(item) => item.size,
+        Bound::Limit(limit) => limit.bytes,
     };
-    // Neither the announced length nor the listed size sizes an allocation: the body grows
-    // as it arrives, and stops with an error at the first byte past the bound.
-    let length = resp.content_length();
-    if length.is_some_and(|l| l > max) {
-        return Err(too_long);
-    }
-    let mut data = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(http)?;
-        if data.len() as u64 + chunk.len() as u64 > max {
-            return Err(too_long);
-        }
-        data.extend_from_slice(&chunk);
-    }
-    let got = data.len() as u64;
-    if let Some(expected) = length.filter(|&l| l != got) {
-        return Err(FetchError::Truncated {
-            url: url.to_owned(),
-            got,
-            expected,
-        });
-    }
+    let data = net::read_bounded(resp, max)
+        .await
+        .map_err(|e| body_error(url, bound, e))?;
     if let Bound::Listed(item) = bound {
-        check_listed(url, item, length.is_some(), &data)?;
+        check_listed(url, item, had_length, &data)?;
     }
     Ok(data)
+}
+
+/// The error for a body `net::read_bounded` refused, naming `url`.
+fn body_error(url: &str, bound: Bound<'_>, e: NetError) -> FetchError {
+    let url = url.to_owned();
+    match (e, bound) {
+        (NetError::TooLong { .. }, Bound::Listed(item)) => FetchError::LongerThanListed {
+            url,
+            expected: item.size,
+        },
+        (NetError::TooLong { .. }, Bound::Limit(limit)) => FetchError::TooLarge { url, limit },
+        (NetError::Truncated { got, expected }, _) => FetchError::Truncated { url, got, expected },
+        (NetError::Read(source), _) => FetchError::Http { url, source },
+        (e, _) => FetchError::Net(e),
+    }
 }
 
 /// A complete body against the size and hash its signed index lists.

@@ -13,6 +13,7 @@ pub mod interrupt;
 pub mod layer;
 pub mod lock;
 pub mod mirror;
+pub mod net;
 pub mod oci;
 pub mod package;
 pub mod pipeline;
