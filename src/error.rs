@@ -24,6 +24,8 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         };
     }
     hinted![Hinted];
+    hinted![crate::fetch::FetchError, crate::registry::RegistryError];
+    hinted![crate::repo::RepoError];
     None
 }
 

@@ -132,7 +132,6 @@ impl net::Transient for FetchError {
 }
 
 impl FetchError {
-
     /// The mirror answered, but not with the bytes the signed index names: another copy of
     /// the same content (by hash, or in another compression) may still be good.
     fn try_another_copy(&self) -> bool {

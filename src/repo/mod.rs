@@ -21,9 +21,7 @@ pub enum RepoError {
     KeyringEmpty { path: PathBuf },
     #[error("release file is not a valid OpenPGP cleartext-signed message")]
     NotSigned(#[source] pgp::errors::Error),
-    #[error(
-        "no signature on the release file verifies against the keyring\n\nhint: the mirror may be compromised or out of date; for a third-party archive set `signed-by` in the spec"
-    )]
+    #[error("no signature on the release file verifies against the keyring")]
     BadSignature,
     #[error("release file lacks the `{0}` field")]
     MissingField(&'static str),
@@ -56,23 +54,23 @@ pub enum RepoError {
         limit: u64,
     },
     #[error(
-        "`{name}` decompresses to more than the limit of {} for an index\n\nhint: if the index is genuine, raise the limit with `COMPOSE_MAX_INDEX_SIZE` (bytes, or with a K, M or G suffix)",
+        "`{name}` decompresses to more than the limit of {} for an index",
         crate::fetch::human_size(*limit)
     )]
     IndexTooLarge { name: String, limit: u64 },
     #[error(
-        "no signature on the release file is valid: {}\n\nhint: apt refuses such a release file too; if the archive moved to a new key, update the keyring (`signed-by`)",
+        "no signature on the release file is valid: {}",
         problems.join("; ")
     )]
     SignatureRejected { problems: Vec<String> },
     #[error("release file has an invalid `{field}` date `{value}`")]
     BadDate { field: &'static str, value: String },
     #[error(
-        "release file is not valid yet: it is dated {date}, and this machine's clock says {now}\n\nhint: check this machine's clock; a mirror cannot date a release file ahead of time"
+        "release file is not valid yet: it is dated {date}, and this machine's clock says {now}"
     )]
     NotYetValid { date: String, now: String },
     #[error(
-        "release file expired on {valid_until} (it is dated {date}, and this machine's clock says {now})\n\nhint: the mirror is stale or replays an old release file; for a snapshot archive, set `check-valid-until = false` on its `[[source]]`"
+        "release file expired on {valid_until} (it is dated {date}, and this machine's clock says {now})"
     )]
     Expired {
         valid_until: String,
@@ -80,11 +78,38 @@ pub enum RepoError {
         now: String,
     },
     #[error(
-        "release file is for suite `{suite}` (codename `{codename}`), not for the `{asked}` asked for\n\nhint: the mirror serves another suite's release file under this name; check the suite in the spec, or use another mirror"
+        "release file is for suite `{suite}` (codename `{codename}`), not for the `{asked}` asked for"
     )]
     WrongSuite {
         asked: String,
         suite: String,
         codename: String,
     },
+}
+
+impl crate::error::Hint for RepoError {
+    fn hint(&self) -> Option<String> {
+        let text = match self {
+            RepoError::BadSignature => {
+                "the mirror may be compromised or out of date; for a third-party archive set `signed-by` in the spec"
+            }
+            RepoError::IndexTooLarge { .. } => {
+                "if the index is genuine, raise the limit with `COMPOSE_MAX_INDEX_SIZE` (bytes, or with a K, M or G suffix)"
+            }
+            RepoError::SignatureRejected { .. } => {
+                "apt refuses such a release file too; if the archive moved to a new key, update the keyring (`signed-by`)"
+            }
+            RepoError::NotYetValid { .. } => {
+                "check this machine's clock; a mirror cannot date a release file ahead of time"
+            }
+            RepoError::Expired { .. } => {
+                "the mirror is stale or replays an old release file; for a snapshot archive, set `check-valid-until = false` on its `[[source]]`"
+            }
+            RepoError::WrongSuite { .. } => {
+                "the mirror serves another suite's release file under this name; check the suite in the spec, or use another mirror"
+            }
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
 }

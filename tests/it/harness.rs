@@ -20,6 +20,8 @@ pub fn compose() -> Command {
             c.env_remove(k);
         }
     }
+    // Retries keep their attempts but do not wait: fault tests run fast.
+    c.env("COMPOSE_TEST_NO_RETRY_DELAY", "1");
     c
 }
 
