@@ -729,6 +729,33 @@ mod tests {
     }
 
     #[test]
+    fn hints_follow_the_message_and_name_the_variable_of_a_limit() {
+        let render = |e: FetchError| crate::error::render(&anyhow::Error::new(e));
+        let deb = Limits::default().deb;
+        assert_eq!(
+            render(FetchError::TooLarge {
+                url: "u".into(),
+                limit: deb
+            }),
+            "error: `u` is larger than the limit of 4 GiB for a package\n\nhint: if the file is genuine, raise the limit with `COMPOSE_MAX_DEB_SIZE` (bytes, or a number with a K, M, G or T suffix)"
+        );
+        // The release file's limit has no variable, so no hint.
+        assert_eq!(
+            render(FetchError::TooLarge {
+                url: "u".into(),
+                limit: MAX_RELEASE
+            }),
+            "error: `u` is larger than the limit of 10 MiB for a release file"
+        );
+        assert_eq!(
+            render(FetchError::Offline {
+                urls: vec!["a".into(), "b".into()]
+            }),
+            "error: 2 file(s) missing from the cache, and `--offline` forbids downloading them:\n  a\n  b\n\nhint: run the same build once without `--offline` to fill the cache"
+        );
+    }
+
+    #[test]
     fn cache_round_trip_and_corruption_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());

@@ -976,6 +976,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn missing_credentials_hint_at_where_to_put_them() {
+        let render = |config: Option<&str>| {
+            crate::error::render(&anyhow::Error::new(RegistryError::NeedCredentials {
+                host: "h:1".into(),
+                config: config.map(PathBuf::from),
+            }))
+        };
+        let start = "error: the registry `h:1` requires credentials\n\nhint: pass `--creds USER:PASSWORD`, or add an `auths` entry for `h:1` to";
+        assert_eq!(render(None), format!("{start} the Docker config file"));
+        assert_eq!(render(Some("/d/c.json")), format!("{start} `/d/c.json`"));
+    }
+
+    #[test]
     fn a_rewritten_known_blobs_file_is_only_a_hint() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("known-blobs.json");

@@ -83,10 +83,22 @@ impl Registry {
         fs_err::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Completed blob uploads into `repo`, from the access log.
+    /// Completed blob uploads into `repo`, from the access log. The registry writes a line
+    /// just after its answer (and compose, retrying without delay, may be gone by then), so
+    /// the log is read once it has not grown for 200 ms.
     pub fn blob_upload_puts(&self, repo: &str) -> usize {
         let needle = format!("\"PUT /v2/{repo}/blobs/uploads/");
-        self.log().lines().filter(|l| l.contains(&needle)).count()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut log = self.log();
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let again = self.log();
+            if again == log || Instant::now() > deadline {
+                break;
+            }
+            log = again;
+        }
+        log.lines().filter(|l| l.contains(&needle)).count()
     }
 
     pub fn stop(&mut self) {
