@@ -123,7 +123,7 @@ impl Hint for FetchError {
 impl net::Transient for FetchError {
     fn transient(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => net::retry::transient_status(*status),
+            FetchError::Status { status, .. } => net::transient_status(*status),
             FetchError::Http { .. } | FetchError::Truncated { .. } => true,
             FetchError::Net(e) => e.transient(),
             _ => false,

@@ -8,7 +8,7 @@ pub mod retry;
 
 pub use body::read_bounded;
 pub use client::{Peer, client, runtime};
-pub use retry::{Transient, retry};
+pub use retry::{Transient, retry, transient_status};
 
 /// What can go wrong in the network layer itself (the callers say which URL it concerned).
 #[derive(Debug, thiserror::Error)]

@@ -27,14 +27,14 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Parse `USER:PASS` as given to `--creds`.
-    pub fn parse(text: &str) -> Result<Credentials, String> {
+    pub fn parse(text: &str) -> Result<Credentials, RegistryError> {
         match text.split_once(':') {
             Some((user, password)) if !user.is_empty() => Ok(Credentials {
                 user: user.to_owned(),
                 password: password.to_owned(),
                 from: "--creds".to_owned(),
             }),
-            _ => Err("`--creds` must be `USER:PASSWORD`".to_owned()),
+            _ => Err(RegistryError::CredsFlag),
         }
     }
 }

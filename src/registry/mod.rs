@@ -66,6 +66,8 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("`--creds` must be `USER:PASSWORD`")]
+    CredsFlag,
     #[error("cannot read the Docker config `{}`: {reason}", path.display())]
     DockerConfig { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -101,7 +103,7 @@ impl Transient for RegistryError {
     fn transient(&self) -> bool {
         match self {
             RegistryError::Unreachable { .. } => true,
-            RegistryError::Status { status, .. } => net::retry::transient_status(*status),
+            RegistryError::Status { status, .. } => net::transient_status(*status),
             RegistryError::Net(e) => e.transient(),
             _ => false,
         }
@@ -592,7 +594,7 @@ impl Client {
                     .map_err(Attempt::Final)?;
                 continue;
             }
-            if req.retry && net::retry::transient_status(resp.status().as_u16()) {
+            if req.retry && net::transient_status(resp.status().as_u16()) {
                 return Err(Attempt::Again(self.refusal(resp, &req.what).await));
             }
             return Ok(resp);
