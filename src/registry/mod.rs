@@ -774,45 +774,14 @@ impl Client {
             req.scopes.push(format!("repository:{from}:pull"));
         }
         let resp = self.send(&req).await?;
-        let mut location = match resp.status().as_u16() {
+        let location = match resp.status().as_u16() {
             201 if mount_from.is_some() => return Ok(Outcome::Mounted),
             202 => self.location(&resp, &what)?,
             _ => return Err(self.refusal(resp, &what).await),
         };
-        let io = |source| RegistryError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let last = if blob.size <= self.chunk_size {
-            tokio::fs::read(path).await.map_err(io)?
-        } else {
-            use tokio::io::AsyncReadExt;
-            let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-            let mut offset = 0u64;
-            loop {
-                let mut chunk = Vec::with_capacity(self.chunk_size as usize);
-                (&mut file)
-                    .take(self.chunk_size)
-                    .read_to_end(&mut chunk)
-                    .await
-                    .map_err(io)?;
-                if offset + chunk.len() as u64 >= blob.size {
-                    break chunk;
-                }
-                let n = chunk.len() as u64;
-                let mut patch = self.request(Method::PATCH, location, what.clone());
-                patch.content_type = Some("application/octet-stream");
-                patch.content_range = Some(format!("{offset}-{}", offset + n - 1));
-                patch.body = Some(chunk.into());
-                let resp = self.send(&patch).await?;
-                if resp.status().as_u16() != 202 {
-                    return Err(self.refusal(resp, &what).await);
-                }
-                location = self.location(&resp, &what)?;
-                offset += n;
-                on_bytes(n);
-            }
-        };
+        let (mut location, last) = self
+            .patch_chunks(blob, path, location, &what, on_bytes)
+            .await?;
         let n = last.len() as u64;
         location
             .query_pairs_mut()
@@ -827,6 +796,51 @@ impl Client {
         self.check_digest(&resp, &blob.digest, &format!("blob {}", blob.digest))?;
         on_bytes(n);
         Ok(Outcome::Uploaded(blob.size))
+    }
+
+    /// Send all but the last chunk of `blob` (none when it fits in one) to the upload session
+    /// at `location`; the session's next location and the last chunk, for the closing PUT.
+    async fn patch_chunks(
+        &self,
+        blob: &BlobRef,
+        path: &Path,
+        mut location: Url,
+        what: &str,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Url, Vec<u8>), RegistryError> {
+        use tokio::io::AsyncReadExt;
+        let io = |source| RegistryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if blob.size <= self.chunk_size {
+            return Ok((location, tokio::fs::read(path).await.map_err(io)?));
+        }
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut offset = 0u64;
+        loop {
+            let mut chunk = Vec::with_capacity(self.chunk_size as usize);
+            (&mut file)
+                .take(self.chunk_size)
+                .read_to_end(&mut chunk)
+                .await
+                .map_err(io)?;
+            if offset + chunk.len() as u64 >= blob.size {
+                return Ok((location, chunk));
+            }
+            let n = chunk.len() as u64;
+            let mut patch = self.request(Method::PATCH, location, what.to_owned());
+            patch.content_type = Some("application/octet-stream");
+            patch.content_range = Some(format!("{offset}-{}", offset + n - 1));
+            patch.body = Some(chunk.into());
+            let resp = self.send(&patch).await?;
+            if resp.status().as_u16() != 202 {
+                return Err(self.refusal(resp, what).await);
+            }
+            location = self.location(&resp, what)?;
+            offset += n;
+            on_bytes(n);
+        }
     }
 
     /// The `Location` of an upload session, absolute.
