@@ -1015,18 +1015,17 @@ fn builds_are_reproducible_across_machines_state() {
         let b = &f.images[key];
         let other = tempfile::tempdir().unwrap();
         let again = f.work.join(format!("{key}-again"));
-        let r = run(Command::new("sh")
+        let r = run(compose()
             .current_dir(other.path())
             .env("TZ", "America/St_Johns")
             .env("LC_ALL", "C.UTF-8")
-            .arg("-c")
-            .arg(format!(
-                "umask 027; exec {} build {} --jobs 1 --output oci:{}:latest --cache-dir {}",
-                env!("CARGO_BIN_EXE_compose"),
-                f.specs.join(format!("{key}.toml")).display(),
-                again.display(),
-                other.path().join("cache").display()
-            )));
+            .umask(0o027)
+            .arg("build")
+            .arg(f.specs.join(format!("{key}.toml")))
+            .args(["--jobs", "1", "--output"])
+            .arg(format!("oci:{}:latest", again.display()))
+            .arg("--cache-dir")
+            .arg(other.path().join("cache")));
         assert_eq!(
             r.digest(),
             b.digest,
@@ -1075,9 +1074,8 @@ fn locked_offline_build_without_network_reproduces_the_digest() {
         f.images["python3"].digest,
         "the lock reproduces the resolved build"
     );
-    let offline = run(Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(env!("CARGO_BIN_EXE_compose"))
+    let offline = run(compose()
+        .under(&["unshare", "--net", "--"])
         .args(["build", "--locked", "--offline", "--cache-dir"])
         .arg(shared_cache())
         .arg("--output")
@@ -1089,9 +1087,8 @@ fn locked_offline_build_without_network_reproduces_the_digest() {
         "no network, same bytes"
     );
     // Without the network and without `--offline` a build still fails cleanly.
-    let r = run(Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(env!("CARGO_BIN_EXE_compose"))
+    let r = run(compose()
+        .under(&["unshare", "--net", "--"])
         .args(["build", "--locked", "--cache-dir"])
         .arg(f.work.join("empty-cache"))
         .arg("--output")

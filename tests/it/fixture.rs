@@ -425,14 +425,16 @@ fn builds_are_reproducible_and_the_cache_is_used() {
         .arg("--output")
         .arg("oci:relative-out"));
     assert_eq!(r.digest(), first);
-    let r = run(std::process::Command::new("sh").arg("-c").arg(format!(
-        "umask 077; exec {} build {} --output oci:{} --cache-dir {} --mirror fixture={}",
-        env!("CARGO_BIN_EXE_compose"),
-        spec.display(),
-        env.path("c").display(),
-        other.path().join("cache2").display(),
-        env.server.url()
-    )));
+    let r = run(compose()
+        .umask(0o077)
+        .arg("build")
+        .arg(&spec)
+        .arg("--output")
+        .arg(format!("oci:{}", env.path("c").display()))
+        .arg("--cache-dir")
+        .arg(other.path().join("cache2"))
+        .arg("--mirror")
+        .arg(format!("fixture={}", env.server.url())));
     assert_eq!(r.digest(), first);
 
     // The same archive through another mirror URL (the SBOM inside the image names no

@@ -395,8 +395,7 @@ fn a_commit_that_fails_half_way_puts_everything_back() {
         .arg(format!("fixture={}", a.env.server.url()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while proxy.requests().is_empty() {
         assert!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Image, Run, TarEntry, compose, read_image, run};
+use crate::harness::{Compose, Image, Run, TarEntry, compose, read_image, run};
 use crate::support::hostile::{
     self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder, flag,
 };
@@ -27,21 +27,11 @@ fn build_levels(packages: Vec<Package>, include: &[&str], top: Option<&[&str]>) 
 }
 
 /// `compose`, or `compose` under `/usr/bin/time` writing its peak RSS (KiB) to `rss`.
-fn command(rss: Option<&std::path::Path>) -> std::process::Command {
-    let Some(rss) = rss else {
-        return compose();
-    };
-    let plain = compose();
-    let mut c = std::process::Command::new("/usr/bin/time");
-    c.arg("-o")
-        .arg(rss)
-        .args(["-f", "%M"])
-        .arg(plain.get_program());
-    for (k, v) in plain.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
+fn command(rss: Option<&std::path::Path>) -> Compose {
+    let mut c = compose();
+    if let Some(rss) = rss {
+        let rss = rss.to_str().expect("a UTF-8 temporary path");
+        c.under(&["/usr/bin/time", "-o", rss, "-f", "%M"]);
     }
     c
 }

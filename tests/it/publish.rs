@@ -541,8 +541,7 @@ fn an_interrupted_build_leaves_nothing_behind() {
         .arg(format!("fixture={}", env.server.url()))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let listing = || -> Vec<String> {
         let mut names: Vec<String> = fs_err::read_dir(&out)
             .unwrap()
