@@ -370,10 +370,9 @@ fn a_failed_push_leaves_local_outputs_as_they_were() {
 /// becomes a directory. The layout, already renamed into place by then, is taken out again
 /// and its earlier content put back; nothing staged or set aside is left.
 #[test]
+#[ignore = "needs docker-registry"]
 fn a_commit_that_fails_half_way_puts_everything_back() {
-    let Some(registry) = crate::support::registry::Registry::start(None) else {
-        return;
-    };
+    let registry = crate::support::registry::Registry::start(None);
     let proxy = crate::support::registry::Proxy::start(&registry.addr());
     let a = Area::new();
     let layout = a.old_layout("layout");

@@ -9,7 +9,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::fixture::Env;
-use crate::harness::{Run, have, read_image};
+use crate::harness::{Run, read_image, require};
 use crate::support::registry::{Proxy, Registry, outward_ip};
 
 fn skopeo(args: &[&str]) -> Vec<u8> {
@@ -54,11 +54,9 @@ fn push(env: &Env, spec: &Path, dest: &str, extra: &[&str]) -> Run {
 }
 
 #[test]
+#[ignore = "needs skopeo"]
 fn archives_are_deterministic_and_read_back_by_skopeo() {
-    if !have("skopeo") {
-        eprintln!("SKIPPED: skopeo is not installed (run `cargo xtask test`)");
-        return;
-    }
+    require(&["skopeo"]);
     let env = Env::new();
     let (_, top) = family_specs(&env);
     let outputs = |suffix: &str| {
@@ -177,10 +175,9 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
 }
 
 #[test]
+#[ignore = "needs docker-registry"]
 fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None);
     let proxy = Proxy::start(&registry.addr());
     let host = proxy.url_host();
     let env = Env::new();
@@ -283,10 +280,9 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
 }
 
 #[test]
+#[ignore = "needs docker-registry and htpasswd"]
 fn registry_credentials_basic_and_bearer() {
-    let Some(registry) = Registry::start(Some(("alice", "s3cret"))) else {
-        return;
-    };
+    let registry = Registry::start(Some(("alice", "s3cret")));
     let env = Env::new();
     let (base, _) = family_specs(&env);
     let dest = format!("{}/fbase:v1", registry.addr());
@@ -330,9 +326,7 @@ fn registry_credentials_basic_and_bearer() {
     assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(2));
 
     // Bearer tokens from the challenge's token service (the proxy plays one).
-    let Some(open) = Registry::start(None) else {
-        return;
-    };
+    let open = Registry::start(None);
     let proxy = Proxy::start(&open.addr());
     proxy.require_bearer("bob", "pw");
     let dest = format!("{}/bearer:v1", proxy.url_host());
@@ -353,10 +347,9 @@ fn registry_credentials_basic_and_bearer() {
 }
 
 #[test]
+#[ignore = "needs docker-registry"]
 fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
-    let Some(mut registry) = Registry::start(None) else {
-        return;
-    };
+    let mut registry = Registry::start(None);
     let env = Env::new();
     let (base, top) = family_specs(&env);
 
@@ -488,12 +481,13 @@ fn bad_destinations_and_flags_are_refused_early() {
 /// A registry that is not on loopback is reached over HTTPS only; `--insecure` allows plain
 /// HTTP (after HTTPS failed).
 #[test]
+#[ignore = "needs docker-registry"]
 fn plain_http_only_for_loopback_or_with_insecure() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None);
     let Some(ip) = outward_ip() else {
-        eprintln!("SKIPPED: this machine has no address besides loopback");
+        crate::harness::report_skip(
+            "publish::plain_http_only_for_loopback_or_with_insecure: no address besides loopback",
+        );
         return;
     };
     let proxy = Proxy::start_on(&ip, &registry.addr());
@@ -516,10 +510,9 @@ fn plain_http_only_for_loopback_or_with_insecure() {
 /// Ctrl-C during a push (the local outputs are staged by then): every temporary is removed
 /// and no output appears; the exit code says which signal.
 #[test]
+#[ignore = "needs docker-registry"]
 fn an_interrupted_build_leaves_nothing_behind() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None);
     let proxy = Proxy::start(&registry.addr());
     proxy.hang();
     let env = Env::new();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::harness::have;
+use crate::harness::require;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -31,14 +31,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Start a registry, with htpasswd Basic auth for `auth`. `None` (and a note on stderr)
-    /// when `docker-registry` or, for auth, `htpasswd` is not installed.
-    pub fn start(auth: Option<(&str, &str)>) -> Option<Registry> {
-        if !have("docker-registry") || (auth.is_some() && !have("htpasswd")) {
-            eprintln!(
-                "SKIPPED: registry test (docker-registry / htpasswd not installed; run `cargo xtask test`)"
-            );
-            return None;
+    /// Start a registry, with htpasswd Basic auth for `auth`. Fails when `docker-registry`
+    /// or, for auth, `htpasswd` is not installed (its tests are `#[ignore = "needs …"]`).
+    pub fn start(auth: Option<(&str, &str)>) -> Registry {
+        require(&["docker-registry"]);
+        if auth.is_some() {
+            require(&["htpasswd"]);
         }
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
@@ -66,7 +64,7 @@ impl Registry {
             child: None,
         };
         r.restart();
-        Some(r)
+        r
     }
 
     /// `127.0.0.1:PORT`.
@@ -507,10 +505,9 @@ mod tests {
     use super::*;
 
     #[test]
+    #[ignore = "needs docker-registry"]
     fn proxy_forwards_injects_and_plays_dead() {
-        let Some(registry) = Registry::start(None) else {
-            return;
-        };
+        let registry = Registry::start(None);
         let proxy = Proxy::start(&registry.addr());
         assert_eq!(raw_get(&proxy.url_host(), "/v2/").unwrap(), 200);
         proxy.fail_next("GET", "/v2/", 1, 503);
