@@ -131,7 +131,11 @@ impl Run {
     /// Assert success (exit 0, no panic); `what` names the step in the failure message.
     pub fn success(&self, what: &str) -> &Run {
         assert_eq!(self.code, Some(0), "{what} failed:\n{}", self.stderr);
-        assert!(!self.stderr.contains("panicked"), "{what}:\n{}", self.stderr);
+        assert!(
+            !self.stderr.contains("panicked"),
+            "{what}:\n{}",
+            self.stderr
+        );
         self
     }
 

@@ -174,7 +174,6 @@ fn assert_tree(img: &Image) {
     }
 }
 
-
 #[test]
 #[ignore = "needs gpg (the hostile repository is signed at test time)"]
 fn paths_through_another_packages_symlink_land_inside_the_root() {

@@ -76,7 +76,9 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     let commands: Vec<&str> = missing.iter().map(|(c, _)| *c).collect();
     let packages = packages.join(" ");
     let how = if is_root() {
-        format!("this is not Debian (no apt-get): install the packages {packages} or their equivalents")
+        format!(
+            "this is not Debian (no apt-get): install the packages {packages} or their equivalents"
+        )
     } else {
         format!("run `cargo xtask test` as root on Debian, or `sudo apt-get install {packages}`")
     };

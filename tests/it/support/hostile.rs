@@ -23,7 +23,10 @@ fn require_gpg() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "gpg is not installed: run `cargo xtask test` (it installs gnupg)");
+    assert!(
+        ok,
+        "gpg is not installed: run `cargo xtask test` (it installs gnupg)"
+    );
 }
 
 /// What is wrong (or not) with the key that signs the release file.
