@@ -506,8 +506,6 @@ fn a_build_from_the_lock_needs_no_release_file() {
     );
 }
 
-/// `true` (the test returns) when gpg is missing under a plain `cargo test`.
-
 fn index_url(m: &Mirror) -> String {
     m.url(&format!(
         "dists/{}/main/binary-amd64/Packages.gz",

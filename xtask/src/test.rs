@@ -1,5 +1,6 @@
 //! `cargo xtask test`: install what the tests need, then run every test, the ignored ones
-//! (end-to-end against the real Debian archive, registry tools, gpg) included.
+//! (end-to-end against the real Debian archive, registry tools, gpg) included. `#[ignore]`
+//! means "needs something" and nothing else, since this task runs every ignored test.
 //!
 //! A test that needs a tool is `#[ignore = "needs …"]`, so plain `cargo test` lists it as
 //! ignored; this task installs the tools and passes `--include-ignored`. What cannot be
@@ -44,18 +45,18 @@ struct Need {
     tests: &'static [&'static str],
 }
 
-/// The naming rule lives in `tests/it/e2e.rs`: `docker_*` tests need an engine, `root_*`
-/// tests run images under runc or cut the network with `unshare`.
+/// The rule lives in `tests/it/e2e/mod.rs`: what an end-to-end test needs beyond the archive
+/// decides its module, `e2e::docker` (an engine) or `e2e::root` (runc, `unshare --net`).
 const NEEDS: &[Need] = &[
     Need {
         what: "no Docker engine answers `docker info`",
         present: docker_answers,
-        tests: &["e2e::docker_"],
+        tests: &["e2e::docker::"],
     },
     Need {
         what: "not root (runc runs the images, `unshare --net` cuts the network)",
         present: tools::is_root,
-        tests: &["e2e::root_"],
+        tests: &["e2e::root::"],
     },
 ];
 
@@ -71,7 +72,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for need in NEEDS {
         if !(need.present)() {
             let names: Vec<String> = need.tests.iter().map(|t| format!("`{t}*`")).collect();
-            println!("SKIPPED: the tests {}: {}", names.join(", "), need.what);
+            eprintln!("SKIPPED: the tests {}: {}", names.join(", "), need.what);
             skips.extend(need.tests.iter().flat_map(|t| ["--skip", t]));
         }
     }
@@ -100,7 +101,7 @@ fn report_run_time_skips(log: &std::path::Path) {
         return;
     };
     for line in text.lines() {
-        println!("SKIPPED: {line}");
+        eprintln!("SKIPPED: {line}");
     }
     let _ = std::fs::remove_file(log);
 }
