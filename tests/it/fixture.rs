@@ -2,10 +2,12 @@
 //! resolution, merged /usr, filters, generated files, determinism, caching, retries, and
 //! rejection of tampered metadata and packages.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::harness::{
-    PLATFORMS, Run, TarEntry, assert_platform, compose, copy_dir, elf_machine, read_image,
+    Image, PLATFORMS, Run, TarEntry, assert_platform, compose, copy_dir, elf_machine, read_image,
     read_index_images, repo_root, run,
 };
 use crate::support::server::Server;
@@ -119,19 +121,35 @@ fn find_deb(root: &Path, prefix: &str) -> PathBuf {
     panic!("no {prefix} deb in the fixture");
 }
 
+/// The tool spec built once from the fixture (`Env::tool_spec`), with the digest it printed,
+/// read back into memory (its workspace is gone).
+fn tool_image() -> &'static (String, Image) {
+    static IMAGE: OnceLock<(String, Image)> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let env = Env::new();
+        let digest = env.build(&env.tool_spec(), "img", &[]).digest();
+        (digest, read_image(&env.path("img")))
+    })
+}
+
+/// The merged file system of `tool_image()`.
+fn tool_fs() -> BTreeMap<String, TarEntry> {
+    tool_image().1.merged()
+}
+
 #[test]
-fn builds_a_complete_image_from_the_fixture() {
-    let env = Env::new();
-    let spec = env.tool_spec();
-    let digest = env.build(&spec, "img", &[]).digest();
-    let img = read_image(&env.path("img"));
+fn the_printed_digest_is_the_manifests() {
+    let (digest, img) = tool_image();
     assert_eq!(
-        img.manifest_digest, digest,
+        &img.manifest_digest, digest,
         "printed digest is the manifest's"
     );
-    let fs = img.merged();
+}
 
-    // Resolution: alternatives, Provides, the highest version across suites.
+/// Resolution: alternatives, Provides, the highest version across suites.
+#[test]
+fn resolution_takes_alternatives_provides_and_the_newest_version() {
+    let fs = tool_fs();
     for p in [
         "f-tool",
         "f-libc",
@@ -161,8 +179,11 @@ fn builds_a_complete_image_from_the_fixture() {
         "testing-updates wins:\n{libc}"
     );
     assert!(fs.contains_key("var/lib/dpkg/status.d/f-libc.md5sums"));
+}
 
-    // Merged /usr.
+#[test]
+fn usr_is_merged() {
+    let fs = tool_fs();
     assert_eq!(fs["bin"].kind, tar::EntryType::Symlink);
     assert_eq!(fs["bin"].link.as_deref(), Some("usr/bin"));
     assert_eq!(fs["lib64"].link.as_deref(), Some("usr/lib64"));
@@ -177,7 +198,11 @@ fn builds_a_complete_image_from_the_fixture() {
         fs["usr/lib/x86_64-linux-gnu/libf.so"].link.as_deref(),
         Some("libf.so.1")
     );
-    // Modes and hard links kept.
+}
+
+#[test]
+fn modes_and_hard_links_are_kept() {
+    let fs = tool_fs();
     assert_eq!(fs["usr/bin/ftool"].mode, 0o755);
     assert_eq!(fs["usr/sbin/fsetuid"].mode, 0o4755);
     let (holder, link) = if fs["usr/bin/ftool"].kind == tar::EntryType::Link {
@@ -187,15 +212,23 @@ fn builds_a_complete_image_from_the_fixture() {
     };
     assert_eq!(fs[link].kind, tar::EntryType::Link);
     assert_eq!(fs[link].link.as_deref(), Some(holder));
-    // Filters: docs, man pages and translations go, copyright stays.
+}
+
+/// Filters: docs, man pages and translations go, copyright stays.
+#[test]
+fn docs_man_pages_and_translations_are_left_out_but_copyright_stays() {
+    let fs = tool_fs();
     assert!(fs.contains_key("usr/share/doc/f-base-files/copyright"));
     assert!(!fs.contains_key("usr/share/doc/f-base-files/changelog.gz"));
     assert!(
         !fs.keys()
             .any(|k| k.starts_with("usr/share/man/") || k.starts_with("usr/share/locale/"))
     );
+}
 
-    // Generated files.
+#[test]
+fn accounts_directories_and_the_ca_bundle_are_generated() {
+    let fs = tool_fs();
     assert!(
         text(&fs["etc/passwd"])
             .contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin")
@@ -213,14 +246,21 @@ fn builds_a_complete_image_from_the_fixture() {
         2,
         "{bundle}"
     );
-    // Every entry has numeric owners and a parent directory in the layer.
+}
+
+#[test]
+fn every_entry_has_a_parent_directory_in_the_layer() {
+    let fs = tool_fs();
     for path in fs.keys() {
         if let Some((parent, _)) = path.rsplit_once('/') {
             assert!(fs.contains_key(parent), "{path} has no parent entry");
         }
     }
+}
 
-    // Config.
+#[test]
+fn the_config_is_distroless_s() {
+    let img = &tool_image().1;
     let cfg = &img.config["config"];
     assert_eq!(cfg["User"], "0", "latest runs as root, as distroless");
     assert_eq!(cfg["WorkingDir"], "/");
@@ -386,33 +426,31 @@ fn upper_levels_leave_lower_directories_as_they_are() {
     assert_eq!(upper["etc/ssl/certs/java"].mtime, 2_000_000_000);
 }
 
+/// Warm cache: no .deb downloaded again, same bytes.
 #[test]
-fn builds_are_reproducible_and_the_cache_is_used() {
+fn a_warm_cache_downloads_no_deb_and_gives_the_same_bytes() {
     let env = Env::new();
     let spec = env.tool_spec();
+    let debs = || {
+        env.server
+            .requests()
+            .iter()
+            .filter(|p| p.ends_with(".deb"))
+            .count()
+    };
     let first = env.build(&spec, "a", &[]).digest();
-    let debs_first = env
-        .server
-        .requests()
-        .iter()
-        .filter(|p| p.ends_with(".deb"))
-        .count();
+    let debs_first = debs();
     assert!(debs_first > 0);
-    // Warm cache: no .deb downloaded again, same bytes.
     let second = env.build(&spec, "b", &["--jobs", "1"]).digest();
     assert_eq!(first, second);
-    let debs_second = env
-        .server
-        .requests()
-        .iter()
-        .filter(|p| p.ends_with(".deb"))
-        .count();
-    assert_eq!(
-        debs_first, debs_second,
-        "the second build downloads no .deb"
-    );
+    assert_eq!(debs_first, debs(), "the second build downloads no .deb");
+}
 
-    // Another cache dir, cwd, time zone, umask and locale: same digest.
+/// Another cache dir, cwd, time zone, umask and locale: the digest of `tool_image()`.
+#[test]
+fn another_cache_cwd_time_zone_umask_and_locale_give_the_same_digest() {
+    let env = Env::new();
+    let spec = env.tool_spec();
     let other = tempfile::tempdir().unwrap();
     let r = run(compose()
         .current_dir(other.path())
@@ -424,7 +462,7 @@ fn builds_are_reproducible_and_the_cache_is_used() {
         .arg(&spec)
         .arg("--output")
         .arg("oci:relative-out"));
-    assert_eq!(r.digest(), first);
+    assert_eq!(r.digest(), tool_image().0);
     let r = run(compose()
         .umask(0o077)
         .arg("build")
@@ -435,23 +473,37 @@ fn builds_are_reproducible_and_the_cache_is_used() {
         .arg(other.path().join("cache2"))
         .arg("--mirror")
         .arg(format!("fixture={}", env.server.url())));
-    assert_eq!(r.digest(), first);
+    assert_eq!(r.digest(), tool_image().0);
+}
 
-    // The same archive through another mirror URL (the SBOM inside the image names no
-    // mirror): same digest.
+/// The same archive through another mirror URL (the SBOM inside the image names no
+/// mirror): same digest.
+#[test]
+fn the_image_does_not_depend_on_the_mirror_url() {
+    let env = Env::new();
     let other_mirror = env.server.url().replace("127.0.0.1", "localhost");
     let r = run(compose()
         .arg("build")
-        .arg(&spec)
+        .arg(env.tool_spec())
         .arg("--output")
         .arg(format!("oci:{}", env.path("d").display()))
         .arg("--cache-dir")
-        .arg(other.path().join("cache3"))
+        .arg(env.path("cache"))
         .arg("--mirror")
         .arg(format!("fixture={other_mirror}")));
-    assert_eq!(r.digest(), first, "the image does not depend on the mirror");
+    assert_eq!(
+        r.digest(),
+        tool_image().0,
+        "the image does not depend on the mirror"
+    );
+}
 
-    // A corrupt cache entry is detected by its hash and fetched again.
+/// A corrupt cache entry is detected by its hash and fetched again.
+#[test]
+fn a_corrupt_cache_entry_is_fetched_again() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    let first = env.build(&spec, "a", &[]).digest();
     let cache = env.path("cache/sha256");
     let deb = find_deb(env.repo.path(), "f-tool_1.0-1_amd64");
     let hex = {
@@ -473,8 +525,13 @@ fn builds_are_reproducible_and_the_cache_is_used() {
         before + 1,
         "the corrupt entry was downloaded again"
     );
+}
 
-    // SOURCE_DATE_EPOCH changes the bytes (mtimes clamped, created) and is itself stable.
+/// SOURCE_DATE_EPOCH changes the bytes (mtimes clamped, created) and is itself stable.
+#[test]
+fn source_date_epoch_clamps_mtimes_and_is_stable() {
+    let env = Env::new();
+    let spec = env.tool_spec();
     let epoch = |out: &str| {
         run(compose()
             .env("SOURCE_DATE_EPOCH", "1600000000")
@@ -489,7 +546,7 @@ fn builds_are_reproducible_and_the_cache_is_used() {
         .digest()
     };
     let e1 = epoch("e1");
-    assert_ne!(e1, first);
+    assert_ne!(e1, tool_image().0);
     assert_eq!(e1, epoch("e2"));
     let img = read_image(&env.path("e1"));
     assert_eq!(img.config["created"], "2020-09-13T12:26:40Z");
