@@ -252,9 +252,8 @@ fn a_layout_naming_a_path_as_digest_is_refused() {
 }
 
 #[test]
-fn symlinks_inside_an_existing_layout_are_refused() {
+fn a_layout_whose_blobs_directory_is_a_symlink_is_refused() {
     let a = Area::new();
-    // `blobs` a symlink to a directory outside.
     let layout = a.old_layout("l1");
     fs_err::rename(layout.join("blobs"), a.at("canary/blobs")).unwrap();
     std::os::unix::fs::symlink(a.at("canary/blobs"), layout.join("blobs")).unwrap();
@@ -262,7 +261,11 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), format!("oci:{}:new", layout.display())],
         "blobs` is a symbolic link, which compose does not follow inside a layout",
     );
-    // `index.json` a symlink to a file outside the layout.
+}
+
+#[test]
+fn a_layout_whose_index_is_a_symlink_to_a_file_outside_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l2");
     fs_err::remove_file(layout.join("index.json")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", layout.join("index.json")).unwrap();
@@ -270,7 +273,11 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), oci(&layout)],
         "index.json` is a symbolic link",
     );
-    // A blob of another tag a symlink.
+}
+
+#[test]
+fn a_layout_with_a_blob_of_another_tag_as_a_symlink_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l3");
     let img = read_image_tag(&layout, "old");
     let blob = layout.join("blobs/sha256").join(&img.layer_digests[0][7..]);
@@ -280,7 +287,11 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), format!("oci:{}:new", layout.display())],
         "is a symbolic link",
     );
-    // Not JSON, and too large.
+}
+
+#[test]
+fn a_layout_index_that_is_not_json_or_too_large_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l4");
     fs_err::write(layout.join("index.json"), "{\"manifests\": [").unwrap();
     a.refused(&[oci(&layout)], "invalid JSON in");

@@ -53,36 +53,33 @@ fn push(env: &Env, spec: &Path, dest: &str, extra: &[&str]) -> Run {
     env.build_to(spec, &[format!("docker://{dest}")], &args)
 }
 
-#[test]
-#[ignore = "needs skopeo"]
-fn archives_are_deterministic_and_read_back_by_skopeo() {
-    require(&["skopeo"]);
-    let env = Env::new();
-    let (_, top) = family_specs(&env);
-    let outputs = |suffix: &str| {
-        vec![
-            format!("oci:{}:v1", env.path(&format!("layout{suffix}")).display()),
-            format!(
-                "oci-archive:{}:v1",
-                env.path(&format!("img{suffix}.oci.tar")).display()
-            ),
-            format!(
-                "docker-archive:{}:compose-fixture/ftop:v1",
-                env.path(&format!("img{suffix}.docker.tar")).display()
-            ),
-        ]
-    };
-    let r = report(&env.build_to(
-        &top,
-        &outputs(""),
-        &["--json", "--annotation", "version=2.0"],
-    ));
-    let digest = r["digest"].as_str().unwrap().to_owned();
+/// The three local outputs of the fixture's top image, tagged `v1`, with a version
+/// annotation: `layout{suffix}`, `img{suffix}.oci.tar`, `img{suffix}.docker.tar`.
+fn archives(env: &Env, suffix: &str) -> serde_json::Value {
+    let (_, top) = family_specs(env);
+    let outputs = vec![
+        format!("oci:{}:v1", env.path(&format!("layout{suffix}")).display()),
+        format!(
+            "oci-archive:{}:v1",
+            env.path(&format!("img{suffix}.oci.tar")).display()
+        ),
+        format!(
+            "docker-archive:{}:compose-fixture/ftop:v1",
+            env.path(&format!("img{suffix}.docker.tar")).display()
+        ),
+    ];
+    let r = report(&env.build_to(&top, &outputs, &["--json", "--annotation", "version=2.0"]));
     assert_eq!(r["outputs"].as_array().unwrap().len(), 3);
-    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
-    assert_eq!(img.manifest_digest, digest);
+    r
+}
 
-    // Annotations: defaults, the spec's (the child's description wins), then the flag's.
+/// Annotations: defaults, the spec's (the child's description wins), then the flag's.
+#[test]
+fn annotations_are_the_defaults_then_the_spec_s_then_the_flag_s() {
+    let env = Env::new();
+    let r = archives(&env, "");
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
+    assert_eq!(img.manifest_digest, r["digest"].as_str().unwrap());
     let a = &img.manifest["annotations"];
     assert_eq!(a["org.opencontainers.image.title"], "ftop");
     assert_eq!(a["org.opencontainers.image.description"], "fixture top");
@@ -92,17 +89,39 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
         img.config["created"].as_str()
     );
     assert_eq!(r["annotations"], *a);
+}
 
-    // skopeo reads the OCI archive: the same manifest bytes.
+/// skopeo reads the OCI archive (the same manifest bytes) and the docker archive (the same
+/// config and layers), and copies the docker archive into a layout with the same files.
+#[test]
+#[ignore = "needs skopeo"]
+fn skopeo_reads_both_archives_back() {
+    require(&["skopeo"]);
+    let env = Env::new();
+    let digest = archives(&env, "")["digest"].as_str().unwrap().to_owned();
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
     let oci = format!("oci-archive:{}:v1", env.path("img.oci.tar").display());
     assert_eq!(sha256(&skopeo(&["inspect", "--raw", &oci])), digest);
-    // ... and the docker archive: the same config and layers under its name.
     let docker = format!("docker-archive:{}", env.path("img.docker.tar").display());
     let m: serde_json::Value =
         serde_json::from_slice(&skopeo(&["inspect", "--raw", &docker])).unwrap();
     assert_eq!(m["config"]["digest"], img.manifest["config"]["digest"]);
     assert_eq!(m["layers"].as_array().unwrap().len(), 2);
-    // `docker load` names the image from manifest.json.
+    let copied = env.path("copied");
+    skopeo(&["copy", &docker, &format!("oci:{}:x", copied.display())]);
+    let back = read_image(&copied);
+    assert_eq!(
+        back.merged().keys().collect::<Vec<_>>(),
+        img.merged().keys().collect::<Vec<_>>()
+    );
+}
+
+/// `docker load` names the image from the docker archive's manifest.json.
+#[test]
+fn a_docker_archive_names_its_image_and_config() {
+    let env = Env::new();
+    archives(&env, "");
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
     let mut tar = tar::Archive::new(fs_err::File::open(env.path("img.docker.tar")).unwrap());
     let manifest_json = tar
         .entries()
@@ -116,26 +135,17 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
         })
         .expect("manifest.json in the docker archive");
     assert_eq!(manifest_json[0]["RepoTags"][0], "compose-fixture/ftop:v1");
+    let config = img.manifest["config"]["digest"].as_str().unwrap();
     assert_eq!(
         manifest_json[0]["Config"],
-        format!(
-            "blobs/sha256/{}",
-            img.manifest["config"]["digest"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("sha256:")
-        )
+        format!("blobs/sha256/{}", config.trim_start_matches("sha256:"))
     );
-    // skopeo copies the docker archive into a layout and finds the same files.
-    let copied = env.path("copied");
-    skopeo(&["copy", &docker, &format!("oci:{}:x", copied.display())]);
-    let back = read_image(&copied);
-    assert_eq!(
-        back.merged().keys().collect::<Vec<_>>(),
-        img.merged().keys().collect::<Vec<_>>()
-    );
+}
 
-    // Every local output has its SBOM beside it.
+#[test]
+fn every_local_output_has_its_sbom_beside_it() {
+    let env = Env::new();
+    archives(&env, "");
     for f in [
         "layout.v1.spdx.json",
         "img.oci.tar.spdx.json",
@@ -143,13 +153,14 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
     ] {
         assert!(env.path(f).is_file(), "{f} missing");
     }
+}
 
-    // Built again elsewhere: the archives are the same bytes.
-    let again = report(&env.build_to(
-        &top,
-        &outputs("2"),
-        &["--json", "--annotation", "version=2.0"],
-    ));
+/// Built again elsewhere: the archives are the same bytes.
+#[test]
+fn archives_built_twice_are_the_same_bytes() {
+    let env = Env::new();
+    let r = archives(&env, "");
+    let again = archives(&env, "2");
     assert_eq!(again["digest"], r["digest"]);
     for (a, b) in [
         ("img.oci.tar", "img2.oci.tar"),
@@ -160,8 +171,13 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
             "{a} and {b} differ"
         );
     }
+}
 
-    // A docker archive holds one platform: refused before anything is built or written.
+/// A docker archive holds one platform: refused before anything is built or written.
+#[test]
+fn a_docker_archive_of_several_platforms_is_refused_early() {
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let multi = env.build_to(
         &top,
         &[format!(
