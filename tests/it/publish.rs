@@ -190,17 +190,63 @@ fn a_docker_archive_of_several_platforms_is_refused_early() {
     assert!(!env.path("multi.tar").exists());
 }
 
-#[test]
-#[ignore = "needs docker-registry"]
-fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
-    let registry = Registry::start(None);
-    let proxy = Proxy::start(&registry.addr());
-    let host = proxy.url_host();
-    let env = Env::new();
-    let (base, top) = family_specs(&env);
+/// A registry behind a recording proxy, and the fixture's two-level family.
+struct Pushing {
+    registry: Registry,
+    proxy: Proxy,
+    host: String,
+    env: Env,
+    base: std::path::PathBuf,
+    top: std::path::PathBuf,
+}
 
-    // The parent: every blob uploaded (two: layer and config).
-    let r = report(&push(&env, &base, &format!("{host}/fbase:v1"), &[]));
+impl Pushing {
+    fn new() -> Pushing {
+        require(&["skopeo"]);
+        let registry = Registry::start(None);
+        let proxy = Proxy::start(&registry.addr());
+        let host = proxy.url_host();
+        let env = Env::new();
+        let (base, top) = family_specs(&env);
+        Pushing {
+            registry,
+            proxy,
+            host,
+            env,
+            base,
+            top,
+        }
+    }
+
+    /// Push `spec` to `HOST/{dest}` with `--json`, assert success, return the report.
+    fn push(&self, spec: &Path, dest: &str) -> serde_json::Value {
+        report(&push(
+            &self.env,
+            spec,
+            &format!("{}/{dest}", self.host),
+            &[],
+        ))
+    }
+
+    /// The digest of what the registry serves for `HOST/{dest}`.
+    fn served(&self, dest: &str) -> String {
+        let target = format!("docker://{}/{dest}", self.host);
+        sha256(&skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &target,
+        ]))
+    }
+}
+
+/// The parent: every blob uploaded (two: layer and config), and the registry serves our
+/// digest.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_first_push_uploads_every_blob() {
+    let t = Pushing::new();
+    let r = t.push(&t.base, "fbase:v1");
     let p = &r["pushes"][0];
     assert_eq!(
         (
@@ -212,25 +258,34 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         "{p}"
     );
     assert_eq!(p["digest"], r["digest"], "the registry's digest is ours");
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{host}/fbase:v1"),
-    ]);
-    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+    assert_eq!(t.served("fbase:v1"), r["digest"].as_str().unwrap());
+}
 
-    // The child into the same repository: the shared lower layer is not uploaded again.
-    let r = report(&push(&env, &top, &format!("{host}/fbase:top"), &[]));
+/// The child into the parent's repository: the shared lower layer is not uploaded again.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_child_pushed_beside_its_parent_skips_the_shared_layer() {
+    let t = Pushing::new();
+    t.push(&t.base, "fbase:v1");
+    let r = t.push(&t.top, "fbase:top");
     let p = &r["pushes"][0];
     assert_eq!(
         (p["uploaded"].as_u64(), p["existing"].as_u64()),
         (Some(2), Some(1)),
         "{p}"
     );
-    // ... and into another repository: mounted from the first, not uploaded.
-    let before = registry.blob_upload_puts("ftop");
-    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+}
+
+/// Into another repository: every blob mounted from the first, none uploaded; the same
+/// push again finds everything there.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_push_to_another_repository_mounts_the_blobs() {
+    let t = Pushing::new();
+    t.push(&t.base, "fbase:v1");
+    t.push(&t.top, "fbase:top");
+    let before = t.registry.blob_upload_puts("ftop");
+    let r = t.push(&t.top, "ftop:v1");
     let p = &r["pushes"][0];
     assert_eq!(
         (p["uploaded"].as_u64(), p["mounted"].as_u64()),
@@ -238,39 +293,49 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         "{p}"
     );
     assert_eq!(
-        registry.blob_upload_puts("ftop"),
+        t.registry.blob_upload_puts("ftop"),
         before,
         "no blob went up again"
     );
     assert!(
-        proxy
+        t.proxy
             .requests()
             .iter()
             .any(|r| r.starts_with("POST ") && r.contains("mount=sha256"))
     );
-    // The same push again: everything is there.
-    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+    let r = t.push(&t.top, "ftop:v1");
     assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(3));
+}
 
-    // skopeo copies the pushed image out: the same manifest and files as a local build.
-    let copied = env.path("copied");
+/// skopeo copies the pushed image out: the same manifest and files as a local build.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_pushed_image_copied_out_is_the_local_build() {
+    let t = Pushing::new();
+    t.push(&t.top, "ftop:v1");
+    let copied = t.env.path("copied");
     skopeo(&[
         "copy",
         "--src-tls-verify=false",
-        &format!("docker://{host}/ftop:v1"),
+        &format!("docker://{}/ftop:v1", t.host),
         &format!("oci:{}:x", copied.display()),
     ]);
-    let local = env.build(&top, "local", &[]);
+    let local = t.env.build(&t.top, "local", &[]);
     let back = read_image(&copied);
     assert_eq!(back.manifest_digest, local.digest());
-    assert_eq!(back.merged(), read_image(&env.path("local")).merged());
+    assert_eq!(back.merged(), read_image(&t.env.path("local")).merged());
+}
 
-    // Chunked uploads (a tiny chunk size, a fresh cache so nothing is mounted): the registry
-    // checks the digest of what it assembled.
-    let cold = env.path("cold-cache");
-    let r = report(&env.build_to(
-        &top,
-        &[format!("docker://{host}/chunked:v1")],
+/// Chunked uploads (a tiny chunk size, a fresh cache so nothing is mounted): the registry
+/// checks the digest of what it assembled.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn chunked_uploads_assemble_the_same_digest() {
+    let t = Pushing::new();
+    let cold = t.env.path("cold-cache");
+    let r = report(&t.env.build_to(
+        &t.top,
+        &[format!("docker://{}/chunked:v1", t.host)],
         &[
             "--json",
             "--push-chunk-size",
@@ -280,24 +345,19 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         ],
     ));
     assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(3));
-    let patches = proxy
+    let patches = t
+        .proxy
         .requests()
         .iter()
         .filter(|r| r.starts_with("PATCH /v2/chunked/blobs/uploads/"))
         .count();
     assert!(patches >= 2, "chunked uploads use PATCH: {patches}");
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{host}/chunked:v1"),
-    ]);
-    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+    assert_eq!(t.served("chunked:v1"), r["digest"].as_str().unwrap());
 }
 
 #[test]
 #[ignore = "needs docker-registry and htpasswd"]
-fn registry_credentials_basic_and_bearer() {
+fn registry_credentials_basic_from_the_flag_or_docker_s_config() {
     let registry = Registry::start(Some(("alice", "s3cret")));
     let env = Env::new();
     let (base, _) = family_specs(&env);
@@ -340,8 +400,14 @@ fn registry_credentials_basic_and_bearer() {
     .unwrap();
     let r = report(&build(&[], &config));
     assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(2));
+}
 
-    // Bearer tokens from the challenge's token service (the proxy plays one).
+/// Bearer tokens from the challenge's token service (the proxy plays one).
+#[test]
+#[ignore = "needs docker-registry"]
+fn registry_credentials_bearer() {
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
     let open = Registry::start(None);
     let proxy = Proxy::start(&open.addr());
     proxy.require_bearer("bob", "pw");
@@ -362,14 +428,13 @@ fn registry_credentials_basic_and_bearer() {
     );
 }
 
+/// One 500 on a blob upload and one on the manifest: retried, the push completes.
 #[test]
 #[ignore = "needs docker-registry"]
-fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
-    let mut registry = Registry::start(None);
+fn transient_push_faults_are_retried() {
+    let registry = Registry::start(None);
     let env = Env::new();
-    let (base, top) = family_specs(&env);
-
-    // One 500 on a blob upload and one on the manifest: retried, the push completes.
+    let (base, _) = family_specs(&env);
     let proxy = Proxy::start(&registry.addr());
     proxy.fail_next("PUT", "/blobs/uploads/", 1, 500);
     proxy.fail_next("PUT", "/manifests/", 1, 503);
@@ -388,8 +453,16 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
             >= 2,
         "{seen:?}"
     );
+}
 
-    // A registry that keeps failing: a clear error after the retries, and no local output.
+/// A registry that keeps failing: a clear error after the retries, and no local output;
+/// through a healthy path the same push completes.
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_registry_that_keeps_failing_is_reported_and_nothing_is_written() {
+    let registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let broken = Proxy::start(&registry.addr());
     broken.fail_next("PUT", "/blobs/uploads/", 1000, 500);
     let layout = env.path("not-written");
@@ -403,7 +476,6 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
     );
     r.fails_with("HTTP 500");
     assert!(!layout.exists(), "a failed push leaves no local output");
-    // Through a healthy path the same push completes.
     let r = report(&push(
         &env,
         &top,
@@ -411,33 +483,31 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
         &[],
     ));
     assert!(r["pushes"][0]["digest"].is_string());
+}
 
-    // The registry goes away in the middle of a push: the error says so; a re-run, once it
-    // is back, uploads only what is missing. Each of the three blobs takes a HEAD, a POST
-    // and a PUT, so after 7 forwarded requests one or two blobs are complete, whatever the
-    // order of the concurrent uploads.
+/// The registry goes away in the middle of a push: the error says so; a re-run, once it is
+/// back, uploads only what is missing. Each of the three blobs takes a HEAD, a POST and a
+/// PUT, so after 7 forwarded requests one or two blobs are complete, whatever the order of
+/// the concurrent uploads.
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_push_cut_midway_resumes_with_only_what_is_missing() {
+    let registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let dying = Proxy::start(&registry.addr());
     dying.die_after(7);
     let dest = format!("{}/midway:v1", dying.url_host());
-    push(
-        &env,
-        &top,
-        &dest,
-        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
-    )
-    .fails_with("cannot reach the registry");
+    let cache_dir = env.path("cache-midway");
+    let cache = ["--cache-dir", cache_dir.to_str().unwrap()];
+    push(&env, &top, &dest, &cache).fails_with("cannot reach the registry");
     let landed = registry.blob_upload_puts("midway");
     assert!(
         (1..3).contains(&landed),
         "{landed} blobs landed before the failure"
     );
     dying.revive();
-    let r = report(&push(
-        &env,
-        &top,
-        &dest,
-        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
-    ));
+    let r = report(&push(&env, &top, &dest, &cache));
     let p = &r["pushes"][0];
     assert_eq!(
         (
@@ -453,9 +523,17 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
         3,
         "no blob went up twice"
     );
+}
 
-    // The registry stopped: refused connections are retried, then reported; after a restart
-    // the push completes.
+/// The registry stopped: refused connections are retried, then reported; after a restart
+/// the push completes.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_stopped_registry_is_reported_and_a_restart_completes_the_push() {
+    require(&["skopeo"]);
+    let mut registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     registry.stop();
     let dest = format!("{}/stopped:v1", registry.addr());
     push(&env, &top, &dest, &[]).fails_with("cannot reach the registry");
