@@ -579,20 +579,32 @@ fn release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused() {
     }
 }
 
-#[test]
-#[ignore = "needs gpg (the hostile repository is signed at test time)"]
-fn stale_future_and_other_suites_release_files_are_refused() {
-    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
-    let with = |opts: ReleaseOpts| {
-        let mut repo = Repo::new();
-        repo.add(honest("honest"));
-        repo.publish(&key, &opts);
-        Mirror::serve_shared(repo, &key)
-    };
-    let stale = with(ReleaseOpts {
+/// A mirror serving the honest package under a release file made with `opts`.
+fn release_with(opts: ReleaseOpts) -> Mirror {
+    release_signed(opts, &std::rc::Rc::new(Key::generate(KeyKind::Good)))
+}
+
+/// The same, signed by `key`, which other mirrors of the test share.
+fn release_signed(opts: ReleaseOpts, key: &std::rc::Rc<Key>) -> Mirror {
+    let mut repo = Repo::new();
+    repo.add(honest("honest"));
+    repo.publish(key, &opts);
+    Mirror::serve_shared(repo, key)
+}
+
+fn stale() -> Mirror {
+    release_with(ReleaseOpts {
         valid_until: Some("Wed, 15 Nov 2023 22:13:20 UTC".into()),
         ..ReleaseOpts::default()
-    });
+    })
+}
+
+/// An expired release file is refused, with a hint; for a snapshot archive the check is
+/// off for this source, and the build goes through.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn an_expired_release_file_is_refused_unless_its_check_is_off() {
+    let stale = stale();
     let r = stale.build(&stale.hostile_spec("", "honest"), &[], &[]);
     stale.refused(
         &r,
@@ -601,16 +613,19 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             release_url(&stale)
         ),
     );
-    assert!(
-        r.stderr.contains("set `check-valid-until = false`"),
-        "{}",
-        r.stderr
-    );
-    // A snapshot archive: the check is off for this source, the build goes through.
+    r.stderr_has("set `check-valid-until = false`");
+    let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
+    stale.build(&snapshot, &[], &[]).digest();
+}
+
+/// The cached release file is checked again on every use, offline too.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_cached_release_file_is_checked_again_offline() {
+    let stale = stale();
     let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
     let digest = stale.build(&snapshot, &[], &[]).digest();
     stale.clear_output();
-    // The cached release file is checked again on every use, offline too.
     let strict = stale.hostile_spec("", "honest");
     let r = stale.build(&strict, &["--offline"], &[]);
     stale.refused(
@@ -619,17 +634,13 @@ fn stale_future_and_other_suites_release_files_are_refused() {
     );
     let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
     assert_eq!(stale.build(&snapshot, &["--offline"], &[]).digest(), digest);
-    stale.clear_output();
+}
 
-    let fresh = with(ReleaseOpts {
-        valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
-        ..ReleaseOpts::default()
-    });
-    let fresh_spec = fresh.hostile_spec("", "honest");
-    let fresh_digest = fresh.build(&fresh_spec, &[], &[]).digest();
-    fresh.clear_output();
-
-    let future = with(ReleaseOpts {
+/// A release file dated in the future is refused, whether `Valid-Until` is checked or not.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_from_the_future_is_refused() {
+    let future = release_with(ReleaseOpts {
         date: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
         ..ReleaseOpts::default()
     });
@@ -643,8 +654,12 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             ),
         );
     }
+}
 
-    let bad_date = with(ReleaseOpts {
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_with_an_invalid_date_is_refused() {
+    let bad_date = release_with(ReleaseOpts {
         date: Some("yesterday".into()),
         ..ReleaseOpts::default()
     });
@@ -653,12 +668,32 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         &r,
         "refused: release file has an invalid `Date` date `yesterday`",
     );
+}
 
-    let other = with(ReleaseOpts {
-        suite: Some("oldstable".into()),
-        codename: Some("bookworm".into()),
-        ..ReleaseOpts::default()
-    });
+/// A release file of another suite is refused, and does not replace the copy offline
+/// builds use.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_of_another_suite_is_refused_and_not_cached() {
+    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
+    let fresh = release_signed(
+        ReleaseOpts {
+            valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
+            ..ReleaseOpts::default()
+        },
+        &key,
+    );
+    let fresh_spec = fresh.hostile_spec("", "honest");
+    let fresh_digest = fresh.build(&fresh_spec, &[], &[]).digest();
+    fresh.clear_output();
+    let other = release_signed(
+        ReleaseOpts {
+            suite: Some("oldstable".into()),
+            codename: Some("bookworm".into()),
+            ..ReleaseOpts::default()
+        },
+        &key,
+    );
     let r = other.build(&other.hostile_spec("", "honest"), &[], &[]);
     other.refused(
         &r,
@@ -668,7 +703,6 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             hostile::SUITE
         ),
     );
-    // A refused release file does not replace the copy offline builds use.
     let inrelease = format!("dists/{}/InRelease", hostile::SUITE);
     fs_err::copy(other.root.join(&inrelease), fresh.root.join(&inrelease)).unwrap();
     let r = fresh.build(&fresh_spec, &[], &[]);
@@ -677,9 +711,14 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         fresh.build(&fresh_spec, &["--offline"], &[]).digest(),
         fresh_digest
     );
-    // The suite asked for may be the codename, and a file naming neither is taken.
+}
+
+/// The suite asked for may be the codename, and a file naming neither is taken.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn the_suite_may_be_named_by_its_codename_or_not_at_all() {
     for (suite, codename) in [(Some("stable"), Some(hostile::SUITE)), (None, None)] {
-        let m = with(ReleaseOpts {
+        let m = release_with(ReleaseOpts {
             suite: suite.map(str::to_owned),
             codename: codename.map(str::to_owned),
             ..ReleaseOpts::default()
