@@ -385,12 +385,22 @@ fn size_limits_are_checked_before_download_and_can_be_changed() {
     );
 }
 
-#[test]
-fn rewritten_cache_files_never_change_the_image() {
+/// The fixture mirror after one build: its spec and digest; the build's output cleared.
+fn warm_fixture() -> (Mirror, PathBuf, String) {
     let m = Mirror::fixture();
     let spec = m.spec("");
     let digest = m.build(&spec, &[], &[]).digest();
     m.clear_output();
+    (m, spec, digest)
+}
+
+/// What an older compose kept: a slim index with a self-hash header, here forged to list a
+/// package no signature covers.
+const FORGED: &str = "Package: f-tool\nVersion: 9.9-9\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 4\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n";
+
+#[test]
+fn rewritten_cache_files_never_change_the_image() {
+    let (m, spec, digest) = warm_fixture();
     let cache = m.path("cache");
     let blobs = cache.join("sha256");
     let rewritable: Vec<PathBuf> = files(&cache)
@@ -398,17 +408,15 @@ fn rewritten_cache_files_never_change_the_image() {
         .filter(|p| !p.starts_with(&blobs))
         .collect();
     assert!(!rewritable.is_empty(), "the release files are cached");
-    // What an older compose kept: a slim index with a self-hash header, here forged to list
-    // a package no signature covers, under the hash of each index.
-    let forged = "Package: f-tool\nVersion: 9.9-9\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 4\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n";
+    // The forged slim index under the hash of each index.
     let header = {
         use sha2::Digest;
-        format!("sha256:{}\n", hex::encode(sha2::Sha256::digest(forged)))
+        format!("sha256:{}\n", hex::encode(sha2::Sha256::digest(FORGED)))
     };
     for index in files(&m.root.join("dists/testing/main/binary-amd64/by-hash")) {
         let name = index.file_name().unwrap().to_owned();
         fs_err::create_dir_all(cache.join("slim")).unwrap();
-        fs_err::write(cache.join("slim").join(name), format!("{header}{forged}")).unwrap();
+        fs_err::write(cache.join("slim").join(name), format!("{header}{FORGED}")).unwrap();
     }
     let testing = fs_err::read(m.root.join("dists/testing/InRelease")).unwrap();
     let updates = fs_err::read(m.root.join("dists/testing-updates/InRelease")).unwrap();
@@ -457,10 +465,15 @@ fn rewritten_cache_files_never_change_the_image() {
         assert_eq!(m.build(&spec, &[], &[]).digest(), digest, "{what}, online");
         m.clear_output();
     }
-    // Every blob rewritten to hold the forged index: each is refused by its hash and
-    // downloaded again (offline, each is missing).
-    for blob in files(&blobs) {
-        fs_err::write(&blob, forged).unwrap();
+}
+
+/// Every blob rewritten to hold the forged index: each is refused by its hash and
+/// downloaded again (offline, each is missing).
+#[test]
+fn blobs_rewritten_in_the_cache_are_refused_by_their_hash() {
+    let (m, spec, digest) = warm_fixture();
+    for blob in files(&m.path("cache/sha256")) {
+        fs_err::write(&blob, FORGED).unwrap();
     }
     let offline = m.build(&spec, &["--offline"], &[]);
     m.refused(
@@ -468,8 +481,13 @@ fn rewritten_cache_files_never_change_the_image() {
         "missing from the cache, and `--offline` forbids downloading them",
     );
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
-    m.clear_output();
-    // A blob replaced by a huge sparse file is not read: it is downloaded again.
+}
+
+/// A blob replaced by a huge sparse file is not read: it is downloaded again.
+#[test]
+fn a_huge_sparse_blob_in_the_cache_is_downloaded_again() {
+    let (m, spec, digest) = warm_fixture();
+    let blobs = m.path("cache/sha256");
     let (deb, _) = m.deb("f-tool_1.0-1_amd64");
     let hex = {
         use sha2::Digest;
