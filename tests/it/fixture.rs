@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::harness::{
-    Image, PLATFORMS, Run, TarEntry, assert_platform, compose, copy_dir, elf_machine, read_image,
-    read_index_images, repo_root, run,
+    Image, PLATFORMS, PlatformFacts, Run, TarEntry, assert_platform, compose, copy_dir,
+    elf_machine, read_image, read_index_images, repo_root, run,
 };
 use crate::support::server::Server;
 
@@ -1078,17 +1078,27 @@ fn env_of(img: &crate::harness::Image) -> Vec<String> {
         .collect()
 }
 
+/// The runtime spec built once per variant (latest, nonroot, debug, debug-nonroot).
+fn runtime_images() -> &'static BTreeMap<&'static str, Image> {
+    static IMAGES: OnceLock<BTreeMap<&'static str, Image>> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let env = Env::new();
+        let spec = runtime_spec(&env);
+        let mut images = BTreeMap::new();
+        for variant in ["latest", "nonroot", "debug", "debug-nonroot"] {
+            env.build(&spec, &format!("rt-{variant}"), &["--variant", variant])
+                .digest();
+            images.insert(variant, read_image(&env.path(&format!("rt-{variant}"))));
+        }
+        images
+    })
+}
+
+/// The variant decides the user; debug or not, the image starts the runtime, and its
+/// environment is the spec's (busybox on the PATH in debug).
 #[test]
 fn the_variant_decides_the_user_and_debug_keeps_the_entrypoint() {
-    let env = Env::new();
-    let spec = runtime_spec(&env);
-    let mut images = std::collections::BTreeMap::new();
-    for variant in ["latest", "nonroot", "debug", "debug-nonroot"] {
-        env.build(&spec, &format!("rt-{variant}"), &["--variant", variant])
-            .digest();
-        images.insert(variant, read_image(&env.path(&format!("rt-{variant}"))));
-    }
-    for (variant, img) in &images {
+    for (variant, img) in runtime_images() {
         let cfg = &img.config["config"];
         let want = if variant.contains("nonroot") {
             ("65532", "/home/nonroot")
@@ -1118,8 +1128,13 @@ fn the_variant_decides_the_user_and_debug_keeps_the_entrypoint() {
             "{variant}: {path}"
         );
     }
-    // The debug layer: busybox, the applet links and `[debug] include` with its
-    // dependencies already below; the spec's `[paths]` filter applies to it too.
+}
+
+/// The debug layer: busybox, the applet links and `[debug] include` with its dependencies
+/// already below; the spec's `[paths]` filter applies to it too.
+#[test]
+fn the_debug_layer_holds_busybox_and_the_debug_includes() {
+    let images = runtime_images();
     let (latest, debug) = (&images["latest"], &images["debug"]);
     assert_eq!(debug.layer_digests[..1], latest.layer_digests[..]);
     assert_eq!(debug.layers.len(), 2);
@@ -1151,8 +1166,12 @@ fn the_variant_decides_the_user_and_debug_keeps_the_entrypoint() {
         images["debug-nonroot"].layer_digests, debug.layer_digests,
         "same layers"
     );
+}
 
-    // A chain that starts nothing starts busybox's shell in debug.
+/// A chain that starts nothing starts busybox's shell in debug.
+#[test]
+fn a_debug_image_of_a_chain_that_starts_nothing_starts_busybox_sh() {
+    let env = Env::new();
     let plain = env.spec("plain", "[packages]\ninclude = [\"f-base-files\"]\n");
     env.build(&plain, "plain-debug", &["--variant", "debug"])
         .digest();
@@ -1222,9 +1241,10 @@ fn env_templates_take_versions_from_the_plan_and_the_lock() {
 /// each config say the platform as Docker does; a binary of each layer is that machine's;
 /// the loader is where the kernel looks for it (through `/lib64` on amd64 and ppc64el only);
 /// `{arch}` in a symlink is the Debian architecture; the lock covers what the spec asks for.
-#[test]
-fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
-    let env = Env::new();
+///
+/// The fixture's two levels for every platform: `fbase` (`platforms = [all six]`, libc and
+/// the loader) and `ftop` on it (the tool, and a symlink with `{arch}` in its target).
+fn every_platform_spec(env: &Env) -> PathBuf {
     let names: Vec<String> = PLATFORMS
         .iter()
         .map(|p| format!("\"{}\"", p.name))
@@ -1240,27 +1260,56 @@ fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
         "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n\n[[symlink]]\npath = \"/usr/bin/f-arch\"\ntarget = \"/usr/lib/f-{arch}/ftool\"\n",
     )
     .unwrap();
-    let r = env.build(&top, "img:latest", &["--json"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    top
+}
+
+/// `every_platform_spec` built once: the JSON report and each platform's image with its
+/// index descriptor.
+fn every_platform_build() -> &'static (serde_json::Value, Vec<(serde_json::Value, Image)>) {
+    static BUILD: OnceLock<(serde_json::Value, Vec<(serde_json::Value, Image)>)> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        let env = Env::new();
+        let top = every_platform_spec(&env);
+        let report = env.build(&top, "img:latest", &["--json"]).json();
+        let images = read_index_images(&env.path("img"), "latest");
+        (report, images)
+    })
+}
+
+#[test]
+fn every_platform_builds_with_its_platform_fields() {
+    let (report, images) = every_platform_build();
     assert_eq!(
         report["platforms"].as_array().unwrap().len(),
         PLATFORMS.len()
     );
-    let images = read_index_images(&env.path("img"), "latest");
     assert_eq!(images.len(), PLATFORMS.len());
-    for (p, (desc, img)) in PLATFORMS.iter().zip(&images) {
+    for (p, (desc, img)) in PLATFORMS.iter().zip(images) {
         assert_platform(p, Some(desc), img);
         assert_eq!(img.layers.len(), 2, "{}", p.name);
-        let machine = |layer: usize, path: &str| {
-            let e = img.layers[layer]
-                .get(path)
-                .unwrap_or_else(|| panic!("{}: no {path} in layer {layer}", p.name));
-            elf_machine(&e.data)
-        };
-        // The lower layer: the library in the multiarch directory, and the loader.
+    }
+}
+
+/// `e_machine` of `path` in layer `layer` of `img`.
+fn machine_of(p: &PlatformFacts, img: &Image, layer: usize, path: &str) -> Option<u16> {
+    let e = img.layers[layer]
+        .get(path)
+        .unwrap_or_else(|| panic!("{}: no {path} in layer {layer}", p.name));
+    elf_machine(&e.data)
+}
+
+/// The lower layer: the library in the multiarch directory, and the loader where the kernel
+/// looks for it (through `/lib64` on amd64 and ppc64el only).
+#[test]
+fn every_platform_has_its_libraries_and_loader_of_its_machine() {
+    for (p, (_, img)) in PLATFORMS.iter().zip(&every_platform_build().1) {
         let lib = format!("usr/lib/{}/libf.so.1", p.triplet);
-        assert_eq!(machine(0, &lib), Some(p.machine), "{}: {lib}", p.name);
+        assert_eq!(
+            machine_of(p, img, 0, &lib),
+            Some(p.machine),
+            "{}: {lib}",
+            p.name
+        );
         let (dir, _) = p.loader.split_once('/').unwrap();
         let fs = img.merged();
         assert_eq!(
@@ -1271,7 +1320,7 @@ fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
             p.loader
         );
         assert_eq!(
-            machine(0, &format!("usr/{}", p.loader)),
+            machine_of(p, img, 0, &format!("usr/{}", p.loader)),
             Some(p.machine),
             "{}",
             p.name
@@ -1282,8 +1331,19 @@ fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
             "{}: /lib64 only where the loader is",
             p.name
         );
-        // The upper layer: the tool, its package's architecture, the `{arch}` symlink.
-        assert_eq!(machine(1, "usr/bin/ftool"), Some(p.machine), "{}", p.name);
+    }
+}
+
+/// The upper layer: the tool, its package's architecture, the `{arch}` symlink.
+#[test]
+fn every_platform_has_its_tool_package_and_arch_symlink() {
+    for (p, (_, img)) in PLATFORMS.iter().zip(&every_platform_build().1) {
+        assert_eq!(
+            machine_of(p, img, 1, "usr/bin/ftool"),
+            Some(p.machine),
+            "{}",
+            p.name
+        );
         assert!(
             text(&img.layers[1]["var/lib/dpkg/status.d/f-tool"])
                 .contains(&format!("Architecture: {}\n", p.debian)),
@@ -1295,8 +1355,13 @@ fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
             Some(format!("/usr/lib/f-{}/ftool", p.debian).as_str())
         );
     }
+}
 
-    // The lock covers the spec's six platforms; a build from it is the same image.
+/// The lock covers the spec's six platforms; a build from it is the same image.
+#[test]
+fn the_lock_of_every_platform_rebuilds_the_same_image() {
+    let env = Env::new();
+    let top = every_platform_spec(&env);
     let locked = env.lock(&top, &[]);
     assert_eq!(locked.code, Some(0), "{}", locked.stderr);
     let lock = fs_err::read_to_string(env.path("ftop.lock")).unwrap();
@@ -1304,7 +1369,10 @@ fn every_platform_builds_with_its_platform_fields_and_elf_machines() {
         assert!(lock.contains(&format!("_{}.deb", p.debian)), "{}", p.name);
     }
     let again = env.build(&top, "again:latest", &["--locked"]);
-    assert_eq!(again.digest(), report["digest"].as_str().unwrap());
+    assert_eq!(
+        again.digest(),
+        every_platform_build().0["digest"].as_str().unwrap()
+    );
 }
 
 /// Issue 12: a platform that the spec's Debian release does not carry (riscv64 before

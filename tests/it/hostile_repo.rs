@@ -398,6 +398,9 @@ fn warm_fixture() -> (Mirror, PathBuf, String) {
 /// package no signature covers.
 const FORGED: &str = "Package: f-tool\nVersion: 9.9-9\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 4\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n";
 
+/// The cached release files rewritten (garbage, empty, another suite's, huge) and forged
+/// slim indexes beside them: an offline build refuses naming the release file or gives
+/// the same image, an online one always gives the same image.
 #[test]
 fn rewritten_cache_files_never_change_the_image() {
     let (m, spec, digest) = warm_fixture();
