@@ -293,7 +293,7 @@ fn a_layout_with_a_blob_of_another_tag_as_a_symlink_is_refused() {
 fn a_layout_index_that_is_not_json_or_too_large_is_refused() {
     let a = Area::new();
     let layout = a.old_layout("l4");
-    // `\x7b` is `{`: an index cut short after its first key.
+    // An index cut short after its first key (`\x7b` is the opening brace).
     fs_err::write(layout.join("index.json"), "\x7b\"manifests\": [").unwrap();
     a.refused(&[oci(&layout)], "invalid JSON in");
     fs_err::write(layout.join("index.json"), vec![b' '; 5 << 20]).unwrap();
