@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use super::{ca_count, docker_archive, env_of, family, locked_python3, shared_cache, text};
+use super::{Built, ca_count, docker_archive, env_of, family, locked_python3, shared_cache, text};
 use crate::harness::{TarEntry, compose, repo_root, require, run};
 
 #[test]
@@ -351,49 +351,8 @@ fn family_passes_container_structure_test() {
         "java21-debug-nonroot",
     ] {
         let b = &f.images[key];
-        let debug = key.contains("debug");
         let archive = docker_archive(key);
-        let mut yaml = String::from("schemaVersion: '2.0.0'\nfileExistenceTests:\n");
-        let exist = |name: &str, path: &str, should: bool, extra: &str| {
-            format!("- name: '{name}'\n  path: '{path}'\n  shouldExist: {should}\n{extra}")
-        };
-        yaml += &exist("tmp", "/tmp", true, "  permissions: 'dtrwxrwxrwx'\n");
-        // Ownership is checked on our own reading of the layers: CST's tar driver cannot.
-        yaml += &exist(
-            "home",
-            "/home/nonroot",
-            true,
-            "  permissions: 'drwx------'\n",
-        );
-        yaml += &exist("root home", "/root", true, "  permissions: 'drwx------'\n");
-        yaml += &exist("ca bundle", "/etc/ssl/certs/ca-certificates.crt", true, "");
-        yaml += &exist("os-release", "/etc/os-release", true, "");
-        yaml += &exist("libc status", "/var/lib/dpkg/status.d/base-files", true, "");
-        yaml += &exist("no shell", "/bin/sh", false, "");
-        yaml += &exist("busybox shell", "/busybox/sh", debug, "");
-        yaml += &exist("no dpkg status", "/var/lib/dpkg/status", false, "");
-        yaml += "fileContentTests:\n";
-        yaml += "- name: 'passwd'\n  path: '/etc/passwd'\n  expectedContents: ['root:x:0:0:root:/root:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n']\n";
-        // As distroless's own tests (base/testdata/base.yaml, static/testdata/debian13.yaml).
-        yaml += "- name: 'group'\n  path: '/etc/group'\n  expectedContents: ['^root:x:0:\\nnobody:x:65534:\\ntty:x:5:\\nstaff:x:50:\\nnonroot:x:65532:\\n$']\n";
-        let version = if key.starts_with("java17") {
-            "12 \\(bookworm\\)"
-        } else {
-            "13 \\(trixie\\)"
-        };
-        yaml += &format!(
-            "- name: 'os-release'\n  path: '/etc/os-release'\n  expectedContents: ['PRETTY_NAME=\"Distroless\"', '.*\\nVERSION=\"Debian GNU/Linux {version}\"\\n']\n"
-        );
-        let cfg = &b.image.config["config"];
-        yaml += "metadataTest:\n  envVars:\n  - key: 'SSL_CERT_FILE'\n    value: '/etc/ssl/certs/ca-certificates.crt'\n";
-        yaml += &format!("  user: '{}'\n", cfg["User"].as_str().unwrap_or(""));
-        if let Some(ep) = cfg["Entrypoint"].as_array() {
-            let list: Vec<String> = ep
-                .iter()
-                .map(|v| format!("'{}'", v.as_str().unwrap()))
-                .collect();
-            yaml += &format!("  entrypoint: [{}]\n", list.join(", "));
-        }
+        let yaml = cst_config(key, b);
         let cfg_file = f.work.join(format!("{key}.cst.yaml"));
         fs_err::write(&cfg_file, &yaml).unwrap();
         let out = Command::new("container-structure-test")
@@ -416,6 +375,54 @@ fn family_passes_container_structure_test() {
             "{key}: {stdout}"
         );
     }
+}
+
+/// The container-structure-test config for image `key` of the family: the files and
+/// metadata distroless's own tests check.
+fn cst_config(key: &str, b: &Built) -> String {
+    let debug = key.contains("debug");
+    let mut yaml = String::from("schemaVersion: '2.0.0'\nfileExistenceTests:\n");
+    let exist = |name: &str, path: &str, should: bool, extra: &str| {
+        format!("- name: '{name}'\n  path: '{path}'\n  shouldExist: {should}\n{extra}")
+    };
+    yaml += &exist("tmp", "/tmp", true, "  permissions: 'dtrwxrwxrwx'\n");
+    // Ownership is checked on our own reading of the layers: CST's tar driver cannot.
+    yaml += &exist(
+        "home",
+        "/home/nonroot",
+        true,
+        "  permissions: 'drwx------'\n",
+    );
+    yaml += &exist("root home", "/root", true, "  permissions: 'drwx------'\n");
+    yaml += &exist("ca bundle", "/etc/ssl/certs/ca-certificates.crt", true, "");
+    yaml += &exist("os-release", "/etc/os-release", true, "");
+    yaml += &exist("libc status", "/var/lib/dpkg/status.d/base-files", true, "");
+    yaml += &exist("no shell", "/bin/sh", false, "");
+    yaml += &exist("busybox shell", "/busybox/sh", debug, "");
+    yaml += &exist("no dpkg status", "/var/lib/dpkg/status", false, "");
+    yaml += "fileContentTests:\n";
+    yaml += "- name: 'passwd'\n  path: '/etc/passwd'\n  expectedContents: ['root:x:0:0:root:/root:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n']\n";
+    // As distroless's own tests (base/testdata/base.yaml, static/testdata/debian13.yaml).
+    yaml += "- name: 'group'\n  path: '/etc/group'\n  expectedContents: ['^root:x:0:\\nnobody:x:65534:\\ntty:x:5:\\nstaff:x:50:\\nnonroot:x:65532:\\n$']\n";
+    let version = if key.starts_with("java17") {
+        "12 \\(bookworm\\)"
+    } else {
+        "13 \\(trixie\\)"
+    };
+    yaml += &format!(
+        "- name: 'os-release'\n  path: '/etc/os-release'\n  expectedContents: ['PRETTY_NAME=\"Distroless\"', '.*\\nVERSION=\"Debian GNU/Linux {version}\"\\n']\n"
+    );
+    let cfg = &b.image.config["config"];
+    yaml += "metadataTest:\n  envVars:\n  - key: 'SSL_CERT_FILE'\n    value: '/etc/ssl/certs/ca-certificates.crt'\n";
+    yaml += &format!("  user: '{}'\n", cfg["User"].as_str().unwrap_or(""));
+    if let Some(ep) = cfg["Entrypoint"].as_array() {
+        let list: Vec<String> = ep
+            .iter()
+            .map(|v| format!("'{}'", v.as_str().unwrap()))
+            .collect();
+        yaml += &format!("  entrypoint: [{}]\n", list.join(", "));
+    }
+    yaml
 }
 
 #[test]

@@ -250,6 +250,15 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
     Ok(())
 }
 
+/// Answer with `status` (`404 Not Found`) and no body, then hang up.
+fn empty(out: &mut TcpStream, status: &str) -> std::io::Result<bool> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    Ok(false)
+}
+
 /// Answer `req` with `body` (`None`: not found), as `fault` says; whether the connection
 /// stays open for another request.
 fn respond(
@@ -261,27 +270,13 @@ fn respond(
     const OCTETS: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n";
     let get = req.method == "GET";
     let Some(mut body) = body else {
-        if let Some(Fault::Status(code)) = fault {
-            write!(
-                out,
-                "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-        } else {
-            write!(
-                out,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-        }
-        return Ok(false);
+        return match fault {
+            Some(Fault::Status(code)) => empty(out, &format!("{code} Injected")),
+            _ => empty(out, "404 Not Found"),
+        };
     };
     let (head, sent): (String, &[u8]) = match fault {
-        Some(Fault::Status(code)) => {
-            write!(
-                out,
-                "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-            return Ok(false);
-        }
+        Some(Fault::Status(code)) => return empty(out, &format!("{code} Injected")),
         Some(Fault::Endless) => {
             write!(out, "{OCTETS}Connection: close\r\n\r\n")?;
             if get {
