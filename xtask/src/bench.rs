@@ -385,9 +385,13 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
         ),
         Err(e) => println!("all six platforms: not measured: {e:#}"),
     }
+    push_figures(bin, scratch, cache, warm_locked)
+}
 
-    // Push the amd64 image into an empty registry: compose builds and pushes in one run;
-    // skopeo copies the already built layout.
+/// Push the amd64 image into an empty registry: compose builds and pushes in one run;
+/// skopeo copies the already built layout. Printed with the ratio.
+fn push_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Result<()> {
+    let locked = PathBuf::from("specs/python3.toml");
     let ours = Registry::start(scratch, "registry-compose")?;
     let push_to_ours = || {
         timed(

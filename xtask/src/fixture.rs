@@ -430,38 +430,7 @@ fn build_deb(
     let arch_name = arch.map_or(p.arch, |a| a.debian);
     let root = work.join(format!("{}_{}_{arch_name}", p.name, p.version));
     fs::create_dir_all(root.join("DEBIAN"))?;
-    let expand = |path: &str| match arch {
-        Some(a) => path
-            .replace("{triplet}", a.triplet)
-            .replace("{loader}", a.loader),
-        None => path.to_owned(),
-    };
-    for (path, mode, content) in p.files {
-        let dest = root.join(expand(path));
-        fs::create_dir_all(dest.parent().expect("files have parents"))?;
-        if let Some(target) = content.strip_prefix("@link:") {
-            std::os::unix::fs::symlink(target, &dest)?;
-        } else if let Some(target) = content.strip_prefix("@hard:") {
-            fs::hard_link(root.join(expand(target)), &dest)?;
-        } else {
-            let bytes = if let Some(text) = content.strip_prefix("@gzip:") {
-                pipe(
-                    Command::new("gzip").args(["-9", "-n", "-c"]),
-                    text.as_bytes(),
-                )?
-            } else if let Some(text) = content.strip_prefix("@elf:") {
-                let a =
-                    arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
-                let mut bytes = elf_header(a);
-                bytes.extend_from_slice(text.as_bytes());
-                bytes
-            } else {
-                content.as_bytes().to_vec()
-            };
-            fs::write(&dest, bytes)?;
-            chmod(*mode, &dest)?;
-        }
-    }
+    write_files(p, arch, &root)?;
     let md5 = sh(Command::new("sh").current_dir(&root).args([
         "-c",
         "find . -path ./DEBIAN -prune -o -type f -print | sed 's|^./||' | LC_ALL=C sort | xargs -r md5sum",
@@ -504,6 +473,44 @@ fn build_deb(
         .arg(&root)
         .arg(&deb))?;
     Ok(deb)
+}
+
+/// The files of `p` under `root`, for `arch` (`{triplet}` and `{loader}` in paths expanded):
+/// `@link:` symlinks, `@hard:` hard links, `@gzip:` and `@elf:` contents, the rest as text.
+fn write_files(p: &Pkg, arch: Option<&Arch>, root: &Path) -> Result<()> {
+    let expand = |path: &str| match arch {
+        Some(a) => path
+            .replace("{triplet}", a.triplet)
+            .replace("{loader}", a.loader),
+        None => path.to_owned(),
+    };
+    for (path, mode, content) in p.files {
+        let dest = root.join(expand(path));
+        fs::create_dir_all(dest.parent().expect("files have parents"))?;
+        if let Some(target) = content.strip_prefix("@link:") {
+            std::os::unix::fs::symlink(target, &dest)?;
+        } else if let Some(target) = content.strip_prefix("@hard:") {
+            fs::hard_link(root.join(expand(target)), &dest)?;
+        } else {
+            let bytes = if let Some(text) = content.strip_prefix("@gzip:") {
+                pipe(
+                    Command::new("gzip").args(["-9", "-n", "-c"]),
+                    text.as_bytes(),
+                )?
+            } else if let Some(text) = content.strip_prefix("@elf:") {
+                let a =
+                    arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
+                let mut bytes = elf_header(a);
+                bytes.extend_from_slice(text.as_bytes());
+                bytes
+            } else {
+                content.as_bytes().to_vec()
+            };
+            fs::write(&dest, bytes)?;
+            chmod(*mode, &dest)?;
+        }
+    }
+    Ok(())
 }
 
 /// The scratch directory (package trees, GNUPGHOME); removed, agent stopped, on drop.
