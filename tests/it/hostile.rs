@@ -12,6 +12,7 @@ use crate::support::server::Server;
 
 /// gpg's `--status-fd` verdict on the InRelease of `repo` against `key`'s exported keyring.
 fn gpg_verdict(repo: &Repo, key: &Key) -> String {
+    crate::harness::require(&["gpgv"]);
     let home = tempfile::tempdir().unwrap();
     let inrelease = repo
         .root()
@@ -29,7 +30,7 @@ fn gpg_verdict(repo: &Repo, key: &Key) -> String {
 }
 
 #[test]
-#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+#[ignore = "needs gpg and gpgv (the hostile repository is signed at test time)"]
 fn key_variants_are_what_gpg_says() {
     let cases = [
         (KeyKind::Good, None, "GOODSIG"),

@@ -69,12 +69,17 @@ pub fn run(args: &[String]) -> Result<()> {
     tools::ensure(DEBIAN_TOOLS)?;
     tools::ensure_pip(PYPI_TOOLS)?;
     let mut skips = Vec::new();
+    let mut unmet = Vec::new();
     for need in NEEDS {
         if !(need.present)() {
             let names: Vec<String> = need.tests.iter().map(|t| format!("`{t}*`")).collect();
-            eprintln!("SKIPPED: the tests {}: {}", names.join(", "), need.what);
+            unmet.push(format!("the tests {}: {}", names.join(", "), need.what));
             skips.extend(need.tests.iter().flat_map(|t| ["--skip", t]));
         }
+    }
+    // Said before the run and again after it, where the summary is read.
+    for line in &unmet {
+        eprintln!("SKIPPED: {line}");
     }
     let skip_log = std::env::temp_dir().join(format!("compose-test-skips-{}", std::process::id()));
     let _ = std::fs::remove_file(&skip_log);
@@ -88,6 +93,9 @@ pub fn run(args: &[String]) -> Result<()> {
         .env("COMPOSE_TEST_SKIPS", &skip_log)
         .status()
         .context("cannot run cargo test")?;
+    for line in &unmet {
+        eprintln!("SKIPPED: {line}");
+    }
     report_run_time_skips(&skip_log);
     if !st.success() {
         bail!("tests failed");
