@@ -286,7 +286,7 @@ fn json_report_and_zstd() {
     let env = Env::new();
     let spec = env.tool_spec();
     let r = env.build(&spec, "img", &["--json", "--compression", "zstd"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["name"], "tool");
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
@@ -834,7 +834,7 @@ fn lock_round_trip_check_and_locked_builds() {
     let spec = env.tool_spec();
     let unlocked = env.build(&spec, "unlocked", &[]).digest();
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     let lock_path = spec.with_extension("lock");
     let text = fs_err::read_to_string(&lock_path).unwrap();
     assert!(
@@ -895,7 +895,7 @@ fn lock_round_trip_check_and_locked_builds() {
     );
     // `--update` refreshes it and reports no package change.
     let up = env.lock(&spec, &["--update"]);
-    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    up.success("compose");
     assert!(up.stdout.contains("no package changed"), "{}", up.stdout);
     assert_eq!(
         run(compose().args(["lock", "--check"]).arg(&spec)).code,
@@ -909,7 +909,7 @@ fn offline_builds_use_only_the_cache_and_name_what_is_missing() {
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     // Empty cache: every missing .deb is named.
     let r = run(compose()
         .args([
@@ -959,7 +959,7 @@ fn a_superseded_locked_deb_gives_a_hint() {
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     fs_err::remove_file(find_deb(env.repo.path(), "f-tool_1.0-1_amd64")).unwrap();
     let r = run(compose()
         .args(["build", "--mirror", &mirror, "--cache-dir"])
@@ -981,7 +981,7 @@ fn verify_rebuilds_from_the_lock_and_names_differences() {
     let spec = env.tool_spec();
     let mirror = format!("fixture={}", env.server.url());
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     let digest = env.build(&spec, "img", &[]).digest();
     let verify = || {
         run(compose()
@@ -1020,7 +1020,7 @@ fn diff_of_two_locks_as_a_table_and_json() {
     let env = Env::new();
     let spec = env.tool_spec();
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     let old = spec.with_extension("lock");
     let text = fs_err::read_to_string(&old).unwrap();
     // Craft a newer lock: f-libc downgraded to 1.0-1, f-provider removed, f-new added.
@@ -1030,7 +1030,7 @@ fn diff_of_two_locks_as_a_table_and_json() {
     let new = env.path("new.lock");
     fs_err::write(&new, new_text).unwrap();
     let r = run(compose().arg("diff").arg(&old).arg(&new));
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     assert!(r.stdout.starts_with("PLATFORM"), "{}", r.stdout);
     let line = |name: &str| {
         r.stdout
@@ -1200,7 +1200,7 @@ fn env_templates_take_versions_from_the_plan_and_the_lock() {
         .fails_with("`config.env.JDK` of `jdk` names package `f-jdk`, which is not in the image");
     // The lock holds the debug layer with `[debug] include`; a build from it says the same.
     let r = env.lock(&spec, &[]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     let text = fs_err::read_to_string(spec.with_extension("lock")).unwrap();
     assert!(text.contains("\"jdk-debug\""), "{text}");
     for name in ["busybox-static", "f-jdk"] {
@@ -1363,7 +1363,7 @@ fn the_lock_of_every_platform_rebuilds_the_same_image() {
     let env = Env::new();
     let top = every_platform_spec(&env);
     let locked = env.lock(&top, &[]);
-    assert_eq!(locked.code, Some(0), "{}", locked.stderr);
+    locked.success("compose");
     let lock = fs_err::read_to_string(env.path("ftop.lock")).unwrap();
     for p in PLATFORMS {
         assert!(lock.contains(&format!("_{}.deb", p.debian)), "{}", p.name);
@@ -1405,7 +1405,7 @@ fn platforms_a_release_or_mirror_lacks_give_clear_errors() {
     let spec = env.tool_spec();
     assert_eq!(env.lock(&spec, &[]).code, Some(0));
     let r = env.build(&spec, "img:latest", &["--platform", "linux/arm/v7"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     assert!(
         r.stderr
             .contains("has no packages for platform `linux/arm/v7`; resolving it"),

@@ -99,7 +99,7 @@ impl Area {
     fn old_layout(&self, rel: &str) -> PathBuf {
         let dir = self.at(rel);
         let r = self.build(&[format!("oci:{}:old", dir.display())]);
-        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.success("compose");
         dir
     }
 }
@@ -366,7 +366,7 @@ fn a_failed_push_leaves_local_outputs_as_they_were() {
         format!("oci:{}:new", layout.display()),
         format!("oci-archive:{}", archive.display()),
     ]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     read_image_tag(&layout, "old");
     read_image_tag(&layout, "new");
     assert_ne!(fs_err::read(&archive).unwrap(), b"old archive");

@@ -152,7 +152,7 @@ impl Mirror {
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .arg(spec));
-        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.success("compose");
     }
 
     /// A refusal: exit 1, `needle` in the first line, no output, and nothing in the work
