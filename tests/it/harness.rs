@@ -2,9 +2,10 @@
 //! reading OCI layouts back.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::ffi::OsStr;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -12,17 +13,104 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `compose` command with a clean environment (no mirror or cache variables leaking in).
-pub fn compose() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
+/// The one way the tests run the `compose` binary: a command with a clean environment (no
+/// mirror or cache variables leaking in), optionally under a wrapper (`unshare`, a umask,
+/// `/usr/bin/time`), then [`Compose::run`] for a [`Run`] to assert on.
+#[derive(Debug)]
+pub struct Compose {
+    cmd: Command,
+}
+
+/// A `compose` command with a clean environment.
+pub fn compose() -> Compose {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_compose"));
     for (k, _) in std::env::vars() {
         if k.starts_with("COMPOSE_") || k == "SOURCE_DATE_EPOCH" || k == "RUST_BACKTRACE" {
-            c.env_remove(k);
+            cmd.env_remove(k);
         }
     }
     // Retries keep their attempts but do not wait: fault tests run fast.
-    c.env("COMPOSE_TEST_NO_RETRY_DELAY", "1");
-    c
+    cmd.env("COMPOSE_TEST_NO_RETRY_DELAY", "1");
+    Compose { cmd }
+}
+
+impl Compose {
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn stdout(&mut self, cfg: Stdio) -> &mut Self {
+        self.cmd.stdout(cfg);
+        self
+    }
+
+    pub fn stderr(&mut self, cfg: Stdio) -> &mut Self {
+        self.cmd.stderr(cfg);
+        self
+    }
+
+    /// Run compose through `wrapper` (`["unshare", "--net", "--"]`): the wrapper's words,
+    /// then compose and the arguments given so far; the environment and directory are kept.
+    pub fn under(&mut self, wrapper: &[&str]) -> &mut Self {
+        let (program, words) = wrapper.split_first().expect("a wrapper command");
+        let mut cmd = Command::new(program);
+        cmd.args(words)
+            .arg(self.cmd.get_program())
+            .args(self.cmd.get_args());
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = self.cmd.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        self.cmd = cmd;
+        self
+    }
+
+    /// Run compose with the file mode creation mask `mask` (through `sh`).
+    pub fn umask(&mut self, mask: u32) -> &mut Self {
+        let script = format!("umask {mask:03o}; exec \"$0\" \"$@\"");
+        self.under(&["sh", "-c", &script])
+    }
+
+    /// Run to completion and capture what it printed.
+    pub fn run(&mut self) -> Run {
+        Run::of(self.cmd.output().expect("spawn compose"))
+    }
+
+    /// Start it and return at once (to signal it, or to watch it half-way).
+    pub fn spawn(&mut self) -> Child {
+        self.cmd.spawn().expect("spawn compose")
+    }
+}
+
+/// Run `cmd` to completion (the same as `cmd.run()`).
+pub fn run(cmd: &mut Compose) -> Run {
+    cmd.run()
 }
 
 /// The outcome of a command, with helpers to assert on it.
@@ -42,9 +130,47 @@ impl Run {
         }
     }
 
+    /// Assert success (exit 0, no panic); `what` names the step in the failure message.
+    pub fn success(&self, what: &str) -> &Run {
+        assert_eq!(self.code, Some(0), "{what} failed:\n{}", self.stderr);
+        assert!(
+            !self.stderr.contains("panicked"),
+            "{what}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Assert success and return stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        self.success("the command");
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// Assert stderr contains `needle` (whatever the exit code).
+    pub fn stderr_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Assert stdout contains `needle` (whatever the exit code).
+    pub fn stdout_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
     /// Assert success and return the digest printed on stdout.
     pub fn digest(&self) -> String {
-        assert_eq!(self.code, Some(0), "command failed:\n{}", self.stderr);
+        self.success("the command");
         let d = self.stdout.trim().to_owned();
         assert!(
             d.starts_with("sha256:") && d.len() == 71 && !d.contains('\n'),
@@ -69,11 +195,31 @@ impl Run {
             "errors start with `error: `:\n{}",
             self.stderr
         );
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}:\n{}",
-            self.stderr
-        );
+        self.stderr_has(needle);
+    }
+}
+
+/// Fail unless every one of `tools` is on PATH: for tests `#[ignore = "needs …"]`, which run
+/// only when asked (`cargo xtask test` installs the tools and asks).
+pub fn require(tools: &[&str]) {
+    let missing: Vec<_> = tools.iter().filter(|t| !have(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "missing tools {missing:?}: run `cargo xtask test` (it installs them as root on Debian)"
+    );
+}
+
+/// Say that part of a test was left out at run time, and why: on stderr, and in the file
+/// `COMPOSE_TEST_SKIPS` names, which `cargo xtask test` prints after the run.
+pub fn report_skip(what: &str) {
+    eprintln!("SKIPPED: {what}");
+    if let Some(log) = std::env::var_os("COMPOSE_TEST_SKIPS") {
+        let mut f = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        writeln!(f, "{}", what.replace('\n', " ")).unwrap();
     }
 }
 
@@ -89,10 +235,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
             fs_err::copy(e.path(), &dest).unwrap();
         }
     }
-}
-
-pub fn run(cmd: &mut Command) -> Run {
-    Run::of(cmd.output().expect("spawn compose"))
 }
 
 /// One file system entry read back from a layer.

@@ -99,7 +99,7 @@ impl Area {
     fn old_layout(&self, rel: &str) -> PathBuf {
         let dir = self.at(rel);
         let r = self.build(&[format!("oci:{}:old", dir.display())]);
-        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.success("compose");
         dir
     }
 }
@@ -252,9 +252,8 @@ fn a_layout_naming_a_path_as_digest_is_refused() {
 }
 
 #[test]
-fn symlinks_inside_an_existing_layout_are_refused() {
+fn a_layout_whose_blobs_directory_is_a_symlink_is_refused() {
     let a = Area::new();
-    // `blobs` a symlink to a directory outside.
     let layout = a.old_layout("l1");
     fs_err::rename(layout.join("blobs"), a.at("canary/blobs")).unwrap();
     std::os::unix::fs::symlink(a.at("canary/blobs"), layout.join("blobs")).unwrap();
@@ -262,7 +261,11 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), format!("oci:{}:new", layout.display())],
         "blobs` is a symbolic link, which compose does not follow inside a layout",
     );
-    // `index.json` a symlink to a file outside the layout.
+}
+
+#[test]
+fn a_layout_whose_index_is_a_symlink_to_a_file_outside_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l2");
     fs_err::remove_file(layout.join("index.json")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", layout.join("index.json")).unwrap();
@@ -270,7 +273,11 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), oci(&layout)],
         "index.json` is a symbolic link",
     );
-    // A blob of another tag a symlink.
+}
+
+#[test]
+fn a_layout_with_a_blob_of_another_tag_as_a_symlink_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l3");
     let img = read_image_tag(&layout, "old");
     let blob = layout.join("blobs/sha256").join(&img.layer_digests[0][7..]);
@@ -280,9 +287,14 @@ fn symlinks_inside_an_existing_layout_are_refused() {
         &[oci(&a.at("good")), format!("oci:{}:new", layout.display())],
         "is a symbolic link",
     );
-    // Not JSON, and too large.
+}
+
+#[test]
+fn a_layout_index_that_is_not_json_or_too_large_is_refused() {
+    let a = Area::new();
     let layout = a.old_layout("l4");
-    fs_err::write(layout.join("index.json"), "{\"manifests\": [").unwrap();
+    // An index cut short after its first key (`\x7b` is the opening brace).
+    fs_err::write(layout.join("index.json"), "\x7b\"manifests\": [").unwrap();
     a.refused(&[oci(&layout)], "invalid JSON in");
     fs_err::write(layout.join("index.json"), vec![b' '; 5 << 20]).unwrap();
     a.refused(&[oci(&layout)], "is larger than 4 MiB");
@@ -354,7 +366,7 @@ fn a_failed_push_leaves_local_outputs_as_they_were() {
         format!("oci:{}:new", layout.display()),
         format!("oci-archive:{}", archive.display()),
     ]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    r.success("compose");
     read_image_tag(&layout, "old");
     read_image_tag(&layout, "new");
     assert_ne!(fs_err::read(&archive).unwrap(), b"old archive");
@@ -370,10 +382,9 @@ fn a_failed_push_leaves_local_outputs_as_they_were() {
 /// becomes a directory. The layout, already renamed into place by then, is taken out again
 /// and its earlier content put back; nothing staged or set aside is left.
 #[test]
+#[ignore = "needs docker-registry"]
 fn a_commit_that_fails_half_way_puts_everything_back() {
-    let Some(registry) = crate::support::registry::Registry::start(None) else {
-        return;
-    };
+    let registry = crate::support::registry::Registry::start(None);
     let proxy = crate::support::registry::Proxy::start(&registry.addr());
     let a = Area::new();
     let layout = a.old_layout("layout");
@@ -395,8 +406,7 @@ fn a_commit_that_fails_half_way_puts_everything_back() {
         .arg(format!("fixture={}", a.env.server.url()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while proxy.requests().is_empty() {
         assert!(

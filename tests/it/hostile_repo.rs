@@ -152,7 +152,7 @@ impl Mirror {
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .arg(spec));
-        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.success("compose");
     }
 
     /// A refusal: exit 1, `needle` in the first line, no output, and nothing in the work
@@ -385,12 +385,25 @@ fn size_limits_are_checked_before_download_and_can_be_changed() {
     );
 }
 
-#[test]
-fn rewritten_cache_files_never_change_the_image() {
+/// The fixture mirror after one build: its spec and digest; the build's output cleared.
+fn warm_fixture() -> (Mirror, PathBuf, String) {
     let m = Mirror::fixture();
     let spec = m.spec("");
     let digest = m.build(&spec, &[], &[]).digest();
     m.clear_output();
+    (m, spec, digest)
+}
+
+/// What an older compose kept: a slim index with a self-hash header, here forged to list a
+/// package no signature covers.
+const FORGED: &str = "Package: f-tool\nVersion: 9.9-9\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 4\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n";
+
+/// The cached release files rewritten (garbage, empty, another suite's, huge) and forged
+/// slim indexes beside them: an offline build refuses naming the release file or gives
+/// the same image, an online one always gives the same image.
+#[test]
+fn rewritten_cache_files_never_change_the_image() {
+    let (m, spec, digest) = warm_fixture();
     let cache = m.path("cache");
     let blobs = cache.join("sha256");
     let rewritable: Vec<PathBuf> = files(&cache)
@@ -398,17 +411,15 @@ fn rewritten_cache_files_never_change_the_image() {
         .filter(|p| !p.starts_with(&blobs))
         .collect();
     assert!(!rewritable.is_empty(), "the release files are cached");
-    // What an older compose kept: a slim index with a self-hash header, here forged to list
-    // a package no signature covers, under the hash of each index.
-    let forged = "Package: f-tool\nVersion: 9.9-9\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 4\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n";
+    // The forged slim index under the hash of each index.
     let header = {
         use sha2::Digest;
-        format!("sha256:{}\n", hex::encode(sha2::Sha256::digest(forged)))
+        format!("sha256:{}\n", hex::encode(sha2::Sha256::digest(FORGED)))
     };
     for index in files(&m.root.join("dists/testing/main/binary-amd64/by-hash")) {
         let name = index.file_name().unwrap().to_owned();
         fs_err::create_dir_all(cache.join("slim")).unwrap();
-        fs_err::write(cache.join("slim").join(name), format!("{header}{forged}")).unwrap();
+        fs_err::write(cache.join("slim").join(name), format!("{header}{FORGED}")).unwrap();
     }
     let testing = fs_err::read(m.root.join("dists/testing/InRelease")).unwrap();
     let updates = fs_err::read(m.root.join("dists/testing-updates/InRelease")).unwrap();
@@ -457,10 +468,15 @@ fn rewritten_cache_files_never_change_the_image() {
         assert_eq!(m.build(&spec, &[], &[]).digest(), digest, "{what}, online");
         m.clear_output();
     }
-    // Every blob rewritten to hold the forged index: each is refused by its hash and
-    // downloaded again (offline, each is missing).
-    for blob in files(&blobs) {
-        fs_err::write(&blob, forged).unwrap();
+}
+
+/// Every blob rewritten to hold the forged index: each is refused by its hash and
+/// downloaded again (offline, each is missing).
+#[test]
+fn blobs_rewritten_in_the_cache_are_refused_by_their_hash() {
+    let (m, spec, digest) = warm_fixture();
+    for blob in files(&m.path("cache/sha256")) {
+        fs_err::write(&blob, FORGED).unwrap();
     }
     let offline = m.build(&spec, &["--offline"], &[]);
     m.refused(
@@ -468,8 +484,13 @@ fn rewritten_cache_files_never_change_the_image() {
         "missing from the cache, and `--offline` forbids downloading them",
     );
     assert_eq!(m.build(&spec, &[], &[]).digest(), digest);
-    m.clear_output();
-    // A blob replaced by a huge sparse file is not read: it is downloaded again.
+}
+
+/// A blob replaced by a huge sparse file is not read: it is downloaded again.
+#[test]
+fn a_huge_sparse_blob_in_the_cache_is_downloaded_again() {
+    let (m, spec, digest) = warm_fixture();
+    let blobs = m.path("cache/sha256");
     let (deb, _) = m.deb("f-tool_1.0-1_amd64");
     let hex = {
         use sha2::Digest;
@@ -506,11 +527,6 @@ fn a_build_from_the_lock_needs_no_release_file() {
     );
 }
 
-/// `true` (the test returns) when gpg is missing under a plain `cargo test`.
-fn skip(test: &str) -> bool {
-    hostile::skip_without_gpg(test)
-}
-
 fn index_url(m: &Mirror) -> String {
     m.url(&format!(
         "dists/{}/main/binary-amd64/Packages.gz",
@@ -523,10 +539,8 @@ fn release_url(m: &Mirror) -> String {
 }
 
 #[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
 fn release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused() {
-    if skip("release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused") {
-        return;
-    }
     let cases: [(KeyKind, Option<&'static str>, &str); 5] = [
         (KeyKind::Expired, None, " expired on Fri, 01 Jan 2021 "),
         (KeyKind::Revoked, None, " is revoked"),
@@ -586,22 +600,32 @@ fn release_files_signed_by_expired_or_revoked_keys_or_over_sha1_are_refused() {
     }
 }
 
-#[test]
-fn stale_future_and_other_suites_release_files_are_refused() {
-    if skip("stale_future_and_other_suites_release_files_are_refused") {
-        return;
-    }
-    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
-    let with = |opts: ReleaseOpts| {
-        let mut repo = Repo::new();
-        repo.add(honest("honest"));
-        repo.publish(&key, &opts);
-        Mirror::serve_shared(repo, &key)
-    };
-    let stale = with(ReleaseOpts {
+/// A mirror serving the honest package under a release file made with `opts`.
+fn release_with(opts: ReleaseOpts) -> Mirror {
+    release_signed(opts, &std::rc::Rc::new(Key::generate(KeyKind::Good)))
+}
+
+/// The same, signed by `key`, which other mirrors of the test share.
+fn release_signed(opts: ReleaseOpts, key: &std::rc::Rc<Key>) -> Mirror {
+    let mut repo = Repo::new();
+    repo.add(honest("honest"));
+    repo.publish(key, &opts);
+    Mirror::serve_shared(repo, key)
+}
+
+fn stale() -> Mirror {
+    release_with(ReleaseOpts {
         valid_until: Some("Wed, 15 Nov 2023 22:13:20 UTC".into()),
         ..ReleaseOpts::default()
-    });
+    })
+}
+
+/// An expired release file is refused, with a hint; for a snapshot archive the check is
+/// off for this source, and the build goes through.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn an_expired_release_file_is_refused_unless_its_check_is_off() {
+    let stale = stale();
     let r = stale.build(&stale.hostile_spec("", "honest"), &[], &[]);
     stale.refused(
         &r,
@@ -610,16 +634,19 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             release_url(&stale)
         ),
     );
-    assert!(
-        r.stderr.contains("set `check-valid-until = false`"),
-        "{}",
-        r.stderr
-    );
-    // A snapshot archive: the check is off for this source, the build goes through.
+    r.stderr_has("set `check-valid-until = false`");
+    let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
+    stale.build(&snapshot, &[], &[]).digest();
+}
+
+/// The cached release file is checked again on every use, offline too.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_cached_release_file_is_checked_again_offline() {
+    let stale = stale();
     let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
     let digest = stale.build(&snapshot, &[], &[]).digest();
     stale.clear_output();
-    // The cached release file is checked again on every use, offline too.
     let strict = stale.hostile_spec("", "honest");
     let r = stale.build(&strict, &["--offline"], &[]);
     stale.refused(
@@ -628,17 +655,13 @@ fn stale_future_and_other_suites_release_files_are_refused() {
     );
     let snapshot = stale.hostile_spec("check-valid-until = false", "honest");
     assert_eq!(stale.build(&snapshot, &["--offline"], &[]).digest(), digest);
-    stale.clear_output();
+}
 
-    let fresh = with(ReleaseOpts {
-        valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
-        ..ReleaseOpts::default()
-    });
-    let fresh_spec = fresh.hostile_spec("", "honest");
-    let fresh_digest = fresh.build(&fresh_spec, &[], &[]).digest();
-    fresh.clear_output();
-
-    let future = with(ReleaseOpts {
+/// A release file dated in the future is refused, whether `Valid-Until` is checked or not.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_from_the_future_is_refused() {
+    let future = release_with(ReleaseOpts {
         date: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
         ..ReleaseOpts::default()
     });
@@ -652,8 +675,12 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             ),
         );
     }
+}
 
-    let bad_date = with(ReleaseOpts {
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_with_an_invalid_date_is_refused() {
+    let bad_date = release_with(ReleaseOpts {
         date: Some("yesterday".into()),
         ..ReleaseOpts::default()
     });
@@ -662,12 +689,32 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         &r,
         "refused: release file has an invalid `Date` date `yesterday`",
     );
+}
 
-    let other = with(ReleaseOpts {
-        suite: Some("oldstable".into()),
-        codename: Some("bookworm".into()),
-        ..ReleaseOpts::default()
-    });
+/// A release file of another suite is refused, and does not replace the copy offline
+/// builds use.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_release_file_of_another_suite_is_refused_and_not_cached() {
+    let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
+    let fresh = release_signed(
+        ReleaseOpts {
+            valid_until: Some("Fri, 01 Jan 2100 00:00:00 UTC".into()),
+            ..ReleaseOpts::default()
+        },
+        &key,
+    );
+    let fresh_spec = fresh.hostile_spec("", "honest");
+    let fresh_digest = fresh.build(&fresh_spec, &[], &[]).digest();
+    fresh.clear_output();
+    let other = release_signed(
+        ReleaseOpts {
+            suite: Some("oldstable".into()),
+            codename: Some("bookworm".into()),
+            ..ReleaseOpts::default()
+        },
+        &key,
+    );
     let r = other.build(&other.hostile_spec("", "honest"), &[], &[]);
     other.refused(
         &r,
@@ -677,7 +724,6 @@ fn stale_future_and_other_suites_release_files_are_refused() {
             hostile::SUITE
         ),
     );
-    // A refused release file does not replace the copy offline builds use.
     let inrelease = format!("dists/{}/InRelease", hostile::SUITE);
     fs_err::copy(other.root.join(&inrelease), fresh.root.join(&inrelease)).unwrap();
     let r = fresh.build(&fresh_spec, &[], &[]);
@@ -686,9 +732,14 @@ fn stale_future_and_other_suites_release_files_are_refused() {
         fresh.build(&fresh_spec, &["--offline"], &[]).digest(),
         fresh_digest
     );
-    // The suite asked for may be the codename, and a file naming neither is taken.
+}
+
+/// The suite asked for may be the codename, and a file naming neither is taken.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn the_suite_may_be_named_by_its_codename_or_not_at_all() {
     for (suite, codename) in [(Some("stable"), Some(hostile::SUITE)), (None, None)] {
-        let m = with(ReleaseOpts {
+        let m = release_with(ReleaseOpts {
             suite: suite.map(str::to_owned),
             codename: codename.map(str::to_owned),
             ..ReleaseOpts::default()
@@ -698,10 +749,8 @@ fn stale_future_and_other_suites_release_files_are_refused() {
 }
 
 #[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
 fn index_sizes_that_no_package_can_have_are_one_line_errors() {
-    if skip("index_sizes_that_no_package_can_have_are_one_line_errors") {
-        return;
-    }
     let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
     let with = |size: &str| {
         let mut repo = Repo::new();
@@ -746,10 +795,8 @@ fn index_sizes_that_no_package_can_have_are_one_line_errors() {
 }
 
 #[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
 fn index_fields_that_could_leave_the_archive_are_refused() {
-    if skip("index_fields_that_could_leave_the_archive_are_refused") {
-        return;
-    }
     let key = std::rc::Rc::new(Key::generate(KeyKind::Good));
     let cases = [
         ("Filename", "../../../../etc/passwd"),
@@ -793,10 +840,8 @@ fn index_fields_that_could_leave_the_archive_are_refused() {
 }
 
 #[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
 fn a_large_index_with_a_character_across_the_parsing_chunk_boundary_is_read() {
-    if skip("a_large_index_with_a_character_across_the_parsing_chunk_boundary_is_read") {
-        return;
-    }
     let key = Key::generate(KeyKind::Good);
     let mut repo = Repo::new();
     repo.add(honest("honest"));

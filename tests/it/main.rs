@@ -12,3 +12,4 @@ mod hostile_repo;
 mod publish;
 mod specs;
 mod support;
+mod tidy;

@@ -9,7 +9,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::fixture::Env;
-use crate::harness::{Run, have, read_image};
+use crate::harness::{Run, read_image, require};
 use crate::support::registry::{Proxy, Registry, outward_ip};
 
 fn skopeo(args: &[&str]) -> Vec<u8> {
@@ -28,7 +28,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// The report of a successful `--json` build.
 fn report(r: &Run) -> serde_json::Value {
-    assert_eq!(r.code, Some(0), "build failed:\n{}", r.stderr);
+    r.success("the build");
     serde_json::from_str(&r.stdout).unwrap()
 }
 
@@ -53,38 +53,33 @@ fn push(env: &Env, spec: &Path, dest: &str, extra: &[&str]) -> Run {
     env.build_to(spec, &[format!("docker://{dest}")], &args)
 }
 
-#[test]
-fn archives_are_deterministic_and_read_back_by_skopeo() {
-    if !have("skopeo") {
-        eprintln!("SKIPPED: skopeo is not installed (run `cargo xtask test`)");
-        return;
-    }
-    let env = Env::new();
-    let (_, top) = family_specs(&env);
-    let outputs = |suffix: &str| {
-        vec![
-            format!("oci:{}:v1", env.path(&format!("layout{suffix}")).display()),
-            format!(
-                "oci-archive:{}:v1",
-                env.path(&format!("img{suffix}.oci.tar")).display()
-            ),
-            format!(
-                "docker-archive:{}:compose-fixture/ftop:v1",
-                env.path(&format!("img{suffix}.docker.tar")).display()
-            ),
-        ]
-    };
-    let r = report(&env.build_to(
-        &top,
-        &outputs(""),
-        &["--json", "--annotation", "version=2.0"],
-    ));
-    let digest = r["digest"].as_str().unwrap().to_owned();
+/// The three local outputs of the fixture's top image, tagged `v1`, with a version
+/// annotation: `layout{suffix}`, `img{suffix}.oci.tar`, `img{suffix}.docker.tar`.
+fn archives(env: &Env, suffix: &str) -> serde_json::Value {
+    let (_, top) = family_specs(env);
+    let outputs = vec![
+        format!("oci:{}:v1", env.path(&format!("layout{suffix}")).display()),
+        format!(
+            "oci-archive:{}:v1",
+            env.path(&format!("img{suffix}.oci.tar")).display()
+        ),
+        format!(
+            "docker-archive:{}:compose-fixture/ftop:v1",
+            env.path(&format!("img{suffix}.docker.tar")).display()
+        ),
+    ];
+    let r = report(&env.build_to(&top, &outputs, &["--json", "--annotation", "version=2.0"]));
     assert_eq!(r["outputs"].as_array().unwrap().len(), 3);
-    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
-    assert_eq!(img.manifest_digest, digest);
+    r
+}
 
-    // Annotations: defaults, the spec's (the child's description wins), then the flag's.
+/// Annotations: defaults, the spec's (the child's description wins), then the flag's.
+#[test]
+fn annotations_are_the_defaults_then_the_spec_s_then_the_flag_s() {
+    let env = Env::new();
+    let r = archives(&env, "");
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
+    assert_eq!(img.manifest_digest, r["digest"].as_str().unwrap());
     let a = &img.manifest["annotations"];
     assert_eq!(a["org.opencontainers.image.title"], "ftop");
     assert_eq!(a["org.opencontainers.image.description"], "fixture top");
@@ -94,17 +89,39 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
         img.config["created"].as_str()
     );
     assert_eq!(r["annotations"], *a);
+}
 
-    // skopeo reads the OCI archive: the same manifest bytes.
+/// skopeo reads the OCI archive (the same manifest bytes) and the docker archive (the same
+/// config and layers), and copies the docker archive into a layout with the same files.
+#[test]
+#[ignore = "needs skopeo"]
+fn skopeo_reads_both_archives_back() {
+    require(&["skopeo"]);
+    let env = Env::new();
+    let digest = archives(&env, "")["digest"].as_str().unwrap().to_owned();
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
     let oci = format!("oci-archive:{}:v1", env.path("img.oci.tar").display());
     assert_eq!(sha256(&skopeo(&["inspect", "--raw", &oci])), digest);
-    // ... and the docker archive: the same config and layers under its name.
     let docker = format!("docker-archive:{}", env.path("img.docker.tar").display());
     let m: serde_json::Value =
         serde_json::from_slice(&skopeo(&["inspect", "--raw", &docker])).unwrap();
     assert_eq!(m["config"]["digest"], img.manifest["config"]["digest"]);
     assert_eq!(m["layers"].as_array().unwrap().len(), 2);
-    // `docker load` names the image from manifest.json.
+    let copied = env.path("copied");
+    skopeo(&["copy", &docker, &format!("oci:{}:x", copied.display())]);
+    let back = read_image(&copied);
+    assert_eq!(
+        back.merged().keys().collect::<Vec<_>>(),
+        img.merged().keys().collect::<Vec<_>>()
+    );
+}
+
+/// `docker load` names the image from the docker archive's manifest.json.
+#[test]
+fn a_docker_archive_names_its_image_and_config() {
+    let env = Env::new();
+    archives(&env, "");
+    let img = crate::harness::read_image_tag(&env.path("layout"), "v1");
     let mut tar = tar::Archive::new(fs_err::File::open(env.path("img.docker.tar")).unwrap());
     let manifest_json = tar
         .entries()
@@ -118,26 +135,17 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
         })
         .expect("manifest.json in the docker archive");
     assert_eq!(manifest_json[0]["RepoTags"][0], "compose-fixture/ftop:v1");
+    let config = img.manifest["config"]["digest"].as_str().unwrap();
     assert_eq!(
         manifest_json[0]["Config"],
-        format!(
-            "blobs/sha256/{}",
-            img.manifest["config"]["digest"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("sha256:")
-        )
+        format!("blobs/sha256/{}", config.trim_start_matches("sha256:"))
     );
-    // skopeo copies the docker archive into a layout and finds the same files.
-    let copied = env.path("copied");
-    skopeo(&["copy", &docker, &format!("oci:{}:x", copied.display())]);
-    let back = read_image(&copied);
-    assert_eq!(
-        back.merged().keys().collect::<Vec<_>>(),
-        img.merged().keys().collect::<Vec<_>>()
-    );
+}
 
-    // Every local output has its SBOM beside it.
+#[test]
+fn every_local_output_has_its_sbom_beside_it() {
+    let env = Env::new();
+    archives(&env, "");
     for f in [
         "layout.v1.spdx.json",
         "img.oci.tar.spdx.json",
@@ -145,13 +153,14 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
     ] {
         assert!(env.path(f).is_file(), "{f} missing");
     }
+}
 
-    // Built again elsewhere: the archives are the same bytes.
-    let again = report(&env.build_to(
-        &top,
-        &outputs("2"),
-        &["--json", "--annotation", "version=2.0"],
-    ));
+/// Built again elsewhere: the archives are the same bytes.
+#[test]
+fn archives_built_twice_are_the_same_bytes() {
+    let env = Env::new();
+    let r = archives(&env, "");
+    let again = archives(&env, "2");
     assert_eq!(again["digest"], r["digest"]);
     for (a, b) in [
         ("img.oci.tar", "img2.oci.tar"),
@@ -162,8 +171,13 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
             "{a} and {b} differ"
         );
     }
+}
 
-    // A docker archive holds one platform: refused before anything is built or written.
+/// A docker archive holds one platform: refused before anything is built or written.
+#[test]
+fn a_docker_archive_of_several_platforms_is_refused_early() {
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let multi = env.build_to(
         &top,
         &[format!(
@@ -176,18 +190,63 @@ fn archives_are_deterministic_and_read_back_by_skopeo() {
     assert!(!env.path("multi.tar").exists());
 }
 
-#[test]
-fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
-    let proxy = Proxy::start(&registry.addr());
-    let host = proxy.url_host();
-    let env = Env::new();
-    let (base, top) = family_specs(&env);
+/// A registry behind a recording proxy, and the fixture's two-level family.
+struct Pushing {
+    registry: Registry,
+    proxy: Proxy,
+    host: String,
+    env: Env,
+    base: std::path::PathBuf,
+    top: std::path::PathBuf,
+}
 
-    // The parent: every blob uploaded (two: layer and config).
-    let r = report(&push(&env, &base, &format!("{host}/fbase:v1"), &[]));
+impl Pushing {
+    fn new() -> Pushing {
+        require(&["skopeo"]);
+        let registry = Registry::start(None);
+        let proxy = Proxy::start(&registry.addr());
+        let host = proxy.url_host();
+        let env = Env::new();
+        let (base, top) = family_specs(&env);
+        Pushing {
+            registry,
+            proxy,
+            host,
+            env,
+            base,
+            top,
+        }
+    }
+
+    /// Push `spec` to `HOST/{dest}` with `--json`, assert success, return the report.
+    fn push(&self, spec: &Path, dest: &str) -> serde_json::Value {
+        report(&push(
+            &self.env,
+            spec,
+            &format!("{}/{dest}", self.host),
+            &[],
+        ))
+    }
+
+    /// The digest of what the registry serves for `HOST/{dest}`.
+    fn served(&self, dest: &str) -> String {
+        let target = format!("docker://{}/{dest}", self.host);
+        sha256(&skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &target,
+        ]))
+    }
+}
+
+/// The parent: every blob uploaded (two: layer and config), and the registry serves our
+/// digest.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_first_push_uploads_every_blob() {
+    let t = Pushing::new();
+    let r = t.push(&t.base, "fbase:v1");
     let p = &r["pushes"][0];
     assert_eq!(
         (
@@ -199,25 +258,34 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         "{p}"
     );
     assert_eq!(p["digest"], r["digest"], "the registry's digest is ours");
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{host}/fbase:v1"),
-    ]);
-    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+    assert_eq!(t.served("fbase:v1"), r["digest"].as_str().unwrap());
+}
 
-    // The child into the same repository: the shared lower layer is not uploaded again.
-    let r = report(&push(&env, &top, &format!("{host}/fbase:top"), &[]));
+/// The child into the parent's repository: the shared lower layer is not uploaded again.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_child_pushed_beside_its_parent_skips_the_shared_layer() {
+    let t = Pushing::new();
+    t.push(&t.base, "fbase:v1");
+    let r = t.push(&t.top, "fbase:top");
     let p = &r["pushes"][0];
     assert_eq!(
         (p["uploaded"].as_u64(), p["existing"].as_u64()),
         (Some(2), Some(1)),
         "{p}"
     );
-    // ... and into another repository: mounted from the first, not uploaded.
-    let before = registry.blob_upload_puts("ftop");
-    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+}
+
+/// Into another repository: every blob mounted from the first, none uploaded; the same
+/// push again finds everything there.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_push_to_another_repository_mounts_the_blobs() {
+    let t = Pushing::new();
+    t.push(&t.base, "fbase:v1");
+    t.push(&t.top, "fbase:top");
+    let before = t.registry.blob_upload_puts("ftop");
+    let r = t.push(&t.top, "ftop:v1");
     let p = &r["pushes"][0];
     assert_eq!(
         (p["uploaded"].as_u64(), p["mounted"].as_u64()),
@@ -225,39 +293,49 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         "{p}"
     );
     assert_eq!(
-        registry.blob_upload_puts("ftop"),
+        t.registry.blob_upload_puts("ftop"),
         before,
         "no blob went up again"
     );
     assert!(
-        proxy
+        t.proxy
             .requests()
             .iter()
             .any(|r| r.starts_with("POST ") && r.contains("mount=sha256"))
     );
-    // The same push again: everything is there.
-    let r = report(&push(&env, &top, &format!("{host}/ftop:v1"), &[]));
+    let r = t.push(&t.top, "ftop:v1");
     assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(3));
+}
 
-    // skopeo copies the pushed image out: the same manifest and files as a local build.
-    let copied = env.path("copied");
+/// skopeo copies the pushed image out: the same manifest and files as a local build.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_pushed_image_copied_out_is_the_local_build() {
+    let t = Pushing::new();
+    t.push(&t.top, "ftop:v1");
+    let copied = t.env.path("copied");
     skopeo(&[
         "copy",
         "--src-tls-verify=false",
-        &format!("docker://{host}/ftop:v1"),
+        &format!("docker://{}/ftop:v1", t.host),
         &format!("oci:{}:x", copied.display()),
     ]);
-    let local = env.build(&top, "local", &[]);
+    let local = t.env.build(&t.top, "local", &[]);
     let back = read_image(&copied);
     assert_eq!(back.manifest_digest, local.digest());
-    assert_eq!(back.merged(), read_image(&env.path("local")).merged());
+    assert_eq!(back.merged(), read_image(&t.env.path("local")).merged());
+}
 
-    // Chunked uploads (a tiny chunk size, a fresh cache so nothing is mounted): the registry
-    // checks the digest of what it assembled.
-    let cold = env.path("cold-cache");
-    let r = report(&env.build_to(
-        &top,
-        &[format!("docker://{host}/chunked:v1")],
+/// Chunked uploads (a tiny chunk size, a fresh cache so nothing is mounted): the registry
+/// checks the digest of what it assembled.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn chunked_uploads_assemble_the_same_digest() {
+    let t = Pushing::new();
+    let cold = t.env.path("cold-cache");
+    let r = report(&t.env.build_to(
+        &t.top,
+        &[format!("docker://{}/chunked:v1", t.host)],
         &[
             "--json",
             "--push-chunk-size",
@@ -267,26 +345,20 @@ fn pushes_upload_only_what_is_missing_and_mount_across_repositories() {
         ],
     ));
     assert_eq!(r["pushes"][0]["uploaded"].as_u64(), Some(3));
-    let patches = proxy
+    let patches = t
+        .proxy
         .requests()
         .iter()
         .filter(|r| r.starts_with("PATCH /v2/chunked/blobs/uploads/"))
         .count();
     assert!(patches >= 2, "chunked uploads use PATCH: {patches}");
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{host}/chunked:v1"),
-    ]);
-    assert_eq!(sha256(&raw), r["digest"].as_str().unwrap());
+    assert_eq!(t.served("chunked:v1"), r["digest"].as_str().unwrap());
 }
 
 #[test]
-fn registry_credentials_basic_and_bearer() {
-    let Some(registry) = Registry::start(Some(("alice", "s3cret"))) else {
-        return;
-    };
+#[ignore = "needs docker-registry and htpasswd"]
+fn registry_credentials_basic_from_the_flag_or_docker_s_config() {
+    let registry = Registry::start(Some(("alice", "s3cret")));
     let env = Env::new();
     let (base, _) = family_specs(&env);
     let dest = format!("{}/fbase:v1", registry.addr());
@@ -328,11 +400,15 @@ fn registry_credentials_basic_and_bearer() {
     .unwrap();
     let r = report(&build(&[], &config));
     assert_eq!(r["pushes"][0]["existing"].as_u64(), Some(2));
+}
 
-    // Bearer tokens from the challenge's token service (the proxy plays one).
-    let Some(open) = Registry::start(None) else {
-        return;
-    };
+/// Bearer tokens from the challenge's token service (the proxy plays one).
+#[test]
+#[ignore = "needs docker-registry"]
+fn registry_credentials_bearer() {
+    let env = Env::new();
+    let (base, _) = family_specs(&env);
+    let open = Registry::start(None);
     let proxy = Proxy::start(&open.addr());
     proxy.require_bearer("bob", "pw");
     let dest = format!("{}/bearer:v1", proxy.url_host());
@@ -352,15 +428,13 @@ fn registry_credentials_basic_and_bearer() {
     );
 }
 
+/// One 500 on a blob upload and one on the manifest: retried, the push completes.
 #[test]
-fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
-    let Some(mut registry) = Registry::start(None) else {
-        return;
-    };
+#[ignore = "needs docker-registry"]
+fn transient_push_faults_are_retried() {
+    let registry = Registry::start(None);
     let env = Env::new();
-    let (base, top) = family_specs(&env);
-
-    // One 500 on a blob upload and one on the manifest: retried, the push completes.
+    let (base, _) = family_specs(&env);
     let proxy = Proxy::start(&registry.addr());
     proxy.fail_next("PUT", "/blobs/uploads/", 1, 500);
     proxy.fail_next("PUT", "/manifests/", 1, 503);
@@ -379,8 +453,16 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
             >= 2,
         "{seen:?}"
     );
+}
 
-    // A registry that keeps failing: a clear error after the retries, and no local output.
+/// A registry that keeps failing: a clear error after the retries, and no local output;
+/// through a healthy path the same push completes.
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_registry_that_keeps_failing_is_reported_and_nothing_is_written() {
+    let registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let broken = Proxy::start(&registry.addr());
     broken.fail_next("PUT", "/blobs/uploads/", 1000, 500);
     let layout = env.path("not-written");
@@ -394,7 +476,6 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
     );
     r.fails_with("HTTP 500");
     assert!(!layout.exists(), "a failed push leaves no local output");
-    // Through a healthy path the same push completes.
     let r = report(&push(
         &env,
         &top,
@@ -402,33 +483,31 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
         &[],
     ));
     assert!(r["pushes"][0]["digest"].is_string());
+}
 
-    // The registry goes away in the middle of a push: the error says so; a re-run, once it
-    // is back, uploads only what is missing. Each of the three blobs takes a HEAD, a POST
-    // and a PUT, so after 7 forwarded requests one or two blobs are complete, whatever the
-    // order of the concurrent uploads.
+/// The registry goes away in the middle of a push: the error says so; a re-run, once it is
+/// back, uploads only what is missing. Each of the three blobs takes a HEAD, a POST and a
+/// PUT, so after 7 forwarded requests one or two blobs are complete, whatever the order of
+/// the concurrent uploads.
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_push_cut_midway_resumes_with_only_what_is_missing() {
+    let registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     let dying = Proxy::start(&registry.addr());
     dying.die_after(7);
     let dest = format!("{}/midway:v1", dying.url_host());
-    push(
-        &env,
-        &top,
-        &dest,
-        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
-    )
-    .fails_with("cannot reach the registry");
+    let cache_dir = env.path("cache-midway");
+    let cache = ["--cache-dir", cache_dir.to_str().unwrap()];
+    push(&env, &top, &dest, &cache).fails_with("cannot reach the registry");
     let landed = registry.blob_upload_puts("midway");
     assert!(
         (1..3).contains(&landed),
         "{landed} blobs landed before the failure"
     );
     dying.revive();
-    let r = report(&push(
-        &env,
-        &top,
-        &dest,
-        &["--cache-dir", env.path("cache-midway").to_str().unwrap()],
-    ));
+    let r = report(&push(&env, &top, &dest, &cache));
     let p = &r["pushes"][0];
     assert_eq!(
         (
@@ -444,9 +523,17 @@ fn push_faults_are_retried_or_reported_and_a_rerun_completes() {
         3,
         "no blob went up twice"
     );
+}
 
-    // The registry stopped: refused connections are retried, then reported; after a restart
-    // the push completes.
+/// The registry stopped: refused connections are retried, then reported; after a restart
+/// the push completes.
+#[test]
+#[ignore = "needs docker-registry and skopeo"]
+fn a_stopped_registry_is_reported_and_a_restart_completes_the_push() {
+    require(&["skopeo"]);
+    let mut registry = Registry::start(None);
+    let env = Env::new();
+    let (_, top) = family_specs(&env);
     registry.stop();
     let dest = format!("{}/stopped:v1", registry.addr());
     push(&env, &top, &dest, &[]).fails_with("cannot reach the registry");
@@ -488,12 +575,13 @@ fn bad_destinations_and_flags_are_refused_early() {
 /// A registry that is not on loopback is reached over HTTPS only; `--insecure` allows plain
 /// HTTP (after HTTPS failed).
 #[test]
+#[ignore = "needs docker-registry"]
 fn plain_http_only_for_loopback_or_with_insecure() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None);
     let Some(ip) = outward_ip() else {
-        eprintln!("SKIPPED: this machine has no address besides loopback");
+        crate::harness::report_skip(
+            "publish::plain_http_only_for_loopback_or_with_insecure: no address besides loopback",
+        );
         return;
     };
     let proxy = Proxy::start_on(&ip, &registry.addr());
@@ -516,10 +604,9 @@ fn plain_http_only_for_loopback_or_with_insecure() {
 /// Ctrl-C during a push (the local outputs are staged by then): every temporary is removed
 /// and no output appears; the exit code says which signal.
 #[test]
+#[ignore = "needs docker-registry"]
 fn an_interrupted_build_leaves_nothing_behind() {
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None);
     let proxy = Proxy::start(&registry.addr());
     proxy.hang();
     let env = Env::new();
@@ -541,8 +628,7 @@ fn an_interrupted_build_leaves_nothing_behind() {
         .arg(format!("fixture={}", env.server.url()))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let listing = || -> Vec<String> {
         let mut names: Vec<String> = fs_err::read_dir(&out)
             .unwrap()

@@ -122,8 +122,16 @@ pub fn run(_args: &[String]) -> Result<()> {
     let scratch = tempfile_path("work");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
+    let cold_cache = scratch.join("cache");
+    let warm_locked = speed_figures(&bin, &scratch, &cold_cache)?;
+    publish_figures(&bin, &scratch, &cold_cache, &warm_locked)?;
+    size_figures(&bin, &scratch, &cold_cache)?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
 
-    // The specs without their locks, to measure resolution too.
+/// The shipped specs without their locks, in `scratch/specs`, to measure resolution too.
+fn unlocked_specs(scratch: &Path) -> Result<PathBuf> {
     let unlocked = scratch.join("specs");
     std::fs::create_dir_all(&unlocked)?;
     for e in std::fs::read_dir("specs")? {
@@ -132,14 +140,19 @@ pub fn run(_args: &[String]) -> Result<()> {
             std::fs::copy(&p, unlocked.join(p.file_name().expect("a file")))?;
         }
     }
-    let resolving = unlocked.join("python3.toml");
+    Ok(unlocked)
+}
+
+/// python3 cold and warm, resolving and from the lock, against mmdebstrap cold; printed.
+/// Returns the warm build from the lock (the publish figures compare with it).
+fn speed_figures(bin: &Path, scratch: &Path, cold_cache: &Path) -> Result<Timed> {
+    let resolving = unlocked_specs(scratch)?.join("python3.toml");
     let locked = PathBuf::from("specs/python3.toml");
 
     // Cold: empty cache, everything downloaded, verified, extracted, compressed.
-    let cold_cache = scratch.join("cache");
-    let cold = compose_build(&bin, &resolving, &scratch.join("py-cold"), &cold_cache, &[])?;
+    let cold = compose_build(bin, &resolving, &scratch.join("py-cold"), cold_cache, &[])?;
     let cold_locked = compose_build(
-        &bin,
+        bin,
         &locked,
         &scratch.join("py-cold-lock"),
         &scratch.join("cache2"),
@@ -150,10 +163,10 @@ pub fn run(_args: &[String]) -> Result<()> {
         let mut best: Option<Timed> = None;
         for i in 0..3 {
             let t = compose_build(
-                &bin,
+                bin,
                 spec,
                 &scratch.join(format!("py-{tag}{i}")),
-                &cold_cache,
+                cold_cache,
                 extra,
             )?;
             if best.as_ref().is_none_or(|w| t.seconds < w.seconds) {
@@ -165,8 +178,17 @@ pub fn run(_args: &[String]) -> Result<()> {
     let warm = best_of_three(&resolving, "warm", &[])?;
     let warm_locked = best_of_three(&locked, "warm-lock", &[])?;
     let zstd = best_of_three(&locked, "zstd", &["--compression", "zstd"])?;
+    let (packages, mm) = mmdebstrap_cold(&cold, scratch)?;
+    print_speed(
+        packages,
+        [&cold, &cold_locked, &mm, &warm, &warm_locked, &zstd],
+    );
+    Ok(warm_locked)
+}
 
-    // The same package list through mmdebstrap, against the same mirror, cold.
+/// The package list of `cold`'s report through mmdebstrap, against the same mirror, cold:
+/// the number of packages and the timing.
+fn mmdebstrap_cold(cold: &Timed, scratch: &Path) -> Result<(usize, Timed)> {
     let report: serde_json::Value = serde_json::from_str(&cold.stdout)?;
     let packages: Vec<String> = report["packages"]
         .as_array()
@@ -197,11 +219,13 @@ pub fn run(_args: &[String]) -> Result<()> {
             .args(&sources),
     )
     .context("mmdebstrap failed")?;
+    Ok((packages.len(), mm))
+}
 
-    println!(
-        "python3 ({} packages), 2-core machine, same mirror:",
-        packages.len()
-    );
+/// The speed table: `[cold, cold locked, mmdebstrap, warm, warm locked, zstd]`.
+fn print_speed(packages: usize, timings: [&Timed; 6]) {
+    let [cold, cold_locked, mm, warm, warm_locked, zstd] = timings;
+    println!("python3 ({packages} packages), 2-core machine, same mirror:");
     println!("{:<40} {:>10} {:>12}", "", "wall s", "peak RSS MB");
     let row = |what: &str, t: &Timed| {
         println!(
@@ -210,18 +234,18 @@ pub fn run(_args: &[String]) -> Result<()> {
             t.max_rss_kib as f64 / 1024.0
         );
     };
-    row("compose cold, resolving (gzip)", &cold);
-    row("compose cold, from the lock (gzip)", &cold_locked);
-    row("mmdebstrap --variant=extract cold", &mm);
-    row("compose warm, resolving (best of 3)", &warm);
-    row("compose warm, from the lock (best of 3)", &warm_locked);
-    row("compose warm, from the lock, zstd", &zstd);
+    row("compose cold, resolving (gzip)", cold);
+    row("compose cold, from the lock (gzip)", cold_locked);
+    row("mmdebstrap --variant=extract cold", mm);
+    row("compose warm, resolving (best of 3)", warm);
+    row("compose warm, from the lock (best of 3)", warm_locked);
+    row("compose warm, from the lock, zstd", zstd);
     println!(
         "cold ratio compose/mmdebstrap: {:.2} resolving, {:.2} from the lock (target <= 0.50)",
         cold.seconds / mm.seconds,
         cold_locked.seconds / mm.seconds
     );
-    let peak = [&cold, &cold_locked, &warm, &warm_locked, &zstd]
+    let peak = [cold, cold_locked, warm, warm_locked, zstd]
         .iter()
         .map(|t| t.max_rss_kib)
         .max()
@@ -232,9 +256,10 @@ pub fn run(_args: &[String]) -> Result<()> {
         warm_locked.seconds,
         peak as f64 / 1024.0
     );
+}
 
-    publish_figures(&bin, &scratch, &cold_cache, &warm_locked)?;
-
+/// The size of every shipped image next to its distroless peer, printed.
+fn size_figures(bin: &Path, scratch: &Path, cold_cache: &Path) -> Result<()> {
     println!();
     println!(
         "{:<20} {:>14} {:>14} {:>14} {:>20}",
@@ -242,10 +267,10 @@ pub fn run(_args: &[String]) -> Result<()> {
     );
     for (spec, distroless) in IMAGES {
         let t = compose_build(
-            &bin,
+            bin,
             &PathBuf::from(format!("specs/{spec}.toml")),
             &scratch.join(format!("size-{spec}")),
-            &cold_cache,
+            cold_cache,
             &[],
         )?;
         let v: serde_json::Value = serde_json::from_str(&t.stdout)?;
@@ -262,7 +287,6 @@ pub fn run(_args: &[String]) -> Result<()> {
             peer
         );
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }
 
@@ -361,9 +385,13 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
         ),
         Err(e) => println!("all six platforms: not measured: {e:#}"),
     }
+    push_figures(bin, scratch, cache, warm_locked)
+}
 
-    // Push the amd64 image into an empty registry: compose builds and pushes in one run;
-    // skopeo copies the already built layout.
+/// Push the amd64 image into an empty registry: compose builds and pushes in one run;
+/// skopeo copies the already built layout. Printed with the ratio.
+fn push_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Result<()> {
+    let locked = PathBuf::from("specs/python3.toml");
     let ours = Registry::start(scratch, "registry-compose")?;
     let push_to_ours = || {
         timed(

@@ -430,38 +430,7 @@ fn build_deb(
     let arch_name = arch.map_or(p.arch, |a| a.debian);
     let root = work.join(format!("{}_{}_{arch_name}", p.name, p.version));
     fs::create_dir_all(root.join("DEBIAN"))?;
-    let expand = |path: &str| match arch {
-        Some(a) => path
-            .replace("{triplet}", a.triplet)
-            .replace("{loader}", a.loader),
-        None => path.to_owned(),
-    };
-    for (path, mode, content) in p.files {
-        let dest = root.join(expand(path));
-        fs::create_dir_all(dest.parent().expect("files have parents"))?;
-        if let Some(target) = content.strip_prefix("@link:") {
-            std::os::unix::fs::symlink(target, &dest)?;
-        } else if let Some(target) = content.strip_prefix("@hard:") {
-            fs::hard_link(root.join(expand(target)), &dest)?;
-        } else {
-            let bytes = if let Some(text) = content.strip_prefix("@gzip:") {
-                pipe(
-                    Command::new("gzip").args(["-9", "-n", "-c"]),
-                    text.as_bytes(),
-                )?
-            } else if let Some(text) = content.strip_prefix("@elf:") {
-                let a =
-                    arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
-                let mut bytes = elf_header(a);
-                bytes.extend_from_slice(text.as_bytes());
-                bytes
-            } else {
-                content.as_bytes().to_vec()
-            };
-            fs::write(&dest, bytes)?;
-            chmod(*mode, &dest)?;
-        }
-    }
+    write_files(p, arch, &root)?;
     let md5 = sh(Command::new("sh").current_dir(&root).args([
         "-c",
         "find . -path ./DEBIAN -prune -o -type f -print | sed 's|^./||' | LC_ALL=C sort | xargs -r md5sum",
@@ -506,6 +475,44 @@ fn build_deb(
     Ok(deb)
 }
 
+/// The files of `p` under `root`, for `arch` (`{triplet}` and `{loader}` in paths expanded):
+/// `@link:` symlinks, `@hard:` hard links, `@gzip:` and `@elf:` contents, the rest as text.
+fn write_files(p: &Pkg, arch: Option<&Arch>, root: &Path) -> Result<()> {
+    let expand = |path: &str| match arch {
+        Some(a) => path
+            .replace("{triplet}", a.triplet)
+            .replace("{loader}", a.loader),
+        None => path.to_owned(),
+    };
+    for (path, mode, content) in p.files {
+        let dest = root.join(expand(path));
+        fs::create_dir_all(dest.parent().expect("files have parents"))?;
+        if let Some(target) = content.strip_prefix("@link:") {
+            std::os::unix::fs::symlink(target, &dest)?;
+        } else if let Some(target) = content.strip_prefix("@hard:") {
+            fs::hard_link(root.join(expand(target)), &dest)?;
+        } else {
+            let bytes = if let Some(text) = content.strip_prefix("@gzip:") {
+                pipe(
+                    Command::new("gzip").args(["-9", "-n", "-c"]),
+                    text.as_bytes(),
+                )?
+            } else if let Some(text) = content.strip_prefix("@elf:") {
+                let a =
+                    arch.with_context(|| format!("{}: an ELF file needs an architecture", p.name))?;
+                let mut bytes = elf_header(a);
+                bytes.extend_from_slice(text.as_bytes());
+                bytes
+            } else {
+                content.as_bytes().to_vec()
+            };
+            fs::write(&dest, bytes)?;
+            chmod(*mode, &dest)?;
+        }
+    }
+    Ok(())
+}
+
 /// The scratch directory (package trees, GNUPGHOME); removed, agent stopped, on drop.
 struct Work {
     dir: PathBuf,
@@ -547,13 +554,33 @@ pub fn run(_args: &[String]) -> Result<()> {
         fs::remove_dir_all(&work.dir)?;
     }
     fs::create_dir_all(&work.dir)?;
+    let stanzas = build_packages(&work.dir, &repo)?;
+    let keyring = make_key(&work.gnupg, &keys)?;
+    for suite in ["testing", "testing-updates"] {
+        write_suite(&repo, suite, &stanzas, &work.gnupg)?;
+    }
+    verify(&repo, &keyring)?;
+    eprintln!(
+        "xtask: regenerated {} (verified against {})",
+        repo.strip_prefix(&cwd).unwrap_or(&repo).display(),
+        keyring.strip_prefix(&cwd).unwrap_or(&keyring).display()
+    );
+    Ok(())
+}
 
+/// Build every package of the fixture (`any` ones for each architecture) into
+/// `repo/pool`; the Packages text of each (suite, architecture), where `all` packages go
+/// into every one.
+fn build_packages(
+    work: &Path,
+    repo: &Path,
+) -> Result<BTreeMap<(&'static str, &'static str), String>> {
     let zstd = dpkg_has_zstd();
     if !zstd {
         eprintln!("xtask: this dpkg-deb cannot build zstd members; using xz instead");
     }
     // The Packages text of each (suite, architecture): `all` packages go into every one.
-    let mut stanzas: BTreeMap<(&str, &str), String> = BTreeMap::new();
+    let mut stanzas: BTreeMap<(&'static str, &'static str), String> = BTreeMap::new();
     for p in packages() {
         let compression = if p.compression == "zstd" && !zstd {
             "xz"
@@ -569,9 +596,9 @@ pub fn run(_args: &[String]) -> Result<()> {
             ),
         };
         for arch in builds {
-            let deb = build_deb(&p, arch, compression, &work.dir, &repo.join("pool"))?;
+            let deb = build_deb(&p, arch, compression, work, &repo.join("pool"))?;
             let fields = sh(Command::new("dpkg-deb").arg("-f").arg(&deb))?;
-            let rel = deb.strip_prefix(&repo)?.display().to_string();
+            let rel = deb.strip_prefix(repo)?.display().to_string();
             let size = fs::metadata(&deb)?.len();
             let stanza = format!(
                 "{}\nFilename: {rel}\nSize: {size}\nMD5sum: {}\nSHA256: {}\n\n",
@@ -589,24 +616,29 @@ pub fn run(_args: &[String]) -> Result<()> {
             }
         }
     }
+    Ok(stanzas)
+}
 
-    // A throw-away signing key, no passphrase.
-    let gnupg = work.gnupg.clone();
-    fs::create_dir_all(&gnupg)?;
-    chmod(0o700, &gnupg)?;
-    let gpg = || {
-        let mut c = Command::new("gpg");
-        c.env("GNUPGHOME", &gnupg).args([
-            "--batch",
-            "--quiet",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-        ]);
-        c
-    };
-    sh(gpg().args([
+/// gpg on the throw-away home `gnupg`, batch mode, no passphrase.
+fn gpg(gnupg: &Path) -> Command {
+    let mut c = Command::new("gpg");
+    c.env("GNUPGHOME", gnupg).args([
+        "--batch",
+        "--quiet",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+    ]);
+    c
+}
+
+/// A throw-away signing key in `gnupg`, exported to `keys/fixture-archive.{gpg,asc}`;
+/// returns the binary keyring.
+fn make_key(gnupg: &Path, keys: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(gnupg)?;
+    chmod(0o700, gnupg)?;
+    sh(gpg(gnupg).args([
         "--quick-generate-key",
         "compose fixture archive <fixtures@invalid>",
         "ed25519",
@@ -620,84 +652,86 @@ pub fn run(_args: &[String]) -> Result<()> {
             fs::remove_file(f)?;
         }
     }
-    sh(gpg().args(["--export", "--output"]).arg(&keyring))?;
-    sh(gpg()
+    sh(gpg(gnupg).args(["--export", "--output"]).arg(&keyring))?;
+    sh(gpg(gnupg)
         .args(["--armor", "--export", "--output"])
         .arg(&armored))?;
+    Ok(keyring)
+}
 
+/// `dists/SUITE` of the fixture: the indexes of each architecture (plain, xz, gz; `by-hash`
+/// copies for `testing`), the Release file listing them, signed inline and detached.
+fn write_suite(
+    repo: &Path,
+    suite: &'static str,
+    stanzas: &BTreeMap<(&'static str, &'static str), String>,
+    gnupg: &Path,
+) -> Result<()> {
     let indexes = ["Packages", "Packages.xz", "Packages.gz"];
     let architectures: Vec<&str> = ARCHES.iter().map(|a| a.debian).collect();
-    for suite in ["testing", "testing-updates"] {
-        let dists = repo.join("dists").join(suite);
-        // `testing` keeps `by-hash` copies, as Debian's suites do; `testing-updates` does
-        // not, so both ways of fetching an index are exercised.
-        let by_hash = suite == "testing";
-        let mut release = format!(
-            "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: {}\nComponents: main\nDescription: compose test fixture\n",
-            architectures.join(" ")
-        );
-        if by_hash {
-            release.push_str("Acquire-By-Hash: yes\n");
-        }
-        for arch in &architectures {
-            let bin = dists.join(format!("main/binary-{arch}"));
-            fs::create_dir_all(&bin)?;
-            let text = stanzas.get(&(suite, arch)).cloned().unwrap_or_default();
-            fs::write(bin.join("Packages"), &text)?;
-            fs::write(
-                bin.join("Packages.xz"),
-                pipe(
-                    Command::new("xz").args(["-9", "-T1", "-c"]),
-                    text.as_bytes(),
-                )?,
-            )?;
-            fs::write(
-                bin.join("Packages.gz"),
-                pipe(
-                    Command::new("gzip").args(["-9", "-n", "-c"]),
-                    text.as_bytes(),
-                )?,
-            )?;
-            if by_hash {
-                let dir = bin.join("by-hash/SHA256");
-                fs::create_dir_all(&dir)?;
-                for name in indexes {
-                    let f = bin.join(name);
-                    fs::copy(&f, dir.join(digest("sha256sum", &f)?))?;
-                }
-            }
-        }
-        for (field, tool) in [("MD5Sum", "md5sum"), ("SHA256", "sha256sum")] {
-            writeln!(release, "{field}:")?;
-            for arch in &architectures {
-                for name in indexes {
-                    let f = dists.join(format!("main/binary-{arch}/{name}"));
-                    writeln!(
-                        release,
-                        " {} {:>8} main/binary-{arch}/{name}",
-                        digest(tool, &f)?,
-                        fs::metadata(&f)?.len()
-                    )?;
-                }
-            }
-        }
-        fs::write(dists.join("Release"), &release)?;
-        sh(gpg()
-            .arg("--clearsign")
-            .arg("--output")
-            .arg(dists.join("InRelease"))
-            .arg(dists.join("Release")))?;
-        sh(gpg()
-            .args(["--detach-sign", "--armor", "--output"])
-            .arg(dists.join("Release.gpg"))
-            .arg(dists.join("Release")))?;
-    }
-    verify(&repo, &keyring)?;
-    eprintln!(
-        "xtask: regenerated {} (verified against {})",
-        repo.strip_prefix(&cwd).unwrap_or(&repo).display(),
-        keyring.strip_prefix(&cwd).unwrap_or(&keyring).display()
+    let dists = repo.join("dists").join(suite);
+    // `testing` keeps `by-hash` copies, as Debian's suites do; `testing-updates` does
+    // not, so both ways of fetching an index are exercised.
+    let by_hash = suite == "testing";
+    let mut release = format!(
+        "Origin: compose\nLabel: compose fixture\nSuite: {suite}\nCodename: {suite}\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: {}\nComponents: main\nDescription: compose test fixture\n",
+        architectures.join(" ")
     );
+    if by_hash {
+        release.push_str("Acquire-By-Hash: yes\n");
+    }
+    for arch in &architectures {
+        let bin = dists.join(format!("main/binary-{arch}"));
+        fs::create_dir_all(&bin)?;
+        let text = stanzas.get(&(suite, arch)).cloned().unwrap_or_default();
+        fs::write(bin.join("Packages"), &text)?;
+        fs::write(
+            bin.join("Packages.xz"),
+            pipe(
+                Command::new("xz").args(["-9", "-T1", "-c"]),
+                text.as_bytes(),
+            )?,
+        )?;
+        fs::write(
+            bin.join("Packages.gz"),
+            pipe(
+                Command::new("gzip").args(["-9", "-n", "-c"]),
+                text.as_bytes(),
+            )?,
+        )?;
+        if by_hash {
+            let dir = bin.join("by-hash/SHA256");
+            fs::create_dir_all(&dir)?;
+            for name in indexes {
+                let f = bin.join(name);
+                fs::copy(&f, dir.join(digest("sha256sum", &f)?))?;
+            }
+        }
+    }
+    for (field, tool) in [("MD5Sum", "md5sum"), ("SHA256", "sha256sum")] {
+        writeln!(release, "{field}:")?;
+        for arch in &architectures {
+            for name in indexes {
+                let f = dists.join(format!("main/binary-{arch}/{name}"));
+                writeln!(
+                    release,
+                    " {} {:>8} main/binary-{arch}/{name}",
+                    digest(tool, &f)?,
+                    fs::metadata(&f)?.len()
+                )?;
+            }
+        }
+    }
+    fs::write(dists.join("Release"), &release)?;
+    sh(gpg(gnupg)
+        .arg("--clearsign")
+        .arg("--output")
+        .arg(dists.join("InRelease"))
+        .arg(dists.join("Release")))?;
+    sh(gpg(gnupg)
+        .args(["--detach-sign", "--armor", "--output"])
+        .arg(dists.join("Release.gpg"))
+        .arg(dists.join("Release")))?;
     Ok(())
 }
 

@@ -41,7 +41,8 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn is_root() -> bool {
+/// Does this process run as root?
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -72,15 +73,16 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
         }
         return Ok(());
     }
-    bail!(
-        "missing tools: {}\n\nhint: install them with `sudo apt-get install {}`",
-        missing
-            .iter()
-            .map(|(c, _)| *c)
-            .collect::<Vec<_>>()
-            .join(", "),
-        packages.join(" ")
-    )
+    let commands: Vec<&str> = missing.iter().map(|(c, _)| *c).collect();
+    let packages = packages.join(" ");
+    let how = if is_root() {
+        format!(
+            "this is not Debian (no apt-get): install the packages {packages} or their equivalents"
+        )
+    } else {
+        format!("run `cargo xtask test` as root on Debian, or `sudo apt-get install {packages}`")
+    };
+    bail!("missing tools: {}\n\nhint: {how}", commands.join(", "))
 }
 
 /// Make sure each `(command, PyPI package)` is available, installing missing ones with pip.

@@ -4,8 +4,8 @@
 //! may override, and `.deb`s built byte by byte (`DebBuilder`, `TarBuilder`), so that
 //! headers, names and sizes can lie.
 //!
-//! Needs `gpg` and `gpgv` (`cargo xtask test` installs them); tests start with
-//! `if hostile::skip_without_gpg("name") { return; }`.
+//! Needs `gpg` and `gpgv` (`cargo xtask test` installs them): the tests that make such a
+//! repository are `#[ignore = "needs gpg …"]`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -14,28 +14,19 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-/// Whether gpg is installed (the hostile repository cannot be signed without it).
-pub fn gpg_available() -> bool {
-    Command::new("gpg")
+/// Fail unless gpg is installed: the hostile repository cannot be signed without it. Its
+/// tests are `#[ignore = "needs gpg …"]`; `cargo xtask test` installs gpg and runs them.
+fn require_gpg() {
+    let ok = Command::new("gpg")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// True (after printing `SKIPPED`) when gpg is missing and the run is a plain `cargo test`;
-/// under `cargo xtask test` (`COMPOSE_E2E` set) a missing gpg is a failure, not a skip.
-pub fn skip_without_gpg(test: &str) -> bool {
-    if gpg_available() {
-        return false;
-    }
+        .is_ok_and(|s| s.success());
     assert!(
-        std::env::var_os("COMPOSE_E2E").is_none(),
-        "{test}: gpg is missing although `cargo xtask test` should have installed it"
+        ok,
+        "gpg is not installed: run `cargo xtask test` (it installs gnupg)"
     );
-    eprintln!("SKIPPED {test}: gpg is not installed (run `cargo xtask test`)");
-    true
 }
 
 /// What is wrong (or not) with the key that signs the release file.
@@ -73,6 +64,7 @@ const PAST_SIGN: &str = "20200601T000000!";
 
 impl Key {
     pub fn generate(kind: KeyKind) -> Key {
+        require_gpg();
         let home = tempfile::tempdir().unwrap();
         let mut key = Key {
             kind,

@@ -190,239 +190,303 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// One request line and the headers that matter.
+struct Request {
+    method: String,
+    target: String,
+    /// `Connection: close` or HTTP/1.0: answer, then hang up.
+    close: bool,
+}
+
+/// The next request on the connection; `None` when the client hung up.
+fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+    let mut request = String::new();
+    if reader.read_line(&mut request)? == 0 {
+        return Ok(None);
+    }
+    let mut close = false;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim_end().is_empty() {
+            break;
+        }
+        let lower = h.to_ascii_lowercase();
+        if lower.starts_with("connection:") && lower.contains("close") {
+            close = true;
+        }
+    }
+    let mut parts = request.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let target = parts.next().unwrap_or("/").to_owned();
+    if parts.next() == Some("HTTP/1.0") {
+        close = true;
+    }
+    Ok(Some(Request {
+        method,
+        target,
+        close,
+    }))
+}
+
 fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
-    loop {
-        let mut request = String::new();
-        if reader.read_line(&mut request)? == 0 {
-            return Ok(());
-        }
-        let mut close = false;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 || h.trim_end().is_empty() {
-                break;
-            }
-            let lower = h.to_ascii_lowercase();
-            if lower.starts_with("connection:") && lower.contains("close") {
-                close = true;
-            }
-        }
-        let mut parts = request.split_whitespace();
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("/").to_owned();
-        if parts.next() == Some("HTTP/1.0") {
-            close = true;
-        }
-        if method != "GET" && method != "HEAD" {
+    while let Some(req) = read_request(&mut reader)? {
+        if req.method != "GET" && req.method != "HEAD" {
             write!(
                 out,
                 "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )?;
             return Ok(());
         }
-        let fault = record(shared, &target);
-        let body = resolve(root, &target).and_then(|f| fs_err::read(f).ok());
-        match (fault, body) {
-            (Some(Fault::Status(code)), _) => {
-                write!(
-                    out,
-                    "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )?;
-                return Ok(());
-            }
-            (_, None) => {
-                write!(
-                    out,
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )?;
-                return Ok(());
-            }
-            (Some(Fault::Endless), Some(body)) => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
-                )?;
-                if method == "GET" {
-                    out.write_all(&body)?;
-                    let zeros = vec![0u8; 64 << 10];
-                    // Ends with an error when the client hangs up.
-                    loop {
-                        out.write_all(&zeros)?;
-                    }
-                }
-                return Ok(());
-            }
-            (Some(Fault::Length(length)), Some(body)) => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-                )?;
-                if method == "GET" {
-                    out.write_all(&body)?;
-                }
-                out.flush()?;
-                return Ok(());
-            }
-            (Some(Fault::Longer { extra, announce }), Some(mut body)) => {
-                body.extend(std::iter::repeat_n(b'x', extra));
-                let length = if announce {
-                    format!("Content-Length: {}\r\n", body.len())
-                } else {
-                    String::new()
-                };
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{length}Connection: close\r\n\r\n"
-                )?;
-                if method == "GET" {
-                    out.write_all(&body)?;
-                }
-                out.flush()?;
-                return Ok(());
-            }
-            (Some(Fault::Truncate), Some(body)) => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )?;
-                if method == "GET" {
-                    out.write_all(&body[..body.len() / 2])?;
-                }
-                out.flush()?;
-                return Ok(());
-            }
-            (None, Some(body)) => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n{}\r\n",
-                    body.len(),
-                    if close { "Connection: close\r\n" } else { "" }
-                )?;
-                if method == "GET" {
-                    out.write_all(&body)?;
-                }
-                out.flush()?;
-                if close {
-                    return Ok(());
-                }
-            }
+        let fault = record(shared, &req.target);
+        let body = resolve(root, &req.target).and_then(|f| fs_err::read(f).ok());
+        let keep_alive = respond(&mut out, &req, fault, body)?;
+        if !keep_alive {
+            return Ok(());
         }
     }
+    Ok(())
 }
 
-#[test]
-fn server_serves_and_injects() {
-    use std::io::Read;
+/// Answer with `status` (`404 Not Found`) and no body, then hang up.
+fn empty(out: &mut TcpStream, status: &str) -> std::io::Result<bool> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    Ok(false)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    fs_err::create_dir_all(root.join("pool/a")).unwrap();
-    fs_err::write(root.join("f.txt"), b"hello").unwrap();
-    fs_err::write(root.join("pool/a/x+1~2.deb"), b"deb!").unwrap();
-    fs_err::write(dir.path().join("outside"), b"secret").unwrap();
-    let s = Server::start(&root);
-    assert!(s.url().starts_with("http://127.0.0.1:"));
-    let exchange = |req: &str| {
-        let mut c = TcpStream::connect(s.addr).unwrap();
+/// Answer `req` with `body` (`None`: not found), as `fault` says; whether the connection
+/// stays open for another request.
+fn respond(
+    out: &mut TcpStream,
+    req: &Request,
+    fault: Option<Fault>,
+    body: Option<Vec<u8>>,
+) -> std::io::Result<bool> {
+    const OCTETS: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n";
+    let get = req.method == "GET";
+    let Some(mut body) = body else {
+        return match fault {
+            Some(Fault::Status(code)) => empty(out, &format!("{code} Injected")),
+            _ => empty(out, "404 Not Found"),
+        };
+    };
+    let (head, sent): (String, &[u8]) = match fault {
+        Some(Fault::Status(code)) => return empty(out, &format!("{code} Injected")),
+        Some(Fault::Endless) => {
+            write!(out, "{OCTETS}Connection: close\r\n\r\n")?;
+            if get {
+                out.write_all(&body)?;
+                let zeros = vec![0u8; 64 << 10];
+                // Ends with an error when the client hangs up.
+                loop {
+                    out.write_all(&zeros)?;
+                }
+            }
+            return Ok(false);
+        }
+        Some(Fault::Length(length)) => (
+            format!("{OCTETS}Content-Length: {length}\r\nConnection: close\r\n\r\n"),
+            &body,
+        ),
+        Some(Fault::Longer { extra, announce }) => {
+            body.extend(std::iter::repeat_n(b'x', extra));
+            let length = if announce {
+                format!("Content-Length: {}\r\n", body.len())
+            } else {
+                String::new()
+            };
+            (format!("{OCTETS}{length}Connection: close\r\n\r\n"), &body)
+        }
+        Some(Fault::Truncate) => (
+            format!(
+                "{OCTETS}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ),
+            &body[..body.len() / 2],
+        ),
+        None => (
+            format!(
+                "{OCTETS}Content-Length: {}\r\n{}\r\n",
+                body.len(),
+                if req.close {
+                    "Connection: close\r\n"
+                } else {
+                    ""
+                }
+            ),
+            &body,
+        ),
+    };
+    out.write_all(head.as_bytes())?;
+    if get {
+        out.write_all(sent)?;
+    }
+    out.flush()?;
+    Ok(fault.is_none() && !req.close)
+}
+
+/// A server over a small root (`f.txt` = `hello`, `pool/a/x+1~2.deb` = `deb!`) with a file
+/// beside the root it must never serve.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs_err::create_dir_all(root.join("pool/a")).unwrap();
+        fs_err::write(root.join("f.txt"), b"hello").unwrap();
+        fs_err::write(root.join("pool/a/x+1~2.deb"), b"deb!").unwrap();
+        fs_err::write(dir.path().join("outside"), b"secret").unwrap();
+        let server = Server::start(&root);
+        Fixture { _dir: dir, server }
+    }
+
+    /// Send `req` raw and read until the server hangs up.
+    fn exchange(&self, req: &str) -> String {
+        use std::io::Read;
+        let mut c = TcpStream::connect(self.server.addr).unwrap();
         c.write_all(req.as_bytes()).unwrap();
         let mut r = String::new();
         let _ = c.read_to_string(&mut r);
         r
-    };
-    let get = |p: &str| {
-        exchange(&format!(
+    }
+
+    fn get(&self, p: &str) -> String {
+        self.exchange(&format!(
             "GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         ))
-    };
+    }
+}
 
-    let ok = get("/f.txt");
+#[test]
+fn server_serves_files_and_heads_and_nothing_else() {
+    let f = Fixture::new();
+    assert!(f.server.url().starts_with("http://127.0.0.1:"));
+    let ok = f.get("/f.txt");
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
     assert!(
         ok.contains("Content-Length: 5\r\n") && ok.ends_with("\r\n\r\nhello"),
         "{ok}"
     );
-    let head = exchange("HEAD /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let head = f.exchange("HEAD /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(
         head.contains("Content-Length: 5\r\n") && head.ends_with("\r\n\r\n"),
         "{head}"
     );
-    assert!(get("/missing").starts_with("HTTP/1.1 404"));
+    assert!(f.get("/missing").starts_with("HTTP/1.1 404"));
     assert!(
-        get("/pool").starts_with("HTTP/1.1 404"),
+        f.get("/pool").starts_with("HTTP/1.1 404"),
         "directories are not served"
     );
     assert!(
-        get("/../outside").starts_with("HTTP/1.1 404"),
+        f.get("/../outside").starts_with("HTTP/1.1 404"),
         "nothing outside the root"
     );
     assert!(
-        get("/pool/a/x%2B1%7e2.deb?x=1").ends_with("deb!"),
+        f.get("/pool/a/x%2B1%7e2.deb?x=1").ends_with("deb!"),
         "percent-decoded, query dropped"
     );
+}
 
-    // Keep-alive: two requests on one connection.
-    let two = exchange(
+/// Keep-alive: two requests on one connection.
+#[test]
+fn server_keeps_a_connection_alive() {
+    let f = Fixture::new();
+    let two = f.exchange(
         "GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(two.matches("HTTP/1.1 200 OK").count(), 2, "{two}");
+}
 
-    // Faults: only for the matching suffix, only `times` times, in order of injection.
-    s.fail_next(".txt", 2, 503);
-    assert!(get("/pool/a/x+1~2.deb").ends_with("deb!"));
-    assert!(get("/f.txt").starts_with("HTTP/1.1 503"));
-    assert!(get("/f.txt").starts_with("HTTP/1.1 503"));
-    assert!(get("/f.txt").ends_with("hello"));
-    s.truncate_next("f.txt", 1);
-    let cut = get("/f.txt");
+/// Faults: only for the matching suffix, only `times` times, in order of injection.
+#[test]
+fn server_injects_statuses_and_truncations() {
+    let f = Fixture::new();
+    f.server.fail_next(".txt", 2, 503);
+    assert!(f.get("/pool/a/x+1~2.deb").ends_with("deb!"));
+    assert!(f.get("/f.txt").starts_with("HTTP/1.1 503"));
+    assert!(f.get("/f.txt").starts_with("HTTP/1.1 503"));
+    assert!(f.get("/f.txt").ends_with("hello"));
+    f.server.truncate_next("f.txt", 1);
+    let cut = f.get("/f.txt");
     assert!(
         cut.contains("Content-Length: 5\r\n") && cut.ends_with("\r\n\r\nhe"),
         "{cut}"
     );
-    assert!(get("/f.txt").ends_with("hello"));
+    assert!(f.get("/f.txt").ends_with("hello"));
+}
 
-    s.content_length_next("f.txt", 1, 10_995_116_277_760);
-    let lie = get("/f.txt");
+#[test]
+fn server_lies_about_lengths() {
+    let f = Fixture::new();
+    f.server.content_length_next("f.txt", 1, 10_995_116_277_760);
+    let lie = f.get("/f.txt");
     assert!(
         lie.contains("Content-Length: 10995116277760\r\n") && lie.ends_with("\r\n\r\nhello"),
         "{lie}"
     );
-    s.longer_next("f.txt", 1, 3, false);
-    let long = get("/f.txt");
+    f.server.longer_next("f.txt", 1, 3, false);
+    let long = f.get("/f.txt");
     assert!(
         !long.contains("Content-Length") && long.ends_with("\r\n\r\nhelloxxx"),
         "{long}"
     );
-    s.longer_next("f.txt", 1, 2, true);
-    assert!(get("/f.txt").ends_with("Content-Length: 7\r\nConnection: close\r\n\r\nhelloxx"));
-    s.endless_next("f.txt", 1);
-    {
-        let mut c = TcpStream::connect(s.addr).unwrap();
-        c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut got = 0;
-        while got < buf.len() {
-            got += c.read(&mut buf[got..]).unwrap();
-        }
-        let text = String::from_utf8_lossy(&buf[..200]);
-        assert!(
-            !text.contains("Content-Length") && text.contains("\r\n\r\nhello\0"),
-            "{text}"
-        );
+    f.server.longer_next("f.txt", 1, 2, true);
+    assert!(
+        f.get("/f.txt")
+            .ends_with("Content-Length: 7\r\nConnection: close\r\n\r\nhelloxx")
+    );
+}
+
+#[test]
+fn server_sends_an_endless_body_once() {
+    use std::io::Read;
+    let f = Fixture::new();
+    f.server.endless_next("f.txt", 1);
+    let mut c = TcpStream::connect(f.server.addr).unwrap();
+    c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got = 0;
+    while got < buf.len() {
+        got += c.read(&mut buf[got..]).unwrap();
     }
-    assert!(get("/f.txt").ends_with("hello"));
+    let text = String::from_utf8_lossy(&buf[..200]);
+    assert!(
+        !text.contains("Content-Length") && text.contains("\r\n\r\nhello\0"),
+        "{text}"
+    );
+    drop(c);
+    assert!(f.get("/f.txt").ends_with("hello"));
+}
 
-    let reqs = s.requests();
-    assert_eq!(reqs.len(), 19, "{reqs:?}");
-    assert_eq!(reqs[0], "/f.txt");
-    assert_eq!(reqs[5], "/pool/a/x%2B1%7e2.deb?x=1");
+/// Every request is recorded as asked (before decoding), faulted or not.
+#[test]
+fn server_records_requests_as_asked() {
+    let f = Fixture::new();
+    f.server.fail_next(".txt", 1, 503);
+    f.get("/f.txt");
+    f.get("/pool/a/x%2B1%7e2.deb?x=1");
+    f.get("/missing");
+    assert_eq!(
+        f.server.requests(),
+        ["/f.txt", "/pool/a/x%2B1%7e2.deb?x=1", "/missing"]
+    );
+}
 
-    // Dropping stops it: the port no longer accepts.
-    let addr = s.addr;
-    drop(s);
+/// Dropping stops it: the port no longer accepts.
+#[test]
+fn server_stops_when_dropped() {
+    let f = Fixture::new();
+    let addr = f.server.addr;
+    drop(f);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err());
 }
