@@ -23,7 +23,13 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
             })*
         };
     }
-    hinted![Hinted];
+    hinted![
+        Hinted,
+        crate::build::BuildError,
+        crate::lock::LockError,
+        crate::mirror::MirrorError,
+        crate::spec::SpecError,
+    ];
     None
 }
 
