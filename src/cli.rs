@@ -279,7 +279,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         .into());
     };
     let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let jobs = default_jobs();
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let opts = BuildOptions {
         spec: args.spec,
@@ -335,6 +335,11 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
         print!("{text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Worker threads when `--jobs` is not given: one per CPU.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn source_date_epoch() -> Result<Option<u64>> {
@@ -426,7 +431,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("`--jobs` must be at least 1"),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => default_jobs(),
     };
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

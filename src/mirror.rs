@@ -56,6 +56,19 @@ impl Mirrors {
         })
     }
 
+    /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
+    pub fn of_host(flags: &[String]) -> Result<Mirrors, MirrorError> {
+        Mirrors::new(flags, Path::new("/"))
+    }
+
+    /// The URL of a source's location: a URL as it is, an archive name through the mirrors.
+    pub fn url_of(&self, location: &crate::spec::Location) -> Result<String, MirrorError> {
+        match location {
+            crate::spec::Location::Url(u) => Ok(u.clone()),
+            crate::spec::Location::Archive(a) => self.resolve(a),
+        }
+    }
+
     /// The URL for archive `name`.
     pub fn resolve(&self, name: &str) -> Result<String, MirrorError> {
         let var = env_var(name);

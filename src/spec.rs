@@ -286,7 +286,7 @@ impl PathFilter {
 }
 
 /// The OCI image configuration a spec asks for (merged along the chain). User and working
-/// directory are not here: the variant decides them (`pipeline::Variant`).
+/// directory are not here: the variant decides them (`build::Variant`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,

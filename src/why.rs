@@ -32,7 +32,7 @@ pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
         opts.platform.clone().map(|p| vec![p]),
     )?;
     let platform = &chain.platforms[0];
-    let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
     let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?;
     let indexes = load_indexes(&fetcher, &mirrors, &chain.sources(), platform)?;
     let levels = plan_levels(&chain.levels, &indexes, &platform.debian_arch)?;

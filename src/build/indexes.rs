@@ -8,13 +8,13 @@ use rayon::prelude::*;
 
 use super::error::BuildError;
 use crate::fetch::{Alternatives, Fetcher, Item};
-use crate::mirror::Mirrors;
+use crate::mirror::{MirrorError, Mirrors};
 use crate::oci;
 use crate::package::{Origin, PackageEntry};
 use crate::repo::keyring::Keyring;
 use crate::repo::packages;
 use crate::repo::release::{FileHash, Release};
-use crate::spec::{Location, Platform, Source};
+use crate::spec::{Platform, Source};
 
 /// Verified indexes of the sources of one platform.
 pub struct Indexes {
@@ -31,11 +31,9 @@ fn by_hash_url(base: &str, suite: &str, name: &str, sha256: &str) -> String {
     format!("{base}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}")
 }
 
-pub fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String> {
-    Ok(match &source.location {
-        Location::Url(u) => u.clone(),
-        Location::Archive(a) => mirrors.resolve(a)?,
-    })
+/// The URL of a source, mirrors resolved.
+pub fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String, MirrorError> {
+    mirrors.url_of(&source.location)
 }
 
 /// One suite of one source, its release file verified.

@@ -93,7 +93,7 @@ pub fn lock_chain(spec: &Path, platforms: Option<Vec<Platform>>) -> Result<Chain
 pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     let chain = lock_chain(&opts.spec, opts.platforms.clone())?;
     let plain = chain.spec_levels();
-    let mirrors = Mirrors::new(&opts.mirrors, Path::new("/"))?;
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), 4, false)?;
     let sources = chain.sources();
     let mut lock = Lock {

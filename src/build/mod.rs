@@ -70,7 +70,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let timings = Timings::new();
     let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
     let outputs = outputs(opts, &chain)?;
-    let mirrors = Mirrors::new(&opts.mirrors, Path::new("/"))?;
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
     let progress = Progress::new(opts.progress);
     // The lock, when there is one that matches the spec: no indexes, no resolution.

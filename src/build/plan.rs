@@ -150,10 +150,7 @@ pub fn plans_from_lock(
             let base = match urls.get(p.source.as_str()) {
                 Some(u) => u.clone(),
                 None => {
-                    let u = match Location::parse(&p.source) {
-                        Location::Archive(a) => mirrors.resolve(&a)?,
-                        Location::Url(u) => u,
-                    };
+                    let u = mirrors.url_of(&Location::parse(&p.source))?;
                     urls.insert(&p.source, u.clone());
                     u
                 }
