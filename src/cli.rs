@@ -278,7 +278,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         )
         .into());
     };
-    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
+    let variant = parse_variant(&args.variant)?;
     let jobs = default_jobs();
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let opts = BuildOptions {
@@ -307,10 +307,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             println!("{}", report.digest);
             Ok(ExitCode::SUCCESS)
         }
-        Some(difference) => {
-            eprintln!("error: {difference}");
-            Ok(ExitCode::FAILURE)
-        }
+        // Through `error::render` like every other error.
+        Some(difference) => Err(anyhow::Error::msg(difference)),
     }
 }
 
@@ -318,7 +316,7 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
     let opts = crate::why::WhyOptions {
         spec: args.spec,
         package: args.package,
-        variant: Variant::parse(&args.variant).map_err(anyhow::Error::msg)?,
+        variant: parse_variant(&args.variant)?,
         mirrors: args.archive.mirror.clone(),
         cache: Cache::new(args.archive.cache_dir()),
         offline: args.offline,
@@ -335,6 +333,10 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
         print!("{text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_variant(text: &str) -> Result<Variant> {
+    Variant::parse(text).map_err(anyhow::Error::msg)
 }
 
 /// Worker threads when `--jobs` is not given: one per CPU.
@@ -437,7 +439,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .num_threads(jobs)
         .build_global()
         .context("cannot start worker threads")?;
-    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
+    let variant = parse_variant(&args.variant)?;
     let opts = BuildOptions {
         spec: args.spec,
         outputs,

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::error::BuildError;
 use crate::fetch::{Alternatives, Fetcher, Item};
+use crate::lock::LockedSource;
 use crate::mirror::{MirrorError, Mirrors};
 use crate::oci;
 use crate::package::{Origin, PackageEntry};
@@ -20,8 +21,8 @@ use crate::spec::{Platform, Source};
 pub struct Indexes {
     pub origins: Vec<Origin>,
     pub packages: Vec<PackageEntry>,
-    /// `(location, suite, sha256 of the verified Release text, Date)` of every suite.
-    pub releases: Vec<(String, String, String, String)>,
+    /// Every suite's verified release file, as the lock records it.
+    pub releases: Vec<LockedSource>,
 }
 
 /// The `by-hash` copy of the index `name` of a suite
@@ -93,13 +94,11 @@ pub fn load_indexes(
     let suites = verified_suites(fetcher, mirrors, sources)?;
     let releases = suites
         .iter()
-        .map(|s| {
-            (
-                s.source.location.to_string(),
-                s.name.clone(),
-                s.hash.clone(),
-                s.release.date.clone().unwrap_or_default(),
-            )
+        .map(|s| LockedSource {
+            location: s.source.location.to_string(),
+            suite: s.name.clone(),
+            release: s.hash.clone(),
+            date: s.release.date.clone().unwrap_or_default(),
         })
         .collect();
     let mut origins = Vec::new();

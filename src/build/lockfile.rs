@@ -12,7 +12,7 @@ use super::indexes::load_indexes;
 use super::plan::{LevelPlan, plan_levels};
 use super::variant::Variant;
 use crate::fetch::{Cache, Fetcher};
-use crate::lock::{self, Lock, LockedPackage, LockedSource};
+use crate::lock::{self, Lock, LockedPackage};
 use crate::mirror::Mirrors;
 use crate::spec::{Platform, Spec};
 
@@ -119,14 +119,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
         };
         // Every package the environment names is in the image (debug layer included).
         expand_env(plain.last().expect("non-empty chain"), &levels)?;
-        for (location, suite, release, date) in &indexes.releases {
-            lock.sources.push(LockedSource {
-                location: location.clone(),
-                suite: suite.clone(),
-                release: release.clone(),
-                date: date.clone(),
-            });
-        }
+        lock.sources.extend(indexes.releases.iter().cloned());
         record(&mut lock, &platform.to_string(), &chain.levels, &levels);
     }
     if !debug_locked {
