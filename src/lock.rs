@@ -412,6 +412,24 @@ mod tests {
         }
     }
 
+    /// A locked package and the plan it records are one another, URL from the source's.
+    #[test]
+    fn locked_packages_are_plans() {
+        let locked = pkg("zlib1g", "1:1.3.dfsg-3", &"a".repeat(64));
+        let planned = locked.planned("http://m/debian").unwrap();
+        assert_eq!(planned.url, "http://m/debian/pool/main/zlib1g.deb");
+        assert_eq!(planned.version.to_string(), "1:1.3.dfsg-3");
+        assert_eq!(LockedPackage::new("linux/amd64", "base", &planned), locked);
+        let bad = LockedPackage {
+            version: "not a version!".into(),
+            ..locked
+        };
+        assert!(matches!(
+            bad.planned("http://m/debian"),
+            Err(LockError::InvalidVersion { .. })
+        ));
+    }
+
     #[test]
     fn toml_round_trip_is_sorted_and_stable() {
         let (a, b) = ("a".repeat(64), "b".repeat(64));

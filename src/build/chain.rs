@@ -67,3 +67,36 @@ impl Chain {
         sources
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "name = \"x\"\nplatforms = [\"linux/arm64\"]\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\ncomponents = [\"main\"]\n[packages]\ninclude = [\"a\"]\n";
+
+    #[test]
+    fn the_variant_adds_a_level_and_platforms_default_to_the_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        fs_err::write(&path, SPEC).unwrap();
+        let debug = Variant {
+            nonroot: false,
+            debug: true,
+        };
+        let chain = Chain::load(&path, debug, None).unwrap();
+        assert_eq!(chain.name, "x");
+        assert_eq!(chain.top().name, "x-debug");
+        assert_eq!(chain.spec_levels().len(), 1);
+        assert_eq!(chain.platforms[0].debian_arch, "arm64");
+        assert_eq!(
+            chain.sources().len(),
+            1,
+            "the debug level shares its sources"
+        );
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        let plain = Chain::load(&path, Variant::default(), Some(vec![amd64.clone()])).unwrap();
+        assert_eq!(plain.levels.len(), 1);
+        assert_eq!(plain.spec_levels().len(), 1);
+        assert_eq!(plain.platforms, vec![amd64]);
+    }
+}
