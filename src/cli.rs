@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::build::{self, BuildError, BuildOptions, LockState, Variant};
+use crate::error::Hinted;
 use crate::fetch::Cache;
 use crate::layer::Compression;
-use crate::pipeline::{self, BuildOptions, Variant};
 use crate::publish::Destination;
 use crate::registry::PushOptions;
 use crate::registry::auth::{self, Credentials};
@@ -206,60 +207,48 @@ fn parse_platforms(list: &[String]) -> Result<Option<Vec<Platform>>> {
 
 #[allow(clippy::print_stdout)]
 fn lock(args: LockArgs) -> Result<ExitCode> {
-    use crate::lock::{self, Lock};
+    use crate::lock;
     let path = lock::path_for(&args.spec);
-    let chain = crate::spec::Spec::load(&args.spec)?;
-    let mut full = chain.clone();
-    Variant {
-        nonroot: false,
-        debug: true,
-    }
-    .apply(&mut full);
-    let existing = if path.is_file() {
-        Some(Lock::read(&path)?)
-    } else {
-        None
-    };
-    let stale = existing.as_ref().map(|l| l.stale_inputs(&full));
+    let platforms = parse_platforms(&args.platform)?;
+    let chain = build::lock_chain(&args.spec, platforms.clone())?;
+    let state = build::lock_state(&path, &chain.levels)?;
     if args.check {
-        return Ok(match stale {
-            None => {
-                eprintln!(
-                    "error: `{}` does not exist\n\nhint: run `compose lock {}`",
-                    path.display(),
-                    args.spec.display()
-                );
-                ExitCode::FAILURE
+        return match state {
+            LockState::Missing => Err(BuildError::NoLock {
+                lock: path,
+                spec: args.spec,
             }
-            Some(s) if !s.is_empty() => {
-                eprintln!(
-                    "error: `{}` does not match the spec: {} changed\n\nhint: run `compose lock --update {}`",
-                    path.display(),
-                    s.join(", "),
-                    args.spec.display()
-                );
-                ExitCode::FAILURE
+            .into()),
+            LockState::Stale { changed, .. } => Err(BuildError::StaleLock {
+                lock: path,
+                changed,
+                spec: args.spec,
             }
-            Some(_) => {
+            .into()),
+            LockState::Fresh(_) => {
                 println!("{} is up to date", path.display());
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
-        });
+        };
     }
-    if !args.update && stale.as_ref().is_some_and(Vec::is_empty) {
+    if !args.update && matches!(state, LockState::Fresh(_)) {
         println!("{} is up to date", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let new = pipeline::make_lock(&pipeline::LockOptions {
+    let new = build::make_lock(&build::LockOptions {
         spec: args.spec.clone(),
         mirrors: args.archive.mirror.clone(),
         cache_dir: args.archive.cache_dir(),
-        platforms: parse_platforms(&args.platform)?,
+        platforms,
     })?;
     new.write(&path)?;
-    match existing {
-        Some(old) => print!("{}", lock::diff_table(&lock::diff(&old, &new))),
-        None => println!("wrote {} ({} packages)", path.display(), new.packages.len()),
+    match state {
+        LockState::Fresh(old) | LockState::Stale { lock: old, .. } => {
+            print!("{}", lock::diff_table(&lock::diff(&old, &new)))
+        }
+        LockState::Missing => {
+            println!("wrote {} ({} packages)", path.display(), new.packages.len())
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -283,12 +272,14 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     crate::interrupt::install().context("cannot watch for interrupts")?;
     let dest = Destination::parse(&args.output).map_err(anyhow::Error::msg)?;
     let Destination::Layout { dir, tag } = &dest else {
-        anyhow::bail!(
-            "`compose verify` checks an `oci:DIR[:TAG]` layout, not `{dest}`\n\nhint: copy the image into a layout first (`skopeo copy ... oci:DIR:TAG`)"
-        );
+        return Err(Hinted::new(
+            format!("`compose verify` checks an `oci:DIR[:TAG]` layout, not `{dest}`"),
+            "copy the image into a layout first (`skopeo copy ... oci:DIR:TAG`)",
+        )
+        .into());
     };
-    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let variant = parse_variant(&args.variant)?;
+    let jobs = default_jobs();
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let opts = BuildOptions {
         spec: args.spec,
@@ -309,17 +300,15 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
     };
-    let report = pipeline::build(&opts)?;
+    let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
     match outcome {
         None => {
             println!("{}", report.digest);
             Ok(ExitCode::SUCCESS)
         }
-        Some(difference) => {
-            eprintln!("error: {difference}");
-            Ok(ExitCode::FAILURE)
-        }
+        // Through `error::render` like every other error.
+        Some(difference) => Err(anyhow::Error::msg(difference)),
     }
 }
 
@@ -327,7 +316,7 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
     let opts = crate::why::WhyOptions {
         spec: args.spec,
         package: args.package,
-        variant: Variant::parse(&args.variant).map_err(anyhow::Error::msg)?,
+        variant: parse_variant(&args.variant)?,
         mirrors: args.archive.mirror.clone(),
         cache: Cache::new(args.archive.cache_dir()),
         offline: args.offline,
@@ -344,6 +333,15 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
         print!("{text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_variant(text: &str) -> Result<Variant> {
+    Variant::parse(text).map_err(anyhow::Error::msg)
+}
+
+/// Worker threads when `--jobs` is not given: one per CPU.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn source_date_epoch() -> Result<Option<u64>> {
@@ -431,27 +429,17 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         parse_size(&args.push_chunk_size)?,
         &args.archive,
     )?;
-    let platforms = if args.platform.is_empty() {
-        None
-    } else {
-        Some(
-            args.platform
-                .iter()
-                .map(|p| Platform::parse(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::msg)?,
-        )
-    };
+    let platforms = parse_platforms(&args.platform)?;
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("`--jobs` must be at least 1"),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => default_jobs(),
     };
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()
         .context("cannot start worker threads")?;
-    let variant = Variant::parse(&args.variant).map_err(anyhow::Error::msg)?;
+    let variant = parse_variant(&args.variant)?;
     let opts = BuildOptions {
         spec: args.spec,
         outputs,
@@ -468,7 +456,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
     };
-    let report = pipeline::build(&opts)?;
+    let report = build::build(&opts)?;
     #[allow(clippy::print_stdout)]
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

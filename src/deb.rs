@@ -142,7 +142,8 @@ pub struct Deb {
     pub entries: Vec<Entry>,
 }
 
-/// What the plan (a signed index or the lock) says a `.deb` is; its control must agree.
+/// What a `.deb` must say it is: the name, version and architecture of its
+/// `package::Planned` (from a signed index or the lock); its control must agree.
 #[derive(Debug, Clone, Copy)]
 pub struct Planned<'a> {
     pub name: &'a str,

@@ -23,9 +23,16 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
             })*
         };
     }
-    hinted![Hinted];
-    hinted![crate::fetch::FetchError, crate::registry::RegistryError];
-    hinted![crate::repo::RepoError];
+    hinted![
+        Hinted,
+        crate::build::BuildError,
+        crate::fetch::FetchError,
+        crate::lock::LockError,
+        crate::mirror::MirrorError,
+        crate::registry::RegistryError,
+        crate::repo::RepoError,
+        crate::spec::SpecError,
+    ];
     None
 }
 

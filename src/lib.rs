@@ -1,10 +1,11 @@
 //! `compose`: build distroless OCI base images straight from Debian's package archive.
 //!
 //! The pipeline, one module per stage: `spec` -> `repo` -> `resolve` -> `fetch` -> `deb` ->
-//! `rootfs` -> `layer` -> `oci` -> `publish` (`registry` for pushes), driven by `pipeline`
+//! `rootfs` -> `layer` -> `oci` -> `publish` (`registry` for pushes), driven by `build`
 //! and the `cli`.
 
 pub mod atomic;
+pub mod build;
 pub mod cli;
 pub mod deb;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod mirror;
 pub mod net;
 pub mod oci;
 pub mod package;
-pub mod pipeline;
 pub mod progress;
 pub mod publish;
 pub mod registry;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::package::Version;
+use crate::package::{Planned, Version};
 use crate::spec::Spec;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum LockError {
     #[error("lock `{}` has version {found}; this compose reads version {LOCK_VERSION}", path.display())]
     Version { path: PathBuf, found: u32 },
     #[error(
-        "lock `{}` has an invalid `{field}` `{value}` for package `{package}`\n\nhint: regenerate it with `compose lock --update`",
+        "lock `{}` has an invalid `{field}` `{value}` for package `{package}`",
         path.display()
     )]
     Field {
@@ -42,6 +42,17 @@ pub enum LockError {
         field: &'static str,
         value: String,
     },
+    #[error("invalid version `{version}` of `{package}`")]
+    InvalidVersion { package: String, version: String },
+}
+
+impl crate::error::Hint for LockError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Field { .. } => Some("regenerate it with `compose lock --update`".into()),
+            _ => None,
+        }
+    }
 }
 
 pub const LOCK_VERSION: u32 = 1;
@@ -97,6 +108,44 @@ pub struct LockedPackage {
 type FieldCheck<'a> = (&'static str, &'a str, fn(&str) -> bool);
 
 impl LockedPackage {
+    /// The lock's record of a planned package of one layer of one platform.
+    pub fn new(platform: &str, layer: &str, p: &Planned) -> LockedPackage {
+        LockedPackage {
+            platform: platform.to_owned(),
+            layer: layer.to_owned(),
+            name: p.name.clone(),
+            version: p.version.to_string(),
+            architecture: p.architecture.clone(),
+            source: p.source.clone(),
+            suite: p.suite.clone(),
+            filename: p.filename.clone(),
+            size: p.size,
+            sha256: p.sha256.clone(),
+        }
+    }
+
+    /// The package this record plans, downloaded from `base` (its source's URL).
+    pub fn planned(&self, base: &str) -> Result<Planned, LockError> {
+        let version = self
+            .version
+            .parse()
+            .map_err(|_| LockError::InvalidVersion {
+                package: self.name.clone(),
+                version: self.version.clone(),
+            })?;
+        Ok(Planned {
+            name: self.name.clone(),
+            version,
+            architecture: self.architecture.clone(),
+            source: self.source.clone(),
+            suite: self.suite.clone(),
+            filename: self.filename.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            url: format!("{base}/{}", self.filename),
+        })
+    }
+
     /// The fields that become paths and URLs follow the rules an index's fields do (a lock
     /// is trusted, but a hand-edited one must not reach outside the archive or the cache).
     fn check(&self) -> Result<(), (&'static str, &str)> {
@@ -198,17 +247,12 @@ impl Lock {
         Ok(lock)
     }
 
-    /// Write atomically (temp file + rename).
+    /// Write whole or not at all (`atomic::write`: a temporary file, then a rename).
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        let err = |source| LockError::Write {
+        crate::atomic::write(path, self.to_toml().as_bytes()).map_err(|source| LockError::Write {
             path: path.to_path_buf(),
             source,
-        };
-        let dir = crate::oci::parent_dir(path);
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
-        std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        Ok(())
+        })
     }
 
     /// Whether the lock was made from exactly these spec files.
@@ -366,6 +410,24 @@ mod tests {
             }],
             packages,
         }
+    }
+
+    /// A locked package and the plan it records are one another, URL from the source's.
+    #[test]
+    fn locked_packages_are_plans() {
+        let locked = pkg("zlib1g", "1:1.3.dfsg-3", &"a".repeat(64));
+        let planned = locked.planned("http://m/debian").unwrap();
+        assert_eq!(planned.url, "http://m/debian/pool/main/zlib1g.deb");
+        assert_eq!(planned.version.to_string(), "1:1.3.dfsg-3");
+        assert_eq!(LockedPackage::new("linux/amd64", "base", &planned), locked);
+        let bad = LockedPackage {
+            version: "not a version!".into(),
+            ..locked
+        };
+        assert!(matches!(
+            bad.planned("http://m/debian"),
+            Err(LockError::InvalidVersion { .. })
+        ));
     }
 
     #[test]

@@ -8,12 +8,21 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
-    #[error(
-        "no mirror for archive `{name}`\n\nhint: pass `--mirror {name}=URL`, set `{var}=URL`, or configure a Debian mirror in /etc/apt/sources.list.d"
-    )]
+    #[error("no mirror for archive `{name}`")]
     Unknown { name: String, var: String },
     #[error("invalid `--mirror` value `{0}`: expected NAME=URL with an http or https URL")]
     BadFlag(String),
+}
+
+impl crate::error::Hint for MirrorError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            MirrorError::Unknown { name, var } => Some(format!(
+                "pass `--mirror {name}=URL`, set `{var}=URL`, or configure a Debian mirror in /etc/apt/sources.list.d"
+            )),
+            MirrorError::BadFlag(_) => None,
+        }
+    }
 }
 
 /// Resolves symbolic archive names.
@@ -45,6 +54,19 @@ impl Mirrors {
             env,
             apt: apt_mirrors(apt_root),
         })
+    }
+
+    /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
+    pub fn of_host(flags: &[String]) -> Result<Mirrors, MirrorError> {
+        Mirrors::new(flags, Path::new("/"))
+    }
+
+    /// The URL of a source's location: a URL as it is, an archive name through the mirrors.
+    pub fn url_of(&self, location: &crate::spec::Location) -> Result<String, MirrorError> {
+        match location {
+            crate::spec::Location::Url(u) => Ok(u.clone()),
+            crate::spec::Location::Archive(a) => self.resolve(a),
+        }
     }
 
     /// The URL for archive `name`.
@@ -257,7 +279,8 @@ mod tests {
         assert_eq!(m.resolve("debian").unwrap(), "http://apt.example/debian");
         let m = Mirrors::new(&["debian=http://flag.example/d/".into()], dir.path()).unwrap();
         assert_eq!(m.resolve("debian").unwrap(), "http://flag.example/d");
-        let e = m.resolve("ubuntu-ports-nowhere").unwrap_err().to_string();
+        let e = m.resolve("ubuntu-ports-nowhere").unwrap_err();
+        let e = crate::error::render(&e.into());
         assert!(e.contains("--mirror ubuntu-ports-nowhere=URL"), "{e}");
         assert!(e.contains("COMPOSE_MIRROR_UBUNTU_PORTS_NOWHERE"), "{e}");
         assert!(Mirrors::new(&["debian".into()], dir.path()).is_err());

@@ -44,6 +44,43 @@ pub struct PackageEntry {
     pub protected: bool,
 }
 
+/// One package a build installs, as resolution or a lock decides it: what is downloaded (by
+/// URL, checked against size and SHA256), what its control must say, and what the lock, the
+/// SBOM and `why` record. The one type for a chosen package, whatever chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub name: String,
+    pub version: Version,
+    pub architecture: String,
+    /// The source as the spec names it (`archive:NAME` or a URL) and its suite.
+    pub source: String,
+    pub suite: String,
+    /// Path of the `.deb` relative to the archive root (`pool/main/...`).
+    pub filename: String,
+    pub size: u64,
+    /// Lowercase hex SHA256 of the `.deb`.
+    pub sha256: String,
+    /// Where the `.deb` is downloaded from (the mirror's URL, then `filename`).
+    pub url: String,
+}
+
+impl Planned {
+    /// The plan of an index entry, from the origin it was read from.
+    pub fn of_entry(entry: &PackageEntry, origin: &Origin) -> Planned {
+        Planned {
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            architecture: entry.architecture.clone(),
+            source: origin.location.clone(),
+            suite: origin.suite.clone(),
+            filename: entry.filename.clone(),
+            size: entry.size,
+            sha256: entry.sha256.clone(),
+            url: format!("{}/{}", origin.url, entry.filename),
+        }
+    }
+}
+
 /// The `Priority` field, as apt ranks providers: smaller is preferred. apt leaves a stanza
 /// without the field at its zero value, ahead of `required`, and reads a word it does not
 /// know as `extra`; so does compose.

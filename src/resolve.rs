@@ -626,6 +626,48 @@ impl<'a> State<'_, 'a> {
         })
     }
 
+    /// Start on one dependency group of `parent`: `None` when there is nothing to choose (an
+    /// alternative is excluded or already satisfied, or every provider is excluded: each
+    /// recorded), else the solutions to try in turn; an error when nothing can satisfy it.
+    fn open_group(
+        &mut self,
+        group: &[Dependency],
+        parent: &str,
+    ) -> Result<Option<Vec<usize>>, ResolveError> {
+        let cut: Vec<&str> = group
+            .iter()
+            .map(|alt| alt.name.as_str())
+            .filter(|name| self.exclude.contains(*name))
+            .collect();
+        if !cut.is_empty() || group.iter().any(|alt| self.satisfied(alt)) {
+            let cut: Vec<String> = cut.into_iter().map(str::to_owned).collect();
+            for name in cut {
+                self.record_excluded(&name, parent);
+            }
+            return Ok(None);
+        }
+        let mut solutions = Vec::new();
+        for alt in group {
+            self.solutions(alt, &mut solutions);
+        }
+        if !solutions.is_empty() {
+            return Ok(Some(solutions));
+        }
+        let blocked: Vec<String> = self
+            .excluded_providers(group)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if blocked.is_empty() {
+            let chain = chain_from(&self.reasons, parent);
+            return Err(self.failure(group, &group_text(group), chain));
+        }
+        for name in blocked {
+            self.record_excluded(&name, parent);
+        }
+        Ok(None)
+    }
+
     /// Satisfy the dependencies of the already taken `root`, depth first: each group in
     /// stanza order, each solution in turn until one's whole subtree can be satisfied.
     fn walk(&mut self, root: Frame) -> Result<(), ResolveError> {
@@ -656,45 +698,22 @@ impl<'a> State<'_, 'a> {
                 continue;
             };
             if !top.trying {
-                let cut: Vec<&str> = group
-                    .iter()
-                    .map(|alt| alt.name.as_str())
-                    .filter(|name| self.exclude.contains(*name))
-                    .collect();
-                if !cut.is_empty() || group.iter().any(|alt| self.satisfied(alt)) {
-                    let cut: Vec<String> = cut.into_iter().map(str::to_owned).collect();
-                    for name in cut {
-                        self.record_excluded(&name, &parent.name);
-                    }
-                    top.group += 1;
-                    continue;
-                }
-                let mut solutions = Vec::new();
-                for alt in group {
-                    self.solutions(alt, &mut solutions);
-                }
-                if solutions.is_empty() {
-                    let blocked: Vec<String> = self
-                        .excluded_providers(group)
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect();
-                    if blocked.is_empty() {
-                        let chain = chain_from(&self.reasons, &parent.name);
-                        let e = self.failure(group, &group_text(group), chain);
+                match self.open_group(group, &parent.name) {
+                    Err(e) => {
                         stack.pop();
                         returned = Some(Err(e));
                         continue;
                     }
-                    for name in blocked {
-                        self.record_excluded(&name, &parent.name);
+                    Ok(None) => {
+                        top.group += 1;
+                        continue;
                     }
-                    top.group += 1;
-                    continue;
+                    Ok(Some(solutions)) => {
+                        top.solutions = solutions;
+                        top.next = 0;
+                        top.trying = true;
+                    }
                 }
-                top.solutions = solutions;
-                top.next = 0;
-                top.trying = true;
             }
             let Some(&id) = top.solutions.get(top.next) else {
                 // Every solution failed: so does this package.

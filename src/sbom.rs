@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::deb::{Deb, Kind};
-use crate::package::PackageEntry;
+use crate::package::Planned;
 
 /// One package as the SBOM lists it.
 #[derive(Debug, Clone)]
 pub struct SbomPackage<'a> {
-    pub entry: &'a PackageEntry,
+    pub package: &'a Planned,
     pub deb: &'a Deb,
     /// Where the `.deb` was downloaded from; `None` inside the image, whose bytes must not
     /// depend on the mirror (`NOASSERTION`; the pool path stays as the file name).
@@ -20,7 +20,7 @@ pub struct SbomPackage<'a> {
 }
 
 /// `pkg:deb/debian/NAME@VERSION?arch=ARCH` (the epoch, if any, as a qualifier).
-pub fn purl(entry: &PackageEntry) -> String {
+pub fn purl(entry: &Planned) -> String {
     let version = entry.version.to_string();
     let (epoch, version) = match version.split_once(':') {
         Some((e, v)) if e.chars().all(|c| c.is_ascii_digit()) => (Some(e.to_owned()), v.to_owned()),
@@ -157,8 +157,8 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> 
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     for p in packages {
-        h.update(p.entry.name.as_bytes());
-        h.update(p.entry.sha256.as_bytes());
+        h.update(p.package.name.as_bytes());
+        h.update(p.package.sha256.as_bytes());
     }
     let ns = hex::encode(h.finalize());
     let mut pkgs = vec![json!({
@@ -177,27 +177,27 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> 
         "relatedSpdxElement": "SPDXRef-Image",
     })];
     for (i, p) in packages.iter().enumerate() {
-        let id = spdx_ref(i, &p.entry.name);
+        let id = spdx_ref(i, &p.package.name);
         let license =
-            declared_license(&p.entry.name, p.deb).unwrap_or_else(|| "NOASSERTION".into());
+            declared_license(&p.package.name, p.deb).unwrap_or_else(|| "NOASSERTION".into());
         pkgs.push(json!({
             "SPDXID": id,
-            "name": p.entry.name,
-            "versionInfo": p.entry.version.to_string(),
+            "name": p.package.name,
+            "versionInfo": p.package.version.to_string(),
             "supplier": "Organization: Debian",
             "downloadLocation": p.url.unwrap_or("NOASSERTION"),
-            "packageFileName": p.entry.filename,
+            "packageFileName": p.package.filename,
             "filesAnalyzed": false,
-            "checksums": [{"algorithm": "SHA256", "checksumValue": p.entry.sha256}],
+            "checksums": [{"algorithm": "SHA256", "checksumValue": p.package.sha256}],
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": license,
             "copyrightText": "NOASSERTION",
             "externalRefs": [{
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
-                "referenceLocator": purl(p.entry),
+                "referenceLocator": purl(p.package),
             }],
-            "attributionTexts": [format!("architecture: {}", p.entry.architecture)],
+            "attributionTexts": [format!("architecture: {}", p.package.architecture)],
         }));
         relationships.push(json!({
             "spdxElementId": "SPDXRef-Image",
@@ -271,20 +271,16 @@ mod tests {
 
     #[test]
     fn purls_carry_arch_and_epoch() {
-        let e = PackageEntry {
+        let e = Planned {
             name: "zlib1g".into(),
             version: "1:1.3.dfsg-3".parse().unwrap(),
             architecture: "amd64".into(),
-            multi_arch: Default::default(),
-            depends_raw: String::new(),
-            provides: vec![],
+            source: "archive:debian".into(),
+            suite: "trixie".into(),
             filename: String::new(),
             size: 0,
             sha256: String::new(),
-            origin: 0,
-            priority: Default::default(),
-            essential: false,
-            protected: false,
+            url: String::new(),
         };
         assert_eq!(
             purl(&e),

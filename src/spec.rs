@@ -33,9 +33,20 @@ pub enum SpecError {
         line: usize,
         column: usize,
         message: String,
+        /// What to do about it, when the user can do something.
+        hint: Option<String>,
     },
     #[error("`extends` forms a cycle: {chain}")]
     Cycle { chain: String },
+}
+
+impl crate::error::Hint for SpecError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            SpecError::Invalid { hint, .. } => hint.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// The raw TOML document, as the user wrote it.
@@ -275,7 +286,7 @@ impl PathFilter {
 }
 
 /// The OCI image configuration a spec asks for (merged along the chain). User and working
-/// directory are not here: the variant decides them (`pipeline::Variant`).
+/// directory are not here: the variant decides them (`build::Variant`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
@@ -429,6 +440,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Makes a `SpecError::Invalid` at a span of the spec's text.
+type Invalid<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> SpecError;
+
 fn validate(
     path: PathBuf,
     text: String,
@@ -442,10 +456,49 @@ fn validate(
             line,
             column,
             message,
+            hint: None,
         }
     };
+    let name = validate_name(&raw.name, &invalid)?;
+    let platforms = validate_platforms(raw.platforms.as_deref(), parent, &invalid)?;
+    let sources = validate_sources(&raw.sources, &path, parent, &invalid)?;
+    let (include, exclude) = validate_packages(&raw.packages, parent, &invalid)?;
+    let paths = validate_paths(&raw.paths, parent, &invalid)?;
+    let config = validate_config(raw.config, parent, &path, &text)?;
+    let symlinks = validate_symlinks(&raw.symlinks, &invalid)?;
+    let partial = validate_partial(&raw.packages.partial, &invalid)?;
+    let mut annotations = parent.map(|p| p.annotations.clone()).unwrap_or_default();
+    for (key, value) in &raw.annotations {
+        let full = annotation_key(key).map_err(|m| invalid(value.span(), m))?;
+        annotations.insert(full, value.get_ref().clone());
+    }
+    let debug_include = validate_debug_include(&raw.debug.include, &exclude, parent, &invalid)?;
+    let java_cacerts = raw
+        .generate
+        .java_cacerts
+        .unwrap_or_else(|| parent.is_some_and(|p| p.java_cacerts));
 
-    let name = raw.name.get_ref().clone();
+    Ok(Spec {
+        name,
+        path,
+        text,
+        platforms,
+        sources,
+        include,
+        exclude,
+        paths,
+        config,
+        symlinks,
+        partial,
+        java_cacerts,
+        debug_include,
+        annotations,
+    })
+}
+
+/// The name becomes file names (`out/NAME`, the SBOM's): one plain path component.
+fn validate_name(raw_name: &Spanned<String>, invalid: Invalid) -> Result<String, SpecError> {
+    let name = raw_name.get_ref().clone();
     // The name becomes file names (`out/NAME`, the SBOM's): one plain path component.
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
         || name.len() > 128
@@ -454,15 +507,22 @@ fn validate(
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err(invalid(
-            raw.name.span(),
+            raw_name.span(),
             format!(
                 "`name` must start with a letter or digit, then letters, digits, `-`, `_` or `.` (at most 128), not `{}`",
                 name.escape_debug()
             ),
         ));
     }
+    Ok(name)
+}
 
-    let platforms = match &raw.platforms {
+fn validate_platforms(
+    raw: Option<&[Spanned<String>]>,
+    parent: Option<&Spec>,
+    invalid: Invalid,
+) -> Result<Vec<Platform>, SpecError> {
+    let platforms = match raw {
         Some(list) => {
             if list.is_empty() {
                 return Err(invalid(0..0, "`platforms` must not be empty".into()));
@@ -481,9 +541,17 @@ fn validate(
             None => vec![Platform::parse("linux/amd64").expect("valid platform")],
         },
     };
+    Ok(platforms)
+}
 
+fn validate_sources(
+    raw: &[Spanned<RawSource>],
+    path: &Path,
+    parent: Option<&Spec>,
+    invalid: Invalid,
+) -> Result<Vec<Source>, SpecError> {
     let mut sources = Vec::new();
-    for s in &raw.sources {
+    for s in raw {
         let span = s.span();
         let s = s.get_ref();
         let location = match (&s.archive, &s.url) {
@@ -544,9 +612,18 @@ fn validate(
             }
         }
     }
+    Ok(sources)
+}
 
+/// `packages.include` and the effective `packages.exclude` (the parent's, less what this
+/// level includes).
+fn validate_packages(
+    raw: &RawPackages,
+    parent: Option<&Spec>,
+    invalid: Invalid,
+) -> Result<(Vec<String>, BTreeSet<String>), SpecError> {
     let mut include = Vec::new();
-    for p in &raw.packages.include {
+    for p in &raw.include {
         let n = p.get_ref();
         if n.is_empty() || n.contains(char::is_whitespace) {
             return Err(invalid(p.span(), format!("invalid package name `{n}`")));
@@ -562,7 +639,7 @@ fn validate(
         ));
     }
     let mut exclude: BTreeSet<String> = parent.map(|p| p.exclude.clone()).unwrap_or_default();
-    for p in &raw.packages.exclude {
+    for p in &raw.exclude {
         let n = p.get_ref();
         let bare = n.split('=').next().unwrap_or(n);
         if include.iter().any(|i| i.split('=').next() == Some(bare)) {
@@ -576,12 +653,19 @@ fn validate(
     for i in &include {
         exclude.remove(i.split('=').next().unwrap_or(i));
     }
+    Ok((include, exclude))
+}
 
+fn validate_paths(
+    raw: &RawPaths,
+    parent: Option<&Spec>,
+    invalid: Invalid,
+) -> Result<PathFilter, SpecError> {
     let mut path_exclude = parent.map(|p| p.paths.exclude.clone()).unwrap_or_default();
     let mut path_keep = parent.map(|p| p.paths.keep.clone()).unwrap_or_default();
     for (list, out) in [
-        (&raw.paths.exclude, &mut path_exclude),
-        (&raw.paths.keep, &mut path_keep),
+        (&raw.exclude, &mut path_exclude),
+        (&raw.keep, &mut path_keep),
     ] {
         for g in list {
             let glob = g.get_ref();
@@ -597,11 +681,17 @@ fn validate(
             }
         }
     }
-    let paths =
-        PathFilter::new(path_exclude, path_keep).map_err(|e| invalid(0..0, e.to_string()))?;
+    PathFilter::new(path_exclude, path_keep).map_err(|e| invalid(0..0, e.to_string()))
+}
 
+/// `[config]`, on the parent's; `user` and `workdir` are refused (the variant decides).
+fn validate_config(
+    rc: RawConfig,
+    parent: Option<&Spec>,
+    path: &Path,
+    text: &str,
+) -> Result<ImageConfig, SpecError> {
     let mut config = parent.map(|p| p.config.clone()).unwrap_or_default();
-    let rc = raw.config;
     if let Some(e) = rc.entrypoint {
         config.entrypoint = Some(e);
     }
@@ -610,23 +700,43 @@ fn validate(
     }
     for (key, value) in [("user", &rc.user), ("workdir", &rc.workdir)] {
         if let Some(v) = value {
-            return Err(invalid(
-                v.span(),
-                format!(
-                    "`config.{key}` is not a spec setting: the variant decides it (root from `/` for `latest` and `debug`, 65532 from `/home/nonroot` for `nonroot` and `debug-nonroot`)\n\nhint: remove `{key}` and build with `--variant nonroot` for an unprivileged image"
+            let (line, column) = line_col(text, v.span().start);
+            return Err(SpecError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!(
+                    "`config.{key}` is not a spec setting: the variant decides it (root from `/` for `latest` and `debug`, 65532 from `/home/nonroot` for `nonroot` and `debug-nonroot`)"
                 ),
-            ));
+                hint: Some(format!(
+                    "remove `{key}` and build with `--variant nonroot` for an unprivileged image"
+                )),
+            });
         }
     }
     for (key, value) in rc.env {
-        template::parse(value.get_ref())
-            .map_err(|m| invalid(value.span(), format!("`config.env.{key}`: {m}")))?;
+        template::parse(value.get_ref()).map_err(|m| {
+            let (line, column) = line_col(text, value.span().start);
+            SpecError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("`config.env.{key}`: {m}"),
+                hint: None,
+            }
+        })?;
         config.env.insert(key, value.into_inner());
     }
     config.labels.extend(rc.labels);
+    Ok(config)
+}
 
+fn validate_symlinks(
+    raw: &[Spanned<RawSymlink>],
+    invalid: Invalid,
+) -> Result<Vec<Symlink>, SpecError> {
     let mut symlinks = Vec::new();
-    for l in &raw.symlinks {
+    for l in raw {
         let RawSymlink { path: link, target } = l.get_ref();
         if !link.starts_with('/') || link.len() < 2 || link.ends_with('/') || target.is_empty() {
             return Err(invalid(
@@ -639,8 +749,15 @@ fn validate(
             target: target.clone(),
         });
     }
+    Ok(symlinks)
+}
+
+fn validate_partial(
+    raw: &BTreeMap<String, Vec<String>>,
+    invalid: Invalid,
+) -> Result<Vec<Partial>, SpecError> {
     let mut partial = Vec::new();
-    for (package, globs) in &raw.packages.partial {
+    for (package, globs) in raw {
         if globs.iter().any(|g| !g.starts_with('/')) {
             return Err(invalid(
                 0..0,
@@ -659,13 +776,17 @@ fn validate(
             keep,
         });
     }
-    let mut annotations = parent.map(|p| p.annotations.clone()).unwrap_or_default();
-    for (key, value) in &raw.annotations {
-        let full = annotation_key(key).map_err(|m| invalid(value.span(), m))?;
-        annotations.insert(full, value.get_ref().clone());
-    }
+    Ok(partial)
+}
+
+fn validate_debug_include(
+    raw: &[Spanned<String>],
+    exclude: &BTreeSet<String>,
+    parent: Option<&Spec>,
+    invalid: Invalid,
+) -> Result<Vec<String>, SpecError> {
     let mut debug_include = parent.map(|p| p.debug_include.clone()).unwrap_or_default();
-    for p in &raw.debug.include {
+    for p in raw {
         let n = p.get_ref();
         let bare = n.split('=').next().unwrap_or(n);
         if !crate::package::valid_name(bare) {
@@ -684,27 +805,7 @@ fn validate(
             debug_include.push(n.clone());
         }
     }
-    let java_cacerts = raw
-        .generate
-        .java_cacerts
-        .unwrap_or_else(|| parent.is_some_and(|p| p.java_cacerts));
-
-    Ok(Spec {
-        name,
-        path,
-        text,
-        platforms,
-        sources,
-        include,
-        exclude,
-        paths,
-        config,
-        symlinks,
-        partial,
-        java_cacerts,
-        debug_include,
-        annotations,
-    })
+    Ok(debug_include)
 }
 
 #[cfg(test)]
@@ -737,14 +838,10 @@ include = ["gdb"]
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "s.toml", text);
         let e = Spec::load(&p).unwrap_err();
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            src = s.source();
-        }
-        msg
+        // As the user sees it: the chain on one line, then any hint.
+        crate::error::render(&e.into())
+            .trim_start_matches("error: ")
+            .to_owned()
     }
 
     #[test]

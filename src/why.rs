@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
+use crate::build::{Chain, LevelPlan, Variant, load_indexes, plan_levels};
 use crate::fetch::{Cache, Fetcher};
 use crate::mirror::Mirrors;
-use crate::pipeline::{self, Variant};
-use crate::resolve::{Reason, Why};
+use crate::package::Planned;
+use crate::resolve::{self, Reason, Resolution, Why};
 use crate::spec::{Platform, Spec};
 
 /// What `why` needs.
@@ -25,87 +26,105 @@ pub struct WhyOptions {
 
 /// The explanation, as lines of text. `Ok((true, text))` when the package is in the image.
 pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
-    let mut chain = Spec::load(&opts.spec)?;
-    opts.variant.apply(&mut chain);
-    let platform = opts
-        .platform
-        .clone()
-        .unwrap_or_else(|| chain.last().expect("non-empty chain").platforms[0].clone());
-    let mirrors = Mirrors::new(&opts.mirrors, std::path::Path::new("/"))?;
+    let chain = Chain::load(
+        &opts.spec,
+        opts.variant,
+        opts.platform.clone().map(|p| vec![p]),
+    )?;
+    let platform = &chain.platforms[0];
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
     let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?;
-    let sources = pipeline::chain_sources(&chain);
-    let indexes = pipeline::load_indexes(&fetcher, &mirrors, &sources, &platform)?;
-    let levels = pipeline::plan_levels(&chain, &indexes, &platform.debian_arch)?;
+    let indexes = load_indexes(&fetcher, &mirrors, &chain.sources(), platform)?;
+    let levels = plan_levels(&chain.levels, &indexes, &platform.debian_arch)?;
     let name = opts.package.as_str();
     let mut out = String::new();
-    let image = &chain.last().expect("non-empty chain").name;
-    for (spec, level) in chain.iter().zip(&levels) {
-        let Some(entry) = level.entries.iter().find(|e| e.name == name) else {
-            continue;
+    for (spec, level) in chain.levels.iter().zip(&levels) {
+        if let Some(planned) = level.packages.iter().find(|p| p.name == name) {
+            installed(&mut out, &chain.top().name, spec, level, planned)?;
+            return Ok((true, out));
+        }
+    }
+    absent(&mut out, &chain, &levels, name)?;
+    Ok((false, out))
+}
+
+/// How a level planned from the indexes chose its packages.
+fn resolution(level: &LevelPlan) -> &Resolution {
+    level
+        .resolution
+        .as_ref()
+        .expect("`why` plans from the indexes")
+}
+
+/// Why `planned`, in layer `spec` of `image`, is there.
+fn installed(
+    out: &mut String,
+    image: &str,
+    spec: &Spec,
+    level: &LevelPlan,
+    planned: &Planned,
+) -> std::fmt::Result {
+    let name = planned.name.as_str();
+    writeln!(
+        out,
+        "{name} {} ({}) is in `{image}`, layer `{}`",
+        planned.version, planned.architecture, spec.name
+    )?;
+    let resolution = resolution(level);
+    let Why::Chosen(path) = resolve::why(resolution, name) else {
+        return writeln!(
+            out,
+            "  listed in `packages.partial` of {}",
+            spec.path.display()
+        );
+    };
+    for pair in path.windows(2) {
+        let dependency = match resolution.reasons.get(&pair[0]) {
+            Some(Reason::DependencyOf { dependency, .. }) => dependency.clone(),
+            _ => String::new(),
         };
+        writeln!(out, "  {} <- {} (Depends: {dependency})", pair[0], pair[1])?;
+    }
+    let root = path.last().expect("a chain has a package");
+    let requested = |n: &str| resolution.reasons.get(n) == Some(&Reason::Requested);
+    if root == name && requested(name) {
         writeln!(
             out,
-            "{name} {} ({}) is in `{image}`, layer `{}`",
-            entry.version, entry.architecture, spec.name
-        )?;
-        match pipeline_why(&level.resolution, name) {
-            Why::Chosen(path) => {
-                for pair in path.windows(2) {
-                    let dependency = match level.resolution.reasons.get(&pair[0]) {
-                        Some(Reason::DependencyOf { dependency, .. }) => dependency.clone(),
-                        _ => String::new(),
-                    };
-                    writeln!(out, "  {} <- {} (Depends: {dependency})", pair[0], pair[1])?;
-                }
-                let root = path.last().expect("non-empty chain");
-                if root == name && level.resolution.reasons.get(name) == Some(&Reason::Requested) {
-                    writeln!(
-                        out,
-                        "  requested by `packages.include` of {}",
-                        spec.path.display()
-                    )?;
-                } else if level.resolution.reasons.get(root) == Some(&Reason::Requested) {
-                    writeln!(
-                        out,
-                        "  {root} is requested by `packages.include` of {}",
-                        spec.path.display()
-                    )?;
-                } else {
-                    writeln!(out, "  {root} is needed by a lower layer's package")?;
-                }
-            }
-            _ => writeln!(
-                out,
-                "  listed in `packages.partial` of {}",
-                spec.path.display()
-            )?,
-        }
-        return Ok((true, out));
+            "  requested by `packages.include` of {}",
+            spec.path.display()
+        )
+    } else if requested(root) {
+        writeln!(
+            out,
+            "  {root} is requested by `packages.include` of {}",
+            spec.path.display()
+        )
+    } else {
+        writeln!(out, "  {root} is needed by a lower layer's package")
     }
-    // Not installed: excluded somewhere, or never needed.
-    for (spec, level) in chain.iter().zip(&levels) {
-        if let Why::Excluded(by) = pipeline_why(&level.resolution, name) {
-            writeln!(
+}
+
+/// Why `name` is not in the image: excluded somewhere, or never needed.
+fn absent(out: &mut String, chain: &Chain, levels: &[LevelPlan], name: &str) -> std::fmt::Result {
+    // The top level's name (`NAME-debug` for a debug variant).
+    let image = &chain.top().name;
+    for (spec, level) in chain.levels.iter().zip(levels) {
+        if let Why::Excluded(by) = resolve::why(resolution(level), name) {
+            return writeln!(
                 out,
                 "{name} is not in `{image}`: excluded by `packages.exclude` (effective in `{}`), although {} depend on it",
                 spec.name,
                 by.join(", ")
-            )?;
-            return Ok((false, out));
+            );
         }
     }
     writeln!(
         out,
         "{name} is not in `{image}`: no package of the image depends on it{}",
-        if chain.iter().any(|s| s.exclude.contains(name)) {
+        if chain.levels.iter().any(|s| s.exclude.contains(name)) {
             " (it is also listed in `packages.exclude`)"
         } else {
             ""
         }
-    )?;
-    Ok((false, out))
-}
-
-fn pipeline_why(resolution: &crate::resolve::Resolution, name: &str) -> Why {
-    crate::resolve::why(resolution, name)
+    )
 }

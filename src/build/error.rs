@@ -1,0 +1,109 @@
+//! The refusals of the build stages, each with what the user can do about it (`Hint`).
+
+use std::path::PathBuf;
+
+use crate::error::Hint;
+use crate::fetch::FetchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("suite `{suite}` of `{url}` has no `{index}` index")]
+    NoIndex {
+        suite: String,
+        url: String,
+        index: String,
+    },
+    #[error(
+        "suite `{suite}` of `{url}` has no `{arch}` packages, so it cannot build `{platform}`: its release file lists {listed}"
+    )]
+    NoArchitecture {
+        suite: String,
+        url: String,
+        arch: String,
+        platform: String,
+        listed: String,
+    },
+    #[error("package `{package}` of `packages.partial` in `{spec}` is not in any source")]
+    NoPartial { package: String, spec: String },
+    #[error("`{}` has no layer `{layer}`", lock.display())]
+    LockWithoutLayer { lock: PathBuf, layer: String },
+    #[error("`{}` has no packages for platform `{platform}`", lock.display())]
+    LockWithoutPlatform {
+        lock: PathBuf,
+        platform: String,
+        spec: PathBuf,
+    },
+    #[error("`--locked` needs `{}`, which does not exist", lock.display())]
+    LockedWithoutLock { lock: PathBuf, spec: PathBuf },
+    #[error("`{}` is stale: {} changed since it was made", lock.display(), changed.join(", "))]
+    LockedStale {
+        lock: PathBuf,
+        changed: Vec<String>,
+        spec: PathBuf,
+    },
+    /// `compose lock --check` of a spec without a lock.
+    #[error("`{}` does not exist", lock.display())]
+    NoLock { lock: PathBuf, spec: PathBuf },
+    /// `compose lock --check` of a spec whose lock is stale.
+    #[error("`{}` does not match the spec: {} changed", lock.display(), changed.join(", "))]
+    StaleLock {
+        lock: PathBuf,
+        changed: Vec<String>,
+        spec: PathBuf,
+    },
+    /// The fetch error is part of the message (not a cause) so the message reads as before.
+    #[error(
+        "{fetch}: the mirror no longer has this locked version (Debian's mirrors keep only the newest)"
+    )]
+    LockedVersionGone { fetch: FetchError, spec: PathBuf },
+    #[error("`{output}` can hold one platform, and the build has {platforms}")]
+    OnePlatformOutput { output: String, platforms: usize },
+    #[error("`config.env.{key}` of `{spec}` names package `{package}`, which is not in the image")]
+    EnvPackage {
+        key: String,
+        spec: String,
+        package: String,
+        path: PathBuf,
+    },
+    #[error("`config.env.{key}`: {message}")]
+    EnvTemplate { key: String, message: String },
+    #[error(
+        "`{spec}` asks for `generate.java-cacerts` but no package in the image ships certificates"
+    )]
+    NoCertificates { spec: String },
+}
+
+impl Hint for BuildError {
+    fn hint(&self) -> Option<String> {
+        use BuildError::*;
+        Some(match self {
+            NoIndex { .. } => "check the component and platform names in the spec".into(),
+            NoArchitecture { platform, .. } => format!(
+                "this Debian release does not carry `{platform}`; leave it out of the spec's `platforms` (or `--platform`)"
+            ),
+            LockWithoutLayer { .. } => "run `compose lock --update`".into(),
+            LockWithoutPlatform { spec, .. } => format!(
+                "add it to the spec's `platforms` and run `compose lock --update {}`",
+                spec.display()
+            ),
+            LockedWithoutLock { spec, .. } | NoLock { spec, .. } => {
+                format!("run `compose lock {}`", spec.display())
+            }
+            LockedStale { spec, .. } => format!(
+                "review the change, then run `compose lock --update {}`",
+                spec.display()
+            ),
+            StaleLock { spec, .. } => format!("run `compose lock --update {}`", spec.display()),
+            LockedVersionGone { spec, .. } => format!(
+                "point `--mirror` at a snapshot archive of the lock's date, or run `compose lock --update {}`",
+                spec.display()
+            ),
+            OnePlatformOutput { .. } => "pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all".into(),
+            EnvPackage { package, path, .. } => format!(
+                "name a package of the image (`compose why {} {package}` says why it is not)",
+                path.display()
+            ),
+            NoPartial { .. } | EnvTemplate { .. } | NoCertificates { .. } => return None,
+        })
+    }
+}

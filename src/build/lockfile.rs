@@ -1,0 +1,143 @@
+//! The spec's lock as the build and `compose lock` see it: whether it exists and matches the
+//! spec (one check for both), and making it (every platform resolved, the debug layer too).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::chain::Chain;
+use super::env::expand_env;
+use super::error::BuildError;
+use super::indexes::load_indexes;
+use super::plan::{LevelPlan, plan_levels};
+use super::variant::Variant;
+use crate::fetch::{Cache, Fetcher};
+use crate::lock::{self, Lock, LockedPackage};
+use crate::mirror::Mirrors;
+use crate::spec::{Platform, Spec};
+
+/// A spec's lock, compared with the spec.
+#[derive(Debug)]
+pub enum LockState {
+    /// There is no lock file.
+    Missing,
+    /// The lock was made from other spec files: these changed.
+    Stale { lock: Lock, changed: Vec<String> },
+    /// The lock was made from exactly these spec files.
+    Fresh(Lock),
+}
+
+/// Read the lock at `path` and compare it with the spec files of `chain`.
+pub fn lock_state(path: &Path, chain: &[Spec]) -> Result<LockState> {
+    if !path.is_file() {
+        return Ok(LockState::Missing);
+    }
+    let lock = Lock::read(path)?;
+    let changed = lock.stale_inputs(chain);
+    Ok(if changed.is_empty() {
+        LockState::Fresh(lock)
+    } else {
+        LockState::Stale { lock, changed }
+    })
+}
+
+/// The lock for a build: the spec's, when it exists and matches the spec. With `locked`,
+/// anything else is an error; without, a stale lock is a warning and the build resolves.
+pub fn usable_lock(spec: &Path, chain: &[Spec], locked: bool) -> Result<Option<Lock>> {
+    let path = lock::path_for(spec);
+    match lock_state(&path, chain)? {
+        LockState::Fresh(lock) => Ok(Some(lock)),
+        LockState::Missing if locked => Err(BuildError::LockedWithoutLock {
+            lock: path,
+            spec: spec.to_path_buf(),
+        }
+        .into()),
+        LockState::Missing => Ok(None),
+        LockState::Stale { changed, .. } if locked => Err(BuildError::LockedStale {
+            lock: path,
+            changed,
+            spec: spec.to_path_buf(),
+        }
+        .into()),
+        LockState::Stale { changed, .. } => {
+            eprintln!(
+                "warning: `{}` is stale ({} changed); resolving again (run `compose lock --update`)",
+                path.display(),
+                changed.join(", ")
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// What `compose lock` needs.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    pub spec: PathBuf,
+    pub mirrors: Vec<String>,
+    pub cache_dir: PathBuf,
+    pub platforms: Option<Vec<Platform>>,
+}
+
+/// The chain `compose lock` locks: the debug variant's, so every variant builds from the lock.
+pub fn lock_chain(spec: &Path, platforms: Option<Vec<Platform>>) -> Result<Chain> {
+    let debug = Variant {
+        nonroot: false,
+        debug: true,
+    };
+    Chain::load(spec, debug, platforms)
+}
+
+/// Resolve a spec (its debug variant's layer included, so every variant builds from the
+/// lock) for every platform, and return the lock.
+pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
+    let chain = lock_chain(&opts.spec, opts.platforms.clone())?;
+    let plain = chain.spec_levels();
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
+    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), 4, false)?;
+    let sources = chain.sources();
+    let mut lock = Lock {
+        version: lock::LOCK_VERSION,
+        name: chain.name.clone(),
+        layers: chain.levels.iter().map(|s| s.name.clone()).collect(),
+        inputs: lock::inputs(&chain.levels),
+        sources: Vec::new(),
+        packages: Vec::new(),
+    };
+    let mut debug_locked = true;
+    for platform in &chain.platforms {
+        let indexes = load_indexes(&fetcher, &mirrors, &sources, platform)?;
+        // The debug variant's layer is locked too when the sources carry busybox-static.
+        let levels = match plan_levels(&chain.levels, &indexes, &platform.debian_arch) {
+            Ok(levels) => levels,
+            Err(e) => {
+                let levels = plan_levels(plain, &indexes, &platform.debian_arch)?;
+                eprintln!("note: the debug variant is not locked: {e:#}");
+                debug_locked = false;
+                levels
+            }
+        };
+        // Every package the environment names is in the image (debug layer included).
+        expand_env(plain.last().expect("non-empty chain"), &levels)?;
+        lock.sources.extend(indexes.releases.iter().cloned());
+        record(&mut lock, &platform.to_string(), &chain.levels, &levels);
+    }
+    if !debug_locked {
+        let debug = &chain.top().name;
+        lock.layers.retain(|l| l != debug);
+        lock.packages.retain(|p| &p.layer != debug);
+        lock.inputs = lock::inputs(plain);
+    }
+    lock.normalize();
+    Ok(lock)
+}
+
+/// Record the planned packages of every level of one platform in the lock.
+fn record(lock: &mut Lock, platform: &str, chain: &[Spec], levels: &[LevelPlan]) {
+    for (spec, level) in chain.iter().zip(levels) {
+        for p in &level.packages {
+            lock.packages
+                .push(LockedPackage::new(platform, &spec.name, p));
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The build, stage by stage: spec chain -> verified indexes (or the lock) -> plan ->
+//! downloads -> extraction -> per-level root filesystems -> layers -> OCI image -> outputs.
+//! `build()` is the list of those steps; each stage lives in the module named for it.
+
+mod chain;
+mod debs;
+mod env;
+mod error;
+mod image;
+mod indexes;
+mod lockfile;
+mod plan;
+mod report;
+mod trees;
+mod variant;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+pub use chain::Chain;
+pub use env::expand_env;
+pub use error::BuildError;
+pub use indexes::{Indexes, load_indexes, source_url};
+pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock};
+pub use plan::{LevelPlan, plan_levels, plans_from_lock};
+pub use report::{BuildReport, LayerReport, PackageReport, SourceReport};
+pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
+
+use crate::fetch::{Cache, Fetcher};
+use crate::layer::Compression;
+use crate::lock::{self, Lock};
+use crate::mirror::Mirrors;
+use crate::oci::{self, Image, Store};
+use crate::progress::Progress;
+use crate::publish::{self, Destination, Publication};
+use crate::registry::{PushOptions, PushReport};
+use crate::sbom;
+use crate::spec::Platform;
+use image::PlatformBuild;
+use report::{Finished, Timings};
+use trees::Debs;
+
+/// Everything a build needs, validated by the CLI.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub spec: PathBuf,
+    /// Where the image goes; none means `oci:out/<name>:<variant>`.
+    pub outputs: Vec<Destination>,
+    /// `--annotation`s, full keys; they override the spec's.
+    pub annotations: BTreeMap<String, String>,
+    pub push: PushOptions,
+    pub variant: Variant,
+    pub compression: Compression,
+    pub mirrors: Vec<String>,
+    pub cache_dir: PathBuf,
+    pub jobs: usize,
+    pub offline: bool,
+    /// Fail unless the spec's lock exists and matches the spec.
+    pub locked: bool,
+    pub platforms: Option<Vec<Platform>>,
+    pub source_date_epoch: Option<u64>,
+    pub progress: bool,
+}
+
+/// Run a whole build.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let timings = Timings::new();
+    let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
+    let outputs = outputs(opts, &chain)?;
+    let mirrors = Mirrors::of_host(&opts.mirrors)?;
+    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
+    let progress = Progress::new(opts.progress);
+    // The lock, when there is one that matches the spec: no indexes, no resolution.
+    let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
+    let plans = plan_platforms(opts, &chain, lock.as_ref(), &mirrors, &fetcher, &timings)?;
+    let locked = lock.is_some().then_some(opts.spec.as_path());
+    let debs = debs::fetch_debs(&fetcher, &plans, &progress, locked)?;
+    timings.mark("packages fetched and extracted");
+    let store = Store::create_in(&store_parent(&outputs, &opts.cache_dir))?;
+    let built = build_platforms(opts, &chain, &plans, &debs, &store, &progress, &timings)?;
+    let created = built.iter().map(|b| b.epoch).max().unwrap_or(0);
+    let top = chain.top();
+    let annotations =
+        image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
+    let image = image::assemble(&store, &built, &chain.platforms, &annotations, created)?;
+    let sbom = image_sbom(&chain.name, &plans, &debs, created);
+    let pushes = publish(opts, &chain, &store, &image, &outputs, &sbom)?;
+    timings.mark("published");
+    BuildReport::new(Finished {
+        chain: &chain,
+        mirrors: &mirrors,
+        outputs: &outputs,
+        image: &image,
+        built: &built,
+        annotations,
+        pushes,
+    })
+}
+
+/// The build's outputs (`oci:out/<name>:<variant>` when none is given), refusing a
+/// `docker-archive:` for more than one platform.
+fn outputs(opts: &BuildOptions, chain: &Chain) -> Result<Vec<Destination>, BuildError> {
+    let outputs = if opts.outputs.is_empty() {
+        vec![Destination::Layout {
+            dir: PathBuf::from("out").join(&chain.name),
+            tag: opts.variant.tag().into(),
+        }]
+    } else {
+        opts.outputs.clone()
+    };
+    let platforms = chain.platforms.len();
+    if platforms > 1
+        && let Some(d) = outputs
+            .iter()
+            .find(|d| matches!(d, Destination::DockerArchive { .. }))
+    {
+        return Err(BuildError::OnePlatformOutput {
+            output: d.to_string(),
+            platforms,
+        });
+    }
+    Ok(outputs)
+}
+
+/// Every platform's plan, each on its own (its own architecture's indexes), in parallel:
+/// from the lock where it has the platform, else resolved from today's indexes.
+fn plan_platforms(
+    opts: &BuildOptions,
+    chain: &Chain,
+    lock: Option<&Lock>,
+    mirrors: &Mirrors,
+    fetcher: &Fetcher,
+    timings: &Timings,
+) -> Result<Vec<Vec<LevelPlan>>> {
+    let sources = chain.sources();
+    let lock_path = lock::path_for(&opts.spec);
+    chain
+        .platforms
+        .par_iter()
+        .map(|platform| -> Result<Vec<LevelPlan>> {
+            let name = platform.to_string();
+            let locked = lock.filter(|l| l.packages.iter().any(|p| p.platform == name));
+            if let (Some(lock), None) = (lock, locked) {
+                unlocked_platform(opts, chain, lock, platform)?;
+            }
+            let levels = match locked {
+                Some(l) => plans_from_lock(l, &lock_path, &chain.levels, &name, mirrors)?,
+                None => {
+                    let indexes = load_indexes(fetcher, mirrors, &sources, platform)?;
+                    timings.mark("indexes loaded");
+                    plan_levels(&chain.levels, &indexes, &platform.debian_arch)?
+                }
+            };
+            timings.mark("resolved");
+            Ok(levels)
+        })
+        .collect()
+}
+
+/// A platform the lock does not have: an error with `--locked`, else a warning, and the
+/// platform is resolved from today's indexes as a build without a lock would (issue 12:
+/// locks keep amd64 and arm64 unless a spec asks for more).
+fn unlocked_platform(
+    opts: &BuildOptions,
+    chain: &Chain,
+    lock: &Lock,
+    platform: &Platform,
+) -> Result<(), BuildError> {
+    let lock_path = lock::path_for(&opts.spec);
+    if opts.locked {
+        return Err(BuildError::LockWithoutPlatform {
+            lock: lock_path,
+            platform: platform.to_string(),
+            spec: opts.spec.clone(),
+        });
+    }
+    let mut all: Vec<String> = Vec::new();
+    let locked = lock.packages.iter().map(|p| &p.platform);
+    for name in locked
+        .cloned()
+        .chain(chain.platforms.iter().map(ToString::to_string))
+    {
+        if !all.contains(&name) {
+            all.push(name);
+        }
+    }
+    eprintln!(
+        "warning: `{}` has no packages for platform `{platform}`; resolving it from the current indexes (to lock it: `compose lock --update --platform {} {}`)",
+        lock_path.display(),
+        all.join(","),
+        opts.spec.display()
+    );
+    Ok(())
+}
+
+/// Where the build's blobs go: beside the first local output (so layouts can hard-link
+/// them), else in the cache directory.
+fn store_parent(outputs: &[Destination], cache_dir: &Path) -> PathBuf {
+    outputs
+        .iter()
+        .find_map(Destination::local_path)
+        .map_or_else(|| cache_dir.join("tmp"), oci::parent_dir)
+}
+
+/// Every platform's trees, layers and config, in parallel.
+fn build_platforms(
+    opts: &BuildOptions,
+    chain: &Chain,
+    plans: &[Vec<LevelPlan>],
+    debs: &Debs,
+    store: &Store,
+    progress: &Progress,
+    timings: &Timings,
+) -> Result<Vec<PlatformBuild>> {
+    let level_count: usize = plans.iter().map(Vec::len).sum();
+    let bar = progress.count("compress", level_count as u64);
+    let built = plans
+        .par_iter()
+        .zip(&chain.platforms)
+        .map(|(levels, platform)| {
+            let tick = || bar.inc(1);
+            let b =
+                image::build_platform(opts, &chain.levels, levels, debs, platform, store, &tick);
+            timings.mark("layers written");
+            b
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
+    Ok(built)
+}
+
+/// The whole image's SBOM (every package of every platform, with its download URL).
+fn image_sbom(name: &str, plans: &[Vec<LevelPlan>], debs: &Debs, created: u64) -> Vec<u8> {
+    let packages: Vec<sbom::SbomPackage> = plans
+        .iter()
+        .flatten()
+        .flat_map(|l| &l.packages)
+        .map(|p| sbom::SbomPackage {
+            package: p,
+            deb: &debs[&p.sha256],
+            url: Some(&p.url),
+        })
+        .collect();
+    sbom::document(name, &packages, &oci::rfc3339(created))
+}
+
+/// Write the image (and its SBOM) to every output, pushes included.
+fn publish(
+    opts: &BuildOptions,
+    chain: &Chain,
+    store: &Store,
+    image: &Image,
+    outputs: &[Destination],
+    sbom: &[u8],
+) -> Result<Vec<PushReport>> {
+    let pushing = outputs
+        .iter()
+        .any(|d| matches!(d, Destination::Registry(_)));
+    let push_total: u64 = if pushing {
+        image.blobs().iter().map(|b| b.size).sum()
+    } else {
+        0
+    };
+    let bar = Progress::new(opts.progress && push_total > 0).bytes("push", push_total);
+    let pushes = publish::publish(
+        store,
+        image,
+        &Publication {
+            destinations: outputs,
+            docker_name: format!("{}:{}", chain.name, opts.variant.tag()),
+            push: &opts.push,
+            sbom,
+            on_push_bytes: &|n| bar.inc(n),
+        },
+    )?;
+    bar.finish();
+    for p in &pushes {
+        eprintln!("{p}");
+    }
+    Ok(pushes)
+}

@@ -1,0 +1,179 @@
+//! The root filesystem of every level of one platform: the packages' files assembled on the
+//! levels below, then the files compose generates (base files, os-release, `status.d`, CA
+//! bundle, Java trust store, the level's SBOM, the spec's symlinks).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use super::error::BuildError;
+use super::plan::LevelPlan;
+use crate::deb::Deb;
+use crate::rootfs::{self, Tree, generated};
+use crate::sbom;
+use crate::spec::{Platform, Spec};
+
+/// The `.deb`s of a build, read, by SHA256.
+pub type Debs = BTreeMap<String, Deb>;
+
+/// The package (name and contents) that ships the CA certificates, in levels `0..=upto`.
+fn certificates_package<'d>(
+    levels: &'d [LevelPlan],
+    debs: &'d Debs,
+    upto: usize,
+) -> Option<(&'d str, &'d Deb)> {
+    levels[..=upto]
+        .iter()
+        .flat_map(|l| l.packages.iter())
+        .map(|p| (p.name.as_str(), &debs[&p.sha256]))
+        .find(|(_, d)| generated::ships_certificates(d))
+}
+
+/// The tree of every level of one platform, bottom first, with the level's epoch (the
+/// `SOURCE_DATE_EPOCH`, else the newest mtime of the packages up to that level).
+pub fn level_trees(
+    chain: &[Spec],
+    levels: &[LevelPlan],
+    debs: &Debs,
+    platform: &Platform,
+    source_date_epoch: Option<u64>,
+) -> Result<Vec<(Tree, u64)>> {
+    let mut lower = Tree::new();
+    let mut out = Vec::new();
+    let mut newest = 0u64;
+    for (i, (spec, level)) in chain.iter().zip(levels).enumerate() {
+        let packages: Vec<(&str, &Deb)> = level
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), &debs[&p.sha256]))
+            .collect();
+        for (_, d) in &packages {
+            newest = newest.max(d.entries.iter().map(|e| e.mtime).max().unwrap_or(0));
+        }
+        let epoch = source_date_epoch.unwrap_or(newest);
+        let mut tree = rootfs::assemble(
+            &packages,
+            &spec.paths,
+            &spec.partial,
+            &lower,
+            source_date_epoch,
+        )
+        .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
+        let level = Level {
+            index: i,
+            chain,
+            levels,
+            debs,
+            packages: &packages,
+            lower: &lower,
+            epoch,
+        };
+        level.generate(&mut tree, platform)?;
+        rootfs::settle_dirs(&mut tree, &lower);
+        rootfs::check_tree(&tree, &lower)
+            .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
+        for (path, node) in &tree {
+            lower.insert(path.clone(), node.clone());
+        }
+        out.push((tree, epoch));
+    }
+    Ok(out)
+}
+
+/// One level being built, with what its generated files depend on.
+struct Level<'a> {
+    index: usize,
+    chain: &'a [Spec],
+    levels: &'a [LevelPlan],
+    debs: &'a Debs,
+    /// This level's packages, by name.
+    packages: &'a [(&'a str, &'a Deb)],
+    /// The files of the levels below.
+    lower: &'a Tree,
+    epoch: u64,
+}
+
+impl Level<'_> {
+    fn spec(&self) -> &Spec {
+        &self.chain[self.index]
+    }
+
+    /// Every file compose generates in this level, in the order they were always added.
+    fn generate(&self, tree: &mut Tree, platform: &Platform) -> Result<()> {
+        let epoch = self.epoch;
+        if self.index == 0 {
+            generated::base_files(tree, &platform.debian_arch, epoch);
+        }
+        generated::os_release(tree);
+        for (name, d) in self.packages {
+            generated::status_d(tree, name, d, epoch)?;
+        }
+        if let Some((name, d)) = self
+            .packages
+            .iter()
+            .find(|(_, d)| generated::ships_certificates(d))
+        {
+            generated::ca_bundle(tree, name, d, epoch);
+            generated::attribute(tree, self.lower, name, &[generated::CA_BUNDLE], epoch)?;
+        }
+        self.java_cacerts(tree)?;
+        self.sbom(tree);
+        for link in &self.spec().symlinks {
+            let path = link.path.trim_start_matches('/').to_owned();
+            let target = link.target.replace("{arch}", &platform.debian_arch);
+            tree.insert(path, rootfs::Node::symlink(&target, epoch));
+        }
+        Ok(())
+    }
+
+    /// The Java trust store, in the first level that asks for it.
+    fn java_cacerts(&self, tree: &mut Tree) -> Result<()> {
+        let i = self.index;
+        let spec = self.spec();
+        let parent_has_cacerts = i > 0 && self.chain[i - 1].java_cacerts;
+        if !spec.java_cacerts || parent_has_cacerts {
+            return Ok(());
+        }
+        let (name, d) = certificates_package(self.levels, self.debs, i).ok_or_else(|| {
+            BuildError::NoCertificates {
+                spec: spec.name.clone(),
+            }
+        })?;
+        generated::java_cacerts(tree, name, d, self.epoch);
+        generated::attribute(
+            tree,
+            self.lower,
+            name,
+            &[generated::JAVA_CACERTS],
+            self.epoch,
+        )?;
+        Ok(())
+    }
+
+    /// This level's SBOM, inside its own layer (so the layer stays shared by the family).
+    fn sbom(&self, tree: &mut Tree) {
+        let spec = self.spec();
+        let sbom_packages: Vec<sbom::SbomPackage> = self.levels[self.index]
+            .packages
+            .iter()
+            .map(|p| sbom::SbomPackage {
+                package: p,
+                deb: &self.debs[&p.sha256],
+                url: None,
+            })
+            .collect();
+        if sbom_packages.is_empty() {
+            return;
+        }
+        let epoch = self.epoch;
+        let doc = sbom::document(&spec.name, &sbom_packages, &crate::oci::rfc3339(epoch));
+        for dir in ["usr", "usr/share", "usr/share/sbom"] {
+            tree.entry(dir.to_owned())
+                .or_insert_with(|| rootfs::Node::dir(0o755, 0, 0, epoch));
+        }
+        tree.insert(
+            format!("usr/share/sbom/{}.spdx.json", spec.name),
+            rootfs::Node::file(doc, 0o644, epoch, None),
+        );
+    }
+}
