@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 
 use crate::oci::existing::{self, Kept};
 use crate::oci::{self, Image, Staged, Store, archive, layout};
-use crate::registry::{self, PushOptions, PushReport, Reference};
+use crate::reference::{self, Reference};
+use crate::registry::{self, PushOptions, PushReport};
 
 /// One output of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +38,11 @@ const FORMS: &str = "`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:
 /// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`; it becomes
 /// the layout's `org.opencontainers.image.ref.name` (and part of the SBOM's file name).
 fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), String> {
-    let (path, tag) = registry::split_tag(rest);
+    let (path, tag) = reference::split_tag(rest);
     if path.is_empty() {
         return Err(format!("destination `{text}` names no path"));
     }
-    if !registry::valid_layout_tag(tag) {
+    if !reference::valid_layout_tag(tag) {
         return Err(format!(
             "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
         ));
@@ -52,7 +53,7 @@ fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), Str
 /// `[HOST[:PORT]/]REPO[:TAG]` as `docker load` names an image (the tag defaults to
 /// `latest`), checked against the distribution reference grammar.
 fn docker_name(text: &str, name: &str) -> Result<String, String> {
-    let n = registry::parse_name(name)
+    let n = reference::parse_name(name)
         .map_err(|reason| format!("invalid image name `{name}` in `{text}`: {reason}"))?;
     Ok(match n.host {
         Some(host) => format!("{host}/{}:{}", n.repository, n.tag),
@@ -416,7 +417,7 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
             reference: None, ..
         } = dest
         {
-            registry::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
+            reference::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
                 dest: dest.to_string(),
                 name: p.docker_name.clone(),
                 reason,

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::deb::{Deb, Kind};
+use crate::deb::Deb;
+pub use crate::tree::{Kind, Node, Tree};
 use crate::spec::{Partial, PathFilter};
 
 pub mod generated;
@@ -56,64 +57,6 @@ pub enum RootfsError {
     #[error("invalid package name `{0}` (Debian policy: [a-z0-9][a-z0-9+.-]+)")]
     PackageName(String),
 }
-
-/// One file system entry of a layer, and the package it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub kind: Kind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub mtime: u64,
-    /// The package that shipped it, or `None` for generated entries.
-    pub package: Option<String>,
-}
-
-impl Node {
-    pub fn dir(mode: u32, uid: u64, gid: u64, mtime: u64) -> Node {
-        Node {
-            kind: Kind::Dir,
-            mode,
-            uid,
-            gid,
-            mtime,
-            package: None,
-        }
-    }
-
-    pub fn file(data: impl Into<Arc<[u8]>>, mode: u32, mtime: u64, package: Option<&str>) -> Node {
-        Node {
-            kind: Kind::File(data.into()),
-            mode,
-            uid: 0,
-            gid: 0,
-            mtime,
-            package: package.map(str::to_owned),
-        }
-    }
-
-    pub fn symlink(target: &str, mtime: u64) -> Node {
-        Node {
-            kind: Kind::Symlink(target.to_owned()),
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            mtime,
-            package: None,
-        }
-    }
-
-    /// Same content and metadata, whoever shipped it.
-    fn same_as(&self, other: &Node) -> bool {
-        self.kind == other.kind
-            && self.mode == other.mode
-            && self.uid == other.uid
-            && self.gid == other.gid
-    }
-}
-
-/// A layer's entries by normalized path (`usr/bin/python3`), in the byte order a tar gets.
-pub type Tree = BTreeMap<String, Node>;
 
 /// Top-level directories that merged /usr turns into symlinks to `usr/<dir>`.
 pub const MERGED_DIRS: [&str; 7] = ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"];

@@ -136,7 +136,7 @@ pub fn docker_archive(
     let mut tar = Tar::create(dest, image.created)?;
     tar.blobs(store, image)?;
     // `publish` passes `REPO:TAG` with the tag always spelled out.
-    let tag = reference.map(|r| crate::registry::split_tag(r).1);
+    let tag = reference.map(|r| crate::reference::split_tag(r).1);
     let top = serde_json::to_value(image.top_descriptor(tag)?).expect("descriptors serialize");
     tar.bytes("index.json", &index_document(vec![top]))?;
     let manifest = serde_json::json!([{
