@@ -8,6 +8,7 @@ pub mod archive;
 pub mod commit;
 pub mod existing;
 pub mod layout;
+pub mod reader;
 
 pub use commit::{Staged, commit_all};
 pub use layout::Store;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, HistoryBuilder,
+    ANNOTATION_REF_NAME, Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, HistoryBuilder,
     ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Os,
     PlatformBuilder, RootFsBuilder,
 };
@@ -56,6 +57,13 @@ pub enum OciError {
     #[error("invalid JSON in `{}`", path.display())]
     LayoutJson {
         path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("`{}` is not an OCI {what}", path.display())]
+    LayoutDocument {
+        path: PathBuf,
+        what: &'static str,
         #[source]
         source: serde_json::Error,
     },
@@ -296,9 +304,6 @@ fn hash_map(map: &BTreeMap<String, String>) -> std::collections::HashMap<String,
     map.clone().into_iter().collect()
 }
 
-/// The annotation an OCI layout (or archive) puts on a descriptor to name its tag.
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
 /// A blob an image refers to: a config or a layer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BlobRef {
@@ -359,7 +364,7 @@ impl Image {
     /// `ref_name` as its tag annotation.
     pub fn top_descriptor(&self, ref_name: Option<&str>) -> Result<Descriptor, OciError> {
         let annotations: BTreeMap<String, String> = ref_name
-            .map(|t| (REF_NAME.to_owned(), t.to_owned()))
+            .map(|t| (ANNOTATION_REF_NAME.to_owned(), t.to_owned()))
             .into_iter()
             .collect();
         let platform = match &self.index {
