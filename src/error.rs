@@ -23,7 +23,12 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
             })*
         };
     }
-    hinted![Hinted];
+    hinted![
+        Hinted,
+        crate::oci::OciError,
+        crate::publish::PublishError,
+        crate::rootfs::RootfsError,
+    ];
     None
 }
 

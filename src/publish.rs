@@ -155,19 +155,19 @@ pub enum PublishError {
     #[error("cannot write `{dest}`: `{}` is not a directory", path.display())]
     ParentNotDirectory { dest: String, path: PathBuf },
     #[error(
-        "cannot write `{dest}`: `{}` is a symbolic link, and compose writes no output through one\n\nhint: name the path it points to, or remove the link",
+        "cannot write `{dest}`: `{}` is a symbolic link, and compose writes no output through one",
         path.display()
     )]
     Symlink { dest: String, path: PathBuf },
     #[error(
-        "cannot write `{dest}`: `{}` is a directory, and compose replaces only a file with an archive\n\nhint: name a file, or move the directory away",
+        "cannot write `{dest}`: `{}` is a directory, and compose replaces only a file with an archive",
         path.display()
     )]
     Directory { dest: String, path: PathBuf },
     #[error("cannot write `{dest}`: `{}` exists and is not a regular file", path.display())]
     NotAFile { dest: String, path: PathBuf },
     #[error(
-        "`{first}` and `{second}` both write `{}`\n\nhint: give every output its own path",
+        "`{first}` and `{second}` both write `{}`",
         path.display()
     )]
     SamePath {
@@ -176,11 +176,11 @@ pub enum PublishError {
         path: PathBuf,
     },
     #[error(
-        "`{inner}` is inside `{outer}`, which compose replaces as a whole\n\nhint: put the outputs side by side"
+        "`{inner}` is inside `{outer}`, which compose replaces as a whole"
     )]
     Nested { inner: String, outer: String },
     #[error(
-        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}\n\nhint: name it: `docker-archive:FILE:REPO[:TAG]`"
+        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}"
     )]
     DockerName {
         dest: String,
@@ -195,6 +195,22 @@ pub enum PublishError {
     },
     #[error(transparent)]
     Layout(#[from] oci::OciError),
+}
+
+impl crate::error::Hint for PublishError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            PublishError::Symlink { .. } => "name the path it points to, or remove the link",
+            PublishError::Directory { .. } => "name a file, or move the directory away",
+            PublishError::SamePath { .. } => "give every output its own path",
+            PublishError::Nested { .. } => "put the outputs side by side",
+            PublishError::DockerName { .. } => "name it: `docker-archive:FILE:REPO[:TAG]`",
+            // Transparent: the layout error is not a link of its own in the chain.
+            PublishError::Layout(e) => return crate::error::Hint::hint(e),
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
 }
 
 /// What checking a destination found: for a layout, what to keep of the layout already

@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn an_index_that_is_not_json_is_refused() {
-        refused(|l| layout(l, "{not json"), "invalid JSON in");
+        refused(|l| layout(l, "not json"), "invalid JSON in");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub enum OciError {
         source: std::io::Error,
     },
     #[error(
-        "`{}` exists and is not an OCI image layout\n\nhint: choose another `--output` directory; compose only replaces its own layouts",
+        "`{}` exists and is not an OCI image layout",
         path.display()
     )]
     NotALayout { path: PathBuf },
@@ -73,7 +73,7 @@ pub enum OciError {
     )]
     LayoutDigest { path: PathBuf, digest: String },
     #[error(
-        "`{}` changed during the build; no output was written\n\nhint: run the build again",
+        "`{}` changed during the build; no output was written",
         path.display()
     )]
     Changed { path: PathBuf },
@@ -89,9 +89,25 @@ pub enum OciError {
         source: Box<OciError>,
     },
     #[error(
-        "a docker archive holds one platform, and this image has {count}\n\nhint: pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
+        "a docker archive holds one platform, and this image has {count}"
     )]
     DockerArchivePlatforms { count: usize },
+}
+
+impl crate::error::Hint for OciError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            OciError::NotALayout { .. } => {
+                "choose another `--output` directory; compose only replaces its own layouts"
+            }
+            OciError::Changed { .. } => "run the build again",
+            OciError::DockerArchivePlatforms { .. } => {
+                "pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
+            }
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
 }
 
 /// The directory `path` lives in (`.` for a bare file name): where a temporary file that
