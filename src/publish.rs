@@ -507,6 +507,10 @@ mod tests {
             assert_eq!(d.to_string(), shown);
             assert_eq!(Destination::parse(shown).unwrap(), d, "{shown} round-trips");
         }
+    }
+
+    #[test]
+    fn malformed_destinations_are_refused() {
         for bad in [
             "dir:x",
             "oci:",
@@ -533,6 +537,12 @@ mod tests {
         }
         let long = format!("docker-archive:F:{}:v1", "a".repeat(256));
         assert!(Destination::parse(&long).is_err(), "names are at most 255");
+        let e = Destination::parse("docker-archive:F:../../evil").unwrap_err();
+        assert!(e.contains("invalid image name `../../evil`"), "{e}");
+    }
+
+    #[test]
+    fn unusual_but_valid_destinations_are_accepted() {
         for good in [
             "oci:x:1.0+build",
             "oci:x:a--b@c",
@@ -545,102 +555,118 @@ mod tests {
                 "{good} should be accepted"
             );
         }
-        let e = Destination::parse("docker-archive:F:../../evil").unwrap_err();
-        assert!(e.contains("invalid image name `../../evil`"), "{e}");
     }
 
-    #[test]
-    fn destinations_are_checked_before_anything_is_written() {
+    /// A scratch directory with `dir/`, a regular `file` and `link` -> `dir`.
+    fn scratch() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let at = |s: &str| d.join(s).display().to_string();
         fs_err::create_dir(d.join("dir")).unwrap();
         fs_err::write(d.join("file"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("dir"), d.join("link")).unwrap();
-        let check_of = |outs: &[String]| {
-            let dests: Vec<_> = outs
-                .iter()
-                .map(|o| Destination::parse(o).unwrap())
-                .collect();
-            check(&dests).map(|_| ()).map_err(|e| e.to_string())
-        };
-        let cases = [
-            (vec![format!("oci-archive:{}", at("dir"))], "is a directory"),
-            (vec![format!("oci:{}", at("link"))], "is a symbolic link"),
-            (
-                vec![format!("oci-archive:{}", at("link"))],
-                "is a symbolic link",
-            ),
-            (
-                vec![format!("oci:{}", at("file"))],
-                "is not an OCI image layout",
-            ),
-            (vec![format!("oci:{}", at("file/x"))], "is not a directory"),
-            (
-                vec![format!("oci:{}", at("file/a/b/x"))],
-                "is not a directory",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci-archive:{}", at("a")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci:{}", at("dir/../a:v2")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("dir/x")),
-                    format!("oci:{}", at("link/x")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a:v1")),
-                    format!("oci-archive:{}", at("a.v1.spdx.json")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci-archive:{}", at("a/b.tar")),
-                ],
-                "is inside",
-            ),
-            (vec!["oci:.".to_owned()], "names no file or directory"),
-            (vec!["oci:x/..".to_owned()], "names no file or directory"),
-            (
-                vec![format!("oci:{}/", at("dir"))],
-                "names no file or directory",
-            ),
-            (
-                vec![format!("oci-archive:{}/.", at("dir"))],
-                "names no file or directory",
-            ),
-        ];
+        dir
+    }
+
+    /// `check` of the destinations `outs` (with `@` standing for the scratch directory).
+    fn check_of(d: &Path, outs: &[&str]) -> Result<(), String> {
+        let at = d.display().to_string();
+        let dests: Vec<_> = outs
+            .iter()
+            .map(|o| Destination::parse(&o.replace('@', &at)).unwrap())
+            .collect();
+        check(&dests).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Each set of destinations is refused, with a message holding `needle`.
+    fn refused(cases: &[(&[&str], &str)]) {
+        let dir = scratch();
         for (outs, needle) in cases {
-            let e = check_of(&outs).unwrap_err();
+            let e = check_of(dir.path(), outs).unwrap_err();
             assert!(e.contains(needle), "{outs:?}: {e:?} lacks {needle:?}");
         }
-        check_of(&[
-            format!("oci:{}", at("dir")),
-            format!("oci-archive:{}", at("file")),
-            format!("oci:{}", at("new/deeper/x")),
-            "docker://127.0.0.1:1/x".to_owned(),
-        ])
+    }
+
+    #[test]
+    fn a_directory_is_no_archive() {
+        refused(&[(&["oci-archive:@/dir"], "is a directory")]);
+    }
+
+    #[test]
+    fn no_output_goes_through_a_symlink() {
+        refused(&[
+            (&["oci:@/link"], "is a symbolic link"),
+            (&["oci-archive:@/link"], "is a symbolic link"),
+        ]);
+    }
+
+    #[test]
+    fn a_file_is_no_layout() {
+        refused(&[
+            (&["oci:@/file"], "is not an OCI image layout"),
+            (&["oci:@/file/x"], "is not a directory"),
+            (&["oci:@/file/a/b/x"], "is not a directory"),
+        ]);
+    }
+
+    #[test]
+    fn two_outputs_never_write_one_path() {
+        refused(&[
+            (&["oci:@/a", "oci-archive:@/a"], "both write"),
+            (&["oci:@/a", "oci:@/dir/../a:v2"], "both write"),
+            (&["oci:@/dir/x", "oci:@/link/x"], "both write"),
+            (&["oci:@/a:v1", "oci-archive:@/a.v1.spdx.json"], "both write"),
+        ]);
+    }
+
+    #[test]
+    fn no_output_is_inside_another() {
+        refused(&[(&["oci:@/a", "oci-archive:@/a/b.tar"], "is inside")]);
+    }
+
+    #[test]
+    fn a_destination_names_a_file_or_directory() {
+        refused(&[
+            (&["oci:."], "names no file or directory"),
+            (&["oci:x/.."], "names no file or directory"),
+            (&["oci:@/dir/"], "names no file or directory"),
+            (&["oci-archive:@/dir/."], "names no file or directory"),
+        ]);
+    }
+
+    #[test]
+    fn checking_good_destinations_writes_nothing() {
+        let dir = scratch();
+        let d = dir.path();
+        check_of(
+            d,
+            &[
+                "oci:@/dir",
+                "oci-archive:@/file",
+                "oci:@/new/deeper/x",
+                "docker://127.0.0.1:1/x",
+            ],
+        )
         .unwrap();
-        assert_eq!(
-            fs_err::read_dir(d).unwrap().count(),
-            3,
-            "checking writes nothing"
+        assert_eq!(fs_err::read_dir(d).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn refusals_carry_their_hint() {
+        let e = PublishError::SamePath {
+            first: "oci:a".into(),
+            second: "oci-archive:a".into(),
+            path: "a".into(),
+        };
+        let text = crate::error::render(&anyhow::Error::new(e));
+        assert!(
+            text.ends_with("both write `a`\n\nhint: give every output its own path"),
+            "{text}"
+        );
+        let e = PublishError::Layout(oci::OciError::NotALayout { path: "x".into() });
+        let text = crate::error::render(&anyhow::Error::new(e).context("cannot publish"));
+        assert!(
+            text.ends_with("compose only replaces its own layouts"),
+            "{text}"
         );
     }
 

@@ -238,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_the_reference_grammar() {
+    fn repository_components_follow_the_reference_grammar() {
         for good in [
             "a",
             "a0",
@@ -257,6 +257,10 @@ mod tests {
         ] {
             assert!(!valid_component(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn hosts_are_dns_labels_or_bracketed_ipv6() {
         for good in [
             "localhost",
             "localhost:5000",
@@ -281,6 +285,10 @@ mod tests {
         ] {
             assert!(!valid_host(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tags_follow_docker_and_layout_grammars() {
         for good in ["latest", "v1.0", "_x", "A-b.c_d", &"a".repeat(128)] {
             assert!(valid_tag(good), "{good}");
         }
@@ -303,6 +311,10 @@ mod tests {
         ] {
             assert!(!valid_layout_tag(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn names_split_into_host_repository_and_tag() {
         let n = parse_name("localhost:5000/a/b:v1").unwrap();
         assert_eq!(
             (n.host, n.repository, n.tag),
