@@ -287,6 +287,19 @@ fn write_pax(out: &mut impl Write, records: &[(&str, String)], mtime: u64) -> io
 mod tests {
     use super::*;
 
+    #[test]
+    fn media_types_are_oci_specs() {
+        use oci_spec::image::MediaType;
+        assert_eq!(
+            Compression::Gzip.media_type(),
+            MediaType::ImageLayerGzip.to_string()
+        );
+        assert_eq!(
+            Compression::Zstd.media_type(),
+            MediaType::ImageLayerZstd.to_string()
+        );
+    }
+
     fn sample() -> Tree {
         let mut t = Tree::new();
         let long = format!("usr/share/{}/file", "d".repeat(150));

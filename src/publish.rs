@@ -175,13 +175,9 @@ pub enum PublishError {
         second: String,
         path: PathBuf,
     },
-    #[error(
-        "`{inner}` is inside `{outer}`, which compose replaces as a whole"
-    )]
+    #[error("`{inner}` is inside `{outer}`, which compose replaces as a whole")]
     Nested { inner: String, outer: String },
-    #[error(
-        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}"
-    )]
+    #[error("`{dest}` would name the image `{name}`, which is not a valid image name: {reason}")]
     DockerName {
         dest: String,
         name: String,
@@ -614,7 +610,10 @@ mod tests {
             (&["oci:@/a", "oci-archive:@/a"], "both write"),
             (&["oci:@/a", "oci:@/dir/../a:v2"], "both write"),
             (&["oci:@/dir/x", "oci:@/link/x"], "both write"),
-            (&["oci:@/a:v1", "oci-archive:@/a.v1.spdx.json"], "both write"),
+            (
+                &["oci:@/a:v1", "oci-archive:@/a.v1.spdx.json"],
+                "both write",
+            ),
         ]);
     }
 

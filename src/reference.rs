@@ -325,5 +325,4 @@ mod tests {
         assert!(parse_name("../../evil").is_err());
         assert!(parse_name(&"a".repeat(256)).is_err());
     }
-
 }

@@ -5,17 +5,15 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::deb::Deb;
-pub use crate::tree::{Kind, Node, Tree};
 use crate::spec::{Partial, PathFilter};
+pub use crate::tree::{Kind, Node, Tree};
 
 pub mod generated;
 pub mod jks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error(
-        "`/{path}` is shipped with different content by `{first}` and `{second}`"
-    )]
+    #[error("`/{path}` is shipped with different content by `{first}` and `{second}`")]
     Conflict {
         path: String,
         first: String,

@@ -72,4 +72,3 @@ impl Node {
 
 /// A layer's entries by normalized path (`usr/bin/python3`), in the byte order a tar gets.
 pub type Tree = BTreeMap<String, Node>;
-

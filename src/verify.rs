@@ -13,12 +13,9 @@ use crate::publish::Destination;
 
 /// The top descriptor of `tag` in a layout (read as untrusted: `oci::reader`).
 fn top(layout: &LayoutReader, tag: &str) -> Result<Descriptor> {
-    layout.tagged(tag)?.with_context(|| {
-        format!(
-            "`{}` has no image tagged `{tag}`",
-            layout.dir().display()
-        )
-    })
+    layout
+        .tagged(tag)?
+        .with_context(|| format!("`{}` has no image tagged `{tag}`", layout.dir().display()))
 }
 
 /// One tar entry, reduced to what makes it differ.
@@ -260,8 +257,14 @@ mod tests {
         fs_err::create_dir_all(l.join("blobs/sha256")).unwrap();
         layout(&l, &manifest(&l, "sha256:../x"));
         fs_err::create_dir_all(other.join("blobs/sha256")).unwrap();
-        layout(&other, &manifest(&other, &format!("sha256:{}", "a".repeat(64))));
+        layout(
+            &other,
+            &manifest(&other, &format!("sha256:{}", "a".repeat(64))),
+        );
         let e = refusal(&l, &other);
-        assert!(e.contains("names the invalid digest \"sha256:../x\""), "{e}");
+        assert!(
+            e.contains("names the invalid digest \"sha256:../x\""),
+            "{e}"
+        );
     }
 }

@@ -100,6 +100,16 @@ impl Tar {
     }
 }
 
+/// One image of a docker archive's `manifest.json` (what `docker load` reads; not an OCI
+/// document, so oci-spec has no type for it).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifest {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
 fn blob_name(digest: &str) -> String {
     format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
 }
@@ -138,11 +148,11 @@ pub fn docker_archive(
     let tag = reference.map(|r| crate::reference::split_tag(r).1);
     let top = image.top_descriptor(tag)?;
     tar.bytes("index.json", &index_document(vec![top])?)?;
-    let manifest = serde_json::json!([{
-        "Config": blob_name(&m.config.digest),
-        "RepoTags": reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
-        "Layers": m.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
-    }]);
+    let manifest = [DockerManifest {
+        config: blob_name(&m.config.digest),
+        repo_tags: reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
+        layers: m.layers.iter().map(|l| blob_name(&l.digest)).collect(),
+    }];
     tar.bytes("manifest.json", &canonical_json(&manifest))?;
     tar.bytes("oci-layout", &oci_layout()?)?;
     tar.finish()

@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use oci_spec::image::{
-    ANNOTATION_REF_NAME, Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, HistoryBuilder,
-    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Os,
-    PlatformBuilder, RootFsBuilder,
+    ANNOTATION_REF_NAME, Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest,
+    HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType,
+    Os, PlatformBuilder, RootFsBuilder,
 };
 use serde::Serialize;
 use sha2::Digest as _;
@@ -88,9 +88,7 @@ pub enum OciError {
         #[source]
         source: Box<OciError>,
     },
-    #[error(
-        "a docker archive holds one platform, and this image has {count}"
-    )]
+    #[error("a docker archive holds one platform, and this image has {count}")]
     DockerArchivePlatforms { count: usize },
 }
 

@@ -8,7 +8,9 @@ use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest, MediaType};
+use oci_spec::image::{
+    ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest, MediaType, ToDockerV2S2,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -154,17 +156,23 @@ fn read_document<T: DeserializeOwned>(
         })
 }
 
+/// Whether `media` is `oci`, or its Docker equivalent (a manifest list for an index).
+fn is_oci_or_docker(media: &MediaType, oci: MediaType) -> bool {
+    *media == oci
+        || oci
+            .to_docker_v2s2()
+            .is_ok_and(|docker| media.as_ref() == docker)
+}
+
 /// Whether a descriptor points at an index (OCI or Docker), whose blob names manifests.
 pub fn is_index(media: &MediaType) -> bool {
-    let m: &str = media.as_ref();
-    *media == MediaType::ImageIndex || m.ends_with("manifest.list.v2+json")
+    is_oci_or_docker(media, MediaType::ImageIndex)
 }
 
 /// Whether a descriptor points at a manifest or an index (OCI or Docker), whose blob names
 /// further blobs.
 pub fn is_document(media: &MediaType) -> bool {
-    let m: &str = media.as_ref();
-    *media == MediaType::ImageManifest || m.ends_with("manifest.v2+json") || is_index(media)
+    is_oci_or_docker(media, MediaType::ImageManifest) || is_index(media)
 }
 
 /// The tag of a descriptor of `index.json` (`org.opencontainers.image.ref.name`).
@@ -333,5 +341,41 @@ impl LayoutReader {
             .iter()
             .map(|d| Ok((d.clone(), self.manifest(d)?)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_oci_or_docker_manifests_and_indexes() {
+        let docker_list =
+            MediaType::from("application/vnd.docker.distribution.manifest.list.v2+json");
+        let docker_manifest =
+            MediaType::from("application/vnd.docker.distribution.manifest.v2+json");
+        assert!(is_index(&MediaType::ImageIndex) && is_index(&docker_list));
+        assert!(!is_index(&MediaType::ImageManifest) && !is_index(&docker_manifest));
+        for media in [
+            MediaType::ImageIndex,
+            MediaType::ImageManifest,
+            docker_list,
+            docker_manifest,
+        ] {
+            assert!(is_document(&media), "{media}");
+        }
+        assert!(!is_document(&MediaType::ImageLayerGzip));
+        assert!(!is_document(&MediaType::ImageConfig));
+    }
+
+    #[test]
+    fn a_tag_is_the_ref_name_annotation() {
+        let d: Descriptor = serde_json::from_str(&format!(
+            r#"{{"mediaType":"{}","digest":"sha256:{}","size":1,"annotations":{{"{ANNOTATION_REF_NAME}":"v1"}}}}"#,
+            MediaType::ImageManifest,
+            "a".repeat(64)
+        ))
+        .unwrap();
+        assert_eq!(tag_of(&d), Some("v1"));
     }
 }

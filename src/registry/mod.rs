@@ -18,9 +18,9 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 
 use crate::oci::{BlobRef, Image, ManifestEntry, Store, sha256_digest};
-use auth::{Challenge, Credentials};
 pub use crate::reference::Reference;
 use crate::reference::{MAX_NAME, valid_component};
+use auth::{Challenge, Credentials};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
