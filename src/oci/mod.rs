@@ -1,8 +1,11 @@
 //! OCI documents: image config, manifest and index (built with oci-spec, serialized as
 //! canonical JSON), and the built image they describe.
 //!
-//! Nothing here knows about Debian. `layout` keeps blobs on disk and writes image layouts,
-//! `archive` writes `oci-archive` and `docker-archive` tar files.
+//! Nothing here knows about Debian or registries. `layout` keeps blobs on disk and writes
+//! image layouts, `archive` writes `oci-archive` and `docker-archive` tar files, `reader`
+//! reads a layout back as untrusted input, `existing` says what of an existing layout to
+//! keep, `commit` puts outputs in place. The vocabulary (media types, annotation keys,
+//! documents) is oci-spec's.
 
 pub mod archive;
 pub mod commit;
