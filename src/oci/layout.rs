@@ -135,3 +135,34 @@ pub fn oci_layout() -> Result<Vec<u8>, OciError> {
 pub fn index_document(manifests: Vec<Descriptor>) -> Result<Vec<u8>, OciError> {
     index_json(manifests, &BTreeMap::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::MediaType;
+
+    #[test]
+    fn the_oci_layout_file_is_the_specs() {
+        assert_eq!(oci_layout().unwrap(), br#"{"imageLayoutVersion":"1.0.0"}"#);
+    }
+
+    /// The bytes compose wrote when `index.json` was built as JSON by hand.
+    #[test]
+    fn index_json_keeps_its_bytes() {
+        let annotations = BTreeMap::from([(
+            oci_spec::image::ANNOTATION_REF_NAME.to_owned(),
+            "latest".to_owned(),
+        )]);
+        let d = super::super::descriptor(MediaType::ImageManifest, b"{}", None, &annotations)
+            .unwrap();
+        let by_hand = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [serde_json::to_value(&d).unwrap()],
+        });
+        assert_eq!(
+            index_document(vec![d]).unwrap(),
+            serde_json::to_vec(&by_hand).unwrap()
+        );
+    }
+}
