@@ -153,8 +153,8 @@ mod tests {
             oci_spec::image::ANNOTATION_REF_NAME.to_owned(),
             "latest".to_owned(),
         )]);
-        let d = super::super::descriptor(MediaType::ImageManifest, b"{}", None, &annotations)
-            .unwrap();
+        let d =
+            super::super::descriptor(MediaType::ImageManifest, b"{}", None, &annotations).unwrap();
         let by_hand = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
