@@ -37,33 +37,62 @@ const FORMS: &str = "`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:
 
 /// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`; it becomes
 /// the layout's `org.opencontainers.image.ref.name` (and part of the SBOM's file name).
-fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), String> {
+fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), DestinationError> {
     let (path, tag) = reference::split_tag(rest);
     if path.is_empty() {
-        return Err(format!("destination `{text}` names no path"));
+        return Err(DestinationError::NoPath {
+            text: text.to_owned(),
+        });
     }
     if !reference::valid_layout_tag(tag) {
-        return Err(format!(
-            "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
-        ));
+        return Err(DestinationError::LayoutTag {
+            text: text.to_owned(),
+            tag: tag.to_owned(),
+        });
     }
     Ok((PathBuf::from(path), tag))
 }
 
 /// `[HOST[:PORT]/]REPO[:TAG]` as `docker load` names an image (the tag defaults to
 /// `latest`), checked against the distribution reference grammar.
-fn docker_name(text: &str, name: &str) -> Result<String, String> {
-    let n = reference::parse_name(name)
-        .map_err(|reason| format!("invalid image name `{name}` in `{text}`: {reason}"))?;
+fn docker_name(text: &str, name: &str) -> Result<String, DestinationError> {
+    let n = reference::parse_name(name).map_err(|reason| DestinationError::ImageName {
+        text: text.to_owned(),
+        name: name.to_owned(),
+        reason,
+    })?;
     Ok(match n.host {
         Some(host) => format!("{host}/{}:{}", n.repository, n.tag),
         None => format!("{}:{}", n.repository, n.tag),
     })
 }
 
+/// A destination that does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    #[error("destination `{text}` names no path")]
+    NoPath { text: String },
+    #[error("destination `{text}` names no file")]
+    NoFile { text: String },
+    #[error(
+        "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
+    )]
+    LayoutTag { text: String, tag: String },
+    #[error("invalid image name `{name}` in `{text}`: {reason}")]
+    ImageName {
+        text: String,
+        name: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+    #[error("unsupported destination `{text}`: expected {FORMS}")]
+    Unsupported { text: String },
+}
+
 impl Destination {
     /// Parse a skopeo-style destination.
-    pub fn parse(text: &str) -> Result<Destination, String> {
+    pub fn parse(text: &str) -> Result<Destination, DestinationError> {
         if let Some(rest) = text.strip_prefix("oci:") {
             let (dir, tag) = path_and_tag(text, rest)?;
             return Ok(Destination::Layout {
@@ -84,7 +113,9 @@ impl Destination {
                 None => (rest, None),
             };
             if file.is_empty() {
-                return Err(format!("destination `{text}` names no file"));
+                return Err(DestinationError::NoFile {
+                    text: text.to_owned(),
+                });
             }
             return Ok(Destination::DockerArchive {
                 file: PathBuf::from(file),
@@ -92,13 +123,11 @@ impl Destination {
             });
         }
         if let Some(rest) = text.strip_prefix("docker://") {
-            return Reference::parse(rest)
-                .map(Destination::Registry)
-                .map_err(|e| e.to_string());
+            return Ok(Destination::Registry(Reference::parse(rest)?));
         }
-        Err(format!(
-            "unsupported destination `{text}`: expected {FORMS}"
-        ))
+        Err(DestinationError::Unsupported {
+            text: text.to_owned(),
+        })
     }
 
     /// The file or directory written on this machine, if any.
@@ -533,7 +562,9 @@ mod tests {
         }
         let long = format!("docker-archive:F:{}:v1", "a".repeat(256));
         assert!(Destination::parse(&long).is_err(), "names are at most 255");
-        let e = Destination::parse("docker-archive:F:../../evil").unwrap_err();
+        let e = Destination::parse("docker-archive:F:../../evil")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid image name `../../evil`"), "{e}");
     }
 
