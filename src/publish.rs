@@ -82,7 +82,7 @@ pub enum DestinationError {
     ImageName {
         text: String,
         name: String,
-        reason: String,
+        reason: reference::NameError,
     },
     #[error(transparent)]
     Reference(#[from] reference::ReferenceError),
@@ -210,7 +210,7 @@ pub enum PublishError {
     DockerName {
         dest: String,
         name: String,
-        reason: String,
+        reason: reference::NameError,
     },
     #[error("cannot read `{}`", path.display())]
     Io {

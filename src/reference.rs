@@ -8,7 +8,32 @@
 #[error("invalid registry reference `{text}`: {reason}")]
 pub struct ReferenceError {
     pub text: String,
-    pub reason: String,
+    pub reason: NameError,
+}
+
+/// What is wrong with an image name (shown after the name it is about).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("name a tag, not a digest")]
+    Digest,
+    #[error(
+        "invalid tag `{0}`: tags are up to 128 letters, digits and `_.-`, not starting with `.` or `-`"
+    )]
+    Tag(String),
+    #[error("the name is longer than {MAX_NAME} characters")]
+    TooLong,
+    #[error(
+        "invalid registry host `{0}`: expected DNS labels or a bracketed IPv6 address, with an optional `:PORT`"
+    )]
+    Host(String),
+    #[error(
+        "repository names are lowercase letters and digits, separated by `.`, `_`, `__` or dashes, in `/`-separated parts"
+    )]
+    Repository,
+    #[error(
+        "expected `HOST[:PORT]/REPOSITORY[:TAG]`, starting with the registry's host (compose has no default registry)"
+    )]
+    NoHost,
 }
 
 /// `docker://HOST[:PORT]/REPO[:TAG]`, without the scheme.
@@ -21,14 +46,13 @@ pub struct Reference {
 
 impl Reference {
     pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
-        let bad = |reason: &str| ReferenceError {
+        let bad = |reason| ReferenceError {
             text: text.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         };
-        const NO_HOST: &str = "expected `HOST[:PORT]/REPOSITORY[:TAG]`, starting with the registry's host (compose has no default registry)";
-        let name = parse_name(text).map_err(|reason| bad(&reason))?;
+        let name = parse_name(text).map_err(bad)?;
         let Some(host) = name.host else {
-            return Err(bad(NO_HOST));
+            return Err(bad(NameError::NoHost));
         };
         Ok(Reference {
             host: host.to_owned(),
@@ -71,34 +95,30 @@ pub const MAX_NAME: usize = 255;
 /// a host of dot-separated DNS labels or a bracketed IPv6 address with an optional port,
 /// a tag `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. A digest (`@sha256:...`) is refused: compose
 /// writes tags. The error says what is wrong.
-pub fn parse_name(text: &str) -> Result<Name<'_>, String> {
+pub fn parse_name(text: &str) -> Result<Name<'_>, NameError> {
     if text.contains('@') {
-        return Err("name a tag, not a digest".to_owned());
+        return Err(NameError::Digest);
     }
     let (name, tag) = split_tag(text);
     if !valid_tag(tag) {
-        return Err(format!(
-            "invalid tag `{tag}`: tags are up to 128 letters, digits and `_.-`, not starting with `.` or `-`"
-        ));
+        return Err(NameError::Tag(tag.to_owned()));
     }
     if name.len() > MAX_NAME {
-        return Err(format!("the name is longer than {MAX_NAME} characters"));
+        return Err(NameError::TooLong);
     }
     let (host, repository) = match name.split_once('/') {
         Some((first, rest))
             if first == "localhost" || first.contains(['.', ':']) || first.starts_with('[') =>
         {
             if !valid_host(first) {
-                return Err(format!(
-                    "invalid registry host `{first}`: expected DNS labels or a bracketed IPv6 address, with an optional `:PORT`"
-                ));
+                return Err(NameError::Host(first.to_owned()));
             }
             (Some(first), rest)
         }
         _ => (None, name),
     };
     if !repository.split('/').all(valid_component) {
-        return Err("repository names are lowercase letters and digits, separated by `.`, `_`, `__` or dashes, in `/`-separated parts".to_owned());
+        return Err(NameError::Repository);
     }
     Ok(Name {
         host,
