@@ -1,9 +1,8 @@
 //! Blobs on disk: the store a build writes into, and OCI image layouts staged from it beside
 //! their destination (`commit` puts them in place).
 
-use std::path::{Path, PathBuf};
-
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
 
