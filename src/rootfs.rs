@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::deb::Deb;
 use crate::spec::{Partial, PathFilter};
-pub use crate::tree::{Kind, Node, Tree};
+use crate::tree::Kind;
+/// The tree a level's files go into is `tree`'s; named here too for the callers that fill it.
+pub use crate::tree::{Node, Tree};
 
 pub mod generated;
 pub mod jks;
