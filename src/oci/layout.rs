@@ -164,4 +164,32 @@ mod tests {
             serde_json::to_vec(&by_hand).unwrap()
         );
     }
+
+    /// A tag kept from an existing layout is read back typed and written again: its
+    /// descriptor (platform, annotations) comes out byte for byte.
+    #[test]
+    fn a_kept_descriptor_keeps_its_bytes() {
+        let platform = super::super::OciPlatform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        };
+        let annotations = BTreeMap::from([
+            (
+                oci_spec::image::ANNOTATION_REF_NAME.to_owned(),
+                "old".to_owned(),
+            ),
+            ("org.example.z".to_owned(), "1".to_owned()),
+        ]);
+        let d = super::super::descriptor(
+            MediaType::ImageManifest,
+            b"{}",
+            Some(&platform),
+            &annotations,
+        )
+        .unwrap();
+        let written = index_document(vec![d]).unwrap();
+        let read: oci_spec::image::ImageIndex = serde_json::from_slice(&written).unwrap();
+        assert_eq!(index_document(read.manifests().clone()).unwrap(), written);
+    }
 }
