@@ -4,18 +4,39 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
 use oci_spec::image::{Descriptor, ImageManifest, MediaType};
 use sha2::{Digest, Sha256};
 
+use crate::oci::OciError;
 use crate::oci::reader::LayoutReader;
 use crate::publish::Destination;
 
+/// Why two images cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("`{}` has no image tagged `{tag}`", layout.display())]
+    NoTag { layout: PathBuf, tag: String },
+    #[error("cannot read the layer {digest} of `{}`", layout.display())]
+    Layer {
+        layout: PathBuf,
+        digest: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Layout(#[from] OciError),
+}
+
+type Result<T> = std::result::Result<T, VerifyError>;
+
 /// The top descriptor of `tag` in a layout (read as untrusted: `oci::reader`).
 fn top(layout: &LayoutReader, tag: &str) -> Result<Descriptor> {
-    layout
-        .tagged(tag)?
-        .with_context(|| format!("`{}` has no image tagged `{tag}`", layout.dir().display()))
+    layout.tagged(tag)?.ok_or_else(|| VerifyError::NoTag {
+        layout: layout.dir().to_path_buf(),
+        tag: tag.to_owned(),
+    })
 }
 
 /// One tar entry, reduced to what makes it differ.
@@ -48,7 +69,16 @@ fn printable(path: &str) -> String {
 /// The entries of a layer, streamed (decompressed and hashed as they are read).
 fn entries(layout: &LayoutReader, layer: &Descriptor) -> Result<Vec<Entry>> {
     let blob = std::io::BufReader::new(layout.open(layer.digest().as_ref())?);
-    let raw: Box<dyn Read> = match layer.media_type() {
+    read_entries(layer.media_type(), blob).map_err(|source| VerifyError::Layer {
+        layout: layout.dir().to_path_buf(),
+        digest: layer.digest().to_string(),
+        source,
+    })
+}
+
+/// The entries of the layer `blob`, compressed as `media` says.
+fn read_entries(media: &MediaType, blob: impl std::io::BufRead) -> std::io::Result<Vec<Entry>> {
+    let raw: Box<dyn Read> = match media {
         MediaType::ImageLayerZstd | MediaType::ImageLayerNonDistributableZstd => {
             Box::new(zstd::stream::read::Decoder::with_buffer(blob)?)
         }
@@ -176,9 +206,6 @@ pub fn compare(
             message.push_str(&diff);
             return Ok(Some(message));
         }
-    }
-    if message.is_empty() {
-        bail!("the images differ in a way compose cannot explain");
     }
     Ok(Some(message))
 }
