@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use crate::package::{valid_architecture, valid_name, valid_version};
+use crate::tree::Kind;
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -106,17 +107,6 @@ pub fn human(bytes: u64) -> String {
 /// An untrusted string made safe for a one-line message.
 fn shown(s: &str) -> String {
     s.escape_debug().to_string()
-}
-
-/// What an entry of a data.tar is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    File(Arc<[u8]>),
-    Dir,
-    /// Symlink with its target exactly as the package wrote it.
-    Symlink(String),
-    /// Hard link to another path of the same package (normalized like `Entry::path`).
-    HardLink(String),
 }
 
 /// One file system entry of a package.

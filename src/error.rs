@@ -29,8 +29,11 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::fetch::FetchError,
         crate::lock::LockError,
         crate::mirror::MirrorError,
+        crate::oci::OciError,
+        crate::publish::PublishError,
         crate::registry::RegistryError,
         crate::repo::RepoError,
+        crate::rootfs::RootfsError,
         crate::spec::SpecError,
     ];
     None

@@ -2,7 +2,7 @@
 //! only for names that do not fit ustar, compressed with gzip (in parallel, see `gzip`) or
 //! zstd at fixed settings.
 //!
-//! Nothing here knows about Debian: a layer is a `rootfs::Tree` in, a blob out.
+//! Nothing here knows about Debian: a layer is a `tree::Tree` in, a blob out.
 
 mod gzip;
 
@@ -11,8 +11,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::deb::Kind;
-use crate::rootfs::{self, Tree};
+use crate::tree::{Kind, Node, Tree};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,7 +67,7 @@ fn path_problem(path: &str) -> Option<&'static str> {
 /// Check one entry against the tree it comes from: a safe path, no parent in this layer
 /// that is not a directory, a hard link only to a regular file (written before it), a
 /// symlink target without NUL.
-fn check_entry(tree: &Tree, path: &str, node: &rootfs::Node) -> io::Result<()> {
+fn check_entry(tree: &Tree, path: &str, node: &Node) -> io::Result<()> {
     if let Some(reason) = path_problem(path) {
         return Err(refuse(path, reason));
     }
@@ -287,7 +286,19 @@ fn write_pax(out: &mut impl Write, records: &[(&str, String)], mtime: u64) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::Node;
+
+    #[test]
+    fn media_types_are_oci_specs() {
+        use oci_spec::image::MediaType;
+        assert_eq!(
+            Compression::Gzip.media_type(),
+            MediaType::ImageLayerGzip.to_string()
+        );
+        assert_eq!(
+            Compression::Zstd.media_type(),
+            MediaType::ImageLayerZstd.to_string()
+        );
+    }
 
     fn sample() -> Tree {
         let mut t = Tree::new();

@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 
 use crate::oci::existing::{self, Kept};
 use crate::oci::{self, Image, Staged, Store, archive, layout};
-use crate::registry::{self, PushOptions, PushReport, Reference};
+use crate::reference::{self, Reference};
+use crate::registry::{self, PushOptions, PushReport};
 
 /// One output of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,33 +37,62 @@ const FORMS: &str = "`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:
 
 /// `PATH[:TAG]` where the tag, if any, is after the last colon and has no `/`; it becomes
 /// the layout's `org.opencontainers.image.ref.name` (and part of the SBOM's file name).
-fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), String> {
-    let (path, tag) = registry::split_tag(rest);
+fn path_and_tag<'a>(text: &str, rest: &'a str) -> Result<(PathBuf, &'a str), DestinationError> {
+    let (path, tag) = reference::split_tag(rest);
     if path.is_empty() {
-        return Err(format!("destination `{text}` names no path"));
+        return Err(DestinationError::NoPath {
+            text: text.to_owned(),
+        });
     }
-    if !registry::valid_layout_tag(tag) {
-        return Err(format!(
-            "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
-        ));
+    if !reference::valid_layout_tag(tag) {
+        return Err(DestinationError::LayoutTag {
+            text: text.to_owned(),
+            tag: tag.to_owned(),
+        });
     }
     Ok((PathBuf::from(path), tag))
 }
 
 /// `[HOST[:PORT]/]REPO[:TAG]` as `docker load` names an image (the tag defaults to
 /// `latest`), checked against the distribution reference grammar.
-fn docker_name(text: &str, name: &str) -> Result<String, String> {
-    let n = registry::parse_name(name)
-        .map_err(|reason| format!("invalid image name `{name}` in `{text}`: {reason}"))?;
+fn docker_name(text: &str, name: &str) -> Result<String, DestinationError> {
+    let n = reference::parse_name(name).map_err(|reason| DestinationError::ImageName {
+        text: text.to_owned(),
+        name: name.to_owned(),
+        reason,
+    })?;
     Ok(match n.host {
         Some(host) => format!("{host}/{}:{}", n.repository, n.tag),
         None => format!("{}:{}", n.repository, n.tag),
     })
 }
 
+/// A destination that does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    #[error("destination `{text}` names no path")]
+    NoPath { text: String },
+    #[error("destination `{text}` names no file")]
+    NoFile { text: String },
+    #[error(
+        "invalid tag `{tag}` in `{text}`: a layout's tag is up to 128 letters and digits, separated by one of `-._@+` or `--`"
+    )]
+    LayoutTag { text: String, tag: String },
+    #[error("invalid image name `{name}` in `{text}`: {reason}")]
+    ImageName {
+        text: String,
+        name: String,
+        reason: reference::NameError,
+    },
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+    #[error("unsupported destination `{text}`: expected {FORMS}")]
+    Unsupported { text: String },
+}
+
 impl Destination {
     /// Parse a skopeo-style destination.
-    pub fn parse(text: &str) -> Result<Destination, String> {
+    pub fn parse(text: &str) -> Result<Destination, DestinationError> {
         if let Some(rest) = text.strip_prefix("oci:") {
             let (dir, tag) = path_and_tag(text, rest)?;
             return Ok(Destination::Layout {
@@ -83,7 +113,9 @@ impl Destination {
                 None => (rest, None),
             };
             if file.is_empty() {
-                return Err(format!("destination `{text}` names no file"));
+                return Err(DestinationError::NoFile {
+                    text: text.to_owned(),
+                });
             }
             return Ok(Destination::DockerArchive {
                 file: PathBuf::from(file),
@@ -91,13 +123,11 @@ impl Destination {
             });
         }
         if let Some(rest) = text.strip_prefix("docker://") {
-            return Reference::parse(rest)
-                .map(Destination::Registry)
-                .map_err(|e| e.to_string());
+            return Ok(Destination::Registry(Reference::parse(rest)?));
         }
-        Err(format!(
-            "unsupported destination `{text}`: expected {FORMS}"
-        ))
+        Err(DestinationError::Unsupported {
+            text: text.to_owned(),
+        })
     }
 
     /// The file or directory written on this machine, if any.
@@ -154,19 +184,19 @@ pub enum PublishError {
     #[error("cannot write `{dest}`: `{}` is not a directory", path.display())]
     ParentNotDirectory { dest: String, path: PathBuf },
     #[error(
-        "cannot write `{dest}`: `{}` is a symbolic link, and compose writes no output through one\n\nhint: name the path it points to, or remove the link",
+        "cannot write `{dest}`: `{}` is a symbolic link, and compose writes no output through one",
         path.display()
     )]
     Symlink { dest: String, path: PathBuf },
     #[error(
-        "cannot write `{dest}`: `{}` is a directory, and compose replaces only a file with an archive\n\nhint: name a file, or move the directory away",
+        "cannot write `{dest}`: `{}` is a directory, and compose replaces only a file with an archive",
         path.display()
     )]
     Directory { dest: String, path: PathBuf },
     #[error("cannot write `{dest}`: `{}` exists and is not a regular file", path.display())]
     NotAFile { dest: String, path: PathBuf },
     #[error(
-        "`{first}` and `{second}` both write `{}`\n\nhint: give every output its own path",
+        "`{first}` and `{second}` both write `{}`",
         path.display()
     )]
     SamePath {
@@ -174,17 +204,13 @@ pub enum PublishError {
         second: String,
         path: PathBuf,
     },
-    #[error(
-        "`{inner}` is inside `{outer}`, which compose replaces as a whole\n\nhint: put the outputs side by side"
-    )]
+    #[error("`{inner}` is inside `{outer}`, which compose replaces as a whole")]
     Nested { inner: String, outer: String },
-    #[error(
-        "`{dest}` would name the image `{name}`, which is not a valid image name: {reason}\n\nhint: name it: `docker-archive:FILE:REPO[:TAG]`"
-    )]
+    #[error("`{dest}` would name the image `{name}`, which is not a valid image name: {reason}")]
     DockerName {
         dest: String,
         name: String,
-        reason: String,
+        reason: reference::NameError,
     },
     #[error("cannot read `{}`", path.display())]
     Io {
@@ -194,6 +220,22 @@ pub enum PublishError {
     },
     #[error(transparent)]
     Layout(#[from] oci::OciError),
+}
+
+impl crate::error::Hint for PublishError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            PublishError::Symlink { .. } => "name the path it points to, or remove the link",
+            PublishError::Directory { .. } => "name a file, or move the directory away",
+            PublishError::SamePath { .. } => "give every output its own path",
+            PublishError::Nested { .. } => "put the outputs side by side",
+            PublishError::DockerName { .. } => "name it: `docker-archive:FILE:REPO[:TAG]`",
+            // Transparent: the layout error is not a link of its own in the chain.
+            PublishError::Layout(e) => return crate::error::Hint::hint(e),
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
 }
 
 /// What checking a destination found: for a layout, what to keep of the layout already
@@ -416,7 +458,7 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
             reference: None, ..
         } = dest
         {
-            registry::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
+            reference::parse_name(&p.docker_name).map_err(|reason| PublishError::DockerName {
                 dest: dest.to_string(),
                 name: p.docker_name.clone(),
                 reason,
@@ -490,6 +532,10 @@ mod tests {
             assert_eq!(d.to_string(), shown);
             assert_eq!(Destination::parse(shown).unwrap(), d, "{shown} round-trips");
         }
+    }
+
+    #[test]
+    fn malformed_destinations_are_refused() {
         for bad in [
             "dir:x",
             "oci:",
@@ -516,6 +562,14 @@ mod tests {
         }
         let long = format!("docker-archive:F:{}:v1", "a".repeat(256));
         assert!(Destination::parse(&long).is_err(), "names are at most 255");
+        let e = Destination::parse("docker-archive:F:../../evil")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid image name `../../evil`"), "{e}");
+    }
+
+    #[test]
+    fn unusual_but_valid_destinations_are_accepted() {
         for good in [
             "oci:x:1.0+build",
             "oci:x:a--b@c",
@@ -528,102 +582,121 @@ mod tests {
                 "{good} should be accepted"
             );
         }
-        let e = Destination::parse("docker-archive:F:../../evil").unwrap_err();
-        assert!(e.contains("invalid image name `../../evil`"), "{e}");
     }
 
-    #[test]
-    fn destinations_are_checked_before_anything_is_written() {
+    /// A scratch directory with `dir/`, a regular `file` and `link` -> `dir`.
+    fn scratch() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let at = |s: &str| d.join(s).display().to_string();
         fs_err::create_dir(d.join("dir")).unwrap();
         fs_err::write(d.join("file"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("dir"), d.join("link")).unwrap();
-        let check_of = |outs: &[String]| {
-            let dests: Vec<_> = outs
-                .iter()
-                .map(|o| Destination::parse(o).unwrap())
-                .collect();
-            check(&dests).map(|_| ()).map_err(|e| e.to_string())
-        };
-        let cases = [
-            (vec![format!("oci-archive:{}", at("dir"))], "is a directory"),
-            (vec![format!("oci:{}", at("link"))], "is a symbolic link"),
-            (
-                vec![format!("oci-archive:{}", at("link"))],
-                "is a symbolic link",
-            ),
-            (
-                vec![format!("oci:{}", at("file"))],
-                "is not an OCI image layout",
-            ),
-            (vec![format!("oci:{}", at("file/x"))], "is not a directory"),
-            (
-                vec![format!("oci:{}", at("file/a/b/x"))],
-                "is not a directory",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci-archive:{}", at("a")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci:{}", at("dir/../a:v2")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("dir/x")),
-                    format!("oci:{}", at("link/x")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a:v1")),
-                    format!("oci-archive:{}", at("a.v1.spdx.json")),
-                ],
-                "both write",
-            ),
-            (
-                vec![
-                    format!("oci:{}", at("a")),
-                    format!("oci-archive:{}", at("a/b.tar")),
-                ],
-                "is inside",
-            ),
-            (vec!["oci:.".to_owned()], "names no file or directory"),
-            (vec!["oci:x/..".to_owned()], "names no file or directory"),
-            (
-                vec![format!("oci:{}/", at("dir"))],
-                "names no file or directory",
-            ),
-            (
-                vec![format!("oci-archive:{}/.", at("dir"))],
-                "names no file or directory",
-            ),
-        ];
+        dir
+    }
+
+    /// `check` of the destinations `outs` (with `@` standing for the scratch directory).
+    fn check_of(d: &Path, outs: &[&str]) -> Result<(), String> {
+        let at = d.display().to_string();
+        let dests: Vec<_> = outs
+            .iter()
+            .map(|o| Destination::parse(&o.replace('@', &at)).unwrap())
+            .collect();
+        check(&dests).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Each set of destinations is refused, with a message holding `needle`.
+    fn refused(cases: &[(&[&str], &str)]) {
+        let dir = scratch();
         for (outs, needle) in cases {
-            let e = check_of(&outs).unwrap_err();
+            let e = check_of(dir.path(), outs).unwrap_err();
             assert!(e.contains(needle), "{outs:?}: {e:?} lacks {needle:?}");
         }
-        check_of(&[
-            format!("oci:{}", at("dir")),
-            format!("oci-archive:{}", at("file")),
-            format!("oci:{}", at("new/deeper/x")),
-            "docker://127.0.0.1:1/x".to_owned(),
-        ])
+    }
+
+    #[test]
+    fn a_directory_is_no_archive() {
+        refused(&[(&["oci-archive:@/dir"], "is a directory")]);
+    }
+
+    #[test]
+    fn no_output_goes_through_a_symlink() {
+        refused(&[
+            (&["oci:@/link"], "is a symbolic link"),
+            (&["oci-archive:@/link"], "is a symbolic link"),
+        ]);
+    }
+
+    #[test]
+    fn a_file_is_no_layout() {
+        refused(&[
+            (&["oci:@/file"], "is not an OCI image layout"),
+            (&["oci:@/file/x"], "is not a directory"),
+            (&["oci:@/file/a/b/x"], "is not a directory"),
+        ]);
+    }
+
+    #[test]
+    fn two_outputs_never_write_one_path() {
+        refused(&[
+            (&["oci:@/a", "oci-archive:@/a"], "both write"),
+            (&["oci:@/a", "oci:@/dir/../a:v2"], "both write"),
+            (&["oci:@/dir/x", "oci:@/link/x"], "both write"),
+            (
+                &["oci:@/a:v1", "oci-archive:@/a.v1.spdx.json"],
+                "both write",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn no_output_is_inside_another() {
+        refused(&[(&["oci:@/a", "oci-archive:@/a/b.tar"], "is inside")]);
+    }
+
+    #[test]
+    fn a_destination_names_a_file_or_directory() {
+        refused(&[
+            (&["oci:."], "names no file or directory"),
+            (&["oci:x/.."], "names no file or directory"),
+            (&["oci:@/dir/"], "names no file or directory"),
+            (&["oci-archive:@/dir/."], "names no file or directory"),
+        ]);
+    }
+
+    #[test]
+    fn checking_good_destinations_writes_nothing() {
+        let dir = scratch();
+        let d = dir.path();
+        check_of(
+            d,
+            &[
+                "oci:@/dir",
+                "oci-archive:@/file",
+                "oci:@/new/deeper/x",
+                "docker://127.0.0.1:1/x",
+            ],
+        )
         .unwrap();
-        assert_eq!(
-            fs_err::read_dir(d).unwrap().count(),
-            3,
-            "checking writes nothing"
+        assert_eq!(fs_err::read_dir(d).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn refusals_carry_their_hint() {
+        let e = PublishError::SamePath {
+            first: "oci:a".into(),
+            second: "oci-archive:a".into(),
+            path: "a".into(),
+        };
+        let text = crate::error::render(&anyhow::Error::new(e));
+        assert!(
+            text.ends_with("both write `a`\n\nhint: give every output its own path"),
+            "{text}"
+        );
+        let e = PublishError::Layout(oci::OciError::NotALayout { path: "x".into() });
+        let text = crate::error::render(&anyhow::Error::new(e).context("cannot publish"));
+        assert!(
+            text.ends_with("compose only replaces its own layouts"),
+            "{text}"
         );
     }
 

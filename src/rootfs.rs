@@ -4,17 +4,18 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::deb::{Deb, Kind};
+use crate::deb::Deb;
 use crate::spec::{Partial, PathFilter};
+use crate::tree::Kind;
+/// The tree a level's files go into is `tree`'s; named here too for the callers that fill it.
+use crate::tree::{Node, Tree};
 
 pub mod generated;
 pub mod jks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error(
-        "`/{path}` is shipped with different content by `{first}` and `{second}`\n\nhint: exclude one of the packages, or drop the path with `[paths] exclude`"
-    )]
+    #[error("`/{path}` is shipped with different content by `{first}` and `{second}`")]
     Conflict {
         path: String,
         first: String,
@@ -57,63 +58,16 @@ pub enum RootfsError {
     PackageName(String),
 }
 
-/// One file system entry of a layer, and the package it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub kind: Kind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub mtime: u64,
-    /// The package that shipped it, or `None` for generated entries.
-    pub package: Option<String>,
-}
-
-impl Node {
-    pub fn dir(mode: u32, uid: u64, gid: u64, mtime: u64) -> Node {
-        Node {
-            kind: Kind::Dir,
-            mode,
-            uid,
-            gid,
-            mtime,
-            package: None,
+impl crate::error::Hint for RootfsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            RootfsError::Conflict { .. } => Some(
+                "exclude one of the packages, or drop the path with `[paths] exclude`".to_owned(),
+            ),
+            _ => None,
         }
-    }
-
-    pub fn file(data: impl Into<Arc<[u8]>>, mode: u32, mtime: u64, package: Option<&str>) -> Node {
-        Node {
-            kind: Kind::File(data.into()),
-            mode,
-            uid: 0,
-            gid: 0,
-            mtime,
-            package: package.map(str::to_owned),
-        }
-    }
-
-    pub fn symlink(target: &str, mtime: u64) -> Node {
-        Node {
-            kind: Kind::Symlink(target.to_owned()),
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            mtime,
-            package: None,
-        }
-    }
-
-    /// Same content and metadata, whoever shipped it.
-    fn same_as(&self, other: &Node) -> bool {
-        self.kind == other.kind
-            && self.mode == other.mode
-            && self.uid == other.uid
-            && self.gid == other.gid
     }
 }
-
-/// A layer's entries by normalized path (`usr/bin/python3`), in the byte order a tar gets.
-pub type Tree = BTreeMap<String, Node>;
 
 /// Top-level directories that merged /usr turns into symlinks to `usr/<dir>`.
 pub const MERGED_DIRS: [&str; 7] = ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"];
@@ -243,16 +197,7 @@ pub fn resolve(
     let shown = |p: &str| p.escape_debug().to_string();
     let mut todo: VecDeque<&str> = path.split('/').collect();
     let last = if follow_last { None } else { todo.pop_back() };
-    // The resolved prefix, and where each of its components starts.
-    let mut here = String::with_capacity(path.len());
-    let mut starts: Vec<usize> = Vec::new();
-    let push = |here: &mut String, starts: &mut Vec<usize>, part: &str| {
-        starts.push(here.len());
-        if !here.is_empty() {
-            here.push('/');
-        }
-        here.push_str(part);
-    };
+    let mut at = Walked::default();
     let mut hops = 0;
     // The last symlink followed: only a symlink's target can hold `..`.
     let mut via = String::new();
@@ -260,25 +205,22 @@ pub fn resolve(
         match part {
             "" | "." => continue,
             ".." => {
-                let Some(start) = starts.pop() else {
+                if !at.pop() {
                     return Err(RootfsError::EscapesRoot {
                         package: package.to_owned(),
                         path: shown(path),
                         link: shown(&via),
                     });
-                };
-                here.truncate(start);
+                }
                 continue;
             }
-            p if starts.is_empty() && MERGED_DIRS.contains(&p) => {
-                push(&mut here, &mut starts, "usr");
-            }
+            p if at.starts.is_empty() && MERGED_DIRS.contains(&p) => at.push("usr"),
             _ => {}
         }
-        push(&mut here, &mut starts, part);
-        let (node, this_level) = match tree.get(&here) {
+        at.push(part);
+        let (node, this_level) = match tree.get(&at.here) {
             Some(n) => (Some(n), true),
-            None => (lower.get(&here), false),
+            None => (lower.get(&at.here), false),
         };
         match node.map(|n| &n.kind) {
             None | Some(Kind::Dir) => {}
@@ -287,39 +229,76 @@ pub fn resolve(
                     return Err(RootfsError::OwnSymlink {
                         package: package.to_owned(),
                         path: shown(path),
-                        link: shown(&here),
+                        link: shown(&at.here),
                     });
                 }
                 hops += 1;
-                via.clone_from(&here);
+                via.clone_from(&at.here);
                 if hops > MAX_SYMLINKS {
                     return Err(RootfsError::SymlinkLoop {
                         package: package.to_owned(),
                         path: shown(path),
                     });
                 }
-                here.truncate(starts.pop().unwrap_or(0));
-                if target.starts_with('/') {
-                    here.clear();
-                    starts.clear();
-                }
-                for part in target.split('/').rev() {
-                    todo.push_front(part);
-                }
+                at.replace_last(target);
+                walk_target_first(&mut todo, target);
             }
             Some(_) => {
                 return Err(RootfsError::NotADirectory {
                     package: package.to_owned(),
                     path: shown(path),
-                    parent: shown(&here),
+                    parent: shown(&at.here),
                 });
             }
         }
     }
     if let Some(last) = last {
-        push(&mut here, &mut starts, last);
+        at.push(last);
     }
-    Ok(Some(here).filter(|p| !p.is_empty()))
+    Ok(Some(at.here).filter(|p| !p.is_empty()))
+}
+
+/// The resolved prefix of a path being resolved, and where each of its components starts.
+#[derive(Default)]
+struct Walked {
+    here: String,
+    starts: Vec<usize>,
+}
+
+impl Walked {
+    fn push(&mut self, part: &str) {
+        self.starts.push(self.here.len());
+        if !self.here.is_empty() {
+            self.here.push('/');
+        }
+        self.here.push_str(part);
+    }
+
+    /// Drop the last component; `false` at the root.
+    fn pop(&mut self) -> bool {
+        let Some(start) = self.starts.pop() else {
+            return false;
+        };
+        self.here.truncate(start);
+        true
+    }
+
+    /// The last component is a symlink to `target`: drop it, and everything when the
+    /// target is absolute (it starts again at the image root).
+    fn replace_last(&mut self, target: &str) {
+        self.here.truncate(self.starts.pop().unwrap_or(0));
+        if target.starts_with('/') {
+            self.here.clear();
+            self.starts.clear();
+        }
+    }
+}
+
+/// Put the components of a symlink's `target` first in what is still to walk.
+fn walk_target_first<'a>(todo: &mut VecDeque<&'a str>, target: &'a str) {
+    for part in target.split('/').rev() {
+        todo.push_front(part);
+    }
 }
 
 /// The resolved target of a hard link at `path`: it must be a regular file the package

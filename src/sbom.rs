@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::deb::{Deb, Kind};
+use crate::deb::Deb;
 use crate::package::Planned;
+use crate::tree::Kind;
 
 /// One package as the SBOM lists it.
 #[derive(Debug, Clone)]

@@ -2,38 +2,41 @@
 //! name the first differing layer and the first differing file in it.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use std::path::PathBuf;
+
+use oci_spec::image::{Descriptor, ImageManifest, MediaType};
 use sha2::{Digest, Sha256};
 
-use crate::oci::{self, existing};
+use crate::oci::OciError;
+use crate::oci::reader::LayoutReader;
 use crate::publish::Destination;
 
-/// The top descriptor of `tag` in a layout (read as untrusted: `oci::existing`).
-fn top(layout: &Path, tag: &str) -> Result<Value> {
-    let index = existing::read_index(layout)?;
-    index
-        .into_iter()
-        .rev()
-        .find(|d| d["annotations"][oci::REF_NAME] == tag)
-        .with_context(|| format!("`{}` has no image tagged `{tag}`", layout.display()))
+/// Why two images cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("`{}` has no image tagged `{tag}`", layout.display())]
+    NoTag { layout: PathBuf, tag: String },
+    #[error("cannot read the layer {digest} of `{}`", layout.display())]
+    Layer {
+        layout: PathBuf,
+        digest: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Layout(#[from] OciError),
 }
 
-/// The manifests under a descriptor (itself, or those of an index), in order, with their
-/// paths.
-fn manifests(layout: &Path, desc: &Value) -> Result<Vec<(Value, PathBuf)>> {
-    let (doc, path) = existing::read_blob_json(layout, desc, &layout.join("index.json"))?;
-    if let Some(list) = doc["manifests"].as_array() {
-        let mut out = Vec::new();
-        for d in list {
-            out.push(existing::read_blob_json(layout, d, &path)?);
-        }
-        Ok(out)
-    } else {
-        Ok(vec![(doc, path)])
-    }
+type Result<T> = std::result::Result<T, VerifyError>;
+
+/// The top descriptor of `tag` in a layout (read as untrusted: `oci::reader`).
+fn top(layout: &LayoutReader, tag: &str) -> Result<Descriptor> {
+    layout.tagged(tag)?.ok_or_else(|| VerifyError::NoTag {
+        layout: layout.dir().to_path_buf(),
+        tag: tag.to_owned(),
+    })
 }
 
 /// One tar entry, reduced to what makes it differ.
@@ -63,17 +66,26 @@ fn printable(path: &str) -> String {
         .collect()
 }
 
-/// The entries of a layer, streamed (decompressed and hashed as they are read). `named_in`
-/// is the manifest that names the layer.
-fn entries(layout: &Path, layer: &Value, named_in: &Path) -> Result<Vec<Entry>> {
-    let blob = std::io::BufReader::new(existing::open_blob(layout, layer, named_in)?);
-    let media = layer["mediaType"].as_str().unwrap_or_default();
-    let raw: Box<dyn Read> = if media.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::with_buffer(blob)?)
-    } else if media.ends_with("+gzip") {
-        Box::new(flate2::read::GzDecoder::new(blob))
-    } else {
-        Box::new(blob)
+/// The entries of a layer, streamed (decompressed and hashed as they are read).
+fn entries(layout: &LayoutReader, layer: &Descriptor) -> Result<Vec<Entry>> {
+    let blob = std::io::BufReader::new(layout.open(layer.digest().as_ref())?);
+    read_entries(layer.media_type(), blob).map_err(|source| VerifyError::Layer {
+        layout: layout.dir().to_path_buf(),
+        digest: layer.digest().to_string(),
+        source,
+    })
+}
+
+/// The entries of the layer `blob`, compressed as `media` says.
+fn read_entries(media: &MediaType, blob: impl std::io::BufRead) -> std::io::Result<Vec<Entry>> {
+    let raw: Box<dyn Read> = match media {
+        MediaType::ImageLayerZstd | MediaType::ImageLayerNonDistributableZstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(blob)?)
+        }
+        MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip => {
+            Box::new(flate2::read::GzDecoder::new(blob))
+        }
+        _ => Box::new(blob),
     };
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(raw);
@@ -129,6 +141,41 @@ fn first_difference(a: &[Entry], b: &[Entry]) -> String {
     }
 }
 
+/// What differs between two manifests of one platform, if anything: the first differing
+/// layer and file, the layer count or the config.
+fn manifest_difference(
+    (theirs, a): (&LayoutReader, &ImageManifest),
+    (ours, b): (&LayoutReader, &ImageManifest),
+) -> Result<Option<String>> {
+    let (la, lb) = (a.layers(), b.layers());
+    for (i, (x, y)) in la.iter().zip(lb).enumerate() {
+        if x.digest() == y.digest() {
+            continue;
+        }
+        let diff = first_difference(&entries(theirs, x)?, &entries(ours, y)?);
+        return Ok(Some(format!(
+            "\n  first differing layer: #{} ({} against {})\n  first differing file: {diff}",
+            i + 1,
+            x.digest(),
+            y.digest()
+        )));
+    }
+    if la.len() != lb.len() {
+        return Ok(Some(format!(
+            "\n  {} layer(s) against {}",
+            la.len(),
+            lb.len()
+        )));
+    }
+    if a.config().digest() != b.config().digest() {
+        return Ok(Some(
+            "\n  the layers are identical; the image config differs (created, env, entrypoint...)"
+                .to_owned(),
+        ));
+    }
+    Ok(None)
+}
+
 /// `None` when the image at `dest` has the rebuild's digest, else what differs.
 pub fn compare(
     dir: &Path,
@@ -136,49 +183,29 @@ pub fn compare(
     rebuilt: &Path,
     tag: &str,
 ) -> Result<Option<String>> {
-    let (theirs, ours) = (top(dir, tag)?, top(rebuilt, tag)?);
-    if theirs["digest"] == ours["digest"] {
+    let (theirs, ours) = (LayoutReader::new(dir), LayoutReader::new(rebuilt));
+    let (their_top, our_top) = (top(&theirs, tag)?, top(&ours, tag)?);
+    if their_top.digest() == our_top.digest() {
         return Ok(None);
     }
     let mut message = format!(
         "`{dest}` has {}, the rebuild from the lock has {}",
-        theirs["digest"].as_str().unwrap_or("?"),
-        ours["digest"].as_str().unwrap_or("?")
+        their_top.digest(),
+        our_top.digest()
     );
-    let (ma, mb) = (manifests(dir, &theirs)?, manifests(rebuilt, &ours)?);
+    let (ma, mb) = (
+        theirs.manifests_under(&their_top)?,
+        ours.manifests_under(&our_top)?,
+    );
     if ma.len() != mb.len() {
         message.push_str(&format!("; {} platform(s) against {}", ma.len(), mb.len()));
         return Ok(Some(message));
     }
-    for ((a, pa), (b, pb)) in ma.iter().zip(&mb) {
-        let (la, lb) = (
-            a["layers"].as_array().cloned().unwrap_or_default(),
-            b["layers"].as_array().cloned().unwrap_or_default(),
-        );
-        for (i, (x, y)) in la.iter().zip(&lb).enumerate() {
-            if x["digest"] == y["digest"] {
-                continue;
-            }
-            let diff = first_difference(&entries(dir, x, pa)?, &entries(rebuilt, y, pb)?);
-            message.push_str(&format!(
-                "\n  first differing layer: #{} ({} against {})\n  first differing file: {diff}",
-                i + 1,
-                x["digest"].as_str().unwrap_or("?"),
-                y["digest"].as_str().unwrap_or("?")
-            ));
+    for ((_, a), (_, b)) in ma.iter().zip(&mb) {
+        if let Some(diff) = manifest_difference((&theirs, a), (&ours, b))? {
+            message.push_str(&diff);
             return Ok(Some(message));
         }
-        if la.len() != lb.len() {
-            message.push_str(&format!("\n  {} layer(s) against {}", la.len(), lb.len()));
-            return Ok(Some(message));
-        }
-        if a["config"]["digest"] != b["config"]["digest"] {
-            message.push_str("\n  the layers are identical; the image config differs (created, env, entrypoint...)");
-            return Ok(Some(message));
-        }
-    }
-    if message.is_empty() {
-        bail!("the images differ in a way compose cannot explain");
     }
     Ok(Some(message))
 }
@@ -195,52 +222,76 @@ mod tests {
         assert_eq!(printable("a\\n"), "a\\\\n");
     }
 
-    #[test]
-    fn a_hostile_layout_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = dir.path().join("l");
+    const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+    const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+    /// A layout at `l` whose `index.json` tags `digest` (a manifest) `latest`.
+    fn layout(l: &Path, digest: &str) {
         fs_err::create_dir_all(l.join("blobs/sha256")).unwrap();
-        let dest = Destination::parse(&format!("oci:{}", l.display())).unwrap();
-        let err = |l: &Path| {
-            let e = compare(l, &dest, l, "latest").unwrap_err();
-            let text = format!("{e:#}");
-            assert!(!text.contains('\n'), "one line: {text}");
-            text
-        };
-        assert!(err(&l).contains("index.json` is missing"));
-        std::os::unix::fs::symlink("/etc/passwd", l.join("index.json")).unwrap();
-        assert!(err(&l).contains("is a symbolic link"));
-        fs_err::remove_file(l.join("index.json")).unwrap();
-        let evil = r#"{"manifests":[{"digest":"sha256:../../../etc/passwd","annotations":{"org.opencontainers.image.ref.name":"latest"}}]}"#;
-        fs_err::write(l.join("index.json"), evil).unwrap();
-        assert!(err(&l).contains("names the invalid digest"));
-        // A manifest naming a layer by a path.
-        let manifest = r#"{"layers":[{"digest":"sha256:../x","mediaType":"application/vnd.oci.image.layer.v1.tar"}]}"#;
-        let digest = crate::oci::sha256_digest(manifest.as_bytes());
-        fs_err::write(l.join("blobs/sha256").join(&digest[7..]), manifest).unwrap();
         let index = format!(
-            r#"{{"manifests":[{{"digest":"{digest}","annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{MANIFEST}","digest":"{digest}","size":1,"annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#
         );
         fs_err::write(l.join("index.json"), index).unwrap();
-        let other = dir.path().join("other");
-        fs_err::create_dir_all(other.join("blobs/sha256")).unwrap();
-        let layer = format!(
-            r#"{{"layers":[{{"digest":"sha256:{}","mediaType":"application/vnd.oci.image.layer.v1.tar"}}]}}"#,
-            "a".repeat(64)
+    }
+
+    /// A manifest with one layer of `layer_digest`, stored in the layout at `l`; its digest.
+    fn manifest(l: &Path, layer_digest: &str) -> String {
+        let m = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{}","size":2}},"layers":[{{"digest":"{layer_digest}","mediaType":"{LAYER}","size":1}}]}}"#,
+            "c".repeat(64)
         );
-        let ldigest = crate::oci::sha256_digest(layer.as_bytes());
-        fs_err::write(other.join("blobs/sha256").join(&ldigest[7..]), &layer).unwrap();
-        fs_err::write(
-            other.join("index.json"),
-            format!(
-                r#"{{"manifests":[{{"digest":"{ldigest}","annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#
-            ),
-        )
-        .unwrap();
-        let e = compare(&l, &dest, &other, "latest").unwrap_err();
+        let digest = crate::oci::sha256_digest(m.as_bytes());
+        fs_err::write(l.join("blobs/sha256").join(&digest[7..]), m).unwrap();
+        digest
+    }
+
+    /// `compare` of `l` against `other` fails in one line; the line.
+    fn refusal(l: &Path, other: &Path) -> String {
+        let dest = Destination::parse(&format!("oci:{}", l.display())).unwrap();
+        let text = format!("{:#}", compare(l, &dest, other, "latest").unwrap_err());
+        assert!(!text.contains('\n'), "one line: {text}");
+        text
+    }
+
+    #[test]
+    fn a_layout_without_an_index_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        let e = refusal(dir.path(), dir.path());
+        assert!(e.contains("index.json` is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_symlinked_index_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("index.json")).unwrap();
+        let e = refusal(dir.path(), dir.path());
+        assert!(e.contains("is a symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn an_index_naming_a_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        layout(dir.path(), "sha256:../../../etc/passwd");
+        let e = refusal(dir.path(), dir.path());
+        assert!(e.contains("names the invalid digest"), "{e}");
+    }
+
+    #[test]
+    fn a_manifest_naming_a_layer_by_a_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, other) = (dir.path().join("l"), dir.path().join("other"));
+        fs_err::create_dir_all(l.join("blobs/sha256")).unwrap();
+        layout(&l, &manifest(&l, "sha256:../x"));
+        fs_err::create_dir_all(other.join("blobs/sha256")).unwrap();
+        layout(
+            &other,
+            &manifest(&other, &format!("sha256:{}", "a".repeat(64))),
+        );
+        let e = refusal(&l, &other);
         assert!(
-            format!("{e:#}").contains("names the invalid digest \"sha256:../x\""),
-            "{e:#}"
+            e.contains("names the invalid digest \"sha256:../x\""),
+            "{e}"
         );
     }
 }

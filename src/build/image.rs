@@ -12,11 +12,12 @@ use super::plan::LevelPlan;
 use super::report::{LayerReport, PackageReport};
 use super::trees::{Debs, level_trees};
 use super::variant::DEFAULT_PATH;
-use crate::deb::Kind;
 use crate::layer::{self, Layer};
 use crate::oci::{self, BlobRef, Image, ImageInput, ManifestEntry, OciPlatform, Store};
-use crate::rootfs::{Tree, generated};
+use crate::rootfs::generated;
 use crate::spec::{Platform, Spec};
+use crate::tree::Kind;
+use crate::tree::Tree;
 
 /// One platform's image before its manifest: layers (in the store), config, reports.
 pub struct PlatformBuild {

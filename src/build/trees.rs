@@ -9,9 +9,10 @@ use anyhow::{Context, Result};
 use super::error::BuildError;
 use super::plan::LevelPlan;
 use crate::deb::Deb;
-use crate::rootfs::{self, Tree, generated};
+use crate::rootfs::{self, generated};
 use crate::sbom;
 use crate::spec::{Platform, Spec};
+use crate::tree::{Node, Tree};
 
 /// The `.deb`s of a build, read, by SHA256.
 pub type Debs = BTreeMap<String, Deb>;
@@ -121,7 +122,7 @@ impl Level<'_> {
         for link in &self.spec().symlinks {
             let path = link.path.trim_start_matches('/').to_owned();
             let target = link.target.replace("{arch}", &platform.debian_arch);
-            tree.insert(path, rootfs::Node::symlink(&target, epoch));
+            tree.insert(path, Node::symlink(&target, epoch));
         }
         Ok(())
     }
@@ -169,11 +170,11 @@ impl Level<'_> {
         let doc = sbom::document(&spec.name, &sbom_packages, &crate::oci::rfc3339(epoch));
         for dir in ["usr", "usr/share", "usr/share/sbom"] {
             tree.entry(dir.to_owned())
-                .or_insert_with(|| rootfs::Node::dir(0o755, 0, 0, epoch));
+                .or_insert_with(|| Node::dir(0o755, 0, 0, epoch));
         }
         tree.insert(
             format!("usr/share/sbom/{}.spdx.json", spec.name),
-            rootfs::Node::file(doc, 0o644, epoch, None),
+            Node::file(doc, 0o644, epoch, None),
         );
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::layout::{OCI_LAYOUT, index_document};
+use super::layout::{index_document, oci_layout};
 use super::{Image, OciError, Staged, canonical_json, parent_dir};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
@@ -100,6 +100,16 @@ impl Tar {
     }
 }
 
+/// One image of a docker archive's `manifest.json` (what `docker load` reads; not an OCI
+/// document, so oci-spec has no type for it).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifest {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
 fn blob_name(digest: &str) -> String {
     format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
 }
@@ -112,10 +122,9 @@ pub fn oci_archive(
     tag: &str,
 ) -> Result<Staged, OciError> {
     let mut tar = Tar::create(dest, image.created)?;
-    tar.bytes("oci-layout", OCI_LAYOUT)?;
-    let top =
-        serde_json::to_value(image.top_descriptor(Some(tag))?).expect("descriptors serialize");
-    tar.bytes("index.json", &index_document(vec![top]))?;
+    tar.bytes("oci-layout", &oci_layout()?)?;
+    let top = image.top_descriptor(Some(tag))?;
+    tar.bytes("index.json", &index_document(vec![top])?)?;
     tar.blobs(store, image)?;
     tar.finish()
 }
@@ -136,15 +145,15 @@ pub fn docker_archive(
     let mut tar = Tar::create(dest, image.created)?;
     tar.blobs(store, image)?;
     // `publish` passes `REPO:TAG` with the tag always spelled out.
-    let tag = reference.map(|r| crate::registry::split_tag(r).1);
-    let top = serde_json::to_value(image.top_descriptor(tag)?).expect("descriptors serialize");
-    tar.bytes("index.json", &index_document(vec![top]))?;
-    let manifest = serde_json::json!([{
-        "Config": blob_name(&m.config.digest),
-        "RepoTags": reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
-        "Layers": m.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
-    }]);
+    let tag = reference.map(|r| crate::reference::split_tag(r).1);
+    let top = image.top_descriptor(tag)?;
+    tar.bytes("index.json", &index_document(vec![top])?)?;
+    let manifest = [DockerManifest {
+        config: blob_name(&m.config.digest),
+        repo_tags: reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
+        layers: m.layers.iter().map(|l| blob_name(&l.digest)).collect(),
+    }];
     tar.bytes("manifest.json", &canonical_json(&manifest))?;
-    tar.bytes("oci-layout", OCI_LAYOUT)?;
+    tar.bytes("oci-layout", &oci_layout()?)?;
     tar.finish()
 }

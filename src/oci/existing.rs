@@ -1,21 +1,14 @@
-//! Reading an image layout compose did not just write (an existing output whose other tags
-//! are kept, the image `compose verify` checks) as untrusted input: only regular files and
-//! directories inside it, never through a symlink, each JSON document at most
-//! `MAX_DOCUMENT` bytes, and every digest `sha256:` and 64 lowercase hex digits before it
-//! becomes a path.
+//! What an existing `oci:` output keeps beside the image written into it: the other tags
+//! of the layout and every blob they reach, read through `reader::LayoutReader` (the layout
+//! is untrusted) with a bound on the blobs and descriptors walked.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::Value;
+use oci_spec::image::Descriptor;
 
 use super::OciError;
-
-/// The largest JSON document (`index.json`, a manifest, an index) read from a layout:
-/// registries accept manifests up to 4 MiB.
-pub const MAX_DOCUMENT: u64 = 4 << 20;
+use super::reader::{LayoutReader, entry, is_document, tag_of};
 
 /// The most blobs an existing layout's other tags may reach.
 pub const MAX_BLOBS: usize = 100_000;
@@ -24,272 +17,61 @@ pub const MAX_BLOBS: usize = 100_000;
 /// layout's documents.
 pub const MAX_STEPS: usize = 1_000_000;
 
-/// `sha256:` and 64 lowercase hex digits: the only digests that become paths.
-pub fn valid_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
-}
-
-/// Untrusted text for a one-line message: escaped, quoted, at most 80 characters.
-fn shown(text: &str) -> String {
-    let mut s: String = text.chars().take(80).collect();
-    if s.len() < text.len() {
-        s.push('…');
-    }
-    format!("{s:?}")
-}
-
-fn entry(path: &Path, what: &str) -> OciError {
-    OciError::LayoutEntry {
-        path: path.to_path_buf(),
-        what: what.to_owned(),
-    }
-}
-
-fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
-    let path = path.to_path_buf();
-    move |source| OciError::Read { path, source }
-}
-
-/// `path` as a regular file, opened without following a symlink (checked before and after
-/// opening, by inode); `None` when it does not exist.
-pub fn open_regular(path: &Path) -> Result<Option<std::fs::File>, OciError> {
-    let before = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(read_err(path)(e)),
-    };
-    if before.file_type().is_symlink() {
-        return Err(entry(
-            path,
-            "is a symbolic link, which compose does not follow inside a layout",
-        ));
-    }
-    if !before.is_file() {
-        return Err(entry(path, "is not a regular file"));
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .open(path)
-        .map_err(read_err(path))?;
-    let after = file.metadata().map_err(read_err(path))?;
-    if (after.dev(), after.ino()) != (before.dev(), before.ino()) {
-        return Err(entry(path, "changed while compose read it"));
-    }
-    Ok(Some(file))
-}
-
-/// A directory of a layout (`blobs`, `blobs/sha256`), not a symlink; `false` when missing.
-fn real_dir(path: &Path) -> Result<bool, OciError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Err(entry(
-            path,
-            "is a symbolic link, which compose does not follow inside a layout",
-        )),
-        Ok(m) if m.is_dir() => Ok(true),
-        Ok(_) => Err(entry(path, "is not a directory")),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(read_err(path)(e)),
-    }
-}
-
-/// A JSON document of at most `MAX_DOCUMENT` bytes; `None` when missing.
-fn read_document(path: &Path) -> Result<Option<Value>, OciError> {
-    let Some(file) = open_regular(path)? else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err(path))?;
-    if bytes.len() as u64 > MAX_DOCUMENT {
-        return Err(entry(
-            path,
-            &format!("is larger than {} MiB", MAX_DOCUMENT >> 20),
-        ));
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|source| OciError::LayoutJson {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-/// The digest of a descriptor found in `named_in`, checked.
-fn digest_of<'a>(desc: &'a Value, named_in: &Path) -> Result<&'a str, OciError> {
-    match desc.get("digest") {
-        Some(Value::String(d)) if valid_digest(d) => Ok(d),
-        Some(Value::String(d)) => Err(OciError::LayoutDigest {
-            path: named_in.to_path_buf(),
-            digest: shown(d),
-        }),
-        _ => Err(entry(named_in, "has a descriptor without a digest")),
-    }
-}
-
-/// The descriptors of an `index.json` (read from `path`): its `manifests`, each an object
-/// with a valid digest.
-pub fn parse_index(path: &Path, index: &Value) -> Result<Vec<Value>, OciError> {
-    let Some(manifests) = index.get("manifests").and_then(Value::as_array) else {
-        return Err(entry(path, "has no `manifests` list"));
-    };
-    for d in manifests {
-        digest_of(d, path)?;
-    }
-    Ok(manifests.clone())
-}
-
-/// The descriptors of `DIR/index.json`.
-pub fn read_index(dir: &Path) -> Result<Vec<Value>, OciError> {
-    let path = dir.join("index.json");
-    match read_document(&path)? {
-        Some(index) => parse_index(&path, &index),
-        None => Err(missing(&path)),
-    }
-}
-
-/// `DIR/blobs/sha256`, after checking that neither `blobs` nor `blobs/sha256` is a symlink
-/// or something else than a directory; `None` when missing.
-fn blobs_dir(dir: &Path) -> Result<Option<PathBuf>, OciError> {
-    let blobs = dir.join("blobs");
-    let sha = blobs.join("sha256");
-    Ok((real_dir(&blobs)? && real_dir(&sha)?).then_some(sha))
-}
-
-/// `DIR/blobs/sha256/<hex>` for the digest of `desc` (named in `named_in`), after checking
-/// the digest and the directories; `None` when the directories are missing.
-fn blob_path(dir: &Path, desc: &Value, named_in: &Path) -> Result<Option<PathBuf>, OciError> {
-    let digest = digest_of(desc, named_in)?;
-    Ok(blobs_dir(dir)?.map(|sha| sha.join(&digest["sha256:".len()..])))
-}
-
-/// The path of blob `digest` of the layout at `dir` when it is (still) a regular file that
-/// no symlink leads to, else `None` (a digest `read_existing` checked).
-pub fn regular_blob(dir: &Path, digest: &str) -> Result<Option<PathBuf>, OciError> {
-    let desc = serde_json::json!({ "digest": digest });
-    let Some(path) = blob_path(dir, &desc, &dir.join("index.json"))? else {
-        return Ok(None);
-    };
-    Ok(open_regular(&path)?.map(|_| path))
-}
-
-fn missing(path: &Path) -> OciError {
-    entry(path, "is missing")
-}
-
-/// The blob `desc` (named in `named_in`) points at, opened for reading.
-pub fn open_blob(dir: &Path, desc: &Value, named_in: &Path) -> Result<std::fs::File, OciError> {
-    let path = blob_path(dir, desc, named_in)?.ok_or_else(|| missing(&dir.join("blobs/sha256")))?;
-    open_regular(&path)?.ok_or_else(|| missing(&path))
-}
-
-/// The JSON document (a manifest or an index) `desc` points at, and its path.
-pub fn read_blob_json(
-    dir: &Path,
-    desc: &Value,
-    named_in: &Path,
-) -> Result<(Value, PathBuf), OciError> {
-    let path = blob_path(dir, desc, named_in)?.ok_or_else(|| missing(&dir.join("blobs/sha256")))?;
-    let doc = read_document(&path)?.ok_or_else(|| missing(&path))?;
-    Ok((doc, path))
-}
-
-/// Whether a descriptor's media type is a manifest or an index (OCI or Docker), whose
-/// blob names further blobs.
-fn is_document(desc: &Value) -> bool {
-    let media = desc["mediaType"].as_str().unwrap_or_default();
-    [
-        "manifest.v1+json",
-        "image.index.v1+json",
-        "manifest.v2+json",
-        "manifest.list.v2+json",
-    ]
-    .iter()
-    .any(|end| media.ends_with(end))
-}
-
 /// What an existing layout keeps beside the image written into it: the `index.json`
 /// descriptors of its other tags and the digests of every blob they reach.
 #[derive(Debug, Default)]
 pub struct Kept {
-    pub descriptors: Vec<Value>,
+    pub descriptors: Vec<Descriptor>,
     pub blobs: BTreeSet<String>,
 }
 
 /// The blobs reachable from descriptors, each document read once.
 struct Walk<'a> {
-    dir: &'a Path,
+    layout: &'a LayoutReader,
     /// Every blob looked at (by digest and whether it was read as a document): the
     /// descriptors its document names, or `None` when missing.
-    seen: BTreeMap<String, Option<Vec<Value>>>,
+    seen: BTreeMap<String, Option<Vec<Descriptor>>>,
     /// Descriptors looked at so far, over all tags.
     steps: usize,
 }
 
 impl Walk<'_> {
+    fn too_many(&self, what: String) -> OciError {
+        entry(self.layout.dir(), &what)
+    }
+
     /// Every blob `desc` reaches, or `None` when one of them is missing.
-    fn reach(
-        &mut self,
-        desc: &Value,
-        named_in: &Path,
-    ) -> Result<Option<BTreeSet<String>>, OciError> {
+    fn reach(&mut self, desc: &Descriptor) -> Result<Option<BTreeSet<String>>, OciError> {
         let mut out = BTreeSet::new();
-        let mut stack = vec![(desc.clone(), named_in.to_path_buf())];
-        while let Some((d, from)) = stack.pop() {
-            if d.is_null() {
-                continue;
-            }
+        let mut stack = vec![desc.clone()];
+        while let Some(d) = stack.pop() {
             self.steps += 1;
             if self.steps > MAX_STEPS {
-                return Err(entry(
-                    self.dir,
-                    &format!("has tags whose descriptors number more than {MAX_STEPS}"),
-                ));
+                return Err(self.too_many(format!(
+                    "has tags whose descriptors number more than {MAX_STEPS}"
+                )));
             }
-            let digest = digest_of(&d, &from)?.to_owned();
+            let digest = d.digest().to_string();
             // A blob named once as a layer and once as a manifest is looked at as both.
-            let key = format!("{digest} {}", is_document(&d));
-            if !out.insert(digest.clone()) && self.seen.contains_key(&key) {
+            let key = format!("{digest} {}", is_document(d.media_type()));
+            if !out.insert(digest) && self.seen.contains_key(&key) {
                 continue;
             }
             if !self.seen.contains_key(&key) {
                 if self.seen.len() >= MAX_BLOBS {
-                    return Err(entry(
-                        self.dir,
-                        &format!("has tags that reach more than {MAX_BLOBS} blobs"),
-                    ));
+                    return Err(
+                        self.too_many(format!("has tags that reach more than {MAX_BLOBS} blobs"))
+                    );
                 }
-                let children = self.look(&d, &from)?;
+                let children = self.layout.children(&d)?;
                 self.seen.insert(key.clone(), children);
             }
             let Some(children) = &self.seen[&key] else {
                 return Ok(None);
             };
-            let path = blob_path(self.dir, &d, &from)?.unwrap_or_default();
-            stack.extend(children.iter().map(|c| (c.clone(), path.clone())));
+            stack.extend(children.iter().cloned());
         }
         Ok(Some(out))
-    }
-
-    /// The descriptors the blob of `desc` names (none for a layer or config), or `None`
-    /// when the blob is missing.
-    fn look(&self, desc: &Value, named_in: &Path) -> Result<Option<Vec<Value>>, OciError> {
-        let Some(path) = blob_path(self.dir, desc, named_in)? else {
-            return Ok(None);
-        };
-        if !is_document(desc) {
-            return Ok(open_regular(&path)?.map(|_| Vec::new()));
-        }
-        let Some(doc) = read_document(&path)? else {
-            return Ok(None);
-        };
-        let mut children = vec![doc["config"].clone()];
-        for list in ["layers", "manifests"] {
-            children.extend(doc[list].as_array().into_iter().flatten().cloned());
-        }
-        Ok(Some(children))
     }
 }
 
@@ -297,38 +79,41 @@ impl Walk<'_> {
 /// `tag` is about to be written into: what of it to keep. An empty directory keeps
 /// nothing; a directory without `oci-layout` is not a layout. The other tags are kept when
 /// every blob they reach is there (a tag with missing blobs is dropped, as it was already
-/// broken); anything that is not a regular file or directory, a document that is not JSON
-/// or too large, or an invalid digest refuses the whole layout.
+/// broken); anything that is not a regular file or directory, a document that is not JSON,
+/// not an OCI document or too large, or an invalid digest refuses the whole layout.
 pub fn read_existing(dir: &Path, tag: &str) -> Result<Kept, OciError> {
     let empty = std::fs::read_dir(dir)
-        .map_err(read_err(dir))?
+        .map_err(|source| OciError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .next()
         .is_none();
     if empty {
         return Ok(Kept::default());
     }
-    if open_regular(&dir.join("oci-layout"))?.is_none() {
+    let layout = LayoutReader::new(dir);
+    if !layout.has_marker()? {
         return Err(OciError::NotALayout {
             path: dir.to_path_buf(),
         });
     }
-    let index_path = dir.join("index.json");
-    let descriptors = read_index(dir)?;
+    let index = layout.index()?;
     // Checked even when nothing is kept: a layout whose blobs lead elsewhere is refused.
-    blobs_dir(dir)?;
+    layout.blobs_dir()?;
     let mut walk = Walk {
-        dir,
+        layout: &layout,
         seen: BTreeMap::new(),
         steps: 0,
     };
     let mut kept = Kept::default();
-    for d in descriptors {
-        if d["annotations"][super::REF_NAME].as_str() == Some(tag) {
+    for d in index.manifests() {
+        if tag_of(d) == Some(tag) {
             continue;
         }
-        if let Some(blobs) = walk.reach(&d, &index_path)? {
+        if let Some(blobs) = walk.reach(d)? {
             kept.blobs.extend(blobs);
-            kept.descriptors.push(d);
+            kept.descriptors.push(d.clone());
         }
     }
     Ok(kept)
@@ -337,8 +122,11 @@ pub fn read_existing(dir: &Path, tag: &str) -> Result<Kept, OciError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::layout::oci_layout;
+    use crate::oci::reader::{MAX_DOCUMENT, valid_digest};
 
     const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
     #[test]
     fn digests_must_be_sha256_hex() {
@@ -358,8 +146,20 @@ mod tests {
 
     fn layout(dir: &Path, index: &str) {
         fs_err::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        fs_err::write(dir.join("oci-layout"), super::super::layout::OCI_LAYOUT).unwrap();
+        fs_err::write(dir.join("oci-layout"), oci_layout().unwrap()).unwrap();
         fs_err::write(dir.join("index.json"), index).unwrap();
+    }
+
+    /// A descriptor of `digest` as JSON, tagged `tag` when given.
+    fn desc(digest: &str, media: &str, tag: Option<&str>) -> String {
+        let annotations = tag.map_or(String::new(), |t| {
+            format!(r#","annotations":{{"org.opencontainers.image.ref.name":"{t}"}}"#)
+        });
+        format!(r#"{{"mediaType":"{media}","digest":"{digest}","size":2{annotations}}}"#)
+    }
+
+    fn index(descs: &[String]) -> String {
+        format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, descs.join(","))
     }
 
     fn message(e: OciError) -> String {
@@ -370,60 +170,76 @@ mod tests {
         s
     }
 
-    #[test]
-    fn hostile_layouts_are_refused_in_one_line() {
+    /// The layout `make` leaves in a fresh directory is refused with one line holding
+    /// `needle`.
+    fn refused(make: impl Fn(&Path), needle: &str) {
         let dir = tempfile::tempdir().unwrap();
         let l = dir.path().join("l");
-        type Make<'a> = Box<dyn Fn() + 'a>;
-        let cases: Vec<(Make, &str)> = vec![
-            (
-                Box::new(|| layout(&l, r#"{"manifests":[{"digest":"sha256:../../x"}]}"#)),
-                "names the invalid digest \"sha256:../../x\"",
-            ),
-            (Box::new(|| layout(&l, "{not json")), "invalid JSON in"),
-            (
-                Box::new(|| layout(&l, r#"{"manifests":{}}"#)),
-                "has no `manifests` list",
-            ),
-            (
-                Box::new(|| layout(&l, &format!("[{}]", "[".repeat(200)))),
-                "invalid JSON in",
-            ),
-            (
-                Box::new(|| {
-                    layout(&l, "");
-                    fs_err::write(
-                        l.join("index.json"),
-                        vec![b' '; (MAX_DOCUMENT + 1) as usize],
-                    )
-                    .unwrap();
-                }),
-                "is larger than 4 MiB",
-            ),
-            (
-                Box::new(|| {
-                    layout(&l, "");
-                    fs_err::remove_file(l.join("index.json")).unwrap();
-                    std::os::unix::fs::symlink("/etc/passwd", l.join("index.json")).unwrap();
-                }),
-                "index.json` is a symbolic link",
-            ),
-            (
-                Box::new(|| {
-                    layout(&l, r#"{"manifests":[]}"#);
-                    fs_err::remove_dir_all(l.join("blobs")).unwrap();
-                    std::os::unix::fs::symlink("/etc", l.join("blobs")).unwrap();
-                }),
-                "blobs` is a symbolic link",
-            ),
-        ];
-        for (make, needle) in cases {
-            let _ = fs_err::remove_dir_all(&l);
-            make();
-            let m = message(read_existing(&l, "latest").unwrap_err());
-            assert!(m.contains(needle), "{m:?} lacks {needle:?}");
-            assert!(!m.contains('\n'), "one line: {m:?}");
-        }
+        make(&l);
+        let m = message(read_existing(&l, "latest").unwrap_err());
+        assert!(m.contains(needle), "{m:?} lacks {needle:?}");
+        assert!(!m.contains('\n'), "one line: {m:?}");
+    }
+
+    #[test]
+    fn a_path_as_digest_is_refused() {
+        refused(
+            |l| layout(l, &index(&[desc("sha256:../../x", MANIFEST, None)])),
+            "names the invalid digest \"sha256:../../x\"",
+        );
+    }
+
+    #[test]
+    fn an_index_that_is_not_json_is_refused() {
+        refused(|l| layout(l, "not json"), "invalid JSON in");
+    }
+
+    #[test]
+    fn an_index_that_is_not_an_oci_index_is_refused() {
+        refused(
+            |l| layout(l, r#"{"schemaVersion":2,"manifests":{}}"#),
+            "index.json` is not an OCI image index",
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_index_is_refused() {
+        refused(
+            |l| layout(l, &format!("[{}]", "[".repeat(200))),
+            "invalid JSON in",
+        );
+    }
+
+    #[test]
+    fn an_oversized_index_is_refused() {
+        refused(
+            |l| layout(l, &" ".repeat((MAX_DOCUMENT + 1) as usize)),
+            "is larger than 4 MiB",
+        );
+    }
+
+    #[test]
+    fn a_symlinked_index_is_refused() {
+        refused(
+            |l| {
+                layout(l, "");
+                fs_err::remove_file(l.join("index.json")).unwrap();
+                std::os::unix::fs::symlink("/etc/passwd", l.join("index.json")).unwrap();
+            },
+            "index.json` is a symbolic link",
+        );
+    }
+
+    #[test]
+    fn symlinked_blobs_are_refused() {
+        refused(
+            |l| {
+                layout(l, &index(&[]));
+                fs_err::remove_dir_all(l.join("blobs")).unwrap();
+                std::os::unix::fs::symlink("/etc", l.join("blobs")).unwrap();
+            },
+            "blobs` is a symbolic link",
+        );
     }
 
     #[test]
@@ -441,53 +257,89 @@ mod tests {
         assert!(dir.path().join("precious").exists());
     }
 
-    #[test]
-    fn other_tags_are_kept_with_their_blobs_and_cycles_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = dir.path();
-        // A manifest that names itself (its digest is not checked) and a config blob.
+    /// A layout with a tag `old` whose manifest names itself (its digest is not checked) and
+    /// a config blob, and a tag `gone` whose manifest is missing. Returns the config digest.
+    fn two_tags(l: &Path) -> String {
         let cfg = format!("sha256:{}", "c".repeat(64));
+        let config = "application/vnd.oci.image.config.v1+json";
         let manifest = format!(
-            r#"{{"config":{{"digest":"{cfg}"}},"layers":[{{"digest":"{A}","mediaType":"application/vnd.oci.image.manifest.v1+json"}}]}}"#
+            r#"{{"schemaVersion":2,"config":{},"layers":[{}]}}"#,
+            desc(&cfg, config, None),
+            desc(A, MANIFEST, None)
         );
+        let gone = format!("sha256:{}", "b".repeat(64));
         layout(
             l,
-            &format!(
-                r#"{{"manifests":[{{"digest":"{A}","mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{{"org.opencontainers.image.ref.name":"old"}}}},{{"digest":"sha256:{}","annotations":{{"org.opencontainers.image.ref.name":"gone"}}}}]}}"#,
-                "b".repeat(64)
-            ),
+            &index(&[
+                desc(A, MANIFEST, Some("old")),
+                desc(&gone, MANIFEST, Some("gone")),
+            ]),
         );
         fs_err::write(l.join("blobs/sha256").join(&A[7..]), manifest).unwrap();
         fs_err::write(l.join("blobs/sha256").join(&cfg[7..]), "{}").unwrap();
-        let kept = read_existing(l, "latest").unwrap();
+        cfg
+    }
+
+    #[test]
+    fn other_tags_are_kept_with_their_blobs_and_cycles_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = two_tags(dir.path());
+        let kept = read_existing(dir.path(), "latest").unwrap();
         assert_eq!(
             kept.descriptors.len(),
             1,
             "the tag with a missing blob is dropped"
         );
-        assert_eq!(kept.blobs, BTreeSet::from([A.to_owned(), cfg.clone()]));
-        // A blob that is a symlink refuses the layout.
-        fs_err::remove_file(l.join("blobs/sha256").join(&cfg[7..])).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", l.join("blobs/sha256").join(&cfg[7..])).unwrap();
-        let m = message(read_existing(l, "latest").unwrap_err());
-        assert!(m.contains("is a symbolic link"), "{m}");
-        // The tag being written is not read at all.
-        assert!(read_existing(l, "old").unwrap().descriptors.is_empty());
+        assert_eq!(kept.blobs, BTreeSet::from([A.to_owned(), cfg]));
     }
 
-    /// Mutated `index.json` and manifest bytes (flipped, dropped and duplicated bytes, digits
-    /// and quotes inserted) never panic the reader, and whatever it keeps has valid digests.
+    #[test]
+    fn a_blob_that_is_a_symlink_refuses_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = two_tags(dir.path());
+        let blob = dir.path().join("blobs/sha256").join(&cfg[7..]);
+        fs_err::remove_file(&blob).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &blob).unwrap();
+        let m = message(read_existing(dir.path(), "latest").unwrap_err());
+        assert!(m.contains("is a symbolic link"), "{m}");
+    }
+
+    #[test]
+    fn the_tag_being_written_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        two_tags(dir.path());
+        let kept = read_existing(dir.path(), "old").unwrap();
+        assert!(kept.descriptors.is_empty());
+    }
+
+    /// One mutation of `bytes` (a flipped, dropped or duplicated byte, a digit or quote
+    /// inserted, a cut), with `next` as the source of randomness.
+    fn mutate(bytes: &mut Vec<u8>, next: &mut impl FnMut() -> u64) {
+        let at = (next() as usize) % bytes.len().max(1);
+        match next() % 5 {
+            0 => bytes[at] ^= 1 << (next() % 8),
+            1 => {
+                bytes.remove(at);
+            }
+            2 => bytes.insert(at, b"\"./0123456789abcdef:"[(next() % 20) as usize]),
+            3 => bytes.insert(at, bytes[at]),
+            _ => bytes.truncate(at),
+        }
+    }
+
+    /// Mutated `index.json` and manifest bytes never panic the reader, and whatever it
+    /// keeps has valid digests.
     #[test]
     fn mutated_layouts_never_panic() {
         let dir = tempfile::tempdir().unwrap();
         let l = dir.path();
         let cfg = format!("sha256:{}", "c".repeat(64));
         let manifest = format!(
-            r#"{{"schemaVersion":2,"config":{{"digest":"{cfg}","size":2}},"layers":[{{"digest":"{cfg}","mediaType":"application/vnd.oci.image.layer.v1.tar+gzip"}}]}}"#
+            r#"{{"schemaVersion":2,"config":{},"layers":[{}]}}"#,
+            desc(&cfg, "application/vnd.oci.image.config.v1+json", None),
+            desc(&cfg, "application/vnd.oci.image.layer.v1.tar+gzip", None)
         );
-        let index = format!(
-            r#"{{"schemaVersion":2,"manifests":[{{"digest":"{A}","mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{{"org.opencontainers.image.ref.name":"old"}}}}]}}"#
-        );
+        let index = index(&[desc(A, MANIFEST, Some("old"))]);
         layout(l, &index);
         fs_err::write(l.join("blobs/sha256").join(&cfg[7..]), "{}").unwrap();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -505,16 +357,7 @@ mod tests {
             };
             let mut bytes = base.to_vec();
             for _ in 0..1 + next() % 4 {
-                let at = (next() as usize) % bytes.len().max(1);
-                match next() % 5 {
-                    0 => bytes[at] ^= 1 << (next() % 8),
-                    1 => {
-                        bytes.remove(at);
-                    }
-                    2 => bytes.insert(at, b"\"./0123456789abcdef:"[(next() % 20) as usize]),
-                    3 => bytes.insert(at, bytes[at]),
-                    _ => bytes.truncate(at),
-                }
+                mutate(&mut bytes, &mut next);
                 if bytes.is_empty() {
                     break;
                 }

@@ -1,10 +1,14 @@
 //! Blobs on disk: the store a build writes into, and OCI image layouts staged from it beside
 //! their destination (`commit` puts them in place).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::existing::{self, Kept};
-use super::{Image, OciError, Staged, canonical_json, parent_dir, sha256_digest};
+use oci_spec::image::{Descriptor, OciLayoutBuilder};
+
+use super::existing::Kept;
+use super::reader::{LayoutReader, valid_digest};
+use super::{Image, OciError, Staged, canonical_json, index_json, parent_dir, sha256_digest};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
     let path = path.to_path_buf();
@@ -14,7 +18,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
 /// `DIR/blobs/sha256/<hex>` for a `sha256:<hex>` digest.
 /// Only for digests compose computed or `existing` checked.
 fn blob_in(dir: &Path, digest: &str) -> PathBuf {
-    debug_assert!(existing::valid_digest(digest), "{digest}");
+    debug_assert!(valid_digest(digest), "{digest}");
     let hex = digest.trim_start_matches("sha256:");
     dir.join("blobs/sha256").join(hex)
 }
@@ -97,10 +101,11 @@ pub fn stage(
     for digest in image.all_digests() {
         link_or_copy(&store.blob_path(&digest), &blob_in(s, &digest))?;
     }
+    let existing = LayoutReader::new(dest);
     for digest in &kept.blobs {
         // Checked again right before linking: still a regular file, reached through no
         // symlink.
-        let Some(from) = existing::regular_blob(dest, digest)? else {
+        let Some(from) = existing.regular_blob(digest)? else {
             return Err(OciError::Changed {
                 path: dest.to_path_buf(),
             });
@@ -108,24 +113,83 @@ pub fn stage(
         link_or_copy(&from, &blob_in(s, digest))?;
     }
     let layout = s.join("oci-layout");
-    fs_err::write(&layout, OCI_LAYOUT).map_err(io(&layout))?;
+    fs_err::write(&layout, oci_layout()?).map_err(io(&layout))?;
     let mut manifests = kept.descriptors;
-    manifests.push(
-        serde_json::to_value(image.top_descriptor(Some(tag))?).expect("descriptors serialize"),
-    );
+    manifests.push(image.top_descriptor(Some(tag))?);
     let index = s.join("index.json");
-    fs_err::write(&index, index_document(manifests)).map_err(io(&index))?;
+    fs_err::write(&index, index_document(manifests)?).map_err(io(&index))?;
     Ok(staged)
 }
 
-/// The `oci-layout` file of every layout and archive.
-pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+/// The `oci-layout` file of every layout and archive (`{"imageLayoutVersion":"1.0.0"}`).
+pub fn oci_layout() -> Result<Vec<u8>, OciError> {
+    let layout = OciLayoutBuilder::default()
+        .image_layout_version("1.0.0")
+        .build()
+        .map_err(super::spec_err("oci-layout"))?;
+    Ok(canonical_json(&layout))
+}
 
-/// A layout's `index.json` over `manifests` (descriptors as JSON values).
-pub fn index_document(manifests: Vec<serde_json::Value>) -> Vec<u8> {
-    canonical_json(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests,
-    }))
+/// A layout's `index.json` over `manifests`: an image index without annotations.
+pub fn index_document(manifests: Vec<Descriptor>) -> Result<Vec<u8>, OciError> {
+    index_json(manifests, &BTreeMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::MediaType;
+
+    #[test]
+    fn the_oci_layout_file_is_the_specs() {
+        assert_eq!(oci_layout().unwrap(), br#"{"imageLayoutVersion":"1.0.0"}"#);
+    }
+
+    /// The bytes compose wrote when `index.json` was built as JSON by hand.
+    #[test]
+    fn index_json_keeps_its_bytes() {
+        let annotations = BTreeMap::from([(
+            oci_spec::image::ANNOTATION_REF_NAME.to_owned(),
+            "latest".to_owned(),
+        )]);
+        let d =
+            super::super::descriptor(MediaType::ImageManifest, b"{}", None, &annotations).unwrap();
+        let by_hand = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [serde_json::to_value(&d).unwrap()],
+        });
+        assert_eq!(
+            index_document(vec![d]).unwrap(),
+            serde_json::to_vec(&by_hand).unwrap()
+        );
+    }
+
+    /// A tag kept from an existing layout is read back typed and written again: its
+    /// descriptor (platform, annotations) comes out byte for byte.
+    #[test]
+    fn a_kept_descriptor_keeps_its_bytes() {
+        let platform = super::super::OciPlatform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        };
+        let annotations = BTreeMap::from([
+            (
+                oci_spec::image::ANNOTATION_REF_NAME.to_owned(),
+                "old".to_owned(),
+            ),
+            ("org.example.z".to_owned(), "1".to_owned()),
+        ]);
+        let d = super::super::descriptor(
+            MediaType::ImageManifest,
+            b"{}",
+            Some(&platform),
+            &annotations,
+        )
+        .unwrap();
+        let written = index_document(vec![d]).unwrap();
+        let read: oci_spec::image::ImageIndex = serde_json::from_slice(&written).unwrap();
+        assert_eq!(index_document(read.manifests().clone()).unwrap(), written);
+    }
 }

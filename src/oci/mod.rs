@@ -1,13 +1,17 @@
 //! OCI documents: image config, manifest and index (built with oci-spec, serialized as
 //! canonical JSON), and the built image they describe.
 //!
-//! Nothing here knows about Debian. `layout` keeps blobs on disk and writes image layouts,
-//! `archive` writes `oci-archive` and `docker-archive` tar files.
+//! Nothing here knows about Debian or registries. `layout` keeps blobs on disk and writes
+//! image layouts, `archive` writes `oci-archive` and `docker-archive` tar files, `reader`
+//! reads a layout back as untrusted input, `existing` says what of an existing layout to
+//! keep, `commit` puts outputs in place. The vocabulary (media types, annotation keys,
+//! documents) is oci-spec's.
 
 pub mod archive;
 pub mod commit;
 pub mod existing;
 pub mod layout;
+pub mod reader;
 
 pub use commit::{Staged, commit_all};
 pub use layout::Store;
@@ -17,9 +21,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, HistoryBuilder,
-    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Os,
-    PlatformBuilder, RootFsBuilder,
+    ANNOTATION_REF_NAME, Arch, ConfigBuilder, Descriptor, DescriptorBuilder, Digest,
+    HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType,
+    Os, PlatformBuilder, RootFsBuilder,
 };
 use serde::Serialize;
 use sha2::Digest as _;
@@ -41,7 +45,7 @@ pub enum OciError {
         source: std::io::Error,
     },
     #[error(
-        "`{}` exists and is not an OCI image layout\n\nhint: choose another `--output` directory; compose only replaces its own layouts",
+        "`{}` exists and is not an OCI image layout",
         path.display()
     )]
     NotALayout { path: PathBuf },
@@ -59,13 +63,20 @@ pub enum OciError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("`{}` is not an OCI {what}", path.display())]
+    LayoutDocument {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(
         "`{}` names the invalid digest {digest}: compose reads only `sha256:` and 64 lowercase hex digits",
         path.display()
     )]
     LayoutDigest { path: PathBuf, digest: String },
     #[error(
-        "`{}` changed during the build; no output was written\n\nhint: run the build again",
+        "`{}` changed during the build; no output was written",
         path.display()
     )]
     Changed { path: PathBuf },
@@ -80,10 +91,24 @@ pub enum OciError {
         #[source]
         source: Box<OciError>,
     },
-    #[error(
-        "a docker archive holds one platform, and this image has {count}\n\nhint: pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
-    )]
+    #[error("a docker archive holds one platform, and this image has {count}")]
     DockerArchivePlatforms { count: usize },
+}
+
+impl crate::error::Hint for OciError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            OciError::NotALayout { .. } => {
+                "choose another `--output` directory; compose only replaces its own layouts"
+            }
+            OciError::Changed { .. } => "run the build again",
+            OciError::DockerArchivePlatforms { .. } => {
+                "pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all"
+            }
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
 }
 
 /// The directory `path` lives in (`.` for a bare file name): where a temporary file that
@@ -296,9 +321,6 @@ fn hash_map(map: &BTreeMap<String, String>) -> std::collections::HashMap<String,
     map.clone().into_iter().collect()
 }
 
-/// The annotation an OCI layout (or archive) puts on a descriptor to name its tag.
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
 /// A blob an image refers to: a config or a layer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BlobRef {
@@ -359,7 +381,7 @@ impl Image {
     /// `ref_name` as its tag annotation.
     pub fn top_descriptor(&self, ref_name: Option<&str>) -> Result<Descriptor, OciError> {
         let annotations: BTreeMap<String, String> = ref_name
-            .map(|t| (REF_NAME.to_owned(), t.to_owned()))
+            .map(|t| (ANNOTATION_REF_NAME.to_owned(), t.to_owned()))
             .into_iter()
             .collect();
         let platform = match &self.index {

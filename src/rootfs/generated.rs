@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use md5::Digest as _;
 
-use crate::deb::{Deb, Kind};
-use crate::rootfs::{Node, RootfsError, Tree, jks};
+use crate::deb::Deb;
+use crate::rootfs::{RootfsError, jks};
+use crate::tree::{Kind, Node, Tree};
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\

@@ -7,7 +7,10 @@ use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use compose::oci::reader::{LayoutReader, tag_of};
+use oci_spec::image::{Descriptor, MediaType};
 use sha2::{Digest, Sha256};
+use std::str::FromStr;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -260,12 +263,18 @@ pub struct Image {
     pub layer_digests: Vec<String>,
 }
 
+/// A blob of a layout, read through compose's own layout reader (no symlinks, valid
+/// digests only) and checked against its name.
 pub fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
-    let bytes = fs_err::read(layout.join("blobs/sha256").join(hex)).unwrap();
+    let mut bytes = Vec::new();
+    LayoutReader::new(layout)
+        .open(digest)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
     assert_eq!(
-        hex::encode(Sha256::digest(&bytes)),
-        hex,
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+        digest,
         "blob content matches its name"
     );
     bytes
@@ -278,48 +287,49 @@ pub fn read_image(layout: &Path) -> Image {
 
 /// The image tagged `tag` in a layout.
 pub fn read_image_tag(layout: &Path, tag: &str) -> Image {
-    read_image_where(layout, |d| {
-        d["annotations"]["org.opencontainers.image.ref.name"] == tag
-    })
+    read_image_where(layout, |d| tag_of(d) == Some(tag))
 }
 
-fn read_image_where(layout: &Path, pick: impl Fn(&serde_json::Value) -> bool) -> Image {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-    let desc = index["manifests"]
-        .as_array()
-        .unwrap()
+fn read_image_where(layout: &Path, pick: impl Fn(&Descriptor) -> bool) -> Image {
+    let index = LayoutReader::new(layout).index().unwrap();
+    let desc = index
+        .manifests()
         .iter()
         .rev()
         .find(|d| pick(d))
         .expect("a manifest with that tag");
-    read_manifest(layout, desc["digest"].as_str().unwrap())
+    read_manifest(layout, desc.digest().as_ref())
 }
 
 /// The image of one manifest in a layout (an index's member, say).
 pub fn read_manifest(layout: &Path, digest: &str) -> Image {
+    let reader = LayoutReader::new(layout);
+    let desc = Descriptor::new(
+        MediaType::ImageManifest,
+        0,
+        oci_spec::image::Digest::from_str(digest).unwrap(),
+    );
+    let typed = reader.manifest(&desc).unwrap();
     let manifest_digest = digest.to_owned();
+    // The documents as JSON values, for the tests to look into.
     let manifest: serde_json::Value =
         serde_json::from_slice(&read_blob(layout, &manifest_digest)).unwrap();
-    let config: serde_json::Value = serde_json::from_slice(&read_blob(
-        layout,
-        manifest["config"]["digest"].as_str().unwrap(),
-    ))
-    .unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&read_blob(layout, typed.config().digest().as_ref())).unwrap();
     let mut layers = Vec::new();
     let mut layer_digests = Vec::new();
-    for l in manifest["layers"].as_array().unwrap() {
-        let digest = l["digest"].as_str().unwrap();
+    for l in typed.layers() {
+        let digest = l.digest().as_ref();
         layer_digests.push(digest.to_owned());
         let blob = read_blob(layout, digest);
-        let media = l["mediaType"].as_str().unwrap();
+        let media = l.media_type();
         let mut raw = Vec::new();
-        if media.ends_with("+gzip") {
+        if *media == MediaType::ImageLayerGzip {
             flate2::read::GzDecoder::new(&blob[..])
                 .read_to_end(&mut raw)
                 .unwrap();
         } else {
-            assert!(media.ends_with("+zstd"), "{media}");
+            assert_eq!(*media, MediaType::ImageLayerZstd);
             zstd::stream::read::Decoder::new(&blob[..])
                 .unwrap()
                 .read_to_end(&mut raw)
@@ -487,28 +497,25 @@ pub fn assert_platform(p: &PlatformFacts, descriptor: Option<&serde_json::Value>
 /// The images of a multi-platform image tagged `tag` in a layout: each manifest of its
 /// index with that manifest's descriptor, in the index's order.
 pub fn read_index_images(layout: &Path, tag: &str) -> Vec<(serde_json::Value, Image)> {
-    let top: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-    let desc = top["manifests"]
-        .as_array()
+    let reader = LayoutReader::new(layout);
+    let desc = reader
+        .tagged(tag)
         .unwrap()
-        .iter()
-        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
         .expect("a manifest with that tag");
     assert_eq!(
-        desc["mediaType"], "application/vnd.oci.image.index.v1+json",
+        *desc.media_type(),
+        MediaType::ImageIndex,
         "a multi-platform image"
     );
-    let index: serde_json::Value =
-        serde_json::from_slice(&read_blob(layout, desc["digest"].as_str().unwrap())).unwrap();
-    index["manifests"]
-        .as_array()
+    reader
+        .child_index(&desc)
         .unwrap()
+        .manifests()
         .iter()
         .map(|m| {
             (
-                m.clone(),
-                read_manifest(layout, m["digest"].as_str().unwrap()),
+                serde_json::to_value(m).unwrap(),
+                read_manifest(layout, m.digest().as_ref()),
             )
         })
         .collect()

@@ -744,7 +744,8 @@ fn deb_with_an_ar_long_name_reference_is_refused() {
 /// (for the SBOM) and PEM certificates (for the CA bundle and the Java trust store).
 #[test]
 fn package_files_never_panic() {
-    use compose::deb::{Deb, Entry, Kind};
+    use compose::deb::{Deb, Entry};
+    use compose::tree::Kind;
     let words = prop::sample::select(vec![
         "gpl-2+",
         "GPL-2",
