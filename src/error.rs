@@ -2,7 +2,7 @@
 //!
 //! Hints are data, not text: an error type that can tell the user what to do implements
 //! [`Hint`], and [`render`] asks every link of the chain for one. The types that carry hints
-//! are listed once, in [`hint_of`]. A hinted error must be an error of the chain (returned,
+//! are listed once, in `hint_of`. A hinted error must be an error of the chain (returned,
 //! or the `#[source]` of another), never an `anyhow` context: a context's type is hidden
 //! from the chain.
 
