@@ -69,16 +69,7 @@ pub fn render(err: &anyhow::Error) -> String {
     let mut causes = Vec::new();
     let mut hints = Vec::new();
     for link in err.chain() {
-        let text = link.to_string();
-        // Transitional: a message that still glues its hint on (`...\n\nhint: ...`).
-        // Removed once every module returns its hints through `Hint`.
-        match text.split_once("\n\nhint: ") {
-            Some((message, hint)) => {
-                causes.push(message.to_owned());
-                hints.push(hint.to_owned());
-            }
-            None => causes.push(text),
-        }
+        causes.push(link.to_string());
         hints.extend(hint_of(link));
     }
     let mut out = format!("error: {}", causes.join(": "));

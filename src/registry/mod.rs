@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::error::Hint;
 use crate::net::{self, NetError, Transient};
 use crate::oci::{BlobRef, Image, ManifestEntry, Store, sha256_digest};
-pub use crate::reference::Reference;
+use crate::reference::Reference;
 use crate::reference::{MAX_NAME, valid_component};
 use auth::{Challenge, Credentials};
 

@@ -163,7 +163,7 @@ fn registry_answers_never_panic() {
         no_panic("registry", c.as_bytes(), || {
             let _ = parse_challenge(&c);
             let _ = token_from_response(t.as_bytes());
-            let _ = compose::registry::Reference::parse(&r);
+            let _ = compose::reference::Reference::parse(&r);
             let _ = compose::registry::auth::Credentials::parse(&r);
         })
     });
