@@ -135,7 +135,7 @@ pub struct Deb {
 /// What a `.deb` must say it is: the name, version and architecture of its
 /// `package::Planned` (from a signed index or the lock); its control must agree.
 #[derive(Debug, Clone, Copy)]
-pub struct Planned<'a> {
+pub struct Identity<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub architecture: &'a str,
@@ -276,7 +276,7 @@ fn decoder<'a>(name: &str, data: &'a [u8], limit: u64) -> io::Result<Box<dyn Rea
 /// Parse a `.deb` held in memory, which must be the package `planned` names. As dpkg:
 /// `debian-binary` (2.x) first, then `control.tar*`, then `data.tar*`; members whose name
 /// starts with `_` are skipped.
-pub fn read(planned: &Planned, bytes: &[u8]) -> Result<Deb, DebError> {
+pub fn read(planned: &Identity, bytes: &[u8]) -> Result<Deb, DebError> {
     let package = planned.name;
     let format = |reason: String| DebError::Format {
         package: package.to_owned(),
@@ -324,7 +324,7 @@ pub fn read(planned: &Planned, bytes: &[u8]) -> Result<Deb, DebError> {
 
 /// Check the control's `Package`, `Version` and `Architecture` against the plan (and
 /// Debian policy); returns its `Installed-Size` (KiB), if any.
-fn check_control(planned: &Planned, control: &str) -> Result<Option<u64>, DebError> {
+fn check_control(planned: &Identity, control: &str) -> Result<Option<u64>, DebError> {
     let para = crate::repo::deb822::paragraphs(control).next();
     let get = |f: &str| {
         para.and_then(|p| p.get(f))
@@ -644,7 +644,7 @@ pub(crate) mod tests {
         ])
     }
 
-    const PLAN: Planned = Planned {
+    const PLAN: Identity = Identity {
         name: "pk",
         version: "1.0-1",
         architecture: "all",

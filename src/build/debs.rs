@@ -60,12 +60,12 @@ pub fn fetch_debs(
         .map(|(bytes, p)| {
             let version = p.version.to_string();
             // What the .deb must say it is.
-            let planned = deb::Planned {
+            let identity = deb::Identity {
                 name: &p.name,
                 version: &version,
                 architecture: &p.architecture,
             };
-            let d = deb::read(&planned, bytes);
+            let d = deb::read(&identity, bytes);
             bar.inc(1);
             d
         })

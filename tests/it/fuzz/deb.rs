@@ -648,9 +648,9 @@ fn ar_header(name: &str) -> Vec<u8> {
 }
 
 /// What the plan says of a fixture package, from its file name (`NAME_VERSION_ARCH.deb`).
-fn planned(file: &str) -> deb::Planned<'_> {
+fn planned(file: &str) -> deb::Identity<'_> {
     let mut parts = file.trim_end_matches(".deb").splitn(3, '_');
-    deb::Planned {
+    deb::Identity {
         name: parts.next().unwrap(),
         version: parts.next().unwrap(),
         architecture: parts.next().unwrap(),
