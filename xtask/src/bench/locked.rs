@@ -43,8 +43,8 @@ impl Built {
 /// The packages of `built` in `spec`'s lock (`SPEC.lock`), platform by platform.
 pub fn packages(spec: &Path, built: &Built) -> Result<Vec<Package>> {
     let lock = spec.with_extension("lock");
-    let text = std::fs::read_to_string(&lock)
-        .with_context(|| format!("reading {}", lock.display()))?;
+    let text =
+        std::fs::read_to_string(&lock).with_context(|| format!("reading {}", lock.display()))?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("parsing {}", lock.display()))?;
     let field = |p: &toml::Value, key: &str| -> Result<String> {
