@@ -92,10 +92,15 @@ fn measure(bin: &Path, dir: &Path, image: &Image) -> Result<Figures> {
     std::fs::create_dir_all(dir)?;
     let spec = PathBuf::from(image.spec);
     let cache = dir.join("cache");
-    let extra: Vec<&str> = image
-        .platforms
-        .map(|p| vec!["--platform", p])
-        .unwrap_or_default();
+    // From the committed lock, or a clear failure: a stale lock would measure other packages.
+    let mut extra = vec!["--locked"];
+    extra.extend(
+        image
+            .platforms
+            .map(|p| ["--platform", p])
+            .into_iter()
+            .flatten(),
+    );
     let cold = compose_build(bin, &spec, &dir.join("cold"), &cache, &extra)?;
     let warm = compose_build(bin, &spec, &dir.join("warm"), &cache, &extra)?;
     let rebuild = compose_build(bin, &spec, &dir.join("warm"), &cache, &extra)?;
