@@ -85,6 +85,11 @@ pub enum FetchError {
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error(
+        "`{}` changed in the cache while it was read: it no longer has the size and SHA256 its signed index lists",
+        path.display()
+    )]
+    CacheChanged { path: PathBuf },
+    #[error(
         "`{}` in the cache is a symlink, and compose does not write through symlinks",
         path.display()
     )]
@@ -324,6 +329,24 @@ impl Cache {
         }
     }
 
+    /// The path of the verified file for `sha256`, which the signed index says is `size`
+    /// bytes, or `None`: as `get`, but hashed as a stream, never read whole. Whoever reads
+    /// it reads it through `Hashing`, since the cache can change after this check.
+    pub fn verified_path(&self, sha256: &str, size: u64) -> Option<PathBuf> {
+        let path = self.blob(sha256)?;
+        let file = fs_err::File::open(&path).ok()?;
+        let mut hashing = Hashing::new(file);
+        let ok = file_len(&hashing.file) == Some(size)
+            && std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
+            && hashing.matches(sha256, size);
+        if ok {
+            Some(path)
+        } else {
+            let _ = fs_err::remove_file(&path);
+            None
+        }
+    }
+
     /// Store verified bytes under their hash (`atomic::write`).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
         let path = self.blob(sha256).ok_or_else(|| {
@@ -372,6 +395,60 @@ impl Cache {
             }
         }
         crate::atomic::write(path, data).map_err(FetchError::Cache)
+    }
+}
+
+fn file_len(file: &fs_err::File) -> Option<u64> {
+    file.metadata().ok().map(|m| m.len())
+}
+
+/// A cached file read through a hash: what was read is the signed file only if
+/// `finish` (or `matches`) says so, however the file changed since it was checked.
+pub struct Hashing {
+    file: fs_err::File,
+    hasher: Sha256,
+    read: u64,
+}
+
+impl Hashing {
+    fn new(file: fs_err::File) -> Hashing {
+        Hashing {
+            file,
+            hasher: Sha256::new(),
+            read: 0,
+        }
+    }
+
+    /// Open the cache file at `path` (from `Fetcher::get_all`).
+    pub fn open(path: &Path) -> Result<Hashing, FetchError> {
+        Ok(Hashing::new(
+            fs_err::File::open(path).map_err(FetchError::Cache)?,
+        ))
+    }
+
+    fn matches(&self, sha256: &str, size: u64) -> bool {
+        self.read == size && hex::encode(self.hasher.clone().finalize()) == sha256
+    }
+
+    /// Read the rest of the file, then check that every byte read is the signed file of
+    /// `sha256` and `size`; a cache entry that is not is removed.
+    pub fn finish(mut self, sha256: &str, size: u64) -> Result<(), FetchError> {
+        let path = self.file.path().to_path_buf();
+        let drained = std::io::copy(&mut self, &mut std::io::sink());
+        if drained.is_ok() && self.matches(sha256, size) {
+            return Ok(());
+        }
+        let _ = fs_err::remove_file(&path);
+        Err(FetchError::CacheChanged { path })
+    }
+}
+
+impl std::io::Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
@@ -429,14 +506,17 @@ impl Fetcher {
             .block_on(download(&self.client, url, Bound::Limit(MAX_RELEASE)))
     }
 
-    /// Fetch the packages `items` (from the cache where present), verify each hash, and
-    /// return their bytes in the order given. `progress` is told the size of each finished
-    /// item. An item listed larger than the package limit is refused before anything is read.
+    /// Fetch the packages `items` into the cache (where not there yet), verify each hash,
+    /// and return their cache files in the order given (to be read through `Hashing`: the
+    /// cache may change after the check). No package is held in memory once downloaded.
+    /// `progress` is told the size of each finished item. An item listed larger than the
+    /// package limit is refused before anything is read.
     pub fn get_all(
         &self,
         items: &[Item],
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<Vec<u8>>, FetchError> {
+    ) -> Result<Vec<PathBuf>, FetchError> {
+        use rayon::prelude::*;
         let groups: Vec<Alternatives> = items
             .iter()
             .map(|i| Alternatives {
@@ -444,10 +524,30 @@ impl Fetcher {
                 copies: vec![i.clone()],
             })
             .collect();
-        Ok(self
-            .get_first(&groups, self.limits.deb, progress)?
+        check_listed_items(&groups, self.limits.deb)?;
+        let mut out: Vec<Option<PathBuf>> = items
+            .par_iter()
+            .map(|i| self.cache.verified_path(&i.sha256, i.size))
+            .collect();
+        for (i, p) in items.iter().zip(&out) {
+            if p.is_some() {
+                progress(i.size);
+            }
+        }
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() && self.offline {
+            return Err(FetchError::Offline {
+                urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
+            });
+        }
+        for r in self.download_groups(&groups, &missing, false) {
+            let (i, _, _) = r?;
+            progress(items[i].size);
+            out[i] = self.cache.blob(&items[i].sha256);
+        }
+        Ok(out
             .into_iter()
-            .map(|(_, data)| data)
+            .map(|p| p.expect("every item fetched"))
             .collect())
     }
 
@@ -477,7 +577,7 @@ impl Fetcher {
             });
         }
         // Report the first failure in input order, so errors are deterministic too.
-        for r in self.download_groups(groups, &missing) {
+        for r in self.download_groups(groups, &missing, true) {
             let (i, n, data) = r?;
             progress(groups[i].copies[n].size);
             out[i] = Some((n, data));
@@ -515,12 +615,13 @@ impl Fetcher {
 
     /// Download the groups numbered in `missing` concurrently (at most `jobs`, at least 4
     /// at a time), each kept in the cache; the results in the order of `missing`, each with
-    /// its group's number and the position of the copy used.
+    /// its group's number, the position of the copy used and (when `keep`) its bytes.
     #[allow(clippy::type_complexity)]
     fn download_groups(
         &self,
         groups: &[Alternatives],
         missing: &[usize],
+        keep: bool,
     ) -> Vec<Result<(usize, usize, Vec<u8>), FetchError>> {
         self.runtime.block_on(async {
             let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
@@ -534,10 +635,12 @@ impl Fetcher {
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
                     let (n, data) = download_first(&client, &group).await?;
                     let sha = group.copies[n].sha256.clone();
-                    let data =
-                        tokio::task::spawn_blocking(move || cache.put(&sha, &data).map(|()| data))
-                            .await
-                            .expect("cache writer does not panic")?;
+                    let data = tokio::task::spawn_blocking(move || {
+                        cache.put(&sha, &data)?;
+                        Ok::<_, FetchError>(if keep { data } else { Vec::new() })
+                    })
+                    .await
+                    .expect("cache writer does not panic")?;
                     Ok::<_, FetchError>((i, n, data))
                 }));
             }
