@@ -349,12 +349,7 @@ impl Cache {
 
     /// Store verified bytes under their hash (`atomic::write`).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
-        let path = self.blob(sha256).ok_or_else(|| {
-            FetchError::Cache(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("`{}` is not a SHA256", crate::repo::packages::shown(sha256)),
-            ))
-        })?;
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
         self.write_atomic(&path, data)
     }
 
@@ -381,6 +376,33 @@ impl Cache {
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), FetchError> {
         let dir = path.parent().expect("cache paths have a parent");
+        self.checked_dir(dir)?;
+        crate::atomic::write(path, data).map_err(FetchError::Cache)
+    }
+
+    /// A temporary file beside the blob of `sha256`, for a download to stream into (then
+    /// `keep`); removed when dropped.
+    fn temporary(&self, sha256: &str) -> Result<tempfile::NamedTempFile, FetchError> {
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
+        let dir = path.parent().expect("cache paths have a parent");
+        self.checked_dir(dir)?;
+        tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(dir)
+            .map_err(FetchError::Cache)
+    }
+
+    /// Rename a verified download to the blob of `sha256`.
+    fn keep(&self, file: tempfile::NamedTempFile, sha256: &str) -> Result<(), FetchError> {
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
+        file.persist(&path)
+            .map(drop)
+            .map_err(|e| FetchError::Cache(e.error))
+    }
+
+    /// Create `dir` below the root, refusing it if any directory below the root on its way is
+    /// a symlink.
+    fn checked_dir(&self, dir: &Path) -> Result<(), FetchError> {
         fs_err::create_dir_all(dir).map_err(FetchError::Cache)?;
         // The directories below the root are the cache's own: none may lead elsewhere.
         for sub in dir
@@ -394,8 +416,15 @@ impl Cache {
                 });
             }
         }
-        crate::atomic::write(path, data).map_err(FetchError::Cache)
+        Ok(())
     }
+}
+
+fn not_a_hash(sha256: &str) -> FetchError {
+    FetchError::Cache(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("`{}` is not a SHA256", crate::repo::packages::shown(sha256)),
+    ))
 }
 
 fn file_len(file: &fs_err::File) -> Option<u64> {
@@ -540,8 +569,8 @@ impl Fetcher {
                 urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
             });
         }
-        for r in self.download_groups(&groups, &missing, false) {
-            let (i, _, _) = r?;
+        for r in self.download_items(items, &missing) {
+            let i = r?;
             progress(items[i].size);
             out[i] = self.cache.blob(&items[i].sha256);
         }
@@ -577,7 +606,7 @@ impl Fetcher {
             });
         }
         // Report the first failure in input order, so errors are deterministic too.
-        for r in self.download_groups(groups, &missing, true) {
+        for r in self.download_groups(groups, &missing) {
             let (i, n, data) = r?;
             progress(groups[i].copies[n].size);
             out[i] = Some((n, data));
@@ -615,13 +644,12 @@ impl Fetcher {
 
     /// Download the groups numbered in `missing` concurrently (at most `jobs`, at least 4
     /// at a time), each kept in the cache; the results in the order of `missing`, each with
-    /// its group's number, the position of the copy used and (when `keep`) its bytes.
+    /// its group's number, the position of the copy used and its bytes.
     #[allow(clippy::type_complexity)]
     fn download_groups(
         &self,
         groups: &[Alternatives],
         missing: &[usize],
-        keep: bool,
     ) -> Vec<Result<(usize, usize, Vec<u8>), FetchError>> {
         self.runtime.block_on(async {
             let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
@@ -635,12 +663,10 @@ impl Fetcher {
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
                     let (n, data) = download_first(&client, &group).await?;
                     let sha = group.copies[n].sha256.clone();
-                    let data = tokio::task::spawn_blocking(move || {
-                        cache.put(&sha, &data)?;
-                        Ok::<_, FetchError>(if keep { data } else { Vec::new() })
-                    })
-                    .await
-                    .expect("cache writer does not panic")?;
+                    let data =
+                        tokio::task::spawn_blocking(move || cache.put(&sha, &data).map(|()| data))
+                            .await
+                            .expect("cache writer does not panic")?;
                     Ok::<_, FetchError>((i, n, data))
                 }));
             }
@@ -651,6 +677,64 @@ impl Fetcher {
             results
         })
     }
+}
+
+impl Fetcher {
+    /// Download `items[i]` for each `i` of `missing` into the cache, concurrently (at most
+    /// `jobs`, at least 4 at a time), each streamed to disk: the numbers, in the order of
+    /// `missing`.
+    fn download_items(&self, items: &[Item], missing: &[usize]) -> Vec<Result<usize, FetchError>> {
+        self.runtime.block_on(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
+            let mut tasks = Vec::new();
+            for &i in missing {
+                let item = items[i].clone();
+                let client = self.client.clone();
+                let sem = sem.clone();
+                let cache = self.cache.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    net::retry(|| download_to_cache(&client, &item, &cache)).await?;
+                    Ok::<_, FetchError>(i)
+                }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.expect("download task does not panic"));
+            }
+            results
+        })
+    }
+}
+
+/// Download `item` into the cache: the body streams to a temporary beside its blob, hashed
+/// as it is written, and is renamed into place only when its size and SHA256 are the listed
+/// ones (an interrupted build removes the temporary).
+async fn download_to_cache(
+    client: &reqwest::Client,
+    item: &Item,
+    cache: &Cache,
+) -> Result<(), FetchError> {
+    let url = &item.url;
+    let resp = send(client, url).await?;
+    let had_length = resp.content_length().is_some();
+    let mut file = cache.temporary(&item.sha256)?;
+    let temporary = file.path().to_path_buf();
+    crate::interrupt::register(&temporary);
+    let mut hasher = Sha256::new();
+    let streamed = net::stream_bounded(resp, item.size, |chunk| {
+        hasher.update(chunk);
+        std::io::Write::write_all(&mut file, chunk)
+    })
+    .await;
+    let kept = match streamed {
+        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
+        Err(e) => Err(body_error(url, Bound::Listed(item), e)),
+        Ok(got) => check_sum(url, item, had_length, got, hex::encode(hasher.finalize()))
+            .and_then(|()| cache.keep(file, &item.sha256)),
+    };
+    crate::interrupt::forget(&temporary);
+    kept
 }
 
 /// Every listed copy of `groups` has a hash fit to name a cache file, and a size within
@@ -725,6 +809,23 @@ async fn download_once(
     url: &str,
     bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
+    let resp = send(client, url).await?;
+    let had_length = resp.content_length().is_some();
+    let max = match bound {
+        Bound::Listed(item) => item.size,
+        Bound::Limit(limit) => limit.bytes,
+    };
+    let data = net::read_bounded(resp, max)
+        .await
+        .map_err(|e| body_error(url, bound, e))?;
+    if let Bound::Listed(item) = bound {
+        check_listed(url, item, had_length, &data)?;
+    }
+    Ok(data)
+}
+
+/// The response to a GET of `url`, if its status is a success.
+async fn send(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, FetchError> {
     let resp = client
         .get(url)
         .send()
@@ -745,18 +846,7 @@ async fn download_once(
             status,
         });
     }
-    let had_length = resp.content_length().is_some();
-    let max = match bound {
-        Bound::Listed(item) => item.size,
-        Bound::Limit(limit) => limit.bytes,
-    };
-    let data = net::read_bounded(resp, max)
-        .await
-        .map_err(|e| body_error(url, bound, e))?;
-    if let Bound::Listed(item) = bound {
-        check_listed(url, item, had_length, &data)?;
-    }
-    Ok(data)
+    Ok(resp)
 }
 
 /// The error for a body `net::read_bounded` refused, naming `url`.
@@ -776,7 +866,18 @@ fn body_error(url: &str, bound: Bound<'_>, e: NetError) -> FetchError {
 
 /// A complete body against the size and hash its signed index lists.
 fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result<(), FetchError> {
-    let got = data.len() as u64;
+    let actual = hex::encode(Sha256::digest(data));
+    check_sum(url, item, had_length, data.len() as u64, actual)
+}
+
+/// A complete body of `got` bytes and SHA256 `actual` against what its signed index lists.
+fn check_sum(
+    url: &str,
+    item: &Item,
+    had_length: bool,
+    got: u64,
+    actual: String,
+) -> Result<(), FetchError> {
     // Without a length from the server, a short body may be a cut connection (worth a
     // retry); a complete body of another size is another file than the one listed.
     if !had_length && got < item.size {
@@ -793,7 +894,6 @@ fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result
             expected: item.size,
         });
     }
-    let actual = hex::encode(Sha256::digest(data));
     if actual != item.sha256 {
         return Err(FetchError::HashMismatch {
             url: url.to_owned(),
@@ -876,6 +976,28 @@ mod tests {
             !dir.path().join("sha256").join(&sha).exists(),
             "and is removed"
         );
+    }
+
+    #[test]
+    fn a_package_rewritten_after_its_check_fails_when_read() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        cache.put(&sha, b"hello").unwrap();
+        let path = cache.verified_path(&sha, 5).unwrap();
+        let mut r = Hashing::open(&path).unwrap();
+        let mut first = [0u8; 2];
+        r.read_exact(&mut first).unwrap();
+        r.finish(&sha, 5).unwrap();
+        // Rewritten between the check and the read: the read is refused, the entry removed.
+        fs_err::write(&path, b"hellO").unwrap();
+        let mut r = Hashing::open(&path).unwrap();
+        r.read_exact(&mut first).unwrap();
+        let e = r.finish(&sha, 5).unwrap_err().to_string();
+        assert!(e.contains("changed in the cache while it was read"), "{e}");
+        assert!(!path.exists());
+        assert!(cache.verified_path(&sha, 5).is_none());
     }
 
     #[test]
