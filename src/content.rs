@@ -66,8 +66,10 @@ impl Store {
     /// when the store is dropped or the build is interrupted.
     pub fn create_in(parent: &Path) -> Result<Store, ContentError> {
         fs_err::create_dir_all(parent).map_err(io_at(parent))?;
+        // Only compose may write in it: what is there goes into layers unchecked.
         let dir = tempfile::Builder::new()
             .prefix(".compose-content-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir_in(parent)
             .map_err(io_at(parent))?;
         crate::interrupt::register(dir.path());
