@@ -32,6 +32,9 @@ pub const DATA_CEILING: u64 = 4 << 30;
 pub const DATA_DEFAULT: u64 = 256 * MIB;
 /// Memory the xz decoder may use (xz -9 needs 65 MiB, dpkg-deb's default -6 needs 9 MiB).
 pub const XZ_MEMLIMIT: u64 = 256 * MIB;
+/// Memory the threaded xz decoder may use before it decodes in one thread instead (it
+/// buffers whole blocks: this bounds a package's in-flight decoding, whatever its size).
+pub const XZ_THREADED_MEMLIMIT: u64 = 64 * MIB;
 /// Largest zstd window accepted (2^27 = 128 MiB, zstd's default limit).
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
@@ -253,7 +256,7 @@ fn decoder<'a>(
             // Large members: liblzma's threaded decoder (only helps multi-block streams).
             let stream = liblzma::stream::MtStreamBuilder::new()
                 .threads(2)
-                .memlimit_threading(XZ_MEMLIMIT)
+                .memlimit_threading(XZ_THREADED_MEMLIMIT)
                 .memlimit_stop(XZ_MEMLIMIT)
                 .decoder()
                 .map_err(io::Error::from)?;
