@@ -6,10 +6,10 @@
 mod ar;
 
 use std::io::{self, Read};
-use std::sync::Arc;
 
+use crate::content::{ContentError, Store};
 use crate::package::{valid_architecture, valid_name, valid_version};
-use crate::tree::Kind;
+use crate::tree::{Content, Kind};
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -32,6 +32,9 @@ pub const DATA_CEILING: u64 = 4 << 30;
 pub const DATA_DEFAULT: u64 = 256 * MIB;
 /// Memory the xz decoder may use (xz -9 needs 65 MiB, dpkg-deb's default -6 needs 9 MiB).
 pub const XZ_MEMLIMIT: u64 = 256 * MIB;
+/// Memory the threaded xz decoder may use before it decodes in one thread instead (it
+/// buffers whole blocks: this bounds a package's in-flight decoding, whatever its size).
+pub const XZ_THREADED_MEMLIMIT: u64 = 64 * MIB;
 /// Largest zstd window accepted (2^27 = 128 MiB, zstd's default limit).
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
@@ -85,6 +88,12 @@ pub enum DebError {
         field: &'static str,
         expected: String,
         found: String,
+    },
+    #[error("cannot store the files of `{package}`")]
+    Store {
+        package: String,
+        #[source]
+        source: ContentError,
     },
     #[error("`{package}` has an invalid `{field}` in its control file: `{value}`")]
     Invalid {
@@ -233,15 +242,21 @@ fn io_error(package: &str, member: &str, source: io::Error) -> DebError {
     }
 }
 
-/// The decompressed stream of member `name`, failing after `limit` bytes.
-fn decoder<'a>(name: &str, data: &'a [u8], limit: u64) -> io::Result<Box<dyn Read + 'a>> {
+/// The decompressed stream of member `name` (`size` bytes compressed), failing after
+/// `limit` bytes.
+fn decoder<'a>(
+    name: &str,
+    data: impl Read + 'a,
+    size: u64,
+    limit: u64,
+) -> io::Result<Box<dyn Read + 'a>> {
     let ext = name.split_once(".tar").map_or("?", |(_, e)| e);
     let inner: Box<dyn Read + 'a> = match ext {
-        ".xz" if data.len() > 4 << 20 => {
+        ".xz" if size > 4 << 20 => {
             // Large members: liblzma's threaded decoder (only helps multi-block streams).
             let stream = liblzma::stream::MtStreamBuilder::new()
                 .threads(2)
-                .memlimit_threading(XZ_MEMLIMIT)
+                .memlimit_threading(XZ_THREADED_MEMLIMIT)
                 .memlimit_stop(XZ_MEMLIMIT)
                 .decoder()
                 .map_err(io::Error::from)?;
@@ -273,48 +288,60 @@ fn decoder<'a>(name: &str, data: &'a [u8], limit: u64) -> io::Result<Box<dyn Rea
     }))
 }
 
-/// Parse a `.deb` held in memory, which must be the package `planned` names. As dpkg:
-/// `debian-binary` (2.x) first, then `control.tar*`, then `data.tar*`; members whose name
-/// starts with `_` are skipped.
-pub fn read(planned: &Identity, bytes: &[u8]) -> Result<Deb, DebError> {
+/// Parse a `.deb` streamed from `reader`, which must be the package `planned` names, each
+/// regular file streamed into `store`. As dpkg: `debian-binary` (2.x) first, then
+/// `control.tar*`, then `data.tar*`; members whose name starts with `_` are skipped. The
+/// archive is read to its end.
+pub fn read(planned: &Identity, reader: impl Read, store: &Store) -> Result<Deb, DebError> {
     let package = planned.name;
     let format = |reason: String| DebError::Format {
         package: package.to_owned(),
         reason,
     };
-    let members = ar::members(bytes).map_err(format)?;
-    let mut members = members.into_iter().filter(|m| !m.name.starts_with('_'));
-    let mut next = |prefix: &str| match members.next() {
-        Some(m) if m.name == prefix || m.name.starts_with(&format!("{prefix}.")) => Ok(m),
-        Some(m) => Err(format(format!(
-            "expected member `{prefix}`, found `{}`",
-            m.name
-        ))),
-        None => Err(format(format!("missing `{prefix}`"))),
+    let mut ar = ar::Reader::new(reader);
+    let next = |ar: &mut ar::Reader<_>, prefix: &str| loop {
+        match ar.next().map_err(format)? {
+            Some((name, _)) if name.starts_with('_') => continue,
+            Some((name, size)) if name == prefix || name.starts_with(&format!("{prefix}.")) => {
+                return Ok((name, size));
+            }
+            Some((name, _)) => {
+                return Err(format(format!(
+                    "expected member `{prefix}`, found `{name}`"
+                )));
+            }
+            None => return Err(format(format!("missing `{prefix}`"))),
+        }
     };
-    let binary = next("debian-binary")?;
-    if !binary.data.starts_with(b"2.") {
+    next(&mut ar, "debian-binary")?;
+    let mut binary = Vec::new();
+    ar.data()
+        .take(2)
+        .read_to_end(&mut binary)
+        .map_err(|e| io_error(package, "debian-binary", e))?;
+    if binary != b"2." {
         return Err(format(
             "unsupported `debian-binary` (not format 2.x)".into(),
         ));
     }
-    let control_member = next("control.tar")?;
-    let data_member = next("data.tar")?;
-    let dec = decoder(control_member.name, control_member.data, CONTROL_TAR_LIMIT)
-        .map_err(|e| io_error(package, control_member.name, e))?;
-    let (control, md5sums) =
-        read_control(dec).map_err(|e| io_error(package, control_member.name, e))?;
+    let (name, size) = next(&mut ar, "control.tar")?;
+    let dec = decoder(&name, ar.data(), size, CONTROL_TAR_LIMIT)
+        .map_err(|e| io_error(package, &name, e))?;
+    let (control, md5sums) = read_control(dec).map_err(|e| io_error(package, &name, e))?;
     let control = control.ok_or_else(|| format("control.tar has no `control` file".into()))?;
     let installed = check_control(planned, &control)?;
     let limit = data_limit(installed);
-    let dec = decoder(data_member.name, data_member.data, stream_limit(limit))
-        .map_err(|e| io_error(package, data_member.name, e))?;
+    let (name, size) = next(&mut ar, "data.tar")?;
+    let dec = decoder(&name, ar.data(), size, stream_limit(limit))
+        .map_err(|e| io_error(package, &name, e))?;
     let budget = Budget {
         files: limit,
         entries: DATA_ENTRIES,
         installed,
     };
-    let entries = read_data(package, dec, budget)?;
+    let entries = read_data(package, dec, budget, store)?;
+    // The rest of the archive (as when it was read whole, every header must be sound).
+    while ar.next().map_err(format)?.is_some() {}
     Ok(Deb {
         control,
         md5sums,
@@ -426,7 +453,12 @@ impl Budget {
     }
 }
 
-fn read_data(package: &str, reader: impl Read, budget: Budget) -> Result<Vec<Entry>, DebError> {
+fn read_data(
+    package: &str,
+    reader: impl Read,
+    budget: Budget,
+    store: &Store,
+) -> Result<Vec<Entry>, DebError> {
     let io_err = |source| io_error(package, "data.tar", source);
     let mut out = Vec::new();
     let mut left = budget.files;
@@ -439,7 +471,7 @@ fn read_data(package: &str, reader: impl Read, budget: Budget) -> Result<Vec<Ent
             });
         }
         let mut entry = entry.map_err(io_err)?;
-        if let Some(e) = data_entry(package, &mut entry, &mut left, &budget)? {
+        if let Some(e) = data_entry(package, &mut entry, &mut left, &budget, store)? {
             out.push(e);
         }
     }
@@ -468,6 +500,7 @@ fn data_entry<R: Read>(
     entry: &mut tar::Entry<R>,
     left: &mut u64,
     budget: &Budget,
+    store: &Store,
 ) -> Result<Option<Entry>, DebError> {
     let io_err = |source| io_error(package, "data.tar", source);
     let raw_path = checked_name(package, "", &entry.path_bytes())?;
@@ -512,7 +545,7 @@ fn data_entry<R: Read>(
             _ => return Err(unsafe_path()),
         },
         tar::EntryType::Regular | tar::EntryType::Continuous => {
-            Kind::File(file_data(package, entry, left, budget)?)
+            Kind::File(file_data(package, entry, left, budget, store)?)
         }
         _ => {
             return Err(DebError::Unsupported {
@@ -534,13 +567,15 @@ fn data_entry<R: Read>(
     }))
 }
 
-/// The data of a regular file, charged to the package's budget before it is read.
+/// The data of a regular file, charged to the package's budget before it is read, streamed
+/// into `store` (never held whole: the header's size bounds the read, not a buffer).
 fn file_data<R: Read>(
     package: &str,
     entry: &mut tar::Entry<R>,
     left: &mut u64,
     budget: &Budget,
-) -> Result<Arc<[u8]>, DebError> {
+    store: &Store,
+) -> Result<Content, DebError> {
     let size = entry.size();
     if size > *left {
         return Err(DebError::Limit {
@@ -548,20 +583,21 @@ fn file_data<R: Read>(
             what: budget.files_message(),
         });
     }
-    // Never sized from the header alone: at most 1 MiB up front, then as data arrives.
-    let mut data = Vec::with_capacity(size.min(MIB) as usize);
-    entry
-        .take(size)
-        .read_to_end(&mut data)
-        .map_err(|e| io_error(package, "data.tar", e))?;
-    if data.len() as u64 != size {
+    let data = store.put(entry.take(size)).map_err(|e| match e {
+        ContentError::Source(e) => io_error(package, "data.tar", e),
+        e => DebError::Store {
+            package: package.to_owned(),
+            source: e,
+        },
+    })?;
+    if data.size != size {
         return Err(DebError::Format {
             package: package.to_owned(),
             reason: "data.tar ends inside a file".into(),
         });
     }
     *left -= size;
-    Ok(data.into())
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -650,6 +686,11 @@ pub(crate) mod tests {
         architecture: "all",
     };
 
+    /// `read` of a `.deb` in memory, into a store of its own.
+    fn read(planned: &Identity, bytes: &[u8]) -> Result<Deb, DebError> {
+        super::read(planned, bytes, &crate::content::tests::store())
+    }
+
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(data).unwrap();
@@ -687,7 +728,7 @@ pub(crate) mod tests {
             kinds,
             [
                 ("usr", &Kind::Dir),
-                ("usr/x", &Kind::File(b"hello"[..].into())),
+                ("usr/x", &Kind::File(Content::inline(&b"hello"[..]))),
                 ("usr/y", &Kind::HardLink("usr/x".into())),
                 ("usr/z", &Kind::Symlink("x".into())),
             ]
@@ -769,7 +810,8 @@ pub(crate) mod tests {
             entries: 2,
             installed: None,
         };
-        let e = read_data("pk", &data[..], budget).unwrap_err();
+        let store = crate::content::tests::store();
+        let e = read_data("pk", &data[..], budget, &store).unwrap_err();
         assert_eq!(
             e.to_string(),
             "`pk` exceeds a limit: data.tar has more than 2 entries"

@@ -85,6 +85,11 @@ pub enum FetchError {
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error(
+        "`{}` changed in the cache while it was read: it no longer has the size and SHA256 its signed index lists",
+        path.display()
+    )]
+    CacheChanged { path: PathBuf },
+    #[error(
         "`{}` in the cache is a symlink, and compose does not write through symlinks",
         path.display()
     )]
@@ -324,14 +329,27 @@ impl Cache {
         }
     }
 
+    /// The path of the verified file for `sha256`, which the signed index says is `size`
+    /// bytes, or `None`: as `get`, but hashed as a stream, never read whole. Whoever reads
+    /// it reads it through `Hashing`, since the cache can change after this check.
+    pub fn verified_path(&self, sha256: &str, size: u64) -> Option<PathBuf> {
+        let path = self.blob(sha256)?;
+        let file = fs_err::File::open(&path).ok()?;
+        let mut hashing = Hashing::new(file);
+        let ok = file_len(&hashing.file) == Some(size)
+            && std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
+            && hashing.matches(sha256, size);
+        if ok {
+            Some(path)
+        } else {
+            let _ = fs_err::remove_file(&path);
+            None
+        }
+    }
+
     /// Store verified bytes under their hash (`atomic::write`).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
-        let path = self.blob(sha256).ok_or_else(|| {
-            FetchError::Cache(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("`{}` is not a SHA256", crate::repo::packages::shown(sha256)),
-            ))
-        })?;
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
         self.write_atomic(&path, data)
     }
 
@@ -358,6 +376,33 @@ impl Cache {
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), FetchError> {
         let dir = path.parent().expect("cache paths have a parent");
+        self.checked_dir(dir)?;
+        crate::atomic::write(path, data).map_err(FetchError::Cache)
+    }
+
+    /// A temporary file beside the blob of `sha256`, for a download to stream into (then
+    /// `keep`); removed when dropped.
+    fn temporary(&self, sha256: &str) -> Result<tempfile::NamedTempFile, FetchError> {
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
+        let dir = path.parent().expect("cache paths have a parent");
+        self.checked_dir(dir)?;
+        tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(dir)
+            .map_err(FetchError::Cache)
+    }
+
+    /// Rename a verified download to the blob of `sha256`.
+    fn keep(&self, file: tempfile::NamedTempFile, sha256: &str) -> Result<(), FetchError> {
+        let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
+        file.persist(&path)
+            .map(drop)
+            .map_err(|e| FetchError::Cache(e.error))
+    }
+
+    /// Create `dir` below the root, refusing it if any directory below the root on its way is
+    /// a symlink.
+    fn checked_dir(&self, dir: &Path) -> Result<(), FetchError> {
         fs_err::create_dir_all(dir).map_err(FetchError::Cache)?;
         // The directories below the root are the cache's own: none may lead elsewhere.
         for sub in dir
@@ -371,7 +416,68 @@ impl Cache {
                 });
             }
         }
-        crate::atomic::write(path, data).map_err(FetchError::Cache)
+        Ok(())
+    }
+}
+
+fn not_a_hash(sha256: &str) -> FetchError {
+    FetchError::Cache(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("`{}` is not a SHA256", crate::repo::packages::shown(sha256)),
+    ))
+}
+
+fn file_len(file: &fs_err::File) -> Option<u64> {
+    file.metadata().ok().map(|m| m.len())
+}
+
+/// A cached file read through a hash: what was read is the signed file only if
+/// `finish` (or `matches`) says so, however the file changed since it was checked.
+pub struct Hashing {
+    file: fs_err::File,
+    hasher: Sha256,
+    read: u64,
+}
+
+impl Hashing {
+    fn new(file: fs_err::File) -> Hashing {
+        Hashing {
+            file,
+            hasher: Sha256::new(),
+            read: 0,
+        }
+    }
+
+    /// Open the cache file at `path` (from `Fetcher::get_all`).
+    pub fn open(path: &Path) -> Result<Hashing, FetchError> {
+        Ok(Hashing::new(
+            fs_err::File::open(path).map_err(FetchError::Cache)?,
+        ))
+    }
+
+    fn matches(&self, sha256: &str, size: u64) -> bool {
+        self.read == size && hex::encode(self.hasher.clone().finalize()) == sha256
+    }
+
+    /// Read the rest of the file, then check that every byte read is the signed file of
+    /// `sha256` and `size`; a cache entry that is not is removed.
+    pub fn finish(mut self, sha256: &str, size: u64) -> Result<(), FetchError> {
+        let path = self.file.path().to_path_buf();
+        let drained = std::io::copy(&mut self, &mut std::io::sink());
+        if drained.is_ok() && self.matches(sha256, size) {
+            return Ok(());
+        }
+        let _ = fs_err::remove_file(&path);
+        Err(FetchError::CacheChanged { path })
+    }
+}
+
+impl std::io::Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
@@ -429,14 +535,17 @@ impl Fetcher {
             .block_on(download(&self.client, url, Bound::Limit(MAX_RELEASE)))
     }
 
-    /// Fetch the packages `items` (from the cache where present), verify each hash, and
-    /// return their bytes in the order given. `progress` is told the size of each finished
-    /// item. An item listed larger than the package limit is refused before anything is read.
+    /// Fetch the packages `items` into the cache (where not there yet), verify each hash,
+    /// and return their cache files in the order given (to be read through `Hashing`: the
+    /// cache may change after the check). No package is held in memory once downloaded.
+    /// `progress` is told the size of each finished item. An item listed larger than the
+    /// package limit is refused before anything is read.
     pub fn get_all(
         &self,
         items: &[Item],
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<Vec<u8>>, FetchError> {
+    ) -> Result<Vec<PathBuf>, FetchError> {
+        use rayon::prelude::*;
         let groups: Vec<Alternatives> = items
             .iter()
             .map(|i| Alternatives {
@@ -444,10 +553,30 @@ impl Fetcher {
                 copies: vec![i.clone()],
             })
             .collect();
-        Ok(self
-            .get_first(&groups, self.limits.deb, progress)?
+        check_listed_items(&groups, self.limits.deb)?;
+        let mut out: Vec<Option<PathBuf>> = items
+            .par_iter()
+            .map(|i| self.cache.verified_path(&i.sha256, i.size))
+            .collect();
+        for (i, p) in items.iter().zip(&out) {
+            if p.is_some() {
+                progress(i.size);
+            }
+        }
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() && self.offline {
+            return Err(FetchError::Offline {
+                urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
+            });
+        }
+        for r in self.download_items(items, &missing) {
+            let i = r?;
+            progress(items[i].size);
+            out[i] = self.cache.blob(&items[i].sha256);
+        }
+        Ok(out
             .into_iter()
-            .map(|(_, data)| data)
+            .map(|p| p.expect("every item fetched"))
             .collect())
     }
 
@@ -515,7 +644,7 @@ impl Fetcher {
 
     /// Download the groups numbered in `missing` concurrently (at most `jobs`, at least 4
     /// at a time), each kept in the cache; the results in the order of `missing`, each with
-    /// its group's number and the position of the copy used.
+    /// its group's number, the position of the copy used and its bytes.
     #[allow(clippy::type_complexity)]
     fn download_groups(
         &self,
@@ -548,6 +677,64 @@ impl Fetcher {
             results
         })
     }
+}
+
+impl Fetcher {
+    /// Download `items[i]` for each `i` of `missing` into the cache, concurrently (at most
+    /// `jobs`, at least 4 at a time), each streamed to disk: the numbers, in the order of
+    /// `missing`.
+    fn download_items(&self, items: &[Item], missing: &[usize]) -> Vec<Result<usize, FetchError>> {
+        self.runtime.block_on(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
+            let mut tasks = Vec::new();
+            for &i in missing {
+                let item = items[i].clone();
+                let client = self.client.clone();
+                let sem = sem.clone();
+                let cache = self.cache.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    net::retry(|| download_to_cache(&client, &item, &cache)).await?;
+                    Ok::<_, FetchError>(i)
+                }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.expect("download task does not panic"));
+            }
+            results
+        })
+    }
+}
+
+/// Download `item` into the cache: the body streams to a temporary beside its blob, hashed
+/// as it is written, and is renamed into place only when its size and SHA256 are the listed
+/// ones (an interrupted build removes the temporary).
+async fn download_to_cache(
+    client: &reqwest::Client,
+    item: &Item,
+    cache: &Cache,
+) -> Result<(), FetchError> {
+    let url = &item.url;
+    let resp = send(client, url).await?;
+    let had_length = resp.content_length().is_some();
+    let mut file = cache.temporary(&item.sha256)?;
+    let temporary = file.path().to_path_buf();
+    crate::interrupt::register(&temporary);
+    let mut hasher = Sha256::new();
+    let streamed = net::stream_bounded(resp, item.size, |chunk| {
+        hasher.update(chunk);
+        std::io::Write::write_all(&mut file, chunk)
+    })
+    .await;
+    let kept = match streamed {
+        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
+        Err(e) => Err(body_error(url, Bound::Listed(item), e)),
+        Ok(got) => check_sum(url, item, had_length, got, hex::encode(hasher.finalize()))
+            .and_then(|()| cache.keep(file, &item.sha256)),
+    };
+    crate::interrupt::forget(&temporary);
+    kept
 }
 
 /// Every listed copy of `groups` has a hash fit to name a cache file, and a size within
@@ -622,6 +809,23 @@ async fn download_once(
     url: &str,
     bound: Bound<'_>,
 ) -> Result<Vec<u8>, FetchError> {
+    let resp = send(client, url).await?;
+    let had_length = resp.content_length().is_some();
+    let max = match bound {
+        Bound::Listed(item) => item.size,
+        Bound::Limit(limit) => limit.bytes,
+    };
+    let data = net::read_bounded(resp, max)
+        .await
+        .map_err(|e| body_error(url, bound, e))?;
+    if let Bound::Listed(item) = bound {
+        check_listed(url, item, had_length, &data)?;
+    }
+    Ok(data)
+}
+
+/// The response to a GET of `url`, if its status is a success.
+async fn send(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, FetchError> {
     let resp = client
         .get(url)
         .send()
@@ -642,18 +846,7 @@ async fn download_once(
             status,
         });
     }
-    let had_length = resp.content_length().is_some();
-    let max = match bound {
-        Bound::Listed(item) => item.size,
-        Bound::Limit(limit) => limit.bytes,
-    };
-    let data = net::read_bounded(resp, max)
-        .await
-        .map_err(|e| body_error(url, bound, e))?;
-    if let Bound::Listed(item) = bound {
-        check_listed(url, item, had_length, &data)?;
-    }
-    Ok(data)
+    Ok(resp)
 }
 
 /// The error for a body `net::read_bounded` refused, naming `url`.
@@ -673,7 +866,18 @@ fn body_error(url: &str, bound: Bound<'_>, e: NetError) -> FetchError {
 
 /// A complete body against the size and hash its signed index lists.
 fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result<(), FetchError> {
-    let got = data.len() as u64;
+    let actual = hex::encode(Sha256::digest(data));
+    check_sum(url, item, had_length, data.len() as u64, actual)
+}
+
+/// A complete body of `got` bytes and SHA256 `actual` against what its signed index lists.
+fn check_sum(
+    url: &str,
+    item: &Item,
+    had_length: bool,
+    got: u64,
+    actual: String,
+) -> Result<(), FetchError> {
     // Without a length from the server, a short body may be a cut connection (worth a
     // retry); a complete body of another size is another file than the one listed.
     if !had_length && got < item.size {
@@ -690,7 +894,6 @@ fn check_listed(url: &str, item: &Item, had_length: bool, data: &[u8]) -> Result
             expected: item.size,
         });
     }
-    let actual = hex::encode(Sha256::digest(data));
     if actual != item.sha256 {
         return Err(FetchError::HashMismatch {
             url: url.to_owned(),
@@ -773,6 +976,28 @@ mod tests {
             !dir.path().join("sha256").join(&sha).exists(),
             "and is removed"
         );
+    }
+
+    #[test]
+    fn a_package_rewritten_after_its_check_fails_when_read() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        cache.put(&sha, b"hello").unwrap();
+        let path = cache.verified_path(&sha, 5).unwrap();
+        let mut r = Hashing::open(&path).unwrap();
+        let mut first = [0u8; 2];
+        r.read_exact(&mut first).unwrap();
+        r.finish(&sha, 5).unwrap();
+        // Rewritten between the check and the read: the read is refused, the entry removed.
+        fs_err::write(&path, b"hellO").unwrap();
+        let mut r = Hashing::open(&path).unwrap();
+        r.read_exact(&mut first).unwrap();
+        let e = r.finish(&sha, 5).unwrap_err().to_string();
+        assert!(e.contains("changed in the cache while it was read"), "{e}");
+        assert!(!path.exists());
+        assert!(cache.verified_path(&sha, 5).is_none());
     }
 
     #[test]

@@ -39,8 +39,14 @@ pub fn install() -> std::io::Result<()> {
         if let Some(signal) = signals.forever().next() {
             let _commit = critical();
             for p in paths().iter() {
-                // Best effort: the path may be gone already.
-                let _ = fs_err::remove_dir_all(p).or_else(|_| fs_err::remove_file(p));
+                // Best effort: the path may be gone already. Workers may still add files to
+                // a directory being removed (the content store): try again while it is there.
+                for _ in 0..10 {
+                    let _ = fs_err::remove_dir_all(p).or_else(|_| fs_err::remove_file(p));
+                    if fs_err::symlink_metadata(p).is_err() {
+                        break;
+                    }
+                }
             }
             std::process::exit(128 + signal);
         }

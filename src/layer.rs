@@ -2,7 +2,8 @@
 //! only for names that do not fit ustar, compressed with gzip (in parallel, see `gzip`) or
 //! zstd at fixed settings.
 //!
-//! Nothing here knows about Debian: a layer is a `tree::Tree` in, a blob out.
+//! Nothing here knows about Debian: a layer is a `tree::Tree` in, a blob out, each file's
+//! contents streamed from the `content::Store` (never held whole).
 
 mod gzip;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::content::Store;
 use crate::tree::{Kind, Node, Tree};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -147,6 +149,7 @@ impl<W> Hashing<W> {
 /// Write `tree` as a compressed layer to `dest` (a file in the output's staging area).
 pub fn write(
     tree: &Tree,
+    files: &Store,
     compression: Compression,
     threads: u32,
     dest: &Path,
@@ -156,7 +159,7 @@ pub fn write(
     let (diff_id, uncompressed_size) = match compression {
         Compression::Gzip => {
             let mut inner = Hashing::new(gzip::ParallelGzip::new(&mut outer)?);
-            write_tar(tree, &mut inner)?;
+            write_tar(tree, files, &mut inner)?;
             let r = (inner.digest(), inner.count);
             inner.inner.finish()?;
             r
@@ -167,7 +170,7 @@ pub fn write(
             enc.multithread(threads.max(1))?;
             enc.include_checksum(false)?;
             let mut inner = Hashing::new(enc);
-            write_tar(tree, &mut inner)?;
+            write_tar(tree, files, &mut inner)?;
             let r = (inner.digest(), inner.count);
             inner.inner.finish()?;
             r
@@ -183,8 +186,8 @@ pub fn write(
     })
 }
 
-/// The uncompressed tar stream of `tree`.
-pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
+/// The uncompressed tar stream of `tree`, its files' contents from `files`.
+pub fn write_tar(tree: &Tree, files: &Store, out: &mut impl Write) -> io::Result<()> {
     for (path, node) in tree {
         check_entry(tree, path, node)?;
         let mut header = tar::Header::new_ustar();
@@ -204,14 +207,14 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
         header.set_uid(node.uid);
         header.set_gid(node.gid);
         header.set_mtime(node.mtime);
-        let data: &[u8] = match &node.kind {
+        let data = match &node.kind {
             Kind::File(data) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                data
+                Some(data)
             }
             Kind::Dir => {
                 header.set_entry_type(tar::EntryType::Directory);
-                &[]
+                None
             }
             Kind::Symlink(target) | Kind::HardLink(target) => {
                 header.set_entry_type(if matches!(node.kind, Kind::Symlink(_)) {
@@ -225,17 +228,26 @@ pub fn write_tar(tree: &Tree, out: &mut impl Write) -> io::Result<()> {
                     pax.push(("linkpath", target.clone()));
                     header.set_link_name_literal("")?;
                 }
-                &[]
+                None
             }
         };
-        header.set_size(data.len() as u64);
+        let size = data.map_or(0, |d| d.size);
+        header.set_size(size);
         header.set_cksum();
         if !pax.is_empty() {
             write_pax(out, &pax, node.mtime)?;
         }
         out.write_all(header.as_bytes())?;
-        out.write_all(data)?;
-        pad(out, data.len() as u64)?;
+        if let Some(data) = data {
+            let mut reader = files.open(data).map_err(io::Error::other)?;
+            if io::copy(&mut reader, out)? != size {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the stored contents of `{path}` are shorter than {size} bytes"),
+                ));
+            }
+        }
+        pad(out, size)?;
     }
     out.write_all(&[0u8; 1024])?;
     Ok(())
@@ -329,8 +341,8 @@ mod tests {
     fn tar_is_deterministic_and_readable() {
         let mut a = Vec::new();
         let mut b = Vec::new();
-        write_tar(&sample(), &mut a).unwrap();
-        write_tar(&sample(), &mut b).unwrap();
+        write_tar(&sample(), &crate::content::tests::store(), &mut a).unwrap();
+        write_tar(&sample(), &crate::content::tests::store(), &mut b).unwrap();
         assert_eq!(a, b);
         let mut ar = tar::Archive::new(&a[..]);
         let mut seen = Vec::new();
@@ -370,8 +382,22 @@ mod tests {
     fn compressed_layers_are_byte_stable_across_thread_counts() {
         let dir = tempfile::tempdir().unwrap();
         for c in [Compression::Gzip, Compression::Zstd] {
-            let one = write(&sample(), c, 1, &dir.path().join("1")).unwrap();
-            let two = write(&sample(), c, 2, &dir.path().join("2")).unwrap();
+            let one = write(
+                &sample(),
+                &crate::content::tests::store(),
+                c,
+                1,
+                &dir.path().join("1"),
+            )
+            .unwrap();
+            let two = write(
+                &sample(),
+                &crate::content::tests::store(),
+                c,
+                2,
+                &dir.path().join("2"),
+            )
+            .unwrap();
             assert_eq!(one, two);
             assert_eq!(
                 fs_err::read(dir.path().join("1")).unwrap(),
@@ -387,7 +413,7 @@ mod tests {
     }
 
     fn refused(tree: &Tree) -> String {
-        let e = write_tar(tree, &mut Vec::new()).unwrap_err();
+        let e = write_tar(tree, &crate::content::tests::store(), &mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         e.to_string()
     }
@@ -459,7 +485,7 @@ mod tests {
         t.insert("usr/lnk".into(), Node::symlink(&long_target, 0));
         t.insert(long_name.clone(), Node::file(&b"x"[..], 0o644, 0, None));
         let mut out = Vec::new();
-        write_tar(&t, &mut out).unwrap();
+        write_tar(&t, &crate::content::tests::store(), &mut out).unwrap();
         let mut ar = tar::Archive::new(&out[..]);
         for e in ar.entries().unwrap() {
             let e = e.unwrap();

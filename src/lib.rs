@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod build;
 pub mod cli;
+pub mod content;
 pub mod deb;
 pub mod error;
 pub mod fetch;

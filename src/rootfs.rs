@@ -2,11 +2,10 @@
 //! conflict checks) plus the files that maintainer scripts would have made.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 use crate::deb::Deb;
 use crate::spec::{Partial, PathFilter};
-use crate::tree::Kind;
+use crate::tree::{Content, Kind};
 /// The tree a level's files go into is `tree`'s; named here too for the callers that fill it.
 use crate::tree::{Node, Tree};
 
@@ -54,6 +53,12 @@ pub enum RootfsError {
     },
     #[error("`/{path}` lies under `/{parent}`, which is not a directory in the image")]
     NotATree { path: String, parent: String },
+    #[error("cannot read `/{path}` from the build's file store")]
+    Content {
+        path: String,
+        #[source]
+        source: crate::content::ContentError,
+    },
     #[error("invalid package name `{0}` (Debian policy: [a-z0-9][a-z0-9+.-]+)")]
     PackageName(String),
 }
@@ -110,7 +115,7 @@ pub fn assemble(
     for (name, deb) in packages {
         let only = partial.iter().find(|p| p.package == *name).map(|p| &p.keep);
         // This package's regular files by (resolved) path, for hard links.
-        let mut files: BTreeMap<String, Arc<[u8]>> = BTreeMap::new();
+        let mut files: BTreeMap<String, Content> = BTreeMap::new();
         // Whether each path of this package is (so far) a regular file.
         let mut own: BTreeMap<String, bool> = BTreeMap::new();
         let mut links: Vec<(String, String)> = Vec::new();
@@ -342,7 +347,7 @@ fn copy_unlinked(
     package: &str,
     links: &[(String, String)],
     own: &BTreeMap<String, bool>,
-    files: &BTreeMap<String, Arc<[u8]>>,
+    files: &BTreeMap<String, Content>,
 ) -> Result<(), RootfsError> {
     for (path, target) in links {
         if own.get(target) != Some(&true) {

@@ -2,10 +2,12 @@
 //! the SHA256 of its `.deb` and, where its DEP-5 copyright file states one, its licence.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::content::Store;
 use crate::deb::Deb;
 use crate::package::Planned;
 use crate::tree::Kind;
@@ -83,23 +85,44 @@ fn spdx_id(dep5: &str) -> Option<&'static str> {
     })
 }
 
+/// Longest line of a copyright file read (one longer ends the search: no licence).
+const MAX_LINE: u64 = 1 << 20;
+
+/// The value of the first `License:` line of a machine-readable (DEP-5) copyright file,
+/// read line by line (as `str::lines` splits them).
+fn first_license(mut reader: impl BufRead) -> Option<String> {
+    let mut line = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        if n == 0 || (n as u64 == MAX_LINE && !line.ends_with(b"\n")) {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if std::mem::take(&mut first) && !text.starts_with("Format:") {
+            return None; // not machine-readable
+        }
+        if let Some(l) = text.strip_prefix("License:") {
+            return Some(l.trim().to_owned());
+        }
+    }
+}
+
 /// The declared licence of a package as an SPDX expression, from the first `License:` of its
 /// DEP-5 copyright file; `None` when there is none or it does not map to SPDX identifiers.
-pub fn declared_license(package: &str, deb: &Deb) -> Option<String> {
+pub fn declared_license(package: &str, deb: &Deb, store: &Store) -> Option<String> {
     let path = format!("usr/share/doc/{package}/copyright");
     let data = deb.entries.iter().find_map(|e| match &e.kind {
         Kind::File(d) if e.path == path => Some(d),
         _ => None,
     })?;
-    let text = String::from_utf8_lossy(data);
-    if !text.starts_with("Format:") {
-        return None; // not machine-readable
-    }
-    let license = text
-        .lines()
-        .find_map(|l| l.strip_prefix("License:"))?
-        .trim()
-        .to_owned();
+    let license = first_license(std::io::BufReader::new(store.open(data).ok()?))?;
     // `GPL-2+ or Artistic`, `GPL-2 with Classpath exception`, `MIT and BSD-3-clause`.
     let mut parts = Vec::new();
     let lower = license.to_ascii_lowercase();
@@ -153,7 +176,7 @@ fn spdx_ref(index: usize, name: &str) -> String {
 }
 
 /// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`.
-pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> {
+pub fn document(name: &str, packages: &[SbomPackage], created: &str, store: &Store) -> Vec<u8> {
     // The namespace must be unique per document: derive it from its content.
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -180,7 +203,7 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> 
     for (i, p) in packages.iter().enumerate() {
         let id = spdx_ref(i, &p.package.name);
         let license =
-            declared_license(&p.package.name, p.deb).unwrap_or_else(|| "NOASSERTION".into());
+            declared_license(&p.package.name, p.deb, store).unwrap_or_else(|| "NOASSERTION".into());
         pkgs.push(json!({
             "SPDXID": id,
             "name": p.package.name,
@@ -238,7 +261,7 @@ mod tests {
             md5sums: None,
             entries: vec![Entry {
                 path: format!("usr/share/doc/{pkg}/copyright"),
-                kind: Kind::File(text.as_bytes().into()),
+                kind: Kind::File(crate::tree::Content::inline(text.as_bytes())),
                 mode: 0o644,
                 uid: 0,
                 gid: 0,
@@ -253,7 +276,11 @@ mod tests {
             let text = format!(
                 "Format: https://example.invalid/copyright-format/1.0/\n\nFiles: *\nLicense: {l}\n"
             );
-            declared_license("p", &deb_with_copyright("p", &text))
+            declared_license(
+                "p",
+                &deb_with_copyright("p", &text),
+                &crate::content::tests::store(),
+            )
         };
         assert_eq!(dep5("GPL-2+").as_deref(), Some("GPL-2.0-or-later"));
         assert_eq!(
@@ -267,7 +294,10 @@ mod tests {
         );
         assert_eq!(dep5("Something-odd"), None);
         let free_form = deb_with_copyright("p", "This is free software.\nLicense: GPL-2\n");
-        assert_eq!(declared_license("p", &free_form), None);
+        assert_eq!(
+            declared_license("p", &free_form, &crate::content::tests::store()),
+            None
+        );
     }
 
     #[test]

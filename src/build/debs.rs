@@ -1,5 +1,6 @@
 //! The packages of a build: every `.deb` downloaded once (whatever platform or level wants
-//! it), verified against its plan's size and SHA256, then read in parallel.
+//! it) into the cache, verified against its plan's size and SHA256, then streamed from its
+//! cache file in parallel, each regular file into the build's `content::Store`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,18 +11,20 @@ use rayon::prelude::*;
 use super::error::BuildError;
 use super::plan::LevelPlan;
 use super::trees::Debs;
+use crate::content::Store;
 use crate::deb::{self, Deb};
-use crate::fetch::{FetchError, Fetcher, Item};
+use crate::fetch::{FetchError, Fetcher, Hashing, Item};
 use crate::package::Planned;
 use crate::progress::Progress;
 
-/// Download and read every package of `plans`. `locked` names the spec whose lock the
+/// Download and read every package of `plans`, their files into `files`. `locked` names the spec whose lock the
 /// plans came from: a version its mirror no longer has is then the lock's age, with a hint.
 pub fn fetch_debs(
     fetcher: &Fetcher,
     plans: &[Vec<LevelPlan>],
     progress: &Progress,
     locked: Option<&Path>,
+    files: Store,
 ) -> Result<Debs> {
     // Every package once, by file hash (unique per .deb), in plan order.
     let mut seen = BTreeSet::new();
@@ -41,7 +44,7 @@ pub fn fetch_debs(
         .collect();
     let total: u64 = items.iter().map(|i| i.size).sum();
     let bar = progress.bytes("download", total);
-    let blobs = fetcher
+    let paths = fetcher
         .get_all(&items, &|n| bar.inc(n))
         .map_err(|e| match (e, locked) {
             (fetch @ FetchError::NotFound { .. }, Some(spec)) => BuildError::LockedVersionGone {
@@ -54,27 +57,42 @@ pub fn fetch_debs(
     bar.finish();
 
     let bar = progress.count("extract", items.len() as u64);
-    let debs: Vec<Deb> = blobs
+    let debs: Vec<Deb> = paths
         .par_iter()
         .zip(packages.par_iter())
-        .map(|(bytes, p)| {
-            let version = p.version.to_string();
-            // What the .deb must say it is.
-            let identity = deb::Identity {
-                name: &p.name,
-                version: &version,
-                architecture: &p.architecture,
-            };
-            let d = deb::read(&identity, bytes);
+        .map(|(file, p)| {
+            let d = read(file, p, &files);
             bar.inc(1);
             d
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_>>()?;
     bar.finish();
-    drop(blobs);
-    Ok(packages
+    let by_sha256 = packages
         .iter()
         .map(|p| p.sha256.clone())
         .zip(debs)
-        .collect())
+        .collect();
+    Ok(Debs { by_sha256, files })
+}
+
+/// Read the `.deb` of `p` from its cache file, hashed as it streams: it was verified when
+/// fetched, but the cache may have changed since, so a file whose bytes turn out not to be
+/// the signed ones fails the build (whatever `deb::read` made of them is never used).
+fn read(file: &Path, p: &Planned, store: &Store) -> Result<Deb> {
+    let version = p.version.to_string();
+    // What the .deb must say it is.
+    let identity = deb::Identity {
+        name: &p.name,
+        version: &version,
+        architecture: &p.architecture,
+    };
+    let mut reader = Hashing::open(file)?;
+    let deb = deb::read(
+        &identity,
+        std::io::BufReader::with_capacity(64 << 10, &mut reader),
+        store,
+    );
+    // The hash first: a changed file explains whatever error reading it gave.
+    reader.finish(&p.sha256, p.size)?;
+    Ok(deb?)
 }

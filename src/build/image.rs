@@ -73,7 +73,7 @@ pub fn build_platform(
         .iter()
         .flat_map(|(t, _)| t.values())
         .map(|n| match &n.kind {
-            Kind::File(d) => d.len() as u64,
+            Kind::File(d) => d.size,
             _ => 0,
         })
         .sum::<u64>();
@@ -83,7 +83,7 @@ pub fn build_platform(
         .enumerate()
         .map(|(i, (tree, _))| -> Result<Layer> {
             let scratch = store.scratch(&format!("layer-{}-{i}", platform.debian_arch));
-            let l = layer::write(tree, opts.compression, threads, &scratch)
+            let l = layer::write(tree, &debs.files, opts.compression, threads, &scratch)
                 .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
             store.adopt(&scratch, &l.digest)?;
             tick();

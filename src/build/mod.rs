@@ -29,6 +29,7 @@ pub use plan::{LevelPlan, plan_levels, plans_from_lock};
 pub use report::{BuildReport, LayerReport, PackageReport, SourceReport};
 pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
 
+use crate::content;
 use crate::fetch::{Cache, Fetcher};
 use crate::layer::Compression;
 use crate::lock::{self, Lock};
@@ -77,9 +78,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
     let plans = plan_platforms(opts, &chain, lock.as_ref(), &mirrors, &fetcher, &timings)?;
     let locked = lock.is_some().then_some(opts.spec.as_path());
-    let debs = debs::fetch_debs(&fetcher, &plans, &progress, locked)?;
+    let parent = store_parent(&outputs, &opts.cache_dir);
+    let files = content::Store::create_in(&parent)?;
+    let debs = debs::fetch_debs(&fetcher, &plans, &progress, locked, files)?;
     timings.mark("packages fetched and extracted");
-    let store = Store::create_in(&store_parent(&outputs, &opts.cache_dir))?;
+    let store = Store::create_in(&parent)?;
     let built = build_platforms(opts, &chain, &plans, &debs, &store, &progress, &timings)?;
     let created = built.iter().map(|b| b.epoch).max().unwrap_or(0);
     let top = chain.top();
@@ -244,7 +247,7 @@ fn image_sbom(name: &str, plans: &[Vec<LevelPlan>], debs: &Debs, created: u64) -
             url: Some(&p.url),
         })
         .collect();
-    sbom::document(name, &packages, &oci::rfc3339(created))
+    sbom::document(name, &packages, &oci::rfc3339(created), &debs.files)
 }
 
 /// Write the image (and its SBOM) to every output, pushes included.

@@ -8,14 +8,30 @@ use anyhow::{Context, Result};
 
 use super::error::BuildError;
 use super::plan::LevelPlan;
+use crate::content::Store;
 use crate::deb::Deb;
 use crate::rootfs::{self, generated};
 use crate::sbom;
 use crate::spec::{Platform, Spec};
 use crate::tree::{Node, Tree};
 
-/// The `.deb`s of a build, read, by SHA256.
-pub type Debs = BTreeMap<String, Deb>;
+/// The `.deb`s of a build, read, by SHA256 (`debs[sha256]`), and the store holding the
+/// contents of their files (and nothing else: the store goes when the build ends).
+pub struct Debs {
+    pub by_sha256: BTreeMap<String, Deb>,
+    pub files: Store,
+}
+
+impl<Q: Ord + ?Sized> std::ops::Index<&Q> for Debs
+where
+    String: std::borrow::Borrow<Q>,
+{
+    type Output = Deb;
+
+    fn index(&self, sha256: &Q) -> &Deb {
+        &self.by_sha256[sha256]
+    }
+}
 
 /// The package (name and contents) that ships the CA certificates, in levels `0..=upto`.
 fn certificates_package<'d>(
@@ -68,6 +84,7 @@ pub fn level_trees(
             packages: &packages,
             lower: &lower,
             epoch,
+            files: &debs.files,
         };
         level.generate(&mut tree, platform)?;
         rootfs::settle_dirs(&mut tree, &lower);
@@ -92,6 +109,8 @@ struct Level<'a> {
     /// The files of the levels below.
     lower: &'a Tree,
     epoch: u64,
+    /// The contents of the packages' files.
+    files: &'a Store,
 }
 
 impl Level<'_> {
@@ -105,7 +124,7 @@ impl Level<'_> {
         if self.index == 0 {
             generated::base_files(tree, &platform.debian_arch, epoch);
         }
-        generated::os_release(tree);
+        generated::os_release(tree, self.files)?;
         for (name, d) in self.packages {
             generated::status_d(tree, name, d, epoch)?;
         }
@@ -114,8 +133,9 @@ impl Level<'_> {
             .iter()
             .find(|(_, d)| generated::ships_certificates(d))
         {
-            generated::ca_bundle(tree, name, d, epoch);
-            generated::attribute(tree, self.lower, name, &[generated::CA_BUNDLE], epoch)?;
+            generated::ca_bundle(tree, name, d, self.files, epoch)?;
+            let derived = [generated::CA_BUNDLE];
+            generated::attribute(tree, self.lower, self.files, name, &derived, epoch)?;
         }
         self.java_cacerts(tree)?;
         self.sbom(tree);
@@ -140,10 +160,11 @@ impl Level<'_> {
                 spec: spec.name.clone(),
             }
         })?;
-        generated::java_cacerts(tree, name, d, self.epoch);
+        generated::java_cacerts(tree, name, d, self.files, self.epoch)?;
         generated::attribute(
             tree,
             self.lower,
+            self.files,
             name,
             &[generated::JAVA_CACERTS],
             self.epoch,
@@ -167,7 +188,8 @@ impl Level<'_> {
             return;
         }
         let epoch = self.epoch;
-        let doc = sbom::document(&spec.name, &sbom_packages, &crate::oci::rfc3339(epoch));
+        let created = crate::oci::rfc3339(epoch);
+        let doc = sbom::document(&spec.name, &sbom_packages, &created, self.files);
         for dir in ["usr", "usr/share", "usr/share/sbom"] {
             tree.entry(dir.to_owned())
                 .or_insert_with(|| Node::dir(0o755, 0, 0, epoch));

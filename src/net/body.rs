@@ -1,5 +1,5 @@
-//! The bounded body reader: a response body read up to a limit and refused at the first byte
-//! past it. Neither an announced length nor a listed size sizes an allocation: the body grows
+//! The bounded body reader: a response body read (or streamed to a sink) up to a limit and
+//! refused at the first byte past it. Neither an announced length nor a listed size sizes an allocation: the body grows
 //! as it arrives.
 
 use super::NetError;
@@ -7,27 +7,43 @@ use super::NetError;
 /// The body of `resp`, at most `limit` bytes. A body announced longer is refused before it
 /// is read; one that streams past the limit is refused there; one shorter than its announced
 /// length is `Truncated`.
-pub async fn read_bounded(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, NetError> {
+pub async fn read_bounded(resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, NetError> {
+    let mut body = Vec::new();
+    stream_bounded(resp, limit, |chunk| {
+        body.extend_from_slice(chunk);
+        Ok(())
+    })
+    .await?;
+    Ok(body)
+}
+
+/// As `read_bounded`, but each chunk goes to `sink` as it arrives (the body is never held
+/// whole; a sink's error is `NetError::Sink`); returns the body's length.
+pub async fn stream_bounded(
+    mut resp: reqwest::Response,
+    limit: u64,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<u64, NetError> {
     let length = resp.content_length();
     if length.is_some_and(|l| l > limit) {
         return Err(NetError::TooLong { limit });
     }
-    let mut body = Vec::new();
+    let mut got = 0u64;
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| NetError::Read(e.without_url()))?
     {
-        if body.len() as u64 + chunk.len() as u64 > limit {
+        if got + chunk.len() as u64 > limit {
             return Err(NetError::TooLong { limit });
         }
-        body.extend_from_slice(&chunk);
+        got += chunk.len() as u64;
+        sink(&chunk).map_err(NetError::Sink)?;
     }
-    let got = body.len() as u64;
     if let Some(expected) = length.filter(|&l| l != got) {
         return Err(NetError::Truncated { got, expected });
     }
-    Ok(body)
+    Ok(got)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ pub mod body;
 pub mod client;
 pub mod retry;
 
-pub use body::read_bounded;
+pub use body::{read_bounded, stream_bounded};
 pub use client::{Peer, client, runtime};
 pub use retry::{Transient, retry, transient_status};
 
@@ -21,6 +21,9 @@ pub enum NetError {
     TooLong { limit: u64 },
     #[error("the answer was cut short: got {got} of {expected} bytes")]
     Truncated { got: u64, expected: u64 },
+    /// Where a streamed body went refused it (a full disk).
+    #[error("cannot keep the answer")]
+    Sink(#[source] std::io::Error),
     /// The connection failed while the body was read (the message is reqwest's).
     #[error(transparent)]
     Read(reqwest::Error),

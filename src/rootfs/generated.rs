@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use md5::Digest as _;
 
+use crate::content::Store;
 use crate::deb::Deb;
 use crate::rootfs::{RootfsError, jks};
-use crate::tree::{Kind, Node, Tree};
+use crate::tree::{Content, Kind, Node, Tree};
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
@@ -108,15 +109,43 @@ pub fn status_d(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> Result
 /// Where the CA bundle goes (relative to the root).
 pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
-fn certificates(deb: &Deb) -> impl Iterator<Item = (&str, &[u8])> {
+/// Largest certificate file read into the CA bundle or the Java trust store.
+pub const CERTIFICATE_LIMIT: u64 = 1 << 20;
+/// Largest os-release file read from base-files.
+pub const OS_RELEASE_LIMIT: u64 = 1 << 20;
+
+fn certificates(deb: &Deb) -> impl Iterator<Item = (&str, &Content)> {
     deb.entries.iter().filter_map(|e| match &e.kind {
         Kind::File(data)
             if e.path.starts_with("usr/share/ca-certificates/") && e.path.ends_with(".crt") =>
         {
-            Some((e.path.as_str(), &data[..]))
+            Some((e.path.as_str(), data))
         }
         _ => None,
     })
+}
+
+/// Read `content` (at `path`) from the store, at most `limit` bytes.
+fn read(store: &Store, path: &str, content: &Content, limit: u64) -> Result<Vec<u8>, RootfsError> {
+    store
+        .read(content, path, limit)
+        .map_err(|source| RootfsError::Content {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// The certificate files of `deb`, in path order, with their contents.
+fn certificate_files<'d>(
+    deb: &'d Deb,
+    store: &Store,
+) -> Result<Vec<(&'d str, Vec<u8>)>, RootfsError> {
+    let mut files: Vec<(&str, &Content)> = certificates(deb).collect();
+    files.sort_by(|a, b| a.0.cmp(b.0));
+    files
+        .into_iter()
+        .map(|(path, c)| Ok((path, read(store, path, c, CERTIFICATE_LIMIT)?)))
+        .collect()
 }
 
 /// Whether a package ships certificates for the CA bundle (`ca-certificates` does).
@@ -127,9 +156,14 @@ pub fn ships_certificates(deb: &Deb) -> bool {
 /// `/etc/ssl/certs/ca-certificates.crt`: every certificate that `ca-certificates` ships
 /// under `/usr/share/ca-certificates`, in path order, as `update-ca-certificates` does.
 /// Returns the number of certificates.
-pub fn ca_bundle(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize {
-    let mut certs: Vec<(&str, &[u8])> = certificates(deb).collect();
-    certs.sort();
+pub fn ca_bundle(
+    tree: &mut Tree,
+    package: &str,
+    deb: &Deb,
+    store: &Store,
+    mtime: u64,
+) -> Result<usize, RootfsError> {
+    let certs = certificate_files(deb, store)?;
     let mut bundle = Vec::new();
     for (_, pem) in &certs {
         bundle.extend_from_slice(pem);
@@ -145,7 +179,7 @@ pub fn ca_bundle(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize
         CA_BUNDLE.into(),
         Node::file(bundle, 0o644, mtime, Some(package)),
     );
-    certs.len()
+    Ok(certs.len())
 }
 
 /// Where the Java trust store goes.
@@ -156,19 +190,19 @@ pub const JAVA_CACERTS: &str = "etc/ssl/certs/java/cacerts";
 /// release comes from base-files' own file (`VERSION_ID`, `VERSION_CODENAME`), so an image
 /// says what it carries; the URLs are base-files' (Debian's), not distroless's. base-files'
 /// `/etc/os-release` symlink to it stays. Returns whether base-files' file was found.
-pub fn os_release(tree: &mut Tree) -> bool {
-    let Some(node) = tree.get_mut("usr/lib/os-release") else {
-        return false;
+pub fn os_release(tree: &mut Tree, store: &Store) -> Result<bool, RootfsError> {
+    let path = "usr/lib/os-release";
+    let Some(node) = tree.get_mut(path) else {
+        return Ok(false);
     };
     let Kind::File(data) = &node.kind else {
-        return false;
+        return Ok(false);
     };
-    node.kind = Kind::File(
-        distroless_os_release(&String::from_utf8_lossy(data))
-            .into_bytes()
-            .into(),
-    );
-    true
+    let data = read(store, path, data, OS_RELEASE_LIMIT)?;
+    node.kind = Kind::File(Content::inline(
+        distroless_os_release(&String::from_utf8_lossy(&data)).into_bytes(),
+    ));
+    Ok(true)
 }
 
 /// The distroless form of an os-release file (see `os_release`).
@@ -216,9 +250,14 @@ pub fn distroless_os_release(debian: &str) -> String {
 /// `/etc/ssl/certs/java/cacerts`: a JKS keystore (password `changeit`) with every certificate
 /// that `ca-certificates` ships, aliased like Debian's `ca-certificates-java` does.
 /// `deb` is the package that ships them. Returns the number of certificates.
-pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> usize {
-    let mut files: Vec<(&str, &[u8])> = certificates(deb).collect();
-    files.sort();
+pub fn java_cacerts(
+    tree: &mut Tree,
+    package: &str,
+    deb: &Deb,
+    store: &Store,
+    mtime: u64,
+) -> Result<usize, RootfsError> {
+    let files = certificate_files(deb, store)?;
     let mut certs = Vec::new();
     for (path, pem) in files {
         let stem = path
@@ -227,7 +266,10 @@ pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> us
             .unwrap_or(path)
             .trim_end_matches(".crt");
         let alias = format!("debian:{}.pem", stem.to_lowercase());
-        certs.extend(jks::pem_certificates(&String::from_utf8_lossy(pem), &alias));
+        certs.extend(jks::pem_certificates(
+            &String::from_utf8_lossy(&pem),
+            &alias,
+        ));
     }
     for dir in ["etc/ssl", "etc/ssl/certs", "etc/ssl/certs/java"] {
         tree.entry(dir.to_owned())
@@ -237,7 +279,7 @@ pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> us
         JAVA_CACERTS.into(),
         Node::file(jks::keystore(&certs, mtime), 0o644, mtime, Some(package)),
     );
-    certs.len()
+    Ok(certs.len())
 }
 
 /// Add the files `compose` derived from `package` (CA bundle, keystore) to the package's
@@ -246,18 +288,21 @@ pub fn java_cacerts(tree: &mut Tree, package: &str, deb: &Deb, mtime: u64) -> us
 pub fn attribute(
     tree: &mut Tree,
     lower: &Tree,
+    store: &Store,
     package: &str,
     paths: &[&str],
     mtime: u64,
 ) -> Result<(), RootfsError> {
     let key = format!("var/lib/dpkg/status.d/{}.md5sums", file_name(package)?);
     let mut text = match tree.get(&key).or_else(|| lower.get(&key)).map(|n| &n.kind) {
-        Some(Kind::File(d)) => String::from_utf8_lossy(d).into_owned(),
+        Some(Kind::File(d)) => {
+            String::from_utf8_lossy(&read(store, &key, d, crate::deb::MD5SUMS_LIMIT)?).into_owned()
+        }
         _ => String::new(),
     };
     for path in paths {
         if let Some(Kind::File(data)) = tree.get(*path).map(|n| &n.kind) {
-            let line = format!("{}  {path}\n", hex::encode(md5::Md5::digest(data)));
+            let line = format!("{}  {path}\n", md5_of(store, path, data)?);
             if !text.contains(&line) {
                 text.push_str(&line);
             }
@@ -268,6 +313,19 @@ pub fn attribute(
         Node::file(text.into_bytes(), 0o644, mtime, Some(package)),
     );
     Ok(())
+}
+
+/// The MD5 of a file, streamed from the store.
+fn md5_of(store: &Store, path: &str, content: &Content) -> Result<String, RootfsError> {
+    let error = |source| RootfsError::Content {
+        path: path.to_owned(),
+        source,
+    };
+    let mut hasher = md5::Md5::new();
+    let mut reader = store.open(content).map_err(error)?;
+    std::io::copy(&mut reader, &mut hasher)
+        .map_err(|e| error(crate::content::ContentError::Source(e)))?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]
@@ -330,17 +388,18 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
     #[test]
     fn os_release_is_distroless_with_the_release_base_files_carries() {
         let mut t = Tree::new();
-        assert!(!os_release(&mut t));
+        let store = crate::content::tests::store();
+        assert!(!os_release(&mut t, &store).unwrap());
         t.insert(
             "usr/lib/os-release".into(),
             Node::file(BOOKWORM_OS_RELEASE.as_bytes(), 0o644, 5, Some("base-files")),
         );
-        assert!(os_release(&mut t));
+        assert!(os_release(&mut t, &store).unwrap());
         let Kind::File(data) = &t["usr/lib/os-release"].kind else {
             panic!("not a file")
         };
         assert_eq!(
-            std::str::from_utf8(data).unwrap(),
+            std::str::from_utf8(data.inline.as_deref().unwrap()).unwrap(),
             "PRETTY_NAME=\"Distroless\"
 NAME=\"Debian GNU/Linux\"
 ID=\"debian\"
@@ -397,7 +456,11 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
             ],
         };
         let mut t = Tree::new();
-        assert_eq!(ca_bundle(&mut t, "ca-certificates", &deb, 0), 2);
+        let store = crate::content::tests::store();
+        assert_eq!(
+            ca_bundle(&mut t, "ca-certificates", &deb, &store, 0).unwrap(),
+            2
+        );
         assert_eq!(
             t["etc/ssl/certs/ca-certificates.crt"].kind,
             Kind::File(b"A\nB\n"[..].into())
@@ -423,7 +486,8 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
             e.to_string().starts_with("invalid package name `aaaa"),
             "{e}"
         );
-        assert!(attribute(&mut t, &Tree::new(), "../x", &[], 0).is_err());
+        let store = crate::content::tests::store();
+        assert!(attribute(&mut t, &Tree::new(), &store, "../x", &[], 0).is_err());
         assert!(t.is_empty());
     }
 }

@@ -648,6 +648,11 @@ fn ar_header(name: &str) -> Vec<u8> {
 }
 
 /// What the plan says of a fixture package, from its file name (`NAME_VERSION_ARCH.deb`).
+/// A content store of its own for one read, removed when dropped.
+fn store() -> compose::content::Store {
+    compose::content::Store::create_in(&std::env::temp_dir()).unwrap()
+}
+
 fn planned(file: &str) -> deb::Identity<'_> {
     let mut parts = file.trim_end_matches(".deb").splitn(3, '_');
     deb::Identity {
@@ -660,12 +665,14 @@ fn planned(file: &str) -> deb::Identity<'_> {
 /// Read a mutated `.deb` the way the pipeline does.
 /// Whether it parsed.
 fn read(name: &str, bytes: &[u8]) -> Result<bool, TestCaseError> {
-    no_panic("deb", bytes, || match deb::read(&planned(name), bytes) {
-        Ok(d) => {
-            let _ = (d.control.len(), d.md5sums.map(|m| m.len()), d.entries.len());
-            true
+    no_panic("deb", bytes, || {
+        match deb::read(&planned(name), bytes, &store()) {
+            Ok(d) => {
+                let _ = (d.control.len(), d.md5sums.map(|m| m.len()), d.entries.len());
+                true
+            }
+            Err(_) => false,
         }
-        Err(_) => false,
     })
 }
 
@@ -721,7 +728,7 @@ fn seed_debs_read() {
     for seed in seeds() {
         let bytes = archive(&seed.members).0;
         assert_eq!(bytes, fs_err::read(&seed.path).unwrap(), "{}", seed.name);
-        let d = deb::read(&planned(&seed.name), &bytes).unwrap();
+        let d = deb::read(&planned(&seed.name), &bytes[..], &store()).unwrap();
         assert!(d.control.contains("Package:"), "{}", seed.name);
     }
 }
@@ -732,7 +739,7 @@ fn deb_with_an_ar_long_name_reference_is_refused() {
     let mut members = seeds()[0].members.clone();
     members[1].header[..16].copy_from_slice(b"/1              ");
     let bytes = archive(&members).0;
-    let e = deb::read(&planned(&seeds()[0].name), &bytes).unwrap_err();
+    let e = deb::read(&planned(&seeds()[0].name), &bytes[..], &store()).unwrap_err();
     assert!(
         e.to_string()
             .contains("is not a valid .deb: ar member name `/1`"),
@@ -792,7 +799,7 @@ fn package_files_never_panic() {
             }],
         };
         no_panic("package-files", text.as_bytes(), || {
-            let _ = compose::sbom::declared_license("x", &deb);
+            let _ = compose::sbom::declared_license("x", &deb, &store());
             let certs = compose::rootfs::jks::pem_certificates(&pem, "x");
             let _ = compose::rootfs::jks::keystore(&certs, 0);
         })
@@ -822,6 +829,6 @@ fn deb_whose_tar_entry_claims_4_eib_is_refused() {
     set_checksum(&mut tar[file..file + 512]);
     let mut members = seed.members.clone();
     members[data].data = compress(&members[data].name(), &tar);
-    let e = deb::read(&planned(&seed.name), &archive(&members).0).unwrap_err();
+    let e = deb::read(&planned(&seed.name), &archive(&members).0[..], &store()).unwrap_err();
     assert!(e.to_string().contains("`f-mawk` exceeds a limit"), "{e}");
 }
