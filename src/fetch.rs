@@ -651,25 +651,46 @@ impl Fetcher {
         groups: &[Alternatives],
         missing: &[usize],
     ) -> Vec<Result<(usize, usize, Vec<u8>), FetchError>> {
+        self.concurrently(missing, |i| {
+            let group = groups[i].clone();
+            let client = self.client.clone();
+            let cache = self.cache.clone();
+            async move {
+                let (n, data) = download_first(&client, &group).await?;
+                let sha = group.copies[n].sha256.clone();
+                let data =
+                    tokio::task::spawn_blocking(move || cache.put(&sha, &data).map(|()| data))
+                        .await
+                        .expect("cache writer does not panic")?;
+                Ok((i, n, data))
+            }
+        })
+    }
+
+    /// Run `task(i)` for each `i` of `missing` on the runtime, at most `jobs` (at least 4)
+    /// at a time: the results in the order of `missing`.
+    fn concurrently<T, Fut>(
+        &self,
+        missing: &[usize],
+        task: impl Fn(usize) -> Fut,
+    ) -> Vec<Result<T, FetchError>>
+    where
+        T: Send + 'static,
+        Fut: std::future::Future<Output = Result<T, FetchError>> + Send + 'static,
+    {
         self.runtime.block_on(async {
             let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
-            let mut tasks = Vec::new();
-            for &i in missing {
-                let group = groups[i].clone();
-                let client = self.client.clone();
-                let sem = sem.clone();
-                let cache = self.cache.clone();
-                tasks.push(tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    let (n, data) = download_first(&client, &group).await?;
-                    let sha = group.copies[n].sha256.clone();
-                    let data =
-                        tokio::task::spawn_blocking(move || cache.put(&sha, &data).map(|()| data))
-                            .await
-                            .expect("cache writer does not panic")?;
-                    Ok::<_, FetchError>((i, n, data))
-                }));
-            }
+            let tasks: Vec<_> = missing
+                .iter()
+                .map(|&i| {
+                    let sem = sem.clone();
+                    let work = task(i);
+                    tokio::spawn(async move {
+                        let _permit = sem.acquire_owned().await.expect("semaphore open");
+                        work.await
+                    })
+                })
+                .collect();
             let mut results = Vec::new();
             for t in tasks {
                 results.push(t.await.expect("download task does not panic"));
@@ -684,25 +705,14 @@ impl Fetcher {
     /// `jobs`, at least 4 at a time), each streamed to disk: the numbers, in the order of
     /// `missing`.
     fn download_items(&self, items: &[Item], missing: &[usize]) -> Vec<Result<usize, FetchError>> {
-        self.runtime.block_on(async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(self.jobs.max(4)));
-            let mut tasks = Vec::new();
-            for &i in missing {
-                let item = items[i].clone();
-                let client = self.client.clone();
-                let sem = sem.clone();
-                let cache = self.cache.clone();
-                tasks.push(tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    net::retry(|| download_to_cache(&client, &item, &cache)).await?;
-                    Ok::<_, FetchError>(i)
-                }));
+        self.concurrently(missing, |i| {
+            let item = items[i].clone();
+            let client = self.client.clone();
+            let cache = self.cache.clone();
+            async move {
+                net::retry(|| download_to_cache(&client, &item, &cache)).await?;
+                Ok(i)
             }
-            let mut results = Vec::new();
-            for t in tasks {
-                results.push(t.await.expect("download task does not panic"));
-            }
-            results
         })
     }
 }
