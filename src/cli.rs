@@ -179,6 +179,10 @@ struct BuildArgs {
     /// Print one JSON object instead of the digest.
     #[arg(long)]
     json: bool,
+    /// Build every layer from its packages: neither reuse nor keep layers in the layer
+    /// cache (`layers/` in the cache directory).
+    #[arg(long)]
+    no_layer_cache: bool,
 }
 
 /// Parse the command line and run the command.
@@ -299,6 +303,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         platforms: None,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
+        // A rebuild from the packages themselves: never from layers a cache kept.
+        layer_cache: false,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -455,6 +461,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         platforms,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
+        layer_cache: !args.no_layer_cache,
     };
     let report = build::build(&opts)?;
     #[allow(clippy::print_stdout)]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fetch;
 pub mod interrupt;
 pub mod layer;
+pub mod layercache;
 pub mod lock;
 pub mod mirror;
 pub mod net;

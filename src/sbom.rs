@@ -16,7 +16,8 @@ use crate::tree::Kind;
 #[derive(Debug, Clone)]
 pub struct SbomPackage<'a> {
     pub package: &'a Planned,
-    pub deb: &'a Deb,
+    /// Its declared licence (`declared_license`), as an SPDX expression.
+    pub license: Option<String>,
     /// Where the `.deb` was downloaded from; `None` inside the image, whose bytes must not
     /// depend on the mirror (`NOASSERTION`; the pool path stays as the file name).
     pub url: Option<&'a str>,
@@ -176,7 +177,7 @@ fn spdx_ref(index: usize, name: &str) -> String {
 }
 
 /// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`.
-pub fn document(name: &str, packages: &[SbomPackage], created: &str, store: &Store) -> Vec<u8> {
+pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> {
     // The namespace must be unique per document: derive it from its content.
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -202,8 +203,7 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str, store: &Sto
     })];
     for (i, p) in packages.iter().enumerate() {
         let id = spdx_ref(i, &p.package.name);
-        let license =
-            declared_license(&p.package.name, p.deb, store).unwrap_or_else(|| "NOASSERTION".into());
+        let license = p.license.as_deref().unwrap_or("NOASSERTION");
         pkgs.push(json!({
             "SPDXID": id,
             "name": p.package.name,

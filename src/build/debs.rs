@@ -21,7 +21,7 @@ use crate::progress::Progress;
 /// plans came from: a version its mirror no longer has is then the lock's age, with a hint.
 pub fn fetch_debs(
     fetcher: &Fetcher,
-    plans: &[Vec<LevelPlan>],
+    plans: &[&[LevelPlan]],
     progress: &Progress,
     locked: Option<&Path>,
     files: Store,
@@ -30,7 +30,7 @@ pub fn fetch_debs(
     let mut seen = BTreeSet::new();
     let packages: Vec<&Planned> = plans
         .iter()
-        .flatten()
+        .flat_map(|levels| levels.iter())
         .flat_map(|level| &level.packages)
         .filter(|p| seen.insert(p.sha256.as_str()))
         .collect();

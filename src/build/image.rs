@@ -7,14 +7,17 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::BuildOptions;
+use super::cached::{self, CachedLevel, LevelMeta};
 use super::env::expand_env;
 use super::plan::LevelPlan;
 use super::report::{LayerReport, PackageReport};
 use super::trees::{Debs, level_trees};
 use super::variant::DEFAULT_PATH;
 use crate::layer::{self, Layer};
+use crate::layercache::{Key, LayerCache};
 use crate::oci::{self, BlobRef, Image, ImageInput, ManifestEntry, OciPlatform, Store};
 use crate::rootfs::generated;
+use crate::sbom;
 use crate::spec::{Platform, Spec};
 use crate::tree::Kind;
 use crate::tree::Tree;
@@ -26,6 +29,8 @@ pub struct PlatformBuild {
     pub epoch: u64,
     /// Bytes of file contents.
     pub content: u64,
+    /// The declared licence of every package, by `.deb` SHA256.
+    pub licenses: BTreeMap<String, Option<String>>,
     pub layer_reports: Vec<LayerReport>,
     pub package_reports: Vec<PackageReport>,
 }
@@ -58,49 +63,139 @@ pub fn annotations_for(
     out
 }
 
-/// Trees, layers (into the store) and the image config of one platform.
+/// One platform to build: its plan, the cache keys of its levels and the levels the cache
+/// had (their blobs already in the store).
+pub struct PlatformJob<'a> {
+    pub platform: &'a Platform,
+    pub levels: &'a [LevelPlan],
+    pub keys: Vec<Key>,
+    pub cached: Vec<Option<CachedLevel>>,
+}
+
+impl PlatformJob<'_> {
+    /// Whether every layer came from the cache (then no `.deb` is read).
+    pub fn all_cached(&self) -> bool {
+        self.cached.iter().all(Option::is_some)
+    }
+}
+
+/// One level's layer, in the store, with its record.
+struct BuiltLevel {
+    layer: Layer,
+    meta: LevelMeta,
+    cached: bool,
+}
+
+/// Layers (into the store, and the cache) and the image config of one platform. The trees
+/// are assembled only when a layer is missing from the cache; a cached layer is never
+/// written again.
 pub fn build_platform(
     opts: &BuildOptions,
     chain: &[Spec],
-    levels: &[LevelPlan],
+    job: PlatformJob,
     debs: &Debs,
-    platform: &Platform,
     store: &Store,
+    cache: &LayerCache,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PlatformBuild> {
-    let trees = level_trees(chain, levels, debs, platform, opts.source_date_epoch)?;
-    let content = trees
-        .iter()
-        .flat_map(|(t, _)| t.values())
-        .map(|n| match &n.kind {
-            Kind::File(d) => d.size,
-            _ => 0,
-        })
-        .sum::<u64>();
-    let threads = opts.jobs as u32;
-    let layers: Vec<Layer> = trees
-        .par_iter()
-        .enumerate()
-        .map(|(i, (tree, _))| -> Result<Layer> {
-            let scratch = store.scratch(&format!("layer-{}-{i}", platform.debian_arch));
-            let l = layer::write(tree, &debs.files, opts.compression, threads, &scratch)
-                .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
-            store.adopt(&scratch, &l.digest)?;
-            tick();
-            Ok(l)
-        })
-        .collect::<Result<_>>()?;
-    let epoch = trees.last().map(|(_, e)| *e).unwrap_or(0);
-    let config = config(opts, chain, levels, &trees, &layers, platform, epoch)?;
+    let (platform, levels) = (job.platform, job.levels);
+    let built: Vec<BuiltLevel> = if job.all_cached() {
+        job.cached
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                tick();
+                BuiltLevel {
+                    layer: c.layer,
+                    meta: c.meta,
+                    cached: true,
+                }
+            })
+            .collect()
+    } else {
+        let trees = level_trees(chain, levels, debs, platform, opts.source_date_epoch)?;
+        trees
+            .par_iter()
+            .zip(job.cached)
+            .enumerate()
+            .map(|(i, ((tree, epoch), hit))| -> Result<BuiltLevel> {
+                let built = match hit {
+                    Some(c) => BuiltLevel {
+                        layer: c.layer,
+                        meta: c.meta,
+                        cached: true,
+                    },
+                    None => {
+                        let meta = level_meta(tree, *epoch, &levels[i], debs);
+                        let name = format!("layer-{}-{i}", platform.debian_arch);
+                        let layer = write_layer(opts, tree, debs, store, &name)?;
+                        cached::save(cache, &job.keys[i], &layer, &meta, store);
+                        BuiltLevel {
+                            layer,
+                            meta,
+                            cached: false,
+                        }
+                    }
+                };
+                tick();
+                Ok(built)
+            })
+            .collect::<Result<_>>()?
+    };
+    let epoch = built.last().map(|b| b.meta.epoch).unwrap_or(0);
+    let ca_bundle = built.iter().any(|b| b.meta.ca_bundle);
+    let layers: Vec<Layer> = built.iter().map(|b| b.layer.clone()).collect();
+    let config = config(opts, chain, levels, ca_bundle, &layers, platform, epoch)?;
     store.put_blob(&config)?;
+    let cached: Vec<bool> = built.iter().map(|b| b.cached).collect();
     Ok(PlatformBuild {
-        layer_reports: LayerReport::of(&layers, chain, platform),
+        layer_reports: LayerReport::of(&layers, &cached, chain, platform),
         package_reports: PackageReport::of(levels, chain),
+        content: built.iter().map(|b| b.meta.content).sum(),
+        licenses: built.into_iter().flat_map(|b| b.meta.licenses).collect(),
         layers,
         config,
         epoch,
-        content,
     })
+}
+
+/// The record of a level built from its tree: what the config and the SBOM need of it.
+fn level_meta(tree: &Tree, epoch: u64, level: &LevelPlan, debs: &Debs) -> LevelMeta {
+    LevelMeta {
+        epoch,
+        content: tree
+            .values()
+            .map(|n| match &n.kind {
+                Kind::File(d) => d.size,
+                _ => 0,
+            })
+            .sum(),
+        ca_bundle: tree.contains_key(generated::CA_BUNDLE),
+        licenses: level
+            .packages
+            .iter()
+            .map(|p| {
+                let license = sbom::declared_license(&p.name, &debs[&p.sha256], &debs.files);
+                (p.sha256.clone(), license)
+            })
+            .collect(),
+    }
+}
+
+/// Write `tree` as a layer into the store.
+fn write_layer(
+    opts: &BuildOptions,
+    tree: &Tree,
+    debs: &Debs,
+    store: &Store,
+    name: &str,
+) -> Result<Layer> {
+    let scratch = store.scratch(name);
+    let threads = opts.jobs as u32;
+    let l = layer::write(tree, &debs.files, opts.compression, threads, &scratch)
+        .with_context(|| format!("cannot write layer `{}`", scratch.display()))?;
+    store.adopt(&scratch, &l.digest)?;
+    Ok(l)
 }
 
 /// The image config of one platform: the variant's user and workdir, the top spec's
@@ -109,17 +204,14 @@ fn config(
     opts: &BuildOptions,
     chain: &[Spec],
     levels: &[LevelPlan],
-    trees: &[(Tree, u64)],
+    ca_bundle: bool,
     layers: &[Layer],
     platform: &Platform,
     epoch: u64,
 ) -> Result<Vec<u8>> {
     let top = chain.last().expect("a chain has at least one level");
     let mut env = BTreeMap::from([("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
-    if trees
-        .iter()
-        .any(|(t, _)| t.contains_key(generated::CA_BUNDLE))
-    {
+    if ca_bundle {
         env.insert(
             "SSL_CERT_FILE".into(),
             "/etc/ssl/certs/ca-certificates.crt".into(),

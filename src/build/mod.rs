@@ -2,6 +2,7 @@
 //! downloads -> extraction -> per-level root filesystems -> layers -> OCI image -> outputs.
 //! `build()` is the list of those steps; each stage lives in the module named for it.
 
+mod cached;
 mod chain;
 mod debs;
 mod env;
@@ -32,6 +33,7 @@ pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
 use crate::content;
 use crate::fetch::{Cache, Fetcher};
 use crate::layer::Compression;
+use crate::layercache::{self, Key, LayerCache};
 use crate::lock::{self, Lock};
 use crate::mirror::Mirrors;
 use crate::oci::{self, Image, Store};
@@ -40,7 +42,7 @@ use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::sbom;
 use crate::spec::Platform;
-use image::PlatformBuild;
+use image::{PlatformBuild, PlatformJob};
 use report::{Finished, Timings};
 use trees::Debs;
 
@@ -64,6 +66,8 @@ pub struct BuildOptions {
     pub platforms: Option<Vec<Platform>>,
     pub source_date_epoch: Option<u64>,
     pub progress: bool,
+    /// Reuse and keep layers in the layer cache (off with `--no-layer-cache`).
+    pub layer_cache: bool,
 }
 
 /// Run a whole build.
@@ -79,17 +83,28 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let plans = plan_platforms(opts, &chain, lock.as_ref(), &mirrors, &fetcher, &timings)?;
     let locked = lock.is_some().then_some(opts.spec.as_path());
     let parent = store_parent(&outputs, &opts.cache_dir);
-    let files = content::Store::create_in(&parent)?;
-    let debs = debs::fetch_debs(&fetcher, &plans, &progress, locked, files)?;
-    timings.mark("packages fetched and extracted");
     let store = Store::create_in(&parent)?;
-    let built = build_platforms(opts, &chain, &plans, &debs, &store, &progress, &timings)?;
+    // The layers the cache has, checked, into the store; only the rest need packages.
+    let cache = layer_cache(opts);
+    let jobs = platform_jobs(opts, &chain, &plans, &cache, &store);
+    timings.mark("layer cache searched");
+    let wanted: Vec<&[LevelPlan]> = jobs
+        .iter()
+        .filter(|j| !j.all_cached())
+        .map(|j| j.levels)
+        .collect();
+    let files = content::Store::create_in(&parent)?;
+    let debs = debs::fetch_debs(&fetcher, &wanted, &progress, locked, files)?;
+    timings.mark("packages fetched and extracted");
+    let built = build_platforms(
+        opts, &chain, jobs, &debs, &store, &cache, &progress, &timings,
+    )?;
     let created = built.iter().map(|b| b.epoch).max().unwrap_or(0);
     let top = chain.top();
     let annotations =
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
     let image = image::assemble(&store, &built, &chain.platforms, &annotations, created)?;
-    let sbom = image_sbom(&chain.name, &plans, &debs, created);
+    let sbom = image_sbom(&chain.name, &plans, &built, created);
     let pushes = publish(opts, &chain, &store, &image, &outputs, &sbom)?;
     timings.mark("published");
     BuildReport::new(Finished {
@@ -208,25 +223,65 @@ fn store_parent(outputs: &[Destination], cache_dir: &Path) -> PathBuf {
         .map_or_else(|| cache_dir.join("tmp"), oci::parent_dir)
 }
 
+/// The layer cache of this build: compose's cache directory's `layers/`, unless
+/// `--no-layer-cache`.
+fn layer_cache(opts: &BuildOptions) -> LayerCache {
+    if !opts.layer_cache {
+        return LayerCache::none();
+    }
+    LayerCache::new(vec![Box::new(layercache::LocalDir::new(
+        opts.cache_dir.join("layers"),
+    ))])
+}
+
+/// Every platform's job: its plan, the cache key of each level, and each level the cache
+/// had, restored into the store.
+fn platform_jobs<'a>(
+    opts: &BuildOptions,
+    chain: &'a Chain,
+    plans: &'a [Vec<LevelPlan>],
+    cache: &LayerCache,
+    store: &Store,
+) -> Vec<PlatformJob<'a>> {
+    let keys: Vec<Vec<Key>> = plans
+        .iter()
+        .zip(&chain.platforms)
+        .map(|(levels, p)| cached::level_keys(opts, &chain.levels, levels, p))
+        .collect();
+    let hits = cached::restore(cache, &keys, store, opts);
+    plans
+        .iter()
+        .zip(&chain.platforms)
+        .zip(keys)
+        .zip(hits)
+        .map(|(((levels, platform), keys), cached)| PlatformJob {
+            platform,
+            levels,
+            keys,
+            cached,
+        })
+        .collect()
+}
+
 /// Every platform's trees, layers and config, in parallel.
+#[allow(clippy::too_many_arguments)] // the build's parts, each used once
 fn build_platforms(
     opts: &BuildOptions,
     chain: &Chain,
-    plans: &[Vec<LevelPlan>],
+    jobs: Vec<PlatformJob>,
     debs: &Debs,
     store: &Store,
+    cache: &LayerCache,
     progress: &Progress,
     timings: &Timings,
 ) -> Result<Vec<PlatformBuild>> {
-    let level_count: usize = plans.iter().map(Vec::len).sum();
+    let level_count: usize = jobs.iter().map(|j| j.levels.len()).sum();
     let bar = progress.count("compress", level_count as u64);
-    let built = plans
-        .par_iter()
-        .zip(&chain.platforms)
-        .map(|(levels, platform)| {
+    let built = jobs
+        .into_par_iter()
+        .map(|job| {
             let tick = || bar.inc(1);
-            let b =
-                image::build_platform(opts, &chain.levels, levels, debs, platform, store, &tick);
+            let b = image::build_platform(opts, &chain.levels, job, debs, store, cache, &tick);
             timings.mark("layers written");
             b
         })
@@ -236,18 +291,28 @@ fn build_platforms(
 }
 
 /// The whole image's SBOM (every package of every platform, with its download URL).
-fn image_sbom(name: &str, plans: &[Vec<LevelPlan>], debs: &Debs, created: u64) -> Vec<u8> {
+fn image_sbom(
+    name: &str,
+    plans: &[Vec<LevelPlan>],
+    built: &[PlatformBuild],
+    created: u64,
+) -> Vec<u8> {
+    let licenses: BTreeMap<&str, &Option<String>> = built
+        .iter()
+        .flat_map(|b| &b.licenses)
+        .map(|(sha256, l)| (sha256.as_str(), l))
+        .collect();
     let packages: Vec<sbom::SbomPackage> = plans
         .iter()
         .flatten()
         .flat_map(|l| &l.packages)
         .map(|p| sbom::SbomPackage {
             package: p,
-            deb: &debs[&p.sha256],
+            license: licenses.get(p.sha256.as_str()).copied().cloned().flatten(),
             url: Some(&p.url),
         })
         .collect();
-    sbom::document(name, &packages, &oci::rfc3339(created), &debs.files)
+    sbom::document(name, &packages, &oci::rfc3339(created))
 }
 
 /// Write the image (and its SBOM) to every output, pushes included.

@@ -59,15 +59,24 @@ pub struct LayerReport {
     pub uncompressed_size: u64,
     pub spec: String,
     pub platform: String,
+    /// Whether the layer came from the layer cache.
+    pub cached: bool,
 }
 
 impl LayerReport {
     /// The layers of one platform, one per level.
-    pub fn of(layers: &[Layer], chain: &[Spec], platform: &Platform) -> Vec<LayerReport> {
+    pub fn of(
+        layers: &[Layer],
+        cached: &[bool],
+        chain: &[Spec],
+        platform: &Platform,
+    ) -> Vec<LayerReport> {
         layers
             .iter()
+            .zip(cached)
             .zip(chain)
-            .map(|(l, spec)| LayerReport {
+            .map(|((l, cached), spec)| LayerReport {
+                cached: *cached,
                 digest: l.digest.clone(),
                 diff_id: l.diff_id.clone(),
                 size: l.size,

@@ -180,7 +180,7 @@ impl Level<'_> {
             .iter()
             .map(|p| sbom::SbomPackage {
                 package: p,
-                deb: &self.debs[&p.sha256],
+                license: sbom::declared_license(&p.name, &self.debs[&p.sha256], self.files),
                 url: None,
             })
             .collect();
@@ -189,7 +189,7 @@ impl Level<'_> {
         }
         let epoch = self.epoch;
         let created = crate::oci::rfc3339(epoch);
-        let doc = sbom::document(&spec.name, &sbom_packages, &created, self.files);
+        let doc = sbom::document(&spec.name, &sbom_packages, &created);
         for dir in ["usr", "usr/share", "usr/share/sbom"] {
             tree.entry(dir.to_owned())
                 .or_insert_with(|| Node::dir(0o755, 0, 0, epoch));

@@ -1,0 +1,180 @@
+//! What the layer cache needs from a build: the key of every level (the digest of everything
+//! that decides its layer's bytes), the record kept beside each layer (what the image config
+//! and the SBOM need, so a build whose layers all hit reads no `.deb`), and restoring hits.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::BuildOptions;
+use super::plan::LevelPlan;
+use crate::layer::Layer;
+use crate::layercache::{Entry, Key, LayerCache};
+use crate::oci::Store;
+use crate::spec::{Platform, Spec};
+
+/// Bump when what compose writes into a layer changes in a way the binary's own hash
+/// would not show (it always does; this documents the format of the key itself).
+const KEY_FORMAT: &str = "compose layer key v1";
+
+/// The build's record of one level's layer, kept in its cache entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelMeta {
+    /// The level's epoch (mtimes and the config's `created`).
+    pub epoch: u64,
+    /// Bytes of file contents in the level.
+    pub content: u64,
+    /// Whether the level holds the CA bundle (the config then sets `SSL_CERT_FILE`).
+    pub ca_bundle: bool,
+    /// The declared licence of each of the level's packages, by `.deb` SHA256.
+    pub licenses: BTreeMap<String, Option<String>>,
+}
+
+/// A level whose layer came from the cache: the blob is in the build's store, checked.
+#[derive(Debug, Clone)]
+pub struct CachedLevel {
+    pub layer: Layer,
+    pub meta: LevelMeta,
+}
+
+/// The SHA256 of the running compose binary: any change to compose (a release, a local
+/// edit) changes every key, so no layer written by other code is ever reused.
+fn compose_identity() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let exe = std::env::current_exe().and_then(|p| {
+            let mut f = fs_err::File::open(p)?;
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            std::io::copy(&mut f, &mut h)?;
+            Ok(hex::encode(sha2::Digest::finalize(h)))
+        });
+        // Without its own bytes, the version alone (a cache across builds of one version).
+        exe.unwrap_or_else(|_| format!("version {}", env!("CARGO_PKG_VERSION")))
+    })
+}
+
+/// What of one level's spec decides its layer. Destructured whole, so a new spec field
+/// does not compile until someone decides whether it belongs in the key.
+fn spec_part(spec: &Spec) -> String {
+    let Spec {
+        name,
+        path: _,      // where the spec is: never in the layer
+        text: _,      // its bytes: what they decide is below
+        platforms: _, // the platform being built is keyed on its own
+        sources: _,   // the packages are keyed by SHA256
+        include: _,   // resolved into the packages
+        exclude: _,   // resolved into the packages
+        paths,
+        config: _, // the image config, not the layer
+        symlinks,
+        partial,
+        java_cacerts,
+        debug_include: _, // resolved into the packages
+        annotations: _,   // the manifests, not the layer
+    } = spec;
+    format!("{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}")
+}
+
+/// The key of every level of one platform, bottom first: each covers its level's spec and
+/// packages, the platform, compression, `SOURCE_DATE_EPOCH`, compose itself, and the key
+/// of the level below (so a change below changes every key above).
+pub fn level_keys(
+    opts: &BuildOptions,
+    chain: &[Spec],
+    levels: &[LevelPlan],
+    platform: &Platform,
+) -> Vec<Key> {
+    let mut below = String::new();
+    let mut keys = Vec::with_capacity(levels.len());
+    for (i, (spec, level)) in chain.iter().zip(levels).enumerate() {
+        let packages: String = level
+            .packages
+            .iter()
+            .map(|p| format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256))
+            .collect();
+        let parts = [
+            KEY_FORMAT.to_owned(),
+            compose_identity().to_owned(),
+            format!("{platform} {}", platform.debian_arch),
+            opts.compression.media_type().to_owned(),
+            format!("{:?}", opts.source_date_epoch),
+            i.to_string(),
+            below.clone(),
+            spec_part(spec),
+            packages,
+        ];
+        let key = Key::of(parts.iter().map(String::as_bytes));
+        below = key.to_string();
+        keys.push(key);
+    }
+    keys
+}
+
+/// Look every key up and copy each hit's blob into the store through its digest check, in
+/// parallel. A miss, or a hit whose blob or record is not right, is `None`.
+pub fn restore(
+    cache: &LayerCache,
+    keys: &[Vec<Key>],
+    store: &Store,
+    opts: &BuildOptions,
+) -> Vec<Vec<Option<CachedLevel>>> {
+    keys.par_iter()
+        .map(|platform| {
+            platform
+                .par_iter()
+                .map(|key| restore_one(cache, key, store, opts))
+                .collect()
+        })
+        .collect()
+}
+
+fn restore_one(
+    cache: &LayerCache,
+    key: &Key,
+    store: &Store,
+    opts: &BuildOptions,
+) -> Option<CachedLevel> {
+    let (tier, entry) = cache.lookup(key)?;
+    let media_type = opts.compression.media_type();
+    let meta: LevelMeta = serde_json::from_value(entry.meta.clone()).ok()?;
+    if entry.media_type != media_type {
+        return None;
+    }
+    let scratch = store.scratch(&format!("cached-{key}"));
+    if !cache.restore(tier, key, &entry, &scratch) {
+        return None;
+    }
+    if let Err(e) = store.adopt(&scratch, &entry.digest) {
+        eprintln!("warning: {e}");
+        return None;
+    }
+    Some(CachedLevel {
+        layer: Layer {
+            digest: entry.digest,
+            diff_id: entry.diff_id,
+            size: entry.size,
+            uncompressed_size: entry.uncompressed_size,
+            media_type,
+        },
+        meta,
+    })
+}
+
+/// Keep a layer just written (its blob in the store) in the cache.
+pub fn save(cache: &LayerCache, key: &Key, layer: &Layer, meta: &LevelMeta, store: &Store) {
+    if !cache.is_enabled() {
+        return;
+    }
+    let entry = Entry {
+        digest: layer.digest.clone(),
+        diff_id: layer.diff_id.clone(),
+        size: layer.size,
+        uncompressed_size: layer.uncompressed_size,
+        media_type: layer.media_type.to_owned(),
+        meta: serde_json::to_value(meta).expect("a level record serializes"),
+    };
+    cache.save(key, &entry, &store.blob_path(&entry.digest));
+}

@@ -1,0 +1,273 @@
+//! The layer cache: finished layer blobs by the digest of everything that decides their
+//! bytes (the key, computed by `build`), in tiers that are each a place to keep them (a
+//! local directory, an OCI layout, a registry repository). Knows nothing of Debian: an
+//! entry is a layer descriptor and the build's own metadata, opaque here. Every blob is
+//! hostile until its digest is checked: a hit is copied out through a hash, and one that
+//! does not match is dropped from its tier and treated as a miss.
+
+mod local;
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use local::LocalDir;
+
+/// The most an entry's JSON may be (its metadata lists a level's packages).
+pub const ENTRY_LIMIT: u64 = 4 << 20;
+
+/// The media type of an entry's JSON, as the config of the OCI artifact that stores an
+/// entry in a layout or a registry (its one layer is the cached layer).
+pub const ENTRY_MEDIA_TYPE: &str = "application/vnd.compose.layer-cache.entry.v1+json";
+
+/// The artifact type of a cache entry's manifest.
+pub const ARTIFACT_TYPE: &str = "application/vnd.compose.layer-cache.v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot use the layer cache at `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    File(crate::oci::OciError),
+    #[error("the layer cache entry `{key}` in {tier} is not valid")]
+    BadEntry {
+        key: String,
+        tier: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the layer cache in {tier} failed")]
+    Remote {
+        tier: String,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+/// A cache key: the lowercase hex SHA256 of what decides a layer's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(String);
+
+impl Key {
+    /// The key of `parts`, hashed in order, each length-prefixed (no two lists collide).
+    pub fn of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Key {
+        let mut h = Sha256::new();
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        Key(hex::encode(h.finalize()))
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A key read back from a tier: only 64 lowercase hex digits are one.
+    pub fn parse(s: &str) -> Option<Key> {
+        (s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Key(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a cache entry says about its layer and the build's metadata about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// `sha256:` digest of the compressed blob.
+    pub digest: String,
+    /// `sha256:` digest of the uncompressed tar.
+    pub diff_id: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub media_type: String,
+    /// The build's own record of the layer (opaque to the cache).
+    pub meta: serde_json::Value,
+}
+
+impl Entry {
+    pub fn to_json(&self) -> Vec<u8> {
+        crate::oci::canonical_json(self)
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Entry, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// One place that keeps entries and their blobs.
+pub trait Tier: Send + Sync {
+    /// How errors and reports name it (`~/.cache/compose/layers`, `docker://host/repo`).
+    fn name(&self) -> String;
+    /// The entry stored under `key`, if any. Its blob is not checked yet.
+    fn get(&self, key: &Key) -> Result<Option<Entry>, CacheError>;
+    /// Stream the blob of `entry` into `out`. The caller hashes what it receives and
+    /// drops the entry when the digest or size differs.
+    fn read_blob(&self, entry: &Entry, out: &mut dyn Write) -> Result<(), CacheError>;
+    /// Keep `blob` (a file holding the layer `entry` describes, digest already checked)
+    /// and `entry` under `key`. Writing the same key twice keeps one of them.
+    fn put(&self, key: &Key, entry: &Entry, blob: &Path) -> Result<(), CacheError>;
+    /// Forget `key` (its blob failed its digest).
+    fn remove(&self, key: &Key) -> Result<(), CacheError>;
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where a hit came from, for the report.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub entry: Entry,
+    pub tier: String,
+}
+
+/// The tiers of a build, searched in order; a hit in a later tier is written back to the
+/// earlier ones, and every new layer is written to all of them.
+pub struct LayerCache {
+    tiers: Vec<Box<dyn Tier>>,
+}
+
+impl LayerCache {
+    /// No cache at all (`--no-layer-cache`).
+    pub fn none() -> LayerCache {
+        LayerCache { tiers: Vec::new() }
+    }
+
+    pub fn new(tiers: Vec<Box<dyn Tier>>) -> LayerCache {
+        LayerCache { tiers }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        !self.tiers.is_empty()
+    }
+
+    /// The first tier's entry for `key`. A tier that fails is warned about and skipped: a
+    /// cache that cannot answer is a miss, never a failed build.
+    pub fn lookup(&self, key: &Key) -> Option<(usize, Entry)> {
+        for (i, tier) in self.tiers.iter().enumerate() {
+            match tier.get(key) {
+                Ok(Some(entry)) => return Some((i, entry)),
+                Ok(None) => {}
+                Err(e) => warn(&e),
+            }
+        }
+        None
+    }
+
+    /// Copy the blob of the entry found in tier `tier` to `dest` through a hash. `Ok(false)`
+    /// when its bytes are not the entry's (the entry is then dropped from that tier), or the
+    /// tier could not give them.
+    pub fn restore(&self, tier: usize, key: &Key, entry: &Entry, dest: &Path) -> bool {
+        let t = &self.tiers[tier];
+        match copy_checked(t.as_ref(), entry, dest) {
+            Ok(true) => {
+                // Written back to the tiers searched before it, so the next build hits sooner.
+                for earlier in &self.tiers[..tier] {
+                    if let Err(e) = earlier.put(key, entry, dest) {
+                        warn(&e);
+                    }
+                }
+                true
+            }
+            Ok(false) => {
+                eprintln!(
+                    "warning: the layer cache entry `{key}` in {} does not match its digest {}; dropped, the layer is rebuilt",
+                    t.name(),
+                    entry.digest
+                );
+                let _ = fs_err::remove_file(dest);
+                if let Err(e) = t.remove(key) {
+                    warn(&e);
+                }
+                false
+            }
+            Err(e) => {
+                let _ = fs_err::remove_file(dest);
+                warn(&e);
+                false
+            }
+        }
+    }
+
+    /// Keep a layer just built (`blob`, described by `entry`) in every tier. A tier that
+    /// fails is warned about: the build itself is done and right.
+    pub fn save(&self, key: &Key, entry: &Entry, blob: &Path) {
+        for tier in &self.tiers {
+            if let Err(e) = tier.put(key, entry, blob) {
+                warn(&e);
+            }
+        }
+    }
+}
+
+/// A cache that fails is a warning on one line (the cause chain), never a failed build.
+fn warn(e: &CacheError) {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    eprintln!("warning: {chain}");
+}
+
+/// Copy the blob to `dest` hashing it; whether the bytes are the entry's.
+fn copy_checked(tier: &dyn Tier, entry: &Entry, dest: &Path) -> Result<bool, CacheError> {
+    let io_at = |source| CacheError::Io {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let file = fs_err::File::create(dest).map_err(io_at)?;
+    let mut out = Hashing {
+        inner: io::BufWriter::with_capacity(1 << 20, file),
+        hash: Sha256::new(),
+        count: 0,
+    };
+    tier.read_blob(entry, &mut out)?;
+    out.flush().map_err(io_at)?;
+    let digest = format!("sha256:{}", hex::encode(out.hash.finalize()));
+    Ok(digest == entry.digest && out.count == entry.size)
+}
+
+/// Read at most `limit` bytes of `reader` (an entry's JSON); more is an error.
+pub fn read_limited(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(buf)
+}
