@@ -115,13 +115,16 @@ impl Tier for LocalDir {
         Ok(())
     }
 
-    fn remove(&self, key: &Key) -> Result<(), CacheError> {
-        let path = self.entry_path(key);
-        match fs_err::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_at(&path)(e)),
+    fn remove(&self, key: &Key, entry: &Entry) -> Result<(), CacheError> {
+        let blob = self.blob_path(&entry.digest);
+        for path in std::iter::once(self.entry_path(key)).chain(blob) {
+            match fs_err::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_at(&path)(e)),
+            }
         }
+        Ok(())
     }
 }
 

@@ -120,8 +120,8 @@ pub trait Tier: Send + Sync {
     /// Keep `blob` (a file holding the layer `entry` describes, digest already checked)
     /// and `entry` under `key`. Writing the same key twice keeps one of them.
     fn put(&self, key: &Key, entry: &Entry, blob: &Path) -> Result<(), CacheError>;
-    /// Forget `key` (its blob failed its digest).
-    fn remove(&self, key: &Key) -> Result<(), CacheError>;
+    /// Forget `key` and the blob of `entry` (it failed its digest).
+    fn remove(&self, key: &Key, entry: &Entry) -> Result<(), CacheError>;
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -205,7 +205,7 @@ impl LayerCache {
                     entry.digest
                 );
                 let _ = fs_err::remove_file(dest);
-                if let Err(e) = t.remove(key) {
+                if let Err(e) = t.remove(key, entry) {
                     warn(&e);
                 }
                 false

@@ -9,6 +9,7 @@ mod hostile;
 mod hostile_outputs;
 mod hostile_packages;
 mod hostile_repo;
+mod layer_cache;
 mod publish;
 mod specs;
 mod support;

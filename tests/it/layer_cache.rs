@@ -1,0 +1,201 @@
+//! The layer cache against the fixture repository: a rebuild with nothing changed reads no
+//! package, a change rebuilds only the layers above it, every input of the key counts, and
+//! a cache entry that is not what it claims is dropped and rebuilt.
+
+use std::path::{Path, PathBuf};
+
+use crate::fixture::Env;
+use crate::harness::Run;
+
+/// A two-level family (`fbase` below `ftop`), locked.
+fn family(env: &Env) -> PathBuf {
+    env.spec(
+        "fbase",
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\", \"f-ca-certificates\"]\n",
+    );
+    let top = env.path("ftop.toml");
+    fs_err::write(
+        &top,
+        "name = \"ftop\"\nextends = \"fbase\"\n[packages]\ninclude = [\"f-tool\"]\n",
+    )
+    .unwrap();
+    env.lock(&top, &[]).success("compose lock");
+    top
+}
+
+/// Which layers of a `--json` report came from the cache.
+fn cached(run: &Run) -> Vec<bool> {
+    run.success("compose build");
+    run.json()["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["cached"].as_bool().unwrap())
+        .collect()
+}
+
+fn layer_digests(run: &Run) -> Vec<String> {
+    run.json()["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn digest(run: &Run) -> String {
+    run.success("compose build");
+    run.json()["digest"].as_str().unwrap().to_owned()
+}
+
+fn debs_asked(env: &Env) -> usize {
+    env.server
+        .requests()
+        .iter()
+        .filter(|p| p.ends_with(".deb"))
+        .count()
+}
+
+fn cache_blobs(env: &Env) -> PathBuf {
+    env.path("cache/layers/blobs/sha256")
+}
+
+#[test]
+fn a_rebuild_with_nothing_changed_reads_no_package_and_gives_the_same_bytes() {
+    let env = Env::new();
+    let top = family(&env);
+    let first = env.build(&top, "a", &["--json"]);
+    assert_eq!(cached(&first), [false, false]);
+    // The packages themselves are gone and the build may not download: only the layer
+    // cache can answer.
+    fs_err::remove_dir_all(env.path("cache/sha256")).unwrap();
+    let asked = debs_asked(&env);
+    let second = env.build(&top, "b", &["--json", "--offline", "--locked"]);
+    assert_eq!(cached(&second), [true, true]);
+    assert_eq!(digest(&second), digest(&first));
+    assert_eq!(debs_asked(&env), asked, "no .deb was downloaded");
+    let a = fs_err::read(env.path("a/index.json")).unwrap();
+    assert_eq!(a, fs_err::read(env.path("b/index.json")).unwrap());
+    // The SBOM (licences included) and the report are the same but for the output and
+    // where the layers came from.
+    assert_eq!(
+        fs_err::read(env.path("a.latest.spdx.json")).unwrap(),
+        fs_err::read(env.path("b.latest.spdx.json")).unwrap()
+    );
+    let (mut x, mut y) = (first.json(), second.json());
+    for v in [&mut x, &mut y] {
+        for l in v["layers"].as_array_mut().unwrap() {
+            l.as_object_mut().unwrap().remove("cached");
+        }
+        for k in ["output", "outputs", "sbom"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+    }
+    assert_eq!(x, y);
+}
+
+#[test]
+fn changing_the_top_level_rebuilds_only_the_top_layer() {
+    let env = Env::new();
+    let top = family(&env);
+    let first = env.build(&top, "a", &["--json"]);
+    cached(&first);
+    let text = fs_err::read_to_string(&top).unwrap();
+    fs_err::write(
+        &top,
+        format!("{text}\n[[symlink]]\npath = \"/usr/bin/tool\"\ntarget = \"ftool\"\n"),
+    )
+    .unwrap();
+    let second = env.build(&top, "b", &["--json"]);
+    assert_eq!(cached(&second), [true, false]);
+    let (a, b) = (layer_digests(&first), layer_digests(&second));
+    assert_eq!(a[0], b[0]);
+    assert_ne!(a[1], b[1]);
+    // The lower level alone, as its own image, is the cached layer too.
+    let base = env.build(&env.path("fbase.toml"), "base", &["--json"]);
+    assert_eq!(cached(&base), [true]);
+    assert_eq!(layer_digests(&base)[0], a[0]);
+}
+
+#[test]
+fn every_input_of_the_key_counts() {
+    let env = Env::new();
+    let top = family(&env);
+    let gzip = env.build(&top, "a", &["--json"]);
+    cached(&gzip);
+    let zstd = env.build(&top, "b", &["--json", "--compression", "zstd"]);
+    assert_eq!(cached(&zstd), [false, false], "another compression");
+    let epoch = crate::harness::run(
+        crate::harness::compose()
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .arg("build")
+            .arg(&top)
+            .arg("--json")
+            .arg("--output")
+            .arg(format!("oci:{}", env.path("c").display()))
+            .arg("--cache-dir")
+            .arg(env.path("cache"))
+            .arg("--mirror")
+            .arg(format!("fixture={}", env.server.url())),
+    );
+    assert_eq!(cached(&epoch), [false, false], "another SOURCE_DATE_EPOCH");
+    let debug = env.build(&top, "d", &["--json", "--variant", "debug"]);
+    let debug_cached = cached(&debug);
+    assert_eq!(debug_cached[..2], [true, true], "the same lower levels");
+    assert!(!debug_cached[2], "the debug layer is new");
+    let arm = env.build(&top, "e", &["--json", "--platform", "linux/arm64"]);
+    assert_eq!(cached(&arm), [false, false], "another platform");
+}
+
+/// Replace a file's bytes with as many other bytes (a length check alone would pass).
+fn flip(path: &Path) {
+    let mut bytes = fs_err::read(path).unwrap();
+    for b in &mut bytes {
+        *b = !*b;
+    }
+    fs_err::remove_file(path).unwrap();
+    fs_err::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_cached_layer_that_fails_its_digest_is_dropped_and_rebuilt() {
+    let env = Env::new();
+    let top = family(&env);
+    let first = env.build(&top, "a", &["--json"]);
+    cached(&first);
+    let top_layer = layer_digests(&first)[1].clone();
+    let blob = cache_blobs(&env).join(top_layer.trim_start_matches("sha256:"));
+    flip(&blob);
+    let second = env.build(&top, "b", &["--json"]);
+    second.stderr_has("does not match its digest");
+    assert_eq!(cached(&second), [true, false]);
+    assert_eq!(digest(&second), digest(&first));
+    // Rebuilt and kept again: the next build hits, with the right bytes.
+    let third = env.build(&top, "c", &["--json"]);
+    assert_eq!(cached(&third), [true, true]);
+    assert_eq!(digest(&third), digest(&first));
+
+    // An entry naming another layer's blob (whose size is not the entry's) is refused too.
+    let entries = env.path("cache/layers/entries");
+    for e in fs_err::read_dir(&entries).unwrap() {
+        let path = e.unwrap().path();
+        let text = fs_err::read_to_string(&path).unwrap();
+        fs_err::write(&path, text.replace(&top_layer, &layer_digests(&first)[0])).unwrap();
+    }
+    let fourth = env.build(&top, "d", &["--json"]);
+    assert_eq!(digest(&fourth), digest(&first));
+}
+
+#[test]
+fn no_layer_cache_neither_reads_nor_writes_it() {
+    let env = Env::new();
+    let top = family(&env);
+    let off = env.build(&top, "a", &["--json", "--no-layer-cache"]);
+    assert_eq!(cached(&off), [false, false]);
+    assert!(!env.path("cache/layers").exists(), "nothing kept");
+    let on = env.build(&top, "b", &["--json"]);
+    assert_eq!(cached(&on), [false, false]);
+    let off = env.build(&top, "c", &["--json", "--no-layer-cache"]);
+    assert_eq!(cached(&off), [false, false], "nothing reused");
+    assert_eq!(digest(&off), digest(&on));
+}
