@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 pub struct Package {
     pub platform: String,
     pub name: String,
+    pub version: String,
     pub architecture: String,
     pub sha256: String,
 }
@@ -66,6 +67,7 @@ pub fn packages(spec: &Path, built: &Built) -> Result<Vec<Package>> {
             out.push(Package {
                 platform,
                 name: field(p, "name")?,
+                version: field(p, "version")?,
                 architecture: field(p, "architecture")?,
                 sha256: field(p, "sha256")?,
             });
