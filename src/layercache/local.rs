@@ -92,6 +92,17 @@ impl Tier for LocalDir {
         Ok(())
     }
 
+    fn link_blob(&self, entry: &Entry, dest: &Path) -> Result<bool, CacheError> {
+        let Some(path) = self.blob_path(&entry.digest) else {
+            return Ok(false);
+        };
+        // Only a regular file is linked (a hard link to a symlink would be the symlink).
+        if !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            return Ok(false);
+        }
+        Ok(std::fs::hard_link(&path, dest).is_ok())
+    }
+
     fn put(&self, key: &Key, entry: &Entry, blob: &Path) -> Result<(), CacheError> {
         self.create_dirs()?;
         let Some(dest) = self.blob_path(&entry.digest) else {

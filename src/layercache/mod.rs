@@ -117,6 +117,12 @@ pub trait Tier: Send + Sync {
     /// Stream the blob of `entry` into `out`. The caller hashes what it receives and
     /// drops the entry when the digest or size differs.
     fn read_blob(&self, entry: &Entry, out: &mut dyn Write) -> Result<(), CacheError>;
+    /// Put the blob of `entry` at `dest` without copying it (a hard link), when the tier
+    /// is a directory on the same file system: `Ok(false)` when it cannot. The caller
+    /// hashes `dest` as it would a copy.
+    fn link_blob(&self, _entry: &Entry, _dest: &Path) -> Result<bool, CacheError> {
+        Ok(false)
+    }
     /// Keep `blob` (a file holding the layer `entry` describes, digest already checked)
     /// and `entry` under `key`. Writing the same key twice keeps one of them.
     fn put(&self, key: &Key, entry: &Entry, blob: &Path) -> Result<(), CacheError>;
@@ -241,12 +247,31 @@ fn warn(e: &CacheError) {
     eprintln!("warning: {chain}");
 }
 
-/// Copy the blob to `dest` hashing it; whether the bytes are the entry's.
+/// Put the blob at `dest` (linked where the tier can, else copied) and hash it there;
+/// whether the bytes at `dest` are the entry's.
 fn copy_checked(tier: &dyn Tier, entry: &Entry, dest: &Path) -> Result<bool, CacheError> {
     let io_at = |source| CacheError::Io {
         path: dest.to_path_buf(),
         source,
     };
+    if tier.link_blob(entry, dest)? {
+        let file = crate::oci::reader::open_regular(dest)
+            .map_err(CacheError::File)?
+            .ok_or_else(|| io_at(io::ErrorKind::NotFound.into()))?;
+        let mut sink = Hashing {
+            inner: io::sink(),
+            hash: Sha256::new(),
+            count: 0,
+        };
+        let mut limited = io::Read::take(file, entry.size.saturating_add(1));
+        io::copy(
+            &mut io::BufReader::with_capacity(1 << 20, &mut limited),
+            &mut sink,
+        )
+        .map_err(io_at)?;
+        let digest = format!("sha256:{}", hex::encode(sink.hash.finalize()));
+        return Ok(digest == entry.digest && sink.count == entry.size);
+    }
     let file = fs_err::File::create(dest).map_err(io_at)?;
     let mut out = Hashing {
         inner: io::BufWriter::with_capacity(1 << 20, file),

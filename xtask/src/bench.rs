@@ -232,7 +232,13 @@ fn mmdebstrap_cold(cold: &Timed, scratch: &Path) -> Result<(usize, Timed)> {
         .as_array()
         .context("report lists packages")?
         .iter()
-        .filter_map(|p| Some(format!("{}={}", p["name"].as_str()?, p["version"].as_str()?)))
+        .filter_map(|p| {
+            Some(format!(
+                "{}={}",
+                p["name"].as_str()?,
+                p["version"].as_str()?
+            ))
+        })
         .collect();
     let mm = targets::mmdebstrap(&report, &packages, "amd64", &scratch.join("mmdebstrap.tar"))?;
     Ok((packages.len(), mm))
