@@ -183,6 +183,10 @@ struct BuildArgs {
     /// cache (`layers/` in the cache directory).
     #[arg(long)]
     no_layer_cache: bool,
+    /// A layer cache shared between machines, searched after the local one and given every
+    /// new layer: `docker://HOST[:PORT]/REPO` (credentials as for pushes) or `oci:DIR`.
+    #[arg(long, value_name = "REF", conflicts_with = "no_layer_cache")]
+    layer_cache: Option<String>,
 }
 
 /// Parse the command line and run the command.
@@ -305,6 +309,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
         // A rebuild from the packages themselves: never from layers a cache kept.
         layer_cache: false,
+        shared_layer_cache: None,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -462,6 +467,11 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
+        shared_layer_cache: args
+            .layer_cache
+            .as_deref()
+            .map(crate::layercache::Shared::parse)
+            .transpose()?,
     };
     let report = build::build(&opts)?;
     #[allow(clippy::print_stdout)]
