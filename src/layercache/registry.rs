@@ -28,11 +28,15 @@ pub struct RegistryTier {
 
 impl RegistryTier {
     /// The repository of `target` (its tag is not used), with the credentials and
-    /// `--insecure` of pushes.
+    /// `--insecure` of pushes; an error when the registry does not answer (one warning,
+    /// then the build goes on without it).
     pub fn open(target: &Reference, opts: &PushOptions) -> Result<RegistryTier, CacheError> {
-        let name = format!("`docker://{}/{}`", target.host, target.repository);
-        let session = Session::open(target, opts)
-            .map_err(|source| CacheError::Remote { tier: name, source })?;
+        let failed = |source| CacheError::Remote {
+            tier: format!("`docker://{}/{}`", target.host, target.repository),
+            source,
+        };
+        let session = Session::open(target, opts).map_err(failed)?;
+        session.ping().map_err(failed)?;
         Ok(RegistryTier {
             target: target.clone(),
             session,

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use reqwest::Method;
 
@@ -21,6 +22,8 @@ pub struct Session {
     client: Client,
     target: Reference,
     known_blobs: PathBuf,
+    /// Held while the known-blobs file is read, added to and written back.
+    known_lock: Mutex<()>,
 }
 
 impl Session {
@@ -37,6 +40,21 @@ impl Session {
             client,
             target: target.clone(),
             known_blobs: opts.known_blobs.clone(),
+            known_lock: Mutex::new(()),
+        })
+    }
+
+    /// Whether the registry answers at all (and takes the credentials): `GET /v2/`, with
+    /// its retries.
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        let c = &self.client;
+        let req = c.request(Method::GET, c.url("v2/"), "the version check".to_owned());
+        self.runtime.block_on(async {
+            let resp = c.send(&req).await?;
+            match resp.status().as_u16() {
+                200 => Ok(()),
+                _ => Err(c.refusal(resp, &req.what).await),
+            }
         })
     }
 
@@ -94,6 +112,7 @@ impl Session {
         self.runtime
             .block_on(self.client.push_blob(blob, path, mount, &|_| {}))?;
         // Read again: other threads of this build may have recorded blobs meanwhile.
+        let _held = self.known_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut known = KnownBlobs::load(&self.known_blobs);
         known.record(&t.host, &t.repository, std::slice::from_ref(blob));
         known.save();
