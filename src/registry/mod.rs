@@ -3,6 +3,8 @@
 //! pushed them there before), monolithic or chunked uploads, manifests and the index last,
 //! retries (the `net` policy), and Basic or Bearer authentication.
 //!
+//! `session` reads and writes one repository piece by piece (the layer cache's shared tier).
+//!
 //! Its requests go through `net`: the client, the retry policy and the bounded reader.
 
 pub mod auth;
