@@ -12,6 +12,7 @@ use crate::build::{self, BuildError, BuildOptions, LockState, Variant};
 use crate::error::Hinted;
 use crate::fetch::Cache;
 use crate::layer::Compression;
+use crate::layercache;
 use crate::publish::Destination;
 use crate::registry::PushOptions;
 use crate::registry::auth::{self, Credentials};
@@ -422,6 +423,20 @@ fn push_options(
     })
 }
 
+/// `--layer-cache`, parsed; a registry cache needs the network `--offline` forbids.
+fn shared_layer_cache(text: Option<&str>, offline: bool) -> Result<Option<layercache::Shared>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let shared = layercache::Shared::parse(text)?;
+    if offline && matches!(shared, layercache::Shared::Registry(_)) {
+        anyhow::bail!(
+            "`--offline` uses no network: a `docker://` `--layer-cache` cannot be used with it"
+        );
+    }
+    Ok(Some(shared))
+}
+
 fn build(args: BuildArgs) -> Result<ExitCode> {
     crate::interrupt::install().context("cannot watch for interrupts")?;
     let outputs = args
@@ -451,6 +466,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .build_global()
         .context("cannot start worker threads")?;
     let variant = parse_variant(&args.variant)?;
+    let shared_layer_cache = shared_layer_cache(args.layer_cache.as_deref(), args.offline)?;
     let opts = BuildOptions {
         spec: args.spec,
         outputs,
@@ -467,11 +483,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
-        shared_layer_cache: args
-            .layer_cache
-            .as_deref()
-            .map(crate::layercache::Shared::parse)
-            .transpose()?,
+        shared_layer_cache,
     };
     let report = build::build(&opts)?;
     #[allow(clippy::print_stdout)]

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::artifact::{self, Artifact, MANIFEST_MEDIA_TYPE};
 use super::{CacheError, ENTRY_LIMIT, Entry, Key, Tier};
+use crate::net::NetError;
 use crate::oci::BlobRef;
 use crate::reference::Reference;
 use crate::registry::{PushOptions, RegistryError, Session};
@@ -136,9 +137,10 @@ impl Tier for RegistryTier {
             .blob(&entry.digest, entry.size.saturating_add(1), out)
         {
             Ok(_) => Ok(()),
-            // A blob the registry does not have: nothing written, so it fails its digest
-            // and the entry is dropped.
-            Err(RegistryError::Status { status: 404, .. }) => Ok(()),
+            // A blob the registry does not have, or longer than the entry says: it fails
+            // its digest check and the entry is dropped.
+            Err(RegistryError::Status { status: 404, .. })
+            | Err(RegistryError::Net(NetError::TooLong { .. })) => Ok(()),
             Err(e) => Err(self.failed(e)),
         }
     }

@@ -307,6 +307,63 @@ fn a_registry_cache_is_shared_by_machines_with_empty_caches() {
     assert_eq!(p["mounted"].as_u64(), Some(2), "{p}");
 }
 
+/// A layer blob rewritten in the registry's storage (same length): the entry is dropped (its
+/// manifest deleted), the layer rebuilt, the image the same.
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_tampered_blob_in_a_registry_cache_is_dropped_and_rebuilt() {
+    let registry = crate::support::registry::Registry::start(None);
+    let env = Env::new();
+    let top = family(&env);
+    let flag = format!("--layer-cache=docker://{}/ci/layers", registry.addr());
+    let first = build_elsewhere(&env, &top, "a", "machine-1", &[&flag]);
+    cached(&first);
+    let hex = layer_digests(&first)[1][7..].to_owned();
+    let data = registry
+        .storage()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(&hex)
+        .join("data");
+    flip(&data);
+    let second = build_elsewhere(&env, &top, "b", "machine-2", &[&flag]);
+    second.stderr_has("does not match its digest");
+    assert_eq!(cached(&second), [true, false]);
+    assert_eq!(digest(&second), digest(&first));
+    assert!(
+        registry
+            .log()
+            .contains("\"DELETE /v2/ci/layers/manifests/sha256:"),
+        "the bad entry is deleted"
+    );
+}
+
+/// A registry with Basic auth: the credentials of pushes (`--creds`) open it; without them
+/// the build warns once and goes on without the shared cache.
+#[test]
+#[ignore = "needs docker-registry and htpasswd"]
+fn a_registry_cache_takes_the_credentials_of_pushes() {
+    let registry = crate::support::registry::Registry::start(Some(("alice", "s3cret")));
+    let env = Env::new();
+    let top = family(&env);
+    let flag = format!("--layer-cache=docker://{}/ci/layers", registry.addr());
+    let creds = ["--creds", "alice:s3cret"];
+    let first = build_elsewhere(&env, &top, "a", "machine-1", &[&flag, creds[0], creds[1]]);
+    assert_eq!(cached(&first), [false, false]);
+    let second = build_elsewhere(&env, &top, "b", "machine-2", &[&flag, creds[0], creds[1]]);
+    assert_eq!(cached(&second), [true, true]);
+    let anonymous = build_elsewhere(&env, &top, "c", "machine-3", &[&flag]);
+    anonymous.stderr_has("requires credentials");
+    assert_eq!(
+        anonymous.stderr.matches("warning:").count(),
+        1,
+        "{}",
+        anonymous.stderr
+    );
+    assert_eq!(cached(&anonymous), [false, false]);
+    assert_eq!(digest(&anonymous), digest(&first));
+}
+
 #[test]
 fn a_shared_cache_that_cannot_be_reached_is_a_warning() {
     let env = Env::new();
@@ -345,4 +402,10 @@ fn layer_cache_flags_are_checked() {
     }
     env.build(&top, "a", &["--no-layer-cache", "--layer-cache=oci:x"])
         .fails_with("cannot be used with");
+    env.build(
+        &top,
+        "a",
+        &["--offline", "--layer-cache=docker://127.0.0.1:5000/c"],
+    )
+    .fails_with("`--offline` uses no network");
 }
