@@ -217,13 +217,13 @@ impl Tier for OciDir {
         if !self.blob_dirs()? {
             return Ok(None);
         }
-        let Some((digest, _)) = self.find(key)? else {
+        let Some((digest, size)) = self.find(key)? else {
             return Ok(None);
         };
         let Some(manifest) = self.read_small(&digest, ENTRY_LIMIT)? else {
             return Ok(None);
         };
-        if crate::oci::sha256_digest(&manifest) != digest {
+        if crate::oci::sha256_digest(&manifest) != digest || manifest.len() as u64 != size {
             return Err(self.bad(
                 key,
                 artifact::ArtifactError::Manifest("the manifest does not match its digest".into()),
@@ -371,6 +371,29 @@ mod tests {
         assert!(!cache.restore(tier, &key, &found, &out));
         assert!(cache.lookup(&key).is_none(), "the bad entry is gone");
         assert!(!cached.exists());
+    }
+
+    #[test]
+    fn builds_writing_at_once_lose_no_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        let blob = dir.path().join("blob");
+        fs_err::write(&blob, b"layer").unwrap();
+        std::thread::scope(|s| {
+            for i in 0..8u8 {
+                let (root, blob) = (&root, &blob);
+                s.spawn(move || {
+                    let tier = OciDir::new(root.clone());
+                    let key = Key::of([[i].as_slice()]);
+                    tier.put(&key, &entry_for(b"layer"), blob).unwrap();
+                });
+            }
+        });
+        let tier = OciDir::new(root);
+        assert_eq!(tier.read_index().unwrap().len(), 8);
+        for i in 0..8u8 {
+            assert!(tier.get(&Key::of([[i].as_slice()])).unwrap().is_some());
+        }
     }
 
     #[test]
