@@ -18,7 +18,7 @@ pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+jso
 pub enum ArtifactError {
     #[error("its manifest is not an OCI manifest of a layer cache entry: {0}")]
     Manifest(String),
-    #[error("its {what} is larger than {ENTRY_LIMIT} bytes")]
+    #[error("its {what} is larger than its manifest says or than {ENTRY_LIMIT} bytes")]
     TooLarge { what: &'static str },
     #[error("its config is not the blob its manifest names ({got})")]
     ConfigDigest { got: String },

@@ -121,9 +121,18 @@ impl Tier for RegistryTier {
         };
         let parsed = artifact::parse_manifest(&manifest).map_err(|e| self.bad(key, e))?;
         let mut config = Vec::new();
-        self.session
-            .blob(&parsed.config.digest, ENTRY_LIMIT, &mut config)
-            .map_err(|e| self.failed(e))?;
+        // No more than the manifest says (at most `ENTRY_LIMIT`): a longer config is a bad
+        // entry, not a registry that failed.
+        match self
+            .session
+            .blob(&parsed.config.digest, parsed.config.size, &mut config)
+        {
+            Ok(_) => {}
+            Err(RegistryError::Net(NetError::TooLong { .. })) => {
+                return Err(self.bad(key, artifact::ArtifactError::TooLarge { what: "config" }));
+            }
+            Err(e) => return Err(self.failed(e)),
+        }
         let entry = artifact::entry_from(&parsed, &config).map_err(|e| self.bad(key, e))?;
         self.manifests()
             .insert(key.clone(), crate::oci::sha256_digest(&manifest));
