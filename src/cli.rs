@@ -12,6 +12,7 @@ use crate::build::{self, BuildError, BuildOptions, LockState, Variant};
 use crate::error::Hinted;
 use crate::fetch::Cache;
 use crate::layer::Compression;
+use crate::layercache;
 use crate::publish::Destination;
 use crate::registry::PushOptions;
 use crate::registry::auth::{self, Credentials};
@@ -183,6 +184,10 @@ struct BuildArgs {
     /// cache (`layers/` in the cache directory).
     #[arg(long)]
     no_layer_cache: bool,
+    /// A layer cache shared between machines, searched after the local one and given every
+    /// new layer: `docker://HOST[:PORT]/REPO` (credentials as for pushes) or `oci:DIR`.
+    #[arg(long, value_name = "REF", conflicts_with = "no_layer_cache")]
+    layer_cache: Option<String>,
 }
 
 /// Parse the command line and run the command.
@@ -305,6 +310,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
         // A rebuild from the packages themselves: never from layers a cache kept.
         layer_cache: false,
+        shared_layer_cache: None,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -417,6 +423,20 @@ fn push_options(
     })
 }
 
+/// `--layer-cache`, parsed; a registry cache needs the network `--offline` forbids.
+fn shared_layer_cache(text: Option<&str>, offline: bool) -> Result<Option<layercache::Shared>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let shared = layercache::Shared::parse(text)?;
+    if offline && matches!(shared, layercache::Shared::Registry(_)) {
+        anyhow::bail!(
+            "`--offline` uses no network: a `docker://` `--layer-cache` cannot be used with it"
+        );
+    }
+    Ok(Some(shared))
+}
+
 fn build(args: BuildArgs) -> Result<ExitCode> {
     crate::interrupt::install().context("cannot watch for interrupts")?;
     let outputs = args
@@ -446,6 +466,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .build_global()
         .context("cannot start worker threads")?;
     let variant = parse_variant(&args.variant)?;
+    let shared_layer_cache = shared_layer_cache(args.layer_cache.as_deref(), args.offline)?;
     let opts = BuildOptions {
         spec: args.spec,
         outputs,
@@ -462,6 +483,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
+        shared_layer_cache,
     };
     let report = build::build(&opts)?;
     #[allow(clippy::print_stdout)]

@@ -251,7 +251,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// `10 MiB`, `1 GiB`, `1536 bytes`: exact, in the largest unit that divides it.
 pub fn human_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{} {unit}", bytes >> shift);
         }
     }

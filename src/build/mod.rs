@@ -68,6 +68,8 @@ pub struct BuildOptions {
     pub progress: bool,
     /// Reuse and keep layers in the layer cache (off with `--no-layer-cache`).
     pub layer_cache: bool,
+    /// `--layer-cache`: a cache shared between machines, searched after the local one.
+    pub shared_layer_cache: Option<layercache::Shared>,
 }
 
 /// Run a whole build.
@@ -223,15 +225,29 @@ fn store_parent(outputs: &[Destination], cache_dir: &Path) -> PathBuf {
         .map_or_else(|| cache_dir.join("tmp"), oci::parent_dir)
 }
 
-/// The layer cache of this build: compose's cache directory's `layers/`, unless
-/// `--no-layer-cache`.
+/// The layer cache of this build: compose's cache directory's `layers/`, then the shared
+/// cache of `--layer-cache` (a hit there is written back locally); none with
+/// `--no-layer-cache`. A shared cache that cannot be opened is a warning.
 fn layer_cache(opts: &BuildOptions) -> LayerCache {
     if !opts.layer_cache {
         return LayerCache::none();
     }
-    LayerCache::new(vec![Box::new(layercache::LocalDir::new(
+    let mut tiers: Vec<Box<dyn layercache::Tier>> = vec![Box::new(layercache::LocalDir::new(
         opts.cache_dir.join("layers"),
-    ))])
+    ))];
+    match &opts.shared_layer_cache {
+        None => {}
+        Some(layercache::Shared::Layout(dir)) => {
+            tiers.push(Box::new(layercache::OciDir::new(dir.clone())));
+        }
+        Some(layercache::Shared::Registry(target)) => {
+            match layercache::RegistryTier::open(target, &opts.push) {
+                Ok(tier) => tiers.push(Box::new(tier)),
+                Err(e) => layercache::warn(&e),
+            }
+        }
+    }
+    LayerCache::new(tiers)
 }
 
 /// Every platform's job: its plan, the cache key of each level, and each level the cache

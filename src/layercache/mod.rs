@@ -5,7 +5,10 @@
 //! hostile until its digest is checked: a hit is copied out through a hash, and one that
 //! does not match is dropped from its tier and treated as a miss.
 
+mod artifact;
+mod layout;
 mod local;
+mod registry;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,7 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use layout::OciDir;
 pub use local::LocalDir;
+pub use registry::RegistryTier;
 
 /// The most an entry's JSON may be (its metadata lists a level's packages).
 pub const ENTRY_LIMIT: u64 = 4 << 20;
@@ -42,12 +47,59 @@ pub enum CacheError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("the layer cache in {tier} failed")]
+    #[error("the layer cache entry `{key}` in {tier} is not valid")]
+    Artifact {
+        key: String,
+        tier: String,
+        #[source]
+        source: artifact::ArtifactError,
+    },
+    #[error("the layer cache in {tier} failed (not used again in this build)")]
     Remote {
         tier: String,
         #[source]
-        source: anyhow::Error,
+        source: crate::registry::RegistryError,
     },
+    #[error(
+        "invalid `--layer-cache {text}`: expected `docker://HOST[:PORT]/REPO` or `oci:DIR`{reason}"
+    )]
+    Flag { text: String, reason: String },
+}
+
+/// Where `--layer-cache` keeps a cache shared between machines (searched after the local
+/// one, which a hit there is written back to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shared {
+    /// `oci:DIR`: an OCI image layout.
+    Layout(PathBuf),
+    /// `docker://HOST[:PORT]/REPO`: a registry repository (no tag: the keys are its tags).
+    Registry(crate::reference::Reference),
+}
+
+impl Shared {
+    pub fn parse(text: &str) -> Result<Shared, CacheError> {
+        let bad = |reason: String| CacheError::Flag {
+            text: text.to_owned(),
+            reason,
+        };
+        if let Some(dir) = text.strip_prefix("oci:") {
+            if dir.is_empty() {
+                return Err(bad(": `oci:` needs a directory".into()));
+            }
+            return Ok(Shared::Layout(PathBuf::from(dir)));
+        }
+        let Some(name) = text.strip_prefix("docker://") else {
+            return Err(bad(String::new()));
+        };
+        if crate::reference::split_tag(name).0 != name {
+            return Err(bad(
+                ": name a repository without a tag (the keys are the tags)".into(),
+            ));
+        }
+        let target =
+            crate::reference::Reference::parse(name).map_err(|e| bad(format!(": {}", e.reason)))?;
+        Ok(Shared::Registry(target))
+    }
 }
 
 /// A cache key: the lowercase hex SHA256 of what decides a layer's bytes.
@@ -236,7 +288,7 @@ impl LayerCache {
 }
 
 /// A cache that fails is a warning on one line (the cause chain), never a failed build.
-fn warn(e: &CacheError) {
+pub fn warn(e: &CacheError) {
     let mut chain = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -295,4 +347,37 @@ pub fn read_limited(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_caches_parse() {
+        assert_eq!(
+            Shared::parse("oci:/srv/cache").unwrap(),
+            Shared::Layout(PathBuf::from("/srv/cache"))
+        );
+        let Shared::Registry(r) = Shared::parse("docker://127.0.0.1:5000/ci/layers").unwrap()
+        else {
+            panic!("a registry")
+        };
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str()),
+            ("127.0.0.1:5000", "ci/layers")
+        );
+        for bad in [
+            "oci:",
+            "/srv/cache",
+            "docker://127.0.0.1:5000/layers:v1",
+            "docker://layers",
+            "docker://127.0.0.1:5000/Layers",
+            "oci-archive:x.tar",
+        ] {
+            let e = Shared::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid `--layer-cache"), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
 }

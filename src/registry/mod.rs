@@ -3,9 +3,14 @@
 //! pushed them there before), monolithic or chunked uploads, manifests and the index last,
 //! retries (the `net` policy), and Basic or Bearer authentication.
 //!
+//! `session` reads and writes one repository piece by piece (the layer cache's shared tier).
+//!
 //! Its requests go through `net`: the client, the retry policy and the bounded reader.
 
 pub mod auth;
+mod session;
+
+pub use session::Session;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -260,6 +265,8 @@ struct Req<'a> {
     method: Method,
     url: Url,
     content_type: Option<&'a str>,
+    /// The `Accept` header (the manifest media type asked for).
+    accept: Option<&'a str>,
     content_range: Option<String>,
     body: Option<bytes::Bytes>,
     /// Token scopes the request needs.
@@ -416,6 +423,9 @@ impl Client {
         if let Some(ct) = req.content_type {
             rb = rb.header(reqwest::header::CONTENT_TYPE, ct);
         }
+        if let Some(accept) = req.accept {
+            rb = rb.header(reqwest::header::ACCEPT, accept);
+        }
         if let Some(range) = &req.content_range {
             rb = rb.header(reqwest::header::CONTENT_RANGE, range);
         }
@@ -533,6 +543,7 @@ impl Client {
             method,
             url,
             content_type: None,
+            accept: None,
             content_range: None,
             body: None,
             scopes: vec![self.push_scope()],

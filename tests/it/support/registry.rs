@@ -67,6 +67,11 @@ impl Registry {
         r
     }
 
+    /// Where the registry keeps its blobs (`docker/registry/v2/...`), to tamper with.
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         self.addr.clone()
