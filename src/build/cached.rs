@@ -60,7 +60,9 @@ impl Memo {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, CachedLevel>> {
         // A panic elsewhere cannot leave the map half-written: take it as it is.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

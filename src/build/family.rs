@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn outputs_replace_the_name_and_several_images_need_it() {
         let names = ["x".to_owned(), "y".to_owned()];
-        let t = ["oci:out/{name}".to_owned(), "oci-archive:{name}.tar:v1".to_owned()];
+        let t = [
+            "oci:out/{name}".to_owned(),
+            "oci-archive:{name}.tar:v1".to_owned(),
+        ];
         let outs = family_outputs(&t, &names).unwrap();
         assert_eq!(outs[1][0].to_string(), "oci:out/y:latest");
         assert_eq!(outs[0][1].to_string(), "oci-archive:x.tar:v1");
@@ -98,6 +101,11 @@ mod tests {
         // One image: a template without `{name}` is a plain output, as always.
         let one = family_outputs(&["oci:out/same".to_owned()], &names[..1]).unwrap();
         assert_eq!(one[0][0].to_string(), "oci:out/same:latest");
-        assert!(family_outputs(&[], &names).unwrap().iter().all(Vec::is_empty));
+        assert!(
+            family_outputs(&[], &names)
+                .unwrap()
+                .iter()
+                .all(Vec::is_empty)
+        );
     }
 }

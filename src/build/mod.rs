@@ -106,7 +106,11 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
     };
     let timings = Timings::new();
     let mirrors = Mirrors::of_host(&first.mirrors)?;
-    let fetcher = Fetcher::new(Cache::new(first.cache_dir.clone()), first.jobs, first.offline)?;
+    let fetcher = Fetcher::new(
+        Cache::new(first.cache_dir.clone()),
+        first.jobs,
+        first.offline,
+    )?;
     let progress = Progress::new(first.progress);
     // Every spec planned first: a bad one fails the run before any package is downloaded.
     let specs = family
