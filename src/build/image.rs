@@ -78,6 +78,16 @@ impl PlatformJob<'_> {
     pub fn all_cached(&self) -> bool {
         self.cached.iter().all(Option::is_some)
     }
+
+    /// Take every missing level an earlier image of the run has written since the job was
+    /// made (then it is not written again, nor its trees assembled when none is missing).
+    fn take_from_memo(&mut self) {
+        for (hit, key) in self.cached.iter_mut().zip(&self.keys) {
+            if hit.is_none() {
+                *hit = self.memo.get(key);
+            }
+        }
+    }
 }
 
 /// One level's layer, in the store, with its record.
@@ -101,11 +111,7 @@ pub fn build_platform(
     tick: &(dyn Fn() + Sync),
 ) -> Result<PlatformBuild> {
     let (platform, levels) = (job.platform, job.levels);
-    for (hit, key) in job.cached.iter_mut().zip(&job.keys) {
-        if hit.is_none() {
-            *hit = job.memo.get(key);
-        }
-    }
+    job.take_from_memo();
     let built: Vec<BuiltLevel> = if job.all_cached() {
         job.cached
             .into_iter()
