@@ -78,12 +78,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     Ok(reports.remove(0))
 }
 
-/// One spec of the run, planned: its chain, outputs, whether its lock is used, and every
+/// One spec of the run: its chain, outputs, usable lock, and (once planned) every
 /// platform's plan.
 struct SpecPlan {
     chain: Chain,
     outputs: Vec<Destination>,
-    locked: bool,
+    lock: Option<Lock>,
     plans: Vec<Vec<LevelPlan>>,
 }
 
@@ -112,11 +112,13 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
         first.offline,
     )?;
     let progress = Progress::new(first.progress);
-    // Every spec planned first: a bad one fails the run before any package is downloaded.
-    let specs = family
-        .iter()
-        .map(|opts| plan_spec(opts, &mirrors, &fetcher, &timings))
-        .collect::<Result<Vec<_>>>()?;
+    // Every spec loaded, then planned, first: a bad one fails the run before anything (its
+    // indexes) or any package is downloaded.
+    let mut specs = family.iter().map(load_spec).collect::<Result<Vec<_>>>()?;
+    for (opts, spec) in family.iter().zip(&mut specs) {
+        let lock = spec.lock.as_ref();
+        spec.plans = plan_platforms(opts, &spec.chain, lock, &mirrors, &fetcher, &timings)?;
+    }
     let parent = store_parent(specs.iter().flat_map(|s| &s.outputs), &first.cache_dir);
     let store = Store::create_in(&parent)?;
     // The layers the cache has, checked, into the store; only the rest need packages.
@@ -165,23 +167,17 @@ struct Run<'a> {
     timings: &'a Timings,
 }
 
-/// One spec's chain, outputs, usable lock and every platform's plan.
-fn plan_spec(
-    opts: &BuildOptions,
-    mirrors: &Mirrors,
-    fetcher: &Fetcher,
-    timings: &Timings,
-) -> Result<SpecPlan> {
+/// One spec's chain, outputs and usable lock (nothing downloaded), not yet planned.
+fn load_spec(opts: &BuildOptions) -> Result<SpecPlan> {
     let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
     let outputs = outputs(opts, &chain)?;
     // The lock, when there is one that matches the spec: no indexes, no resolution.
     let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
-    let plans = plan_platforms(opts, &chain, lock.as_ref(), mirrors, fetcher, timings)?;
     Ok(SpecPlan {
         chain,
         outputs,
-        locked: lock.is_some(),
-        plans,
+        lock,
+        plans: Vec::new(),
     })
 }
 
@@ -197,7 +193,7 @@ fn wanted<'a>(
         .zip(specs)
         .zip(jobs)
         .flat_map(|((opts, s), jobs)| {
-            let locked = s.locked.then_some(opts.spec.as_path());
+            let locked = s.lock.is_some().then_some(opts.spec.as_path());
             jobs.iter()
                 .filter(|j| !j.all_cached())
                 .map(move |j| debs::Wanted {

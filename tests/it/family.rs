@@ -194,6 +194,30 @@ fn a_failing_spec_publishes_nothing() {
     );
     nothing_published(&env, "out");
 
+    // Refused before any spec is planned: not even an index is downloaded for the first.
+    let env = Env::new();
+    let specs = family(&env);
+    let two = env.spec_top(
+        "ftwo",
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+        "[packages]\ninclude = [\"f-libc\"]\n",
+    );
+    let r = run(compose()
+        .arg("build")
+        .args([&specs[0], &two])
+        .arg("--output")
+        .arg(format!(
+            "docker-archive:{}/{{name}}.tar",
+            env.path("out").display()
+        ))
+        .arg("--cache-dir")
+        .arg(env.path("cache"))
+        .arg("--mirror")
+        .arg(format!("fixture={}", env.server.url())));
+    r.fails_with("can hold one platform, and the build has 2");
+    assert_eq!(env.server.requests(), Vec::<String>::new());
+    nothing_published(&env, "out");
+
     // Fails when planned: nothing is downloaded at all.
     let env = Env::new();
     let specs = family(&env);
