@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the image a spec describes and print its digest.
+    /// Build the image each spec describes (several: a family in one run) and print its digest.
     Build(BuildArgs),
     /// Explain why a package is in an image (the dependency chain), or why it is not.
     Why(WhyArgs),
@@ -131,10 +131,13 @@ impl ArchiveArgs {
 
 #[derive(Debug, clap::Args)]
 struct BuildArgs {
-    /// The spec file (`specs/python3.toml`).
-    spec: PathBuf,
+    /// The spec files (`specs/python3.toml`; several build a family in one run, each `.deb`
+    /// and each shared layer once).
+    #[arg(required = true)]
+    spec: Vec<PathBuf>,
     /// Where the image goes (repeatable): `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
-    /// `docker-archive:FILE[:REPO:TAG]` or `docker://HOST[:PORT]/REPO[:TAG]`
+    /// `docker-archive:FILE[:REPO:TAG]` or `docker://HOST[:PORT]/REPO[:TAG]`; `{name}` is the
+    /// spec's name, and with several specs every output needs it (`oci:out/{name}`)
     /// [default: `oci:out/<name>:<variant>`].
     #[arg(long, short, value_name = "DEST")]
     output: Vec<String>,
@@ -177,7 +180,7 @@ struct BuildArgs {
     /// Override the spec's platforms (`linux/amd64,linux/arm64`).
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
-    /// Print one JSON object instead of the digest.
+    /// Print one JSON object instead of the digest (several specs: an array of them).
     #[arg(long)]
     json: bool,
     /// Build every layer from its packages: neither reuse nor keep layers in the layer
@@ -439,15 +442,13 @@ fn shared_layer_cache(text: Option<&str>, offline: bool) -> Result<Option<layerc
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
     crate::interrupt::install().context("cannot watch for interrupts")?;
-    let outputs = args
-        .output
-        .iter()
-        .map(|o| Destination::parse(o))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let names = build::family_names(&args.spec)?;
+    let family_outputs = build::family_outputs(&args.output, &names)?;
     // Every destination is checked before the build starts (and again before it is
     // written): a build that cannot be written is refused at once.
-    crate::publish::check(&outputs)?;
+    for outputs in &family_outputs {
+        crate::publish::check(outputs)?;
+    }
     let annotations = parse_annotations(&args.annotation)?;
     let push = push_options(
         args.creds.as_deref(),
@@ -468,8 +469,8 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let variant = parse_variant(&args.variant)?;
     let shared_layer_cache = shared_layer_cache(args.layer_cache.as_deref(), args.offline)?;
     let opts = BuildOptions {
-        spec: args.spec,
-        outputs,
+        spec: PathBuf::new(),
+        outputs: Vec::new(),
         annotations,
         push,
         variant,
@@ -485,14 +486,36 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         layer_cache: !args.no_layer_cache,
         shared_layer_cache,
     };
-    let report = build::build(&opts)?;
-    #[allow(clippy::print_stdout)]
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.digest);
-    }
+    let family: Vec<BuildOptions> = args
+        .spec
+        .iter()
+        .zip(family_outputs)
+        .map(|(spec, outputs)| BuildOptions {
+            spec: spec.clone(),
+            outputs,
+            ..opts.clone()
+        })
+        .collect();
+    let reports = build::build_family(&family)?;
+    print_reports(&reports, args.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One spec: its digest, or its JSON object. Several: `<digest>  <name>` lines, or a JSON
+/// array of the objects, in the order given.
+#[allow(clippy::print_stdout)]
+fn print_reports(reports: &[build::BuildReport], json: bool) -> Result<()> {
+    match (reports, json) {
+        ([one], true) => println!("{}", serde_json::to_string_pretty(one)?),
+        ([one], false) => println!("{}", one.digest),
+        (all, true) => println!("{}", serde_json::to_string_pretty(all)?),
+        (all, false) => {
+            for r in all {
+                println!("{}  {}", r.digest, r.name);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! What the layer cache needs from a build: the key of every level (the digest of everything
 //! that decides its layer's bytes), the record kept beside each layer (what the image config
-//! and the SBOM need, so a build whose layers all hit reads no `.deb`), and restoring hits.
+//! and the SBOM need, so a build whose layers all hit reads no `.deb`), restoring hits, and
+//! the run's memo of the layers already in its store (a family builds a shared level once).
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,31 @@ pub struct LevelMeta {
 pub struct CachedLevel {
     pub layer: Layer,
     pub meta: LevelMeta,
+}
+
+/// The layers of this run already in its store, by key: the ones restored from the cache
+/// and the ones written. Consulted before the cache, so a level two specs of a family share
+/// (the same key: the same chain below) is restored or built once per run, cache or not.
+#[derive(Debug, Default)]
+pub struct Memo(Mutex<HashMap<Key, CachedLevel>>);
+
+impl Memo {
+    /// The level under `key`, if this run already has its blob in the store.
+    pub fn get(&self, key: &Key) -> Option<CachedLevel> {
+        self.lock().get(key).cloned()
+    }
+
+    /// Remember a level whose blob is now in the run's store.
+    pub fn put(&self, key: &Key, level: CachedLevel) {
+        self.lock().insert(key.clone(), level);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, CachedLevel>> {
+        // A panic elsewhere cannot leave the map half-written: take it as it is.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The SHA256 of the running compose binary: any change to compose (a release, a local
@@ -113,10 +139,12 @@ pub fn level_keys(
     keys
 }
 
-/// Look every key up and copy each hit's blob into the store through its digest check, in
-/// parallel. A miss, or a hit whose blob or record is not right, is `None`.
+/// Look every key up, in the run's memo first, and copy each cache hit's blob into the
+/// store through its digest check (then into the memo), in parallel. A miss, or a hit whose
+/// blob or record is not right, is `None`.
 pub fn restore(
     cache: &LayerCache,
+    memo: &Memo,
     keys: &[Vec<Key>],
     store: &Store,
     opts: &BuildOptions,
@@ -125,7 +153,13 @@ pub fn restore(
         .map(|platform| {
             platform
                 .par_iter()
-                .map(|key| restore_one(cache, key, store, opts))
+                .map(|key| {
+                    memo.get(key).or_else(|| {
+                        let hit = restore_one(cache, key, store, opts)?;
+                        memo.put(key, hit.clone());
+                        Some(hit)
+                    })
+                })
                 .collect()
         })
         .collect()

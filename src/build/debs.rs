@@ -17,20 +17,26 @@ use crate::fetch::{FetchError, Fetcher, Hashing, Item};
 use crate::package::Planned;
 use crate::progress::Progress;
 
-/// Download and read every package of `plans`, their files into `files`. `locked` names the spec whose lock the
-/// plans came from: a version its mirror no longer has is then the lock's age, with a hint.
+/// The levels of one platform whose packages the run needs, and the spec whose lock they
+/// came from, if they did.
+pub struct Wanted<'a> {
+    pub levels: &'a [LevelPlan],
+    pub locked: Option<&'a Path>,
+}
+
+/// Download and read every package of `plans` (once, whatever spec, platform or level wants
+/// it), their files into `files`.
 pub fn fetch_debs(
     fetcher: &Fetcher,
-    plans: &[&[LevelPlan]],
+    plans: &[Wanted],
     progress: &Progress,
-    locked: Option<&Path>,
     files: Store,
 ) -> Result<Debs> {
     // Every package once, by file hash (unique per .deb), in plan order.
     let mut seen = BTreeSet::new();
     let packages: Vec<&Planned> = plans
         .iter()
-        .flat_map(|levels| levels.iter())
+        .flat_map(|w| w.levels.iter())
         .flat_map(|level| &level.packages)
         .filter(|p| seen.insert(p.sha256.as_str()))
         .collect();
@@ -46,14 +52,7 @@ pub fn fetch_debs(
     let bar = progress.bytes("download", total);
     let paths = fetcher
         .get_all(&items, &|n| bar.inc(n))
-        .map_err(|e| match (e, locked) {
-            (fetch @ FetchError::NotFound { .. }, Some(spec)) => BuildError::LockedVersionGone {
-                fetch,
-                spec: spec.to_path_buf(),
-            }
-            .into(),
-            (e, _) => anyhow::Error::from(e),
-        })?;
+        .map_err(|e| lock_age(e, plans))?;
     bar.finish();
 
     let bar = progress.count("extract", items.len() as u64);
@@ -73,6 +72,33 @@ pub fn fetch_debs(
         .zip(debs)
         .collect();
     Ok(Debs { by_sha256, files })
+}
+
+/// A package the mirror does not have: when it came from a spec's lock, the version is
+/// gone from the mirror (the lock's age), with a hint naming that spec.
+fn lock_age(e: FetchError, plans: &[Wanted]) -> anyhow::Error {
+    let FetchError::NotFound { url } = &e else {
+        return e.into();
+    };
+    let locked = || plans.iter().filter_map(|w| Some((w.levels, w.locked?)));
+    let has = |levels: &[LevelPlan]| {
+        levels
+            .iter()
+            .flat_map(|l| &l.packages)
+            .any(|p| &p.url == url)
+    };
+    // The spec whose lock asked for it; else the first locked one.
+    let spec = locked()
+        .find(|(levels, _)| has(levels))
+        .or_else(|| locked().next());
+    match spec {
+        Some((_, spec)) => BuildError::LockedVersionGone {
+            fetch: e,
+            spec: spec.to_path_buf(),
+        }
+        .into(),
+        None => e.into(),
+    }
 }
 
 /// Read the `.deb` of `p` from its cache file, hashed as it streams: it was verified when

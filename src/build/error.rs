@@ -71,6 +71,14 @@ pub enum BuildError {
         "`{spec}` asks for `generate.java-cacerts` but no package in the image ships certificates"
     )]
     NoCertificates { spec: String },
+    #[error("`--output {output}` has no `{{name}}`, and the build has {specs} specs")]
+    FamilyOutput { output: String, specs: usize },
+    #[error("`{}` and `{}` both make image `{name}`", first.display(), second.display())]
+    SameName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
 }
 
 impl Hint for BuildError {
@@ -103,6 +111,10 @@ impl Hint for BuildError {
                 "name a package of the image (`compose why {} {package}` says why it is not)",
                 path.display()
             ),
+            FamilyOutput { .. } => "with several specs, every output names its image with `{name}` (`--output oci:out/{name}`)".into(),
+            SameName { .. } => {
+                "give each spec its own `name`, or build them in separate runs".into()
+            }
             NoPartial { .. } | EnvTemplate { .. } | NoCertificates { .. } => return None,
         })
     }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::BuildOptions;
-use super::cached::{self, CachedLevel, LevelMeta};
+use super::cached::{self, CachedLevel, LevelMeta, Memo};
 use super::env::expand_env;
 use super::plan::LevelPlan;
 use super::report::{LayerReport, PackageReport};
@@ -63,19 +63,30 @@ pub fn annotations_for(
     out
 }
 
-/// One platform to build: its plan, the cache keys of its levels and the levels the cache
-/// had (their blobs already in the store).
+/// One platform to build: its plan, the cache keys of its levels, the levels the cache
+/// had (their blobs already in the store) and the run's memo of the layers it has.
 pub struct PlatformJob<'a> {
     pub platform: &'a Platform,
     pub levels: &'a [LevelPlan],
     pub keys: Vec<Key>,
     pub cached: Vec<Option<CachedLevel>>,
+    pub memo: &'a Memo,
 }
 
 impl PlatformJob<'_> {
     /// Whether every layer came from the cache (then no `.deb` is read).
     pub fn all_cached(&self) -> bool {
         self.cached.iter().all(Option::is_some)
+    }
+
+    /// Take every missing level an earlier image of the run has written since the job was
+    /// made (then it is not written again, nor its trees assembled when none is missing).
+    fn take_from_memo(&mut self) {
+        for (hit, key) in self.cached.iter_mut().zip(&self.keys) {
+            if hit.is_none() {
+                *hit = self.memo.get(key);
+            }
+        }
     }
 }
 
@@ -86,19 +97,21 @@ struct BuiltLevel {
     cached: bool,
 }
 
-/// Layers (into the store, and the cache) and the image config of one platform. The trees
-/// are assembled only when a layer is missing from the cache; a cached layer is never
-/// written again.
+/// Layers (into the store, the cache and the memo) and the image config of one platform.
+/// The trees are assembled only when a layer is missing from the cache and from the layers
+/// this run already wrote (an earlier image of the family); such a layer is never written
+/// again.
 pub fn build_platform(
     opts: &BuildOptions,
     chain: &[Spec],
-    job: PlatformJob,
+    mut job: PlatformJob,
     debs: &Debs,
     store: &Store,
     cache: &LayerCache,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PlatformBuild> {
     let (platform, levels) = (job.platform, job.levels);
+    job.take_from_memo();
     let built: Vec<BuiltLevel> = if job.all_cached() {
         job.cached
             .into_iter()
@@ -130,6 +143,11 @@ pub fn build_platform(
                         let name = format!("layer-{}-{i}", platform.debian_arch);
                         let layer = write_layer(opts, tree, debs, store, &name)?;
                         cached::save(cache, &job.keys[i], &layer, &meta, store);
+                        let kept = CachedLevel {
+                            layer: layer.clone(),
+                            meta: meta.clone(),
+                        };
+                        job.memo.put(&job.keys[i], kept);
                         BuiltLevel {
                             layer,
                             meta,

@@ -7,6 +7,7 @@ mod chain;
 mod debs;
 mod env;
 mod error;
+mod family;
 mod image;
 mod indexes;
 mod lockfile;
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 pub use chain::Chain;
 pub use env::expand_env;
 pub use error::BuildError;
+pub use family::{family_names, family_outputs};
 pub use indexes::{Indexes, load_indexes, source_url};
 pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock};
 pub use plan::{LevelPlan, plan_levels, plans_from_lock};
@@ -72,50 +74,178 @@ pub struct BuildOptions {
     pub shared_layer_cache: Option<layercache::Shared>,
 }
 
-/// Run a whole build.
+/// Run a whole build of one spec: the family of one.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let mut reports = build_family(std::slice::from_ref(opts))?;
+    Ok(reports.remove(0))
+}
+
+/// One spec of the run: its chain, outputs, usable lock, and (once planned) every
+/// platform's plan.
+struct SpecPlan {
+    chain: Chain,
+    outputs: Vec<Destination>,
+    lock: Option<Lock>,
+    plans: Vec<Vec<LevelPlan>>,
+}
+
+/// One image built (its blobs in the run's store), not yet published.
+struct BuiltImage {
+    image: Image,
+    built: Vec<PlatformBuild>,
+    annotations: BTreeMap<String, String>,
+    sbom: Vec<u8>,
+}
+
+/// Build several specs in one run (`compose build specs/*.toml`), one report each, in
+/// order. Every spec is planned before anything is downloaded; each `.deb` any image still
+/// needs is fetched and extracted once for all; a level two specs share (the same key) is
+/// built once; every image is published only once all are built. The run's mirrors, cache,
+/// jobs, `--offline`, progress and layer cache are the first spec's options.
+pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
+    let Some(first) = family.first() else {
+        return Ok(Vec::new());
+    };
     let timings = Timings::new();
-    let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
-    let outputs = outputs(opts, &chain)?;
-    let mirrors = Mirrors::of_host(&opts.mirrors)?;
-    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, opts.offline)?;
-    let progress = Progress::new(opts.progress);
-    // The lock, when there is one that matches the spec: no indexes, no resolution.
-    let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
-    let plans = plan_platforms(opts, &chain, lock.as_ref(), &mirrors, &fetcher, &timings)?;
-    let locked = lock.is_some().then_some(opts.spec.as_path());
-    let parent = store_parent(&outputs, &opts.cache_dir);
+    let mirrors = Mirrors::of_host(&first.mirrors)?;
+    let fetcher = Fetcher::new(
+        Cache::new(first.cache_dir.clone()),
+        first.jobs,
+        first.offline,
+    )?;
+    let progress = Progress::new(first.progress);
+    // Every spec loaded, then planned, first: a bad one fails the run before anything (its
+    // indexes) or any package is downloaded.
+    let mut specs = family.iter().map(load_spec).collect::<Result<Vec<_>>>()?;
+    for (opts, spec) in family.iter().zip(&mut specs) {
+        let lock = spec.lock.as_ref();
+        spec.plans = plan_platforms(opts, &spec.chain, lock, &mirrors, &fetcher, &timings)?;
+    }
+    let parent = store_parent(specs.iter().flat_map(|s| &s.outputs), &first.cache_dir);
     let store = Store::create_in(&parent)?;
     // The layers the cache has, checked, into the store; only the rest need packages.
-    let cache = layer_cache(opts);
-    let jobs = platform_jobs(opts, &chain, &plans, &cache, &store);
-    timings.mark("layer cache searched");
-    let wanted: Vec<&[LevelPlan]> = jobs
+    let cache = layer_cache(first);
+    let memo = cached::Memo::default();
+    let jobs: Vec<Vec<PlatformJob>> = family
         .iter()
-        .filter(|j| !j.all_cached())
-        .map(|j| j.levels)
+        .zip(&specs)
+        .map(|(opts, s)| platform_jobs(opts, &s.chain, &s.plans, &cache, &memo, &store))
         .collect();
+    timings.mark("layer cache searched");
+    let wanted = wanted(family, &specs, &jobs);
     let files = content::Store::create_in(&parent)?;
-    let debs = debs::fetch_debs(&fetcher, &wanted, &progress, locked, files)?;
+    let debs = debs::fetch_debs(&fetcher, &wanted, &progress, files)?;
     timings.mark("packages fetched and extracted");
-    let built = build_platforms(
-        opts, &chain, jobs, &debs, &store, &cache, &progress, &timings,
-    )?;
+    let run = Run {
+        debs: &debs,
+        store: &store,
+        cache: &cache,
+        progress: &progress,
+        timings: &timings,
+    };
+    let images = family
+        .iter()
+        .zip(&specs)
+        .zip(jobs)
+        .map(|((opts, s), jobs)| build_image(opts, s, jobs, &run))
+        .collect::<Result<Vec<_>>>()?;
+    // Only now, every image built, is any published: a failed build publishes nothing.
+    let reports = family
+        .iter()
+        .zip(&specs)
+        .zip(images)
+        .map(|((opts, s), image)| publish_image(opts, s, image, &store, &mirrors))
+        .collect::<Result<Vec<_>>>()?;
+    timings.mark("published");
+    Ok(reports)
+}
+
+/// What every image of the run builds with.
+struct Run<'a> {
+    debs: &'a Debs,
+    store: &'a Store,
+    cache: &'a LayerCache,
+    progress: &'a Progress,
+    timings: &'a Timings,
+}
+
+/// One spec's chain, outputs and usable lock (nothing downloaded), not yet planned.
+fn load_spec(opts: &BuildOptions) -> Result<SpecPlan> {
+    let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
+    let outputs = outputs(opts, &chain)?;
+    // The lock, when there is one that matches the spec: no indexes, no resolution.
+    let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
+    Ok(SpecPlan {
+        chain,
+        outputs,
+        lock,
+        plans: Vec::new(),
+    })
+}
+
+/// The plans whose packages the run still needs: every platform of every image with a
+/// layer that neither the cache nor the run has, with the spec whose lock they came from.
+fn wanted<'a>(
+    family: &'a [BuildOptions],
+    specs: &'a [SpecPlan],
+    jobs: &[Vec<PlatformJob<'a>>],
+) -> Vec<debs::Wanted<'a>> {
+    family
+        .iter()
+        .zip(specs)
+        .zip(jobs)
+        .flat_map(|((opts, s), jobs)| {
+            let locked = s.lock.is_some().then_some(opts.spec.as_path());
+            jobs.iter()
+                .filter(|j| !j.all_cached())
+                .map(move |j| debs::Wanted {
+                    levels: j.levels,
+                    locked,
+                })
+        })
+        .collect()
+}
+
+/// One image: every platform's layers and config, the manifests (and index), the SBOM.
+fn build_image(
+    opts: &BuildOptions,
+    spec: &SpecPlan,
+    jobs: Vec<PlatformJob>,
+    run: &Run,
+) -> Result<BuiltImage> {
+    let chain = &spec.chain;
+    let built = build_platforms(opts, chain, jobs, run)?;
     let created = built.iter().map(|b| b.epoch).max().unwrap_or(0);
     let top = chain.top();
     let annotations =
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
-    let image = image::assemble(&store, &built, &chain.platforms, &annotations, created)?;
-    let sbom = image_sbom(&chain.name, &plans, &built, created);
-    let pushes = publish(opts, &chain, &store, &image, &outputs, &sbom)?;
-    timings.mark("published");
-    BuildReport::new(Finished {
-        chain: &chain,
-        mirrors: &mirrors,
-        outputs: &outputs,
-        image: &image,
-        built: &built,
+    let image = image::assemble(run.store, &built, &chain.platforms, &annotations, created)?;
+    let sbom = image_sbom(&chain.name, &spec.plans, &built, created);
+    Ok(BuiltImage {
+        image,
+        built,
         annotations,
+        sbom,
+    })
+}
+
+/// Write one built image to its outputs, then report it.
+fn publish_image(
+    opts: &BuildOptions,
+    spec: &SpecPlan,
+    image: BuiltImage,
+    store: &Store,
+    mirrors: &Mirrors,
+) -> Result<BuildReport> {
+    let chain = &spec.chain;
+    let pushes = publish(opts, chain, store, &image.image, &spec.outputs, &image.sbom)?;
+    BuildReport::new(Finished {
+        chain,
+        mirrors,
+        outputs: &spec.outputs,
+        image: &image.image,
+        built: &image.built,
+        annotations: image.annotations,
         pushes,
     })
 }
@@ -218,9 +348,12 @@ fn unlocked_platform(
 
 /// Where the build's blobs go: beside the first local output (so layouts can hard-link
 /// them), else in the cache directory.
-fn store_parent(outputs: &[Destination], cache_dir: &Path) -> PathBuf {
+fn store_parent<'a>(
+    outputs: impl IntoIterator<Item = &'a Destination>,
+    cache_dir: &Path,
+) -> PathBuf {
     outputs
-        .iter()
+        .into_iter()
         .find_map(Destination::local_path)
         .map_or_else(|| cache_dir.join("tmp"), oci::parent_dir)
 }
@@ -250,13 +383,14 @@ fn layer_cache(opts: &BuildOptions) -> LayerCache {
     LayerCache::new(tiers)
 }
 
-/// Every platform's job: its plan, the cache key of each level, and each level the cache
-/// had, restored into the store.
+/// Every platform's job: its plan, the cache key of each level, and each level the run
+/// already has or the cache had, restored into the store.
 fn platform_jobs<'a>(
     opts: &BuildOptions,
     chain: &'a Chain,
     plans: &'a [Vec<LevelPlan>],
     cache: &LayerCache,
+    memo: &'a cached::Memo,
     store: &Store,
 ) -> Vec<PlatformJob<'a>> {
     let keys: Vec<Vec<Key>> = plans
@@ -264,7 +398,7 @@ fn platform_jobs<'a>(
         .zip(&chain.platforms)
         .map(|(levels, p)| cached::level_keys(opts, &chain.levels, levels, p))
         .collect();
-    let hits = cached::restore(cache, &keys, store, opts);
+    let hits = cached::restore(cache, memo, &keys, store, opts);
     plans
         .iter()
         .zip(&chain.platforms)
@@ -275,30 +409,27 @@ fn platform_jobs<'a>(
             levels,
             keys,
             cached,
+            memo,
         })
         .collect()
 }
 
 /// Every platform's trees, layers and config, in parallel.
-#[allow(clippy::too_many_arguments)] // the build's parts, each used once
 fn build_platforms(
     opts: &BuildOptions,
     chain: &Chain,
     jobs: Vec<PlatformJob>,
-    debs: &Debs,
-    store: &Store,
-    cache: &LayerCache,
-    progress: &Progress,
-    timings: &Timings,
+    run: &Run,
 ) -> Result<Vec<PlatformBuild>> {
     let level_count: usize = jobs.iter().map(|j| j.levels.len()).sum();
-    let bar = progress.count("compress", level_count as u64);
+    let bar = run.progress.count("compress", level_count as u64);
+    let (debs, store, cache) = (run.debs, run.store, run.cache);
     let built = jobs
         .into_par_iter()
         .map(|job| {
             let tick = || bar.inc(1);
             let b = image::build_platform(opts, &chain.levels, job, debs, store, cache, &tick);
-            timings.mark("layers written");
+            run.timings.mark("layers written");
             b
         })
         .collect::<Result<_>>()?;

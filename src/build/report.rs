@@ -59,7 +59,8 @@ pub struct LayerReport {
     pub uncompressed_size: u64,
     pub spec: String,
     pub platform: String,
-    /// Whether the layer came from the layer cache.
+    /// Whether the layer was not built for this image: it came from the layer cache, or an
+    /// earlier image of the same run (a family build) built it.
     pub cached: bool,
 }
 

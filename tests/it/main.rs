@@ -2,6 +2,7 @@
 
 mod apt;
 mod e2e;
+mod family;
 mod fixture;
 mod fuzz;
 mod harness;
