@@ -114,8 +114,9 @@ pub struct Layer {
     pub media_type: &'static str,
 }
 
-/// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
+/// A writer that hashes (SHA256) and counts what passes through it: layer blobs as they
+/// are written, and as the layer cache restores them.
+pub struct Hashing<W> {
     inner: W,
     hash: Sha256,
     count: u64,
@@ -134,15 +135,20 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 impl<W> Hashing<W> {
-    fn new(inner: W) -> Self {
+    pub fn new(inner: W) -> Self {
         Hashing {
             inner,
             hash: Sha256::new(),
             count: 0,
         }
     }
-    fn digest(&self) -> String {
+    /// `sha256:<hex>` of what was written so far.
+    pub fn digest(&self) -> String {
         format!("sha256:{}", hex::encode(self.hash.clone().finalize()))
+    }
+    /// Bytes written so far.
+    pub fn count(&self) -> u64 {
+        self.count
     }
 }
 

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::artifact::{self, Artifact, MANIFEST_MEDIA_TYPE};
-use super::{ARTIFACT_TYPE, CacheError, ENTRY_LIMIT, Entry, Key, Tier, read_limited};
+use super::{
+    ARTIFACT_TYPE, CacheError, ENTRY_LIMIT, Entry, Key, Tier, read_limited, remove_if_present,
+};
 use crate::oci::reader::{open_regular, valid_digest};
 
 /// The largest `index.json` read (it lists every entry, some hundred bytes each).
@@ -300,11 +302,7 @@ impl Tier for OciDir {
             .filter_map(|d| d["digest"].as_str().map(str::to_owned));
         for digest in manifests.chain([entry.digest.clone()]) {
             if let Some(path) = self.blob_path(&digest) {
-                match fs_err::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_at(&path)(e)),
-                }
+                remove_if_present(&path)?;
             }
         }
         Ok(())
@@ -314,18 +312,7 @@ impl Tier for OciDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layercache::LayerCache;
-
-    fn entry_for(bytes: &[u8]) -> Entry {
-        Entry {
-            digest: crate::oci::sha256_digest(bytes),
-            diff_id: crate::oci::sha256_digest(b"tar"),
-            size: bytes.len() as u64,
-            uncompressed_size: 3,
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            meta: serde_json::json!({"epoch": 1}),
-        }
-    }
+    use crate::layercache::{LayerCache, test_entry};
 
     #[test]
     fn entries_are_manifests_of_a_real_layout() {
@@ -336,7 +323,7 @@ mod tests {
         assert!(cache.lookup(&key).is_none(), "a missing layout is empty");
         let blob = dir.path().join("blob");
         fs_err::write(&blob, b"layer bytes").unwrap();
-        let entry = entry_for(b"layer bytes");
+        let entry = test_entry(b"layer bytes");
         cache.save(&key, &entry, &blob);
         cache.save(&key, &entry, &blob);
         let other = Key::of([b"other".as_slice()]);
@@ -385,7 +372,7 @@ mod tests {
                 s.spawn(move || {
                     let tier = OciDir::new(root.clone());
                     let key = Key::of([[i].as_slice()]);
-                    tier.put(&key, &entry_for(b"layer"), blob).unwrap();
+                    tier.put(&key, &test_entry(b"layer"), blob).unwrap();
                 });
             }
         });
@@ -404,13 +391,13 @@ mod tests {
         let key = Key::of([b"k".as_slice()]);
         let blob = dir.path().join("blob");
         fs_err::write(&blob, b"layer").unwrap();
-        tier.put(&key, &entry_for(b"layer"), &blob).unwrap();
+        tier.put(&key, &test_entry(b"layer"), &blob).unwrap();
         assert!(tier.get(&key).unwrap().is_some());
 
         // The config rewritten to name another layer: its digest no longer matches.
-        let a = artifact::to_artifact(&entry_for(b"layer"));
+        let a = artifact::to_artifact(&test_entry(b"layer"));
         let config = tier.blob_path(&a.config_digest).unwrap();
-        let mut other = entry_for(b"layer");
+        let mut other = test_entry(b"layer");
         other.size = 4;
         fs_err::remove_file(&config).unwrap();
         fs_err::write(&config, other.to_json()).unwrap();

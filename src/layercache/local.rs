@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{CacheError, ENTRY_LIMIT, Entry, Key, Tier, read_limited};
+use super::{CacheError, ENTRY_LIMIT, Entry, Key, Tier, read_limited, remove_if_present};
 use crate::oci::reader::valid_digest;
 
 /// A layer cache directory.
@@ -129,11 +129,7 @@ impl Tier for LocalDir {
     fn remove(&self, key: &Key, entry: &Entry) -> Result<(), CacheError> {
         let blob = self.blob_path(&entry.digest);
         for path in std::iter::once(self.entry_path(key)).chain(blob) {
-            match fs_err::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_at(&path)(e)),
-            }
+            remove_if_present(&path)?;
         }
         Ok(())
     }
@@ -142,18 +138,7 @@ impl Tier for LocalDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layercache::LayerCache;
-
-    fn entry_for(bytes: &[u8]) -> Entry {
-        Entry {
-            digest: crate::oci::sha256_digest(bytes),
-            diff_id: crate::oci::sha256_digest(b"tar"),
-            size: bytes.len() as u64,
-            uncompressed_size: 3,
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            meta: serde_json::json!({"epoch": 1}),
-        }
-    }
+    use crate::layercache::{LayerCache, test_entry};
 
     #[test]
     fn a_saved_layer_is_restored_and_a_tampered_one_is_dropped() {
@@ -164,7 +149,7 @@ mod tests {
 
         let blob = dir.path().join("blob");
         fs_err::write(&blob, b"layer bytes").unwrap();
-        let entry = entry_for(b"layer bytes");
+        let entry = test_entry(b"layer bytes");
         cache.save(&key, &entry, &blob);
         let (tier, found) = cache.lookup(&key).expect("a hit");
         assert_eq!(found, entry);
@@ -199,7 +184,7 @@ mod tests {
         );
 
         let elsewhere = dir.path().join("elsewhere.json");
-        fs_err::write(&elsewhere, entry_for(b"x").to_json()).unwrap();
+        fs_err::write(&elsewhere, test_entry(b"x").to_json()).unwrap();
         fs_err::remove_file(local.entry_path(&key)).unwrap();
         std::os::unix::fs::symlink(&elsewhere, local.entry_path(&key)).unwrap();
         assert!(

@@ -14,6 +14,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::layer::Hashing;
 use sha2::{Digest, Sha256};
 
 pub use layout::OciDir;
@@ -182,25 +184,6 @@ pub trait Tier: Send + Sync {
     fn remove(&self, key: &Key, entry: &Entry) -> Result<(), CacheError>;
 }
 
-/// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Where a hit came from, for the report.
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -310,30 +293,45 @@ fn copy_checked(tier: &dyn Tier, entry: &Entry, dest: &Path) -> Result<bool, Cac
         let file = crate::oci::reader::open_regular(dest)
             .map_err(CacheError::File)?
             .ok_or_else(|| io_at(io::ErrorKind::NotFound.into()))?;
-        let mut sink = Hashing {
-            inner: io::sink(),
-            hash: Sha256::new(),
-            count: 0,
-        };
+        let mut sink = Hashing::new(io::sink());
         let mut limited = io::Read::take(file, entry.size.saturating_add(1));
         io::copy(
             &mut io::BufReader::with_capacity(1 << 20, &mut limited),
             &mut sink,
         )
         .map_err(io_at)?;
-        let digest = format!("sha256:{}", hex::encode(sink.hash.finalize()));
-        return Ok(digest == entry.digest && sink.count == entry.size);
+        return Ok(sink.digest() == entry.digest && sink.count() == entry.size);
     }
     let file = fs_err::File::create(dest).map_err(io_at)?;
-    let mut out = Hashing {
-        inner: io::BufWriter::with_capacity(1 << 20, file),
-        hash: Sha256::new(),
-        count: 0,
-    };
+    let mut out = Hashing::new(io::BufWriter::with_capacity(1 << 20, file));
     tier.read_blob(entry, &mut out)?;
     out.flush().map_err(io_at)?;
-    let digest = format!("sha256:{}", hex::encode(out.hash.finalize()));
-    Ok(digest == entry.digest && out.count == entry.size)
+    Ok(out.digest() == entry.digest && out.count() == entry.size)
+}
+
+/// Remove `path`; one already gone is fine.
+fn remove_if_present(path: &Path) -> Result<(), CacheError> {
+    match fs_err::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CacheError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// An entry for the blob `bytes`, for tests of the tiers.
+#[cfg(test)]
+fn test_entry(bytes: &[u8]) -> Entry {
+    Entry {
+        digest: crate::oci::sha256_digest(bytes),
+        diff_id: crate::oci::sha256_digest(b"tar"),
+        size: bytes.len() as u64,
+        uncompressed_size: 3,
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+        meta: serde_json::json!({"epoch": 1}),
+    }
 }
 
 /// Read at most `limit` bytes of `reader` (an entry's JSON); more is an error.
