@@ -123,12 +123,6 @@ impl Key {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// A key read back from a tier: only 64 lowercase hex digits are one.
-    pub fn parse(s: &str) -> Option<Key> {
-        (s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Key(s.to_owned()))
-    }
 }
 
 impl std::fmt::Display for Key {
