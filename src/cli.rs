@@ -59,6 +59,11 @@ struct LockArgs {
     /// Override the spec's platforms.
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
+    /// Read every `archive` source from the snapshot archive at this time
+    /// (`20261120T000000Z`; the archive from `--mirror snapshot=URL` or
+    /// `COMPOSE_MIRROR_SNAPSHOT`); the lock records it.
+    #[arg(long, value_name = "TIMESTAMP")]
+    snapshot: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,6 +185,11 @@ struct BuildArgs {
     /// Override the spec's platforms (`linux/amd64,linux/arm64`).
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
+    /// Read every `archive` source from the snapshot archive at this time
+    /// (`20261120T000000Z`; the archive from `--mirror snapshot=URL` or
+    /// `COMPOSE_MIRROR_SNAPSHOT`), overriding the spec's `snapshot`.
+    #[arg(long, value_name = "TIMESTAMP")]
+    snapshot: Option<String>,
     /// Print one JSON object instead of the digest (several specs: an array of them).
     #[arg(long)]
     json: bool,
@@ -222,7 +232,7 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
     use crate::lock;
     let path = lock::path_for(&args.spec);
     let platforms = parse_platforms(&args.platform)?;
-    let chain = build::lock_chain(&args.spec, platforms.clone())?;
+    let chain = build::lock_chain(&args.spec, platforms.clone(), args.snapshot.as_deref())?;
     let state = build::lock_state(&path, &chain.levels)?;
     if args.check {
         return match state {
@@ -252,6 +262,7 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
         mirrors: args.archive.mirror.clone(),
         cache_dir: args.archive.cache_dir(),
         platforms,
+        snapshot: args.snapshot.clone(),
     })?;
     new.write(&path)?;
     match state {
@@ -314,6 +325,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         // A rebuild from the packages themselves: never from layers a cache kept.
         layer_cache: false,
         shared_layer_cache: None,
+        // The lock says where each suite was read.
+        snapshot: None,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -485,6 +498,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
         shared_layer_cache,
+        snapshot: args.snapshot.clone(),
     };
     let family: Vec<BuildOptions> = args
         .spec

@@ -137,6 +137,14 @@ impl net::Transient for FetchError {
 }
 
 impl FetchError {
+    /// The server says it does not have the file (HTTP 404 or 410).
+    pub fn gone(&self) -> bool {
+        matches!(
+            self,
+            FetchError::NotFound { .. } | FetchError::Status { status: 410, .. }
+        )
+    }
+
     /// The mirror answered, but not with the bytes the signed index names: another copy of
     /// the same content (by hash, or in another compression) may still be good.
     fn try_another_copy(&self) -> bool {
@@ -545,6 +553,22 @@ impl Fetcher {
         items: &[Item],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<PathBuf>, FetchError> {
+        let found = self.get_all_found(items, progress)?;
+        found
+            .into_iter()
+            .zip(items)
+            .map(|(path, i)| path.ok_or_else(|| FetchError::NotFound { url: i.url.clone() }))
+            .collect()
+    }
+
+    /// As `get_all`, but an item the mirror does not have (HTTP 404 or 410: gone, not
+    /// failing) is `None` rather than an error, so the caller may look for it elsewhere
+    /// without asking the mirror about every item first.
+    pub fn get_all_found(
+        &self,
+        items: &[Item],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<Option<PathBuf>>, FetchError> {
         use rayon::prelude::*;
         let groups: Vec<Alternatives> = items
             .iter()
@@ -570,14 +594,16 @@ impl Fetcher {
             });
         }
         for r in self.download_items(items, &missing) {
-            let i = r?;
-            progress(items[i].size);
-            out[i] = self.cache.blob(&items[i].sha256);
+            match r {
+                Ok(i) => {
+                    progress(items[i].size);
+                    out[i] = self.cache.blob(&items[i].sha256);
+                }
+                Err(e) if e.gone() => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(out
-            .into_iter()
-            .map(|p| p.expect("every item fetched"))
-            .collect())
+        Ok(out)
     }
 
     /// For each group, the first copy that is cached or downloads and verifies, with its

@@ -42,6 +42,15 @@ pub enum LockError {
         field: &'static str,
         value: String,
     },
+    #[error(
+        "lock `{}` has an invalid `snapshot` `{value}` for source `{location}`",
+        path.display()
+    )]
+    Snapshot {
+        path: PathBuf,
+        location: String,
+        value: String,
+    },
     #[error("invalid version `{version}` of `{package}`")]
     InvalidVersion { package: String, version: String },
 }
@@ -49,7 +58,9 @@ pub enum LockError {
 impl crate::error::Hint for LockError {
     fn hint(&self) -> Option<String> {
         match self {
-            LockError::Field { .. } => Some("regenerate it with `compose lock --update`".into()),
+            LockError::Field { .. } | LockError::Snapshot { .. } => {
+                Some("regenerate it with `compose lock --update`".into())
+            }
             _ => None,
         }
     }
@@ -84,6 +95,34 @@ pub struct LockedSource {
     /// `sha256:` of the verified Release text.
     pub release: String,
     pub date: String,
+    /// The snapshot timestamp the suite was read at (`20261120T000000Z`), when it was;
+    /// absent otherwise, so locks made without one keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+impl LockedSource {
+    /// A snapshot becomes part of a URL: a strict timestamp, of an archive whose name can
+    /// be a URL component (a hand-edited lock must not reach elsewhere); `Err` is the value.
+    fn check(&self) -> Result<(), &str> {
+        let Some(t) = &self.snapshot else {
+            return Ok(());
+        };
+        let archive = match crate::spec::Location::parse(&self.location) {
+            crate::spec::Location::Archive(a) => a,
+            crate::spec::Location::Url(_) => return Err(t),
+        };
+        if crate::snapshot::parse(t).is_err() || !crate::spec::valid_archive_name(&archive) {
+            return Err(t);
+        }
+        Ok(())
+    }
+
+    /// The snapshot timestamp of the suite's release date (`Sat, 21 Nov 2026 09:15:44 UTC`
+    /// -> `20261121T091544Z`): where a snapshot archive has what the lock took from it.
+    pub fn date_snapshot(&self) -> Option<String> {
+        crate::snapshot::of_release_date(&self.date)
+    }
 }
 
 /// One `.deb` of one layer of one platform.
@@ -235,6 +274,13 @@ impl Lock {
                 path: path.to_path_buf(),
                 found: lock.version,
             });
+        }
+        for s in &lock.sources {
+            s.check().map_err(|value| LockError::Snapshot {
+                path: path.to_path_buf(),
+                location: s.location.escape_debug().to_string(),
+                value: value.escape_debug().to_string(),
+            })?;
         }
         for p in &lock.packages {
             p.check().map_err(|(field, value)| LockError::Field {
@@ -407,6 +453,7 @@ mod tests {
                 suite: "trixie".into(),
                 release: "sha256:11".into(),
                 date: "Sat, 08 Nov 2025".into(),
+                snapshot: None,
             }],
             packages,
         }

@@ -2,6 +2,8 @@
 //!
 //! Order: `--mirror NAME=URL`, then `COMPOSE_MIRROR_<NAME>` in the environment, then the
 //! machine's own apt sources (deb822 `*.sources` and one-line `*.list`). No host is built in.
+//! A snapshot archive is a mirror named `snapshot` like any other (never from apt): an
+//! archive at a timestamp is `<snapshot>/archive/<archive>/<TIMESTAMP>`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,10 @@ pub enum MirrorError {
     Unknown { name: String, var: String },
     #[error("invalid `--mirror` value `{0}`: expected NAME=URL with an http or https URL")]
     BadFlag(String),
+    #[error(
+        "archive `{archive}` is pinned to snapshot `{timestamp}`, and no snapshot archive is configured"
+    )]
+    NoSnapshot { archive: String, timestamp: String },
 }
 
 impl crate::error::Hint for MirrorError {
@@ -20,10 +26,18 @@ impl crate::error::Hint for MirrorError {
             MirrorError::Unknown { name, var } => Some(format!(
                 "pass `--mirror {name}=URL`, set `{var}=URL`, or configure a Debian mirror in /etc/apt/sources.list.d"
             )),
+            MirrorError::NoSnapshot { .. } => Some(format!(
+                "pass `--mirror {SNAPSHOT}=URL` or set `{}=URL` (the snapshot archive's root, under which `archive/<archive>/<timestamp>/` lies)",
+                env_var(SNAPSHOT)
+            )),
             MirrorError::BadFlag(_) => None,
         }
     }
 }
+
+/// The mirror name of the snapshot archive (`--mirror snapshot=URL`,
+/// `COMPOSE_MIRROR_SNAPSHOT`).
+pub const SNAPSHOT: &str = "snapshot";
 
 /// Resolves symbolic archive names.
 #[derive(Debug, Clone, Default)]
@@ -69,14 +83,52 @@ impl Mirrors {
         }
     }
 
+    /// The URL of a source's location at a snapshot timestamp (`None`: the location's
+    /// mirror, as `url_of`). Only an archive has snapshots (the spec and the lock refuse
+    /// others, and a URL is taken as it is).
+    pub fn url_at(
+        &self,
+        location: &crate::spec::Location,
+        snapshot: Option<&str>,
+    ) -> Result<String, MirrorError> {
+        match (location, snapshot) {
+            (crate::spec::Location::Archive(a), Some(t)) => self.snapshot(a, t),
+            _ => self.url_of(location),
+        }
+    }
+
+    /// `<snapshot>/archive/<archive>/<timestamp>`: the archive as it was at `timestamp`.
+    pub fn snapshot(&self, archive: &str, timestamp: &str) -> Result<String, MirrorError> {
+        let base = self
+            .configured(SNAPSHOT)
+            .ok_or_else(|| MirrorError::NoSnapshot {
+                archive: archive.to_owned(),
+                timestamp: timestamp.to_owned(),
+            })?;
+        Ok(format!("{base}/archive/{archive}/{timestamp}"))
+    }
+
+    /// Whether a snapshot archive is configured.
+    pub fn has_snapshot(&self) -> bool {
+        self.configured(SNAPSHOT).is_some()
+    }
+
+    /// The URL `--mirror` or the environment gives `name` (apt never names a snapshot).
+    fn configured(&self, name: &str) -> Option<String> {
+        if let Some(u) = self.flags.get(name) {
+            return Some(u.clone());
+        }
+        self.env
+            .get(&env_var(name))
+            .filter(|u| !u.is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned())
+    }
+
     /// The URL for archive `name`.
     pub fn resolve(&self, name: &str) -> Result<String, MirrorError> {
         let var = env_var(name);
-        if let Some(u) = self.flags.get(name) {
-            return Ok(u.clone());
-        }
-        if let Some(u) = self.env.get(&var).filter(|u| !u.is_empty()) {
-            return Ok(u.trim_end_matches('/').to_owned());
+        if let Some(u) = self.configured(name) {
+            return Ok(u);
         }
         if let Some(u) = self.apt.get(name) {
             return Ok(u.clone());
@@ -285,6 +337,25 @@ mod tests {
         assert!(e.contains("COMPOSE_MIRROR_UBUNTU_PORTS_NOWHERE"), "{e}");
         assert!(Mirrors::new(&["debian".into()], dir.path()).is_err());
         assert!(Mirrors::new(&["debian=ftp://x".into()], dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_is_an_archive_at_a_time_under_the_snapshot_mirror() {
+        use crate::spec::Location;
+        let dir = tempfile::tempdir().unwrap();
+        let debian = Location::Archive("debian".into());
+        let none = Mirrors::new(&["debian=http://m.example/d".into()], dir.path()).unwrap();
+        let e = none.url_at(&debian, Some("20261120T000000Z")).unwrap_err();
+        let e = crate::error::render(&e.into());
+        assert!(e.contains("--mirror snapshot=URL"), "{e}");
+        assert!(e.contains("COMPOSE_MIRROR_SNAPSHOT=URL"), "{e}");
+        assert!(!none.has_snapshot());
+        assert_eq!(none.url_at(&debian, None).unwrap(), "http://m.example/d");
+        let m = Mirrors::new(&["snapshot=http://s.example/".into()], dir.path()).unwrap();
+        assert_eq!(
+            m.url_at(&debian, Some("20261120T000000Z")).unwrap(),
+            "http://s.example/archive/debian/20261120T000000Z"
+        );
     }
 
     #[test]

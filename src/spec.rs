@@ -109,6 +109,8 @@ struct RawSource {
     /// past their `Valid-Until` by design.
     #[serde(default = "default_true")]
     check_valid_until: bool,
+    /// A snapshot archive's timestamp (`20261120T000000Z`): the archive as it was then.
+    snapshot: Option<Spanned<String>>,
 }
 
 fn default_true() -> bool {
@@ -191,6 +193,18 @@ pub struct Source {
     pub signed_by: Option<PathBuf>,
     /// Whether a release file past its `Valid-Until` is refused (apt's default, `true`).
     pub check_valid_until: bool,
+    /// For an `archive` source: the snapshot archive's timestamp (`20261120T000000Z`, checked
+    /// by `snapshot::parse`) to read the archive at instead of its mirror (`mirror` makes
+    /// the URL); `Valid-Until` is not enforced for it.
+    pub snapshot: Option<String>,
+}
+
+impl Source {
+    /// Whether a release file past its `Valid-Until` is refused: not for a snapshot, whose
+    /// release files are old by design, nor where the spec turns the check off.
+    pub fn enforces_valid_until(&self) -> bool {
+        self.check_valid_until && self.snapshot.is_none()
+    }
 }
 
 /// An OCI platform and the Debian architecture that serves it.
@@ -592,12 +606,14 @@ fn validate_sources(
                 path.parent().unwrap_or(Path::new(".")).join(k)
             }
         });
+        let snapshot = validate_snapshot(s.snapshot.as_ref(), &location, invalid)?;
         sources.push(Source {
             location,
             suites: s.suites.clone(),
             components: s.components.clone(),
             signed_by,
             check_valid_until: s.check_valid_until,
+            snapshot,
         });
     }
     if sources.is_empty() {
@@ -613,6 +629,52 @@ fn validate_sources(
         }
     }
     Ok(sources)
+}
+
+/// A source's `snapshot`: a strict timestamp, on an `archive` source (a snapshot archive is
+/// laid out by archive name; a URL source names its server itself).
+fn validate_snapshot(
+    raw: Option<&Spanned<String>>,
+    location: &Location,
+    invalid: Invalid,
+) -> Result<Option<String>, SpecError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let text = raw.get_ref();
+    crate::snapshot::parse(text).map_err(|m| invalid(raw.span(), m))?;
+    match location {
+        Location::Archive(name) if valid_archive_name(name) => Ok(Some(text.clone())),
+        Location::Archive(name) => Err(invalid(
+            raw.span(),
+            format!(
+                "archive `{}` cannot be read from a snapshot archive: its name must be letters, digits, `-`, `_` or `.`",
+                name.escape_debug()
+            ),
+        )),
+        Location::Url(u) => {
+            let mut e = invalid(
+                raw.span(),
+                format!("`snapshot` is for `archive` sources, and this one has `url = \"{u}\"`"),
+            );
+            if let SpecError::Invalid { hint, .. } = &mut e {
+                *hint = Some(
+                    "name the archive (`archive = \"debian\"`) and give the snapshot archive with `--mirror snapshot=URL` or `COMPOSE_MIRROR_SNAPSHOT`, or point `url` at the snapshot itself"
+                        .into(),
+                );
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An archive name that can be one component of a snapshot URL (`debian`, `debian-security`).
+pub fn valid_archive_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// `packages.include` and the effective `packages.exclude` (the parent's, less what this
@@ -960,6 +1022,54 @@ include = ["gdb"]
         assert!(msg.contains("line 6, column 21"), "{msg}");
         assert!(
             msg.contains("invalid type: string \"no\", expected a boolean"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_is_a_strict_timestamp_of_an_archive_source_and_is_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let pinned = BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\nsnapshot = \"20261120T000000Z\"",
+        );
+        write(dir.path(), "base.toml", &pinned);
+        let child = write(
+            dir.path(),
+            "child.toml",
+            "name = \"child\"\nextends = \"base\"\n[packages]\ninclude = [\"x\"]\n",
+        );
+        let chain = Spec::load(&child).unwrap();
+        for level in &chain {
+            let source = &level.sources[0];
+            assert_eq!(source.snapshot.as_deref(), Some("20261120T000000Z"));
+            assert!(source.check_valid_until && !source.enforces_valid_until());
+        }
+        let base = Spec::load(&write(dir.path(), "plain.toml", BASE)).unwrap();
+        assert!(base[0].sources[0].enforces_valid_until());
+        let msg = err(&BASE.replace(
+            "suites = [\"trixie\"]",
+            "suites = [\"trixie\"]\nsnapshot = \"20261131T000000Z\"",
+        ));
+        assert!(
+            msg.contains("s.toml:6:12: `20261131T000000Z` is not a snapshot timestamp"),
+            "{msg}"
+        );
+        let msg = err(&BASE.replace(
+            "archive = \"debian\"\nsuites = [\"trixie\"]",
+            "url = \"http://h/d\"\nsuites = [\"trixie\"]\nsnapshot = \"20261120T000000Z\"",
+        ));
+        assert!(msg.contains("`snapshot` is for `archive` sources"), "{msg}");
+        assert!(
+            msg.contains("hint: ") && msg.contains("--mirror snapshot=URL"),
+            "{msg}"
+        );
+        let msg = err(&BASE.replace(
+            "archive = \"debian\"\nsuites = [\"trixie\"]",
+            "archive = \"a/b\"\nsuites = [\"trixie\"]\nsnapshot = \"20261120T000000Z\"",
+        ));
+        assert!(
+            msg.contains("cannot be read from a snapshot archive"),
             "{msg}"
         );
     }

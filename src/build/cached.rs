@@ -90,7 +90,7 @@ fn spec_part(spec: &Spec) -> String {
         path: _,      // where the spec is: never in the layer
         text: _,      // its bytes: what they decide is below
         platforms: _, // the platform being built is keyed on its own
-        sources: _,   // the packages are keyed by SHA256
+        sources: _,   // the packages are keyed by SHA256 (a `snapshot` only decides which)
         include: _,   // resolved into the packages
         exclude: _,   // resolved into the packages
         paths,

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use super::error::BuildError;
 use super::variant::Variant;
-use crate::spec::{Platform, Source, Spec};
+use crate::spec::{Location, Platform, Source, Spec};
 
 /// A spec's chain, ready to plan.
 #[derive(Debug, Clone)]
@@ -41,6 +42,28 @@ impl Chain {
             variant,
             platforms,
         })
+    }
+
+    /// `--snapshot`: every `archive` source of every level read at `timestamp` (checked
+    /// strictly); a chain without one is refused, since nothing would be pinned.
+    pub fn pin_snapshot(&mut self, timestamp: &str) -> Result<(), BuildError> {
+        crate::snapshot::parse(timestamp).map_err(|message| BuildError::BadSnapshot { message })?;
+        let mut pinned = false;
+        for source in self.levels.iter_mut().flat_map(|l| &mut l.sources) {
+            if let Location::Archive(name) = &source.location {
+                if !crate::spec::valid_archive_name(name) {
+                    return Err(BuildError::SnapshotArchiveName { name: name.clone() });
+                }
+                source.snapshot = Some(timestamp.to_owned());
+                pinned = true;
+            }
+        }
+        if !pinned {
+            return Err(BuildError::SnapshotWithoutArchive {
+                spec: self.name.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The top level (the debug level for a debug variant).

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::error::Hint;
-use crate::fetch::FetchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -51,11 +50,28 @@ pub enum BuildError {
         changed: Vec<String>,
         spec: PathBuf,
     },
-    /// The fetch error is part of the message (not a cause) so the message reads as before.
+    /// Packages of the lock that neither the mirror nor a snapshot archive has, for a build
+    /// that may use nothing but the lock (`--locked`).
     #[error(
-        "{fetch}: the mirror no longer has this locked version (Debian's mirrors keep only the newest)"
+        "`{}` names packages that neither the mirror nor a snapshot archive has: {}",
+        lock.display(),
+        missing.join(", ")
     )]
-    LockedVersionGone { fetch: FetchError, spec: PathBuf },
+    LockedPackagesGone {
+        lock: PathBuf,
+        missing: Vec<String>,
+        spec: PathBuf,
+        /// Whether a snapshot archive was asked too.
+        snapshot: bool,
+    },
+    #[error("`--snapshot`: {message}")]
+    BadSnapshot { message: String },
+    #[error("`--snapshot` pins `archive` sources, and `{spec}` has none")]
+    SnapshotWithoutArchive { spec: String },
+    #[error(
+        "archive `{name}` cannot be read from a snapshot archive: its name is not one URL component"
+    )]
+    SnapshotArchiveName { name: String },
     #[error("`{output}` can hold one platform, and the build has {platforms}")]
     OnePlatformOutput { output: String, platforms: usize },
     #[error("`config.env.{key}` of `{spec}` names package `{package}`, which is not in the image")]
@@ -102,10 +118,21 @@ impl Hint for BuildError {
                 spec.display()
             ),
             StaleLock { spec, .. } => format!("run `compose lock --update {}`", spec.display()),
-            LockedVersionGone { spec, .. } => format!(
-                "point `--mirror` at a snapshot archive of the lock's date, or run `compose lock --update {}`",
+            LockedPackagesGone {
+                spec,
+                snapshot: false,
+                ..
+            } => format!(
+                "give a snapshot archive that has them (`--mirror {}=URL` or `{}`), or run `compose lock --update {}`",
+                crate::mirror::SNAPSHOT,
+                crate::mirror::env_var(crate::mirror::SNAPSHOT),
                 spec.display()
             ),
+            LockedPackagesGone { spec, .. } => format!(
+                "the snapshot archive does not have them at the lock's date either; run `compose lock --update {}`",
+                spec.display()
+            ),
+            SnapshotWithoutArchive { .. } => "a `url` source names its server itself; point it at the snapshot, or name the archive (`archive = \"debian\"`)".into(),
             OnePlatformOutput { .. } => "pass `--platform` with one platform for this output, or use `oci-archive:`, which holds them all".into(),
             EnvPackage { package, path, .. } => format!(
                 "name a package of the image (`compose why {} {package}` says why it is not)",
@@ -115,7 +142,11 @@ impl Hint for BuildError {
             SameName { .. } => {
                 "give each spec its own `name`, or build them in separate runs".into()
             }
-            NoPartial { .. } | EnvTemplate { .. } | NoCertificates { .. } => return None,
+            NoPartial { .. }
+            | EnvTemplate { .. }
+            | NoCertificates { .. }
+            | BadSnapshot { .. }
+            | SnapshotArchiveName { .. } => return None,
         })
     }
 }

@@ -32,9 +32,9 @@ fn by_hash_url(base: &str, suite: &str, name: &str, sha256: &str) -> String {
     format!("{base}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}")
 }
 
-/// The URL of a source, mirrors resolved.
+/// The URL of a source, mirrors resolved (the snapshot archive's, when it is pinned to one).
 pub fn source_url(source: &Source, mirrors: &Mirrors) -> Result<String, MirrorError> {
-    mirrors.url_of(&source.location)
+    mirrors.url_at(&source.location, source.snapshot.as_deref())
 }
 
 /// One suite of one source, its release file verified.
@@ -99,6 +99,7 @@ pub fn load_indexes(
             suite: s.name.clone(),
             release: s.hash.clone(),
             date: s.release.date.clone().unwrap_or_default(),
+            snapshot: s.source.snapshot.clone(),
         })
         .collect();
     let mut origins = Vec::new();
@@ -318,7 +319,7 @@ fn verified_release(
         Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))?;
     release
         .check_suite(suite)
-        .and_then(|()| release.check_dates(now, source.check_valid_until))
+        .and_then(|()| release.check_dates(now, source.enforces_valid_until()))
         .with_context(|| format!("`{release_url}` refused"))?;
     if !fetcher.offline() {
         fetcher.cache.put_signed(&release_url, &signed)?;

@@ -27,18 +27,48 @@ pub enum LockState {
     Fresh(Lock),
 }
 
-/// Read the lock at `path` and compare it with the spec files of `chain`.
+/// Read the lock at `path` and compare it with the spec files of `chain` and the snapshots
+/// its sources are pinned to (the spec's or `--snapshot`). A source the chain does not pin
+/// takes the lock's snapshot, if it has one: the lock pins it.
 pub fn lock_state(path: &Path, chain: &[Spec]) -> Result<LockState> {
     if !path.is_file() {
         return Ok(LockState::Missing);
     }
     let lock = Lock::read(path)?;
-    let changed = lock.stale_inputs(chain);
+    let mut changed = lock.stale_inputs(chain);
+    changed.extend(moved_snapshots(&lock, chain));
     Ok(if changed.is_empty() {
         LockState::Fresh(lock)
     } else {
         LockState::Stale { lock, changed }
     })
+}
+
+/// Each suite the chain pins to a snapshot that the lock took from another (or from none):
+/// `the snapshot of `archive:debian` trixie (locked: none)`.
+fn moved_snapshots(lock: &Lock, chain: &[Spec]) -> Vec<String> {
+    let mut moved = Vec::new();
+    for source in chain.iter().flat_map(|s| &s.sources) {
+        let Some(wanted) = &source.snapshot else {
+            continue;
+        };
+        let location = source.location.to_string();
+        for suite in &source.suites {
+            let locked = lock
+                .sources
+                .iter()
+                .find(|l| l.location == location && &l.suite == suite)
+                .and_then(|l| l.snapshot.as_deref());
+            let entry = format!(
+                "the snapshot of `{location}` {suite} (locked: {}, asked: {wanted})",
+                locked.unwrap_or("none")
+            );
+            if locked != Some(wanted.as_str()) && !moved.contains(&entry) {
+                moved.push(entry);
+            }
+        }
+    }
+    moved
 }
 
 /// The lock for a build: the spec's, when it exists and matches the spec. With `locked`,
@@ -77,21 +107,32 @@ pub struct LockOptions {
     pub mirrors: Vec<String>,
     pub cache_dir: PathBuf,
     pub platforms: Option<Vec<Platform>>,
+    /// `--snapshot`: every archive source read at this timestamp.
+    pub snapshot: Option<String>,
 }
 
-/// The chain `compose lock` locks: the debug variant's, so every variant builds from the lock.
-pub fn lock_chain(spec: &Path, platforms: Option<Vec<Platform>>) -> Result<Chain> {
+/// The chain `compose lock` locks: the debug variant's, so every variant builds from the
+/// lock; `snapshot` (`--snapshot`) pins every archive source.
+pub fn lock_chain(
+    spec: &Path,
+    platforms: Option<Vec<Platform>>,
+    snapshot: Option<&str>,
+) -> Result<Chain> {
     let debug = Variant {
         nonroot: false,
         debug: true,
     };
-    Chain::load(spec, debug, platforms)
+    let mut chain = Chain::load(spec, debug, platforms)?;
+    if let Some(t) = snapshot {
+        chain.pin_snapshot(t)?;
+    }
+    Ok(chain)
 }
 
 /// Resolve a spec (its debug variant's layer included, so every variant builds from the
 /// lock) for every platform, and return the lock.
 pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
-    let chain = lock_chain(&opts.spec, opts.platforms.clone())?;
+    let chain = lock_chain(&opts.spec, opts.platforms.clone(), opts.snapshot.as_deref())?;
     let plain = chain.spec_levels();
     let mirrors = Mirrors::of_host(&opts.mirrors)?;
     let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), 4, false)?;

@@ -72,6 +72,8 @@ pub struct BuildOptions {
     pub layer_cache: bool,
     /// `--layer-cache`: a cache shared between machines, searched after the local one.
     pub shared_layer_cache: Option<layercache::Shared>,
+    /// `--snapshot`: every archive source read from the snapshot archive at this timestamp.
+    pub snapshot: Option<String>,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -126,15 +128,30 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
     // The layers the cache has, checked, into the store; only the rest need packages.
     let cache = layer_cache(first);
     let memo = cached::Memo::default();
-    let jobs: Vec<Vec<PlatformJob>> = family
-        .iter()
-        .zip(&specs)
-        .map(|(opts, s)| platform_jobs(opts, &s.chain, &s.plans, &cache, &memo, &store))
-        .collect();
-    timings.mark("layer cache searched");
-    let wanted = wanted(family, &specs, &jobs);
-    let files = content::Store::create_in(&parent)?;
-    let debs = debs::fetch_debs(&fetcher, &wanted, &progress, files)?;
+    // Once more for each spec whose lock names packages no archive has: planned again.
+    let (jobs, debs) = loop {
+        let jobs: Vec<Vec<PlatformJob>> = family
+            .iter()
+            .zip(&specs)
+            .map(|(opts, s)| platform_jobs(opts, &s.chain, &s.plans, &cache, &memo, &store))
+            .collect();
+        timings.mark("layer cache searched");
+        let wanted = wanted(family, &specs, &jobs);
+        let files = content::Store::create_in(&parent)?;
+        match debs::fetch_debs(&fetcher, &mirrors, &wanted, &progress, files)? {
+            Ok(debs) => break (jobs, debs),
+            Err(gone) => {
+                drop(wanted);
+                drop(jobs);
+                let replan = Replan {
+                    mirrors: &mirrors,
+                    fetcher: &fetcher,
+                    timings: &timings,
+                };
+                replan.without_lock(family, &mut specs, gone)?;
+            }
+        }
+    };
     timings.mark("packages fetched and extracted");
     let run = Run {
         debs: &debs,
@@ -160,6 +177,55 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
     Ok(reports)
 }
 
+/// What planning a spec again needs.
+struct Replan<'a> {
+    mirrors: &'a Mirrors,
+    fetcher: &'a Fetcher,
+    timings: &'a Timings,
+}
+
+impl Replan<'_> {
+    /// The specs whose lock names packages that neither the mirror nor a snapshot archive
+    /// has: with `--locked` an error naming them; else a warning, and each is planned from
+    /// today's indexes as a build without a lock (the lock is left as it is: a build never
+    /// writes it; `compose lock --update` does).
+    fn without_lock(
+        &self,
+        family: &[BuildOptions],
+        specs: &mut [SpecPlan],
+        gone: Vec<debs::Gone>,
+    ) -> Result<()> {
+        for g in gone {
+            let at = family
+                .iter()
+                .position(|o| o.spec == g.spec)
+                .expect("a gone package's spec is of the run");
+            let (opts, spec) = (&family[at], &mut specs[at]);
+            let lock = lock::path_for(&opts.spec);
+            if opts.locked {
+                return Err(BuildError::LockedPackagesGone {
+                    lock,
+                    missing: g.missing,
+                    spec: g.spec,
+                    snapshot: self.mirrors.has_snapshot(),
+                }
+                .into());
+            }
+            eprintln!(
+                "warning: `{}` names packages that neither the mirror nor a snapshot archive has: {}; resolving the image from the current indexes instead, so it will differ from the locked one (run `compose lock --update {}` to lock what is there now, or pass `--mirror {}=URL` to build the locked packages)",
+                lock.display(),
+                g.missing.join(", "),
+                opts.spec.display(),
+                crate::mirror::SNAPSHOT,
+            );
+            spec.lock = None;
+            let (mirrors, fetcher, timings) = (self.mirrors, self.fetcher, self.timings);
+            spec.plans = plan_platforms(opts, &spec.chain, None, mirrors, fetcher, timings)?;
+        }
+        Ok(())
+    }
+}
+
 /// What every image of the run builds with.
 struct Run<'a> {
     debs: &'a Debs,
@@ -171,7 +237,10 @@ struct Run<'a> {
 
 /// One spec's chain, outputs and usable lock (nothing downloaded), not yet planned.
 fn load_spec(opts: &BuildOptions) -> Result<SpecPlan> {
-    let chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
+    let mut chain = Chain::load(&opts.spec, opts.variant, opts.platforms.clone())?;
+    if let Some(t) = &opts.snapshot {
+        chain.pin_snapshot(t)?;
+    }
     let outputs = outputs(opts, &chain)?;
     // The lock, when there is one that matches the spec: no indexes, no resolution.
     let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
@@ -195,7 +264,7 @@ fn wanted<'a>(
         .zip(specs)
         .zip(jobs)
         .flat_map(|((opts, s), jobs)| {
-            let locked = s.lock.is_some().then_some(opts.spec.as_path());
+            let locked = s.lock.as_ref().map(|l| (opts.spec.as_path(), l));
             jobs.iter()
                 .filter(|j| !j.all_cached())
                 .map(move |j| debs::Wanted {

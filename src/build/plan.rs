@@ -123,7 +123,8 @@ fn plan_level(
     })
 }
 
-/// The levels of one platform as a lock records them.
+/// The levels of one platform as a lock records them, each package from its source's
+/// mirror, or from the snapshot archive at the timestamp the lock recorded for its suite.
 pub fn plans_from_lock(
     lock: &Lock,
     lock_path: &Path,
@@ -131,7 +132,7 @@ pub fn plans_from_lock(
     platform: &str,
     mirrors: &Mirrors,
 ) -> Result<Vec<LevelPlan>> {
-    let mut urls: BTreeMap<&str, String> = BTreeMap::new();
+    let mut urls: BTreeMap<(&str, &str), String> = BTreeMap::new();
     let mut levels = Vec::new();
     for spec in chain {
         if !lock.layers.contains(&spec.name) {
@@ -147,11 +148,17 @@ pub fn plans_from_lock(
             .iter()
             .filter(|p| p.platform == platform && p.layer == spec.name)
         {
-            let base = match urls.get(p.source.as_str()) {
+            let key = (p.source.as_str(), p.suite.as_str());
+            let base = match urls.get(&key) {
                 Some(u) => u.clone(),
                 None => {
-                    let u = mirrors.url_of(&Location::parse(&p.source))?;
-                    urls.insert(&p.source, u.clone());
+                    let snapshot = lock
+                        .sources
+                        .iter()
+                        .find(|s| s.location == p.source && s.suite == p.suite)
+                        .and_then(|s| s.snapshot.as_deref());
+                    let u = mirrors.url_at(&Location::parse(&p.source), snapshot)?;
+                    urls.insert(key, u.clone());
                     u
                 }
             };
