@@ -100,6 +100,23 @@ pub fn usable_lock(spec: &Path, chain: &[Spec], locked: bool) -> Result<Option<L
     }
 }
 
+/// Read each archive source the chain leaves unpinned at the snapshot its lock recorded, if
+/// any: the lock pins it (`compose lock --snapshot` on a spec that says nothing), and what
+/// the build reports and resolves for a platform the lock lacks must come from there too.
+pub fn pin_from_lock(chain: &mut Chain, lock: &Lock) {
+    for source in chain.levels.iter_mut().flat_map(|l| &mut l.sources) {
+        if source.snapshot.is_some() {
+            continue;
+        }
+        let location = source.location.to_string();
+        source.snapshot = lock
+            .sources
+            .iter()
+            .find(|l| l.location == location && source.suites.contains(&l.suite))
+            .and_then(|l| l.snapshot.clone());
+    }
+}
+
 /// What `compose lock` needs.
 #[derive(Debug, Clone)]
 pub struct LockOptions {

@@ -244,6 +244,9 @@ fn load_spec(opts: &BuildOptions) -> Result<SpecPlan> {
     let outputs = outputs(opts, &chain)?;
     // The lock, when there is one that matches the spec: no indexes, no resolution.
     let lock = lockfile::usable_lock(&opts.spec, &chain.levels, opts.locked)?;
+    if let Some(lock) = &lock {
+        lockfile::pin_from_lock(&mut chain, lock);
+    }
     Ok(SpecPlan {
         chain,
         outputs,
