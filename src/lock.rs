@@ -117,12 +117,6 @@ impl LockedSource {
         }
         Ok(())
     }
-
-    /// The snapshot timestamp of the suite's release date (`Sat, 21 Nov 2026 09:15:44 UTC`
-    /// -> `20261121T091544Z`): where a snapshot archive has what the lock took from it.
-    pub fn date_snapshot(&self) -> Option<String> {
-        crate::snapshot::of_release_date(&self.date)
-    }
 }
 
 /// One `.deb` of one layer of one platform.

@@ -67,6 +67,16 @@ pub fn of_release_date(date: &str) -> Option<String> {
     release::parse_date(date).map(format)
 }
 
+/// Where a snapshot archive has what a release file of `date` listed: at that time, then a
+/// day later (a snapshot archive imports a mirror some hours after its release file is
+/// dated, so what was new in that release may be there only from the next import on, and
+/// the pool keeps a replaced file for a while). Empty when `date` is not a date.
+pub fn around_release_date(date: &str) -> Vec<String> {
+    release::parse_date(date)
+        .map(|d| vec![format(d), format(d + 86_400)])
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +120,10 @@ mod tests {
             Some("20261121T091544Z")
         );
         assert_eq!(of_release_date("yesterday"), None);
+        assert_eq!(
+            around_release_date("Sat, 21 Nov 2026 09:15:44 UTC"),
+            ["20261121T091544Z", "20261122T091544Z"]
+        );
+        assert!(around_release_date("").is_empty());
     }
 }

@@ -143,12 +143,12 @@ fn from_snapshots(
 }
 
 /// Where a snapshot archive has a locked package: at the snapshot its suite was locked at,
-/// else at its suite's release date, and a day later (a snapshot archive imports a mirror
-/// some hours after its release file is dated, so a package new in that release may be
-/// there only from the next import on). The package's own URL is left out.
+/// else around its suite's release date (`snapshot::around_release_date`). The package's
+/// own URL is left out.
 fn snapshot_copies(mirrors: &Mirrors, lock: &Lock, p: &Planned) -> Vec<String> {
-    let Location::Archive(archive) = Location::parse(&p.source) else {
-        return Vec::new();
+    let archive = match Location::parse(&p.source) {
+        Location::Archive(a) if crate::spec::valid_archive_name(&a) => a,
+        _ => return Vec::new(),
     };
     let Some(source) = lock
         .sources
@@ -159,9 +159,7 @@ fn snapshot_copies(mirrors: &Mirrors, lock: &Lock, p: &Planned) -> Vec<String> {
     };
     let stamps: Vec<String> = match &source.snapshot {
         Some(t) => vec![t.clone()],
-        None => crate::repo::release::parse_date(&source.date)
-            .map(|d| [d, d + 86_400].map(crate::snapshot::format).to_vec())
-            .unwrap_or_default(),
+        None => crate::snapshot::around_release_date(&source.date),
     };
     stamps
         .iter()

@@ -196,7 +196,6 @@ fn a_locked_deb_the_mirror_lost_comes_from_the_snapshot_archive_at_the_lock_date
     let spec = env.tool_spec();
     env.lock(&spec, &[]).success("lock");
     let digest = env.build(&spec, "before", &["--locked"]).digest();
-    fs_err::remove_file(env.mirror_root().join(TOOL_DEB)).unwrap();
     let fresh = |name: &str| env.path(name).display().to_string();
     // Each build with a cache of its own, so nothing (package or layer) is there yet.
     let build = |out: &str, extra: &[&str]| {
@@ -205,6 +204,20 @@ fn a_locked_deb_the_mirror_lost_comes_from_the_snapshot_archive_at_the_lock_date
     };
     let snap = Snapshots::new();
     let tree = snap.add("fixture", FIXTURE_DATE, &fixture_repo());
+    // Gone (410) is not found too.
+    env.server.fail_next(TOOL_DEB, 1, 410);
+    let r = build(
+        "gone410",
+        &[
+            "--locked",
+            "--mirror",
+            &snap.mirror(),
+            "--cache-dir",
+            &fresh("c0"),
+        ],
+    );
+    assert_eq!(r.digest(), digest);
+    fs_err::remove_file(env.mirror_root().join(TOOL_DEB)).unwrap();
     let r = build(
         "after",
         &[
@@ -223,9 +236,10 @@ fn a_locked_deb_the_mirror_lost_comes_from_the_snapshot_archive_at_the_lock_date
         .into_iter()
         .filter(|r| r.ends_with(".deb"))
         .collect();
+    let lost = format!("/archive/fixture/{FIXTURE_DATE}/{TOOL_DEB}");
     assert_eq!(
         debs,
-        [format!("/archive/fixture/{FIXTURE_DATE}/{TOOL_DEB}")],
+        [lost.as_str(), lost.as_str()],
         "only the lost file, at the lock's date"
     );
     // Without a snapshot archive: `--locked` names the version and how to get it.
