@@ -29,5 +29,6 @@ pub mod rootfs;
 pub mod sbom;
 pub mod spec;
 pub mod tree;
+pub mod vendor;
 pub mod verify;
 pub mod why;

@@ -31,6 +31,8 @@ pub struct Mirrors {
     flags: BTreeMap<String, String>,
     env: BTreeMap<String, String>,
     apt: BTreeMap<String, String>,
+    /// `--vendor DIR`: every location is its subtree of this directory, whatever the rest says.
+    vendor: Option<PathBuf>,
 }
 
 impl Mirrors {
@@ -53,7 +55,17 @@ impl Mirrors {
             flags: parsed,
             env,
             apt: apt_mirrors(apt_root),
+            vendor: None,
         })
+    }
+
+    /// Every location served from the vendored directory `dir` (absolute): the `file:` URL
+    /// of its subtree (`crate::vendor::subtree`), which only `fetch`'s local transport reads.
+    pub fn vendored(dir: &Path) -> Mirrors {
+        Mirrors {
+            vendor: Some(dir.to_path_buf()),
+            ..Mirrors::default()
+        }
     }
 
     /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
@@ -63,6 +75,10 @@ impl Mirrors {
 
     /// The URL of a source's location: a URL as it is, an archive name through the mirrors.
     pub fn url_of(&self, location: &crate::spec::Location) -> Result<String, MirrorError> {
+        if let Some(dir) = &self.vendor {
+            let tree = dir.join(crate::vendor::subtree(location));
+            return Ok(format!("file://{}", tree.display()));
+        }
         match location {
             crate::spec::Location::Url(u) => Ok(u.clone()),
             crate::spec::Location::Archive(a) => self.resolve(a),
