@@ -15,3 +15,4 @@ mod publish;
 mod specs;
 mod support;
 mod tidy;
+mod vendor;
