@@ -334,7 +334,10 @@ fn a_vendored_build_without_network_reproduces_the_digest() {
         .arg("--cache-dir")
         .arg(f.work.join("vendored-empty-cache"))
         .arg("--output")
-        .arg(format!("oci:{}", f.work.join("vendored-static-out").display())));
+        .arg(format!(
+            "oci:{}",
+            f.work.join("vendored-static-out").display()
+        )));
     assert_eq!(
         offline.digest(),
         f.images["static"].digest,
