@@ -35,6 +35,11 @@ impl Env {
         self.work.path().join(rel)
     }
 
+    /// The served copy of the fixture repository (to change what the mirror serves).
+    pub fn served(&self) -> &Path {
+        self.repo.path()
+    }
+
     /// Write a spec using the fixture source; `body` adds `[packages]` etc.
     pub fn spec(&self, name: &str, body: &str) -> PathBuf {
         self.spec_top(name, "", body)

@@ -10,6 +10,10 @@ use crate::harness::{Run, compose, copy_dir, repo_root, require, run};
 
 /// `compose vendor SPEC DIR` against the fixture mirror and the shared cache.
 fn vendor(env: &Env, spec: &Path, dir: &Path) -> Run {
+    vendor_with_cache(env, spec, dir, "cache")
+}
+
+fn vendor_with_cache(env: &Env, spec: &Path, dir: &Path, cache: &str) -> Run {
     run(compose()
         .arg("vendor")
         .arg(spec)
@@ -17,7 +21,7 @@ fn vendor(env: &Env, spec: &Path, dir: &Path) -> Run {
         .arg("--mirror")
         .arg(format!("fixture={}", env.server.url()))
         .arg("--cache-dir")
-        .arg(env.path("cache")))
+        .arg(env.path(cache)))
 }
 
 /// `compose build SPEC --vendor DIR` into `oci:OUT`, with the cache `cache` (no mirror).
@@ -139,6 +143,19 @@ fn vendoring_is_idempotent_and_builds_the_same_image_without_the_mirror() {
     );
     let r = vendored_build(&env, &second, &dir, "second", "fresh-cache-2");
     r.success("the second spec from the same directory");
+
+    // One directory holds one release of each suite: a spec whose lock names another one
+    // than an image already there is refused (here the manifest says `tool` has another).
+    let manifest_path = dir.join("compose-vendor.json");
+    let text = fs_err::read_to_string(&manifest_path).unwrap();
+    let tool_release = manifest["images"]["tool"]["sources"][0]["release"]
+        .as_str()
+        .unwrap();
+    let other = format!("sha256:{}", "0".repeat(64));
+    fs_err::write(&manifest_path, text.replace(tool_release, &other)).unwrap();
+    let r = vendor(&env, &second, &dir);
+    r.fails_with("for image `tool`, and the lock of `second` names");
+    r.stderr_has("vendor into another directory");
 }
 
 #[test]
@@ -188,6 +205,35 @@ fn tampered_vendored_files_are_refused_naming_them() {
     fs_err::write(&lock, other).unwrap();
     vendored_build(&env, &spec, &dir, "other", "cache-other")
         .fails_with("is not the release file the lock names");
+}
+
+/// Debian publishes a new InRelease every few hours: vendoring later takes the lock's from
+/// the cache (the copy the lock was made from), and without it refuses, saying what to do.
+#[test]
+fn vendoring_after_the_mirror_moved_on_uses_the_locked_release_or_refuses() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    env.lock(&spec, &[]).success("compose lock");
+    let online = env.build(&spec, "online", &["--locked"]).digest();
+    // The mirror now serves another signed release file as `testing`.
+    let dists = env.served().join("dists");
+    fs_err::copy(
+        dists.join("testing-updates/InRelease"),
+        dists.join("testing/InRelease"),
+    )
+    .unwrap();
+    let r = vendor_with_cache(&env, &spec, &env.path("fresh"), "fresh-cache");
+    r.fails_with("testing/InRelease` is not the release file the lock names");
+    r.stderr_has("compose lock --update");
+    let dir = env.path("vendored");
+    vendor(&env, &spec, &dir).success("compose vendor from the cache's release file");
+    assert_eq!(
+        fs_err::read(dir.join("archive/fixture/dists/testing/InRelease")).unwrap(),
+        fs_err::read(repo_root().join("tests/data/repo/dists/testing/InRelease")).unwrap(),
+        "the lock's release file, not the mirror's new one"
+    );
+    let r = vendored_build(&env, &spec, &dir, "from-vendor", "empty-cache");
+    assert_eq!(r.digest(), online);
 }
 
 /// The proof that a vendored build needs no network: the network cut off with `unshare`.
