@@ -47,6 +47,9 @@ pub enum VendorError {
     },
     #[error("`{}` is not a directory", path.display())]
     NotADirectory { path: PathBuf },
+    /// A suite or component of the spec that would leave the source's subtree.
+    #[error("cannot vendor `{}`: only plain relative paths are written", path.display())]
+    NotPlain { path: PathBuf },
     #[error("cannot write `{}`", path.display())]
     Write {
         path: PathBuf,
@@ -80,6 +83,9 @@ impl crate::error::Hint for VendorError {
             VendorError::Conflict { .. } => "vendor into another directory, or lock both specs again (`compose lock --update`) so that they name the same release".into(),
             VendorError::Manifest { .. } => {
                 "vendor every spec again into a new directory".into()
+            }
+            VendorError::NotPlain { .. } => {
+                "name suites and components without `.` or `..` parts".into()
             }
             VendorError::NotADirectory { .. } | VendorError::Write { .. } => return None,
         })
@@ -437,11 +443,12 @@ impl Out {
     /// The path of `rel` (relative, plain parts only), every directory on its way below the
     /// root made if missing and refused if it is a symlink or not a directory.
     fn target(&self, rel: &Path) -> Result<PathBuf> {
-        assert!(
-            rel.components().all(|c| matches!(c, Component::Normal(_))),
-            "vendored paths are plain: {}",
-            rel.display()
-        );
+        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(VendorError::NotPlain {
+                path: rel.to_path_buf(),
+            }
+            .into());
+        }
         let mut dir = self.root.clone();
         if let Some(parent) = rel.parent() {
             for part in parent.components() {
@@ -461,9 +468,10 @@ impl Out {
         Ok(self.root.join(rel))
     }
 
-    /// The bytes of `rel`, if it is a regular file of at most `max` bytes.
+    /// The bytes of `rel`, if it is a regular file of at most `max` bytes (reached, as
+    /// everything below the root, through real directories only).
     fn read_small(&self, rel: &Path, max: u64) -> Result<Option<Vec<u8>>> {
-        let path = self.root.join(rel);
+        let path = self.target(rel)?;
         let Some(file) = fetch::open_regular(&path)? else {
             return Ok(None);
         };
