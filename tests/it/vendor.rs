@@ -207,6 +207,23 @@ fn tampered_vendored_files_are_refused_naming_them() {
         .fails_with("is not the release file the lock names");
 }
 
+/// `compose vendor` never writes through a symlink inside DIR.
+#[test]
+fn vendoring_does_not_write_through_a_symlink() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    env.lock(&spec, &[]).success("compose lock");
+    let dir = env.path("vendored");
+    let elsewhere = env.path("elsewhere");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("archive")).unwrap();
+    let r = vendor(&env, &spec, &dir);
+    r.fails_with("is a symbolic link");
+    r.stderr_has(&dir.join("archive").display().to_string());
+    assert_eq!(fs_err::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
 /// Debian publishes a new InRelease every few hours: vendoring later takes the lock's from
 /// the cache (the copy the lock was made from), and without it refuses, saying what to do.
 #[test]
