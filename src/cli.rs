@@ -71,6 +71,10 @@ struct LockArgs {
     /// Override the spec's platforms.
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
+    /// Resolve from a directory `compose vendor` wrote, with no network (its release files
+    /// must be those the current lock names, when there is one).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["mirror", "check"])]
+    vendor: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -269,6 +273,7 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
         mirrors: args.archive.mirror.clone(),
         cache_dir: args.archive.cache_dir(),
         platforms,
+        vendor: args.vendor.as_deref().map(vendor_dir).transpose()?,
     })?;
     new.write(&path)?;
     match state {

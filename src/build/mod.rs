@@ -162,14 +162,27 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
 /// Where the run's inputs come from: the mirrors, or the vendored directory of `--vendor`.
 fn archive(first: &BuildOptions) -> Result<(Mirrors, Fetcher)> {
     let cache = Cache::new(first.cache_dir.clone());
-    Ok(match &first.vendor {
+    let vendor = first.vendor.as_deref();
+    archive_of(vendor, &first.mirrors, cache, first.jobs, first.offline)
+}
+
+/// The mirrors and fetcher of a command: the vendored directory `vendor` (no network), or the
+/// mirrors of `flags`, the environment and apt.
+fn archive_of(
+    vendor: Option<&Path>,
+    flags: &[String],
+    cache: Cache,
+    jobs: usize,
+    offline: bool,
+) -> Result<(Mirrors, Fetcher)> {
+    Ok(match vendor {
         Some(dir) => (
             Mirrors::vendored(dir),
-            Fetcher::vendored(cache, first.jobs, dir.clone())?,
+            Fetcher::vendored(cache, jobs, dir.to_path_buf())?,
         ),
         None => (
-            Mirrors::of_host(&first.mirrors)?,
-            Fetcher::new(cache, first.jobs, first.offline)?,
+            Mirrors::of_host(flags)?,
+            Fetcher::new(cache, jobs, offline)?,
         ),
     })
 }

@@ -144,6 +144,23 @@ fn vendoring_is_idempotent_and_builds_the_same_image_without_the_mirror() {
     let r = vendored_build(&env, &second, &dir, "second", "fresh-cache-2");
     r.success("the second spec from the same directory");
 
+    // `compose lock --vendor` resolves from the directory alone: the same lock.
+    let lock = spec.with_extension("lock");
+    let locked = fs_err::read_to_string(&lock).unwrap();
+    run(compose()
+        .args(["lock", "--update", "--vendor"])
+        .arg(&dir)
+        .arg("--cache-dir")
+        .arg(env.path("fresh-cache-3"))
+        .arg(&spec))
+    .success("compose lock --vendor");
+    assert_eq!(fs_err::read_to_string(&lock).unwrap(), locked);
+    assert_eq!(
+        env.server.requests().len(),
+        before,
+        "no request to the mirror"
+    );
+
     // One directory holds one release of each suite: a spec whose lock names another one
     // than an image already there is refused (here the manifest says `tool` has another).
     let manifest_path = dir.join("compose-vendor.json");
