@@ -607,7 +607,7 @@ impl Fetcher {
             }
         }
         let missing: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_none()).collect();
-        if !missing.is_empty() && self.offline && self.vendor.is_none() {
+        if !missing.is_empty() && self.offline {
             return Err(FetchError::Offline {
                 urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
             });
@@ -647,7 +647,7 @@ impl Fetcher {
         if missing.is_empty() {
             return Ok(out.into_iter().flatten().collect());
         }
-        if self.offline && self.vendor.is_none() {
+        if self.offline {
             return Err(FetchError::Offline {
                 urls: missing
                     .iter()
