@@ -289,3 +289,90 @@ fn a_vendored_build_needs_no_network() {
         .arg(env.path("empty-cache")));
     assert_eq!(r.digest(), online, "no network, same bytes");
 }
+
+/// A vendored release file outlives its `Valid-Until`: the lock's hash pins it, so neither
+/// `compose vendor`, `build --vendor` nor `lock --vendor` enforces the date, while resolving
+/// from the mirror still refuses the expired file.
+#[test]
+#[ignore = "needs gpg (the hostile repository is signed at test time)"]
+fn a_pinned_release_file_past_its_valid_until_still_builds() {
+    use crate::support::hostile::{
+        DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
+    };
+    use sha2::Digest as _;
+    require(&["gpg"]);
+    let key = Key::generate(KeyKind::Good);
+    let mut repo = Repo::new();
+    let data = TarBuilder::new()
+        .dir("./")
+        .dir("./usr/")
+        .file("./usr/honest.txt", b"hello\n")
+        .finish();
+    let deb = DebBuilder::new("honest", "1.0", 1).data(data).build();
+    repo.add(Package::new("honest", "1.0", deb));
+    repo.publish(
+        &key,
+        &ReleaseOpts {
+            valid_until: Some("Wed, 15 Nov 2023 22:13:20 UTC".into()),
+            ..ReleaseOpts::default()
+        },
+    );
+    let server = crate::support::server::Server::start(repo.root());
+    let mirror = format!("hostile={}", server.url());
+    let work = tempfile::tempdir().unwrap();
+    let at = |rel: &str| work.path().join(rel);
+    let spec = Repo::spec(
+        work.path(),
+        "h",
+        &key,
+        "[packages]\ninclude = [\"honest\"]\n",
+    );
+    let strict = fs_err::read_to_string(&spec).unwrap();
+    let hash = |text: &str| hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    // The lock is made with the check off (as against a snapshot archive) ...
+    let relaxed = strict.replace(
+        "components = [\"main\"]\n",
+        "components = [\"main\"]\ncheck-valid-until = false\n",
+    );
+    fs_err::write(&spec, &relaxed).unwrap();
+    let lock = |extra: &[&str]| {
+        run(compose()
+            .arg("lock")
+            .args(extra)
+            .arg("--cache-dir")
+            .arg(at("cache"))
+            .arg(&spec))
+    };
+    lock(&["--mirror", &mirror]).success("compose lock");
+    // ... then the spec checks `Valid-Until` again, and its lock still names that release.
+    fs_err::write(&spec, &strict).unwrap();
+    let lock_path = spec.with_extension("lock");
+    let text = fs_err::read_to_string(&lock_path).unwrap();
+    fs_err::write(&lock_path, text.replace(&hash(&relaxed), &hash(&strict))).unwrap();
+    lock(&["--update", "--mirror", &mirror]).fails_with("release file expired");
+
+    let dir = at("vendored");
+    run(compose()
+        .arg("vendor")
+        .arg(&spec)
+        .arg(&dir)
+        .arg("--mirror")
+        .arg(&mirror)
+        .arg("--cache-dir")
+        .arg(at("cache")))
+    .success("compose vendor");
+    let build = |extra: &[&str], out: &str, cache: &str| {
+        run(compose()
+            .arg("build")
+            .arg(&spec)
+            .args(extra)
+            .arg("--output")
+            .arg(format!("oci:{}", at(out).display()))
+            .arg("--cache-dir")
+            .arg(at(cache)))
+    };
+    let online = build(&["--locked", "--mirror", &mirror], "online", "cache").digest();
+    let vendored = build(&["--vendor", dir.to_str().unwrap()], "from-vendor", "empty");
+    assert_eq!(vendored.digest(), online);
+    lock(&["--update", "--vendor", dir.to_str().unwrap()]).success("compose lock --vendor");
+}
