@@ -41,12 +41,14 @@ pub enum FetchError {
         expected: u64,
     },
     #[error(
-        "no copy of `{what}` on the mirror matches its signed release file:\n  {}",
+        "no copy of `{what}` {} matches its signed release file:\n  {}",
+        if is_local(what) { "in the vendored directory" } else { "on the mirror" },
         tried.join("\n  ")
     )]
     NoGoodCopy { what: String, tried: Vec<String> },
     #[error(
-        "the mirror has no copy of `{what}`, which its signed release file lists:\n  {}",
+        "{} has no copy of `{what}`, which its signed release file lists:\n  {}",
+        if is_local(what) { "the vendored directory" } else { "the mirror" },
         tried.join("\n  ")
     )]
     NoCopy { what: String, tried: Vec<String> },
