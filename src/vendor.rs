@@ -170,6 +170,8 @@ struct VendoredImage {
 struct VendoredSource {
     location: String,
     suite: String,
+    /// The URL it was vendored from (the mirror of that run), for the record.
+    url: String,
     /// The source's subtree in the directory.
     path: String,
     /// `sha256:` of the release text, as the lock records it.
@@ -215,6 +217,7 @@ pub fn vendor(opts: &VendorOptions) -> Result<VendorReport> {
             sources.push(VendoredSource {
                 location: source.location.to_string(),
                 suite: suite.clone(),
+                url: url.clone(),
                 path: tree.display().to_string(),
                 release: pin.to_owned(),
                 inrelease,
