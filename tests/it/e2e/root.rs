@@ -310,7 +310,10 @@ fn without_network_a_build_fails_cleanly() {
 fn a_vendored_build_without_network_reproduces_the_digest() {
     require(&["unshare"]);
     let f = family();
-    let spec = f.specs.join("static.toml");
+    // Its own copy, so that its lock changes no other test's build.
+    let spec = f.work.join("vendored-spec/static.toml");
+    fs_err::create_dir_all(spec.parent().unwrap()).unwrap();
+    fs_err::copy(f.specs.join("static.toml"), &spec).unwrap();
     run(compose()
         .arg("lock")
         .arg(&spec)
