@@ -42,6 +42,18 @@ enum Command {
     Diff(DiffArgs),
     /// Rebuild from the lock in a clean place and check the digest at DEST.
     Verify(VerifyArgs),
+    /// Copy the spec's locked inputs into DIR, for builds with no network (`build --vendor DIR`).
+    Vendor(VendorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct VendorArgs {
+    /// The spec file (its lock must exist and match it).
+    spec: PathBuf,
+    /// The directory to vendor into (made if missing; other specs' files are kept).
+    dir: PathBuf,
+    #[command(flatten)]
+    archive: ArchiveArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +76,10 @@ struct LockArgs {
     /// `COMPOSE_MIRROR_SNAPSHOT`); the lock records it.
     #[arg(long, value_name = "TIMESTAMP")]
     snapshot: Option<String>,
+    /// Resolve from a directory `compose vendor` wrote, with no network (its release files
+    /// must be those the current lock names, when there is one).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["mirror", "check"])]
+    vendor: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -201,6 +217,10 @@ struct BuildArgs {
     /// new layer: `docker://HOST[:PORT]/REPO` (credentials as for pushes) or `oci:DIR`.
     #[arg(long, value_name = "REF", conflicts_with = "no_layer_cache")]
     layer_cache: Option<String>,
+    /// Build from a directory `compose vendor` wrote, with no network: the lock is required,
+    /// every release file must be the lock's, and every file is checked as from a mirror.
+    #[arg(long, value_name = "DIR", conflicts_with = "mirror")]
+    vendor: Option<PathBuf>,
 }
 
 /// Parse the command line and run the command.
@@ -212,6 +232,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Lock(args) => lock(args),
         Command::Diff(args) => diff(args),
         Command::Verify(args) => verify(args),
+        Command::Vendor(args) => vendor(args),
     }
 }
 
@@ -263,6 +284,7 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
         cache_dir: args.archive.cache_dir(),
         platforms,
         snapshot: args.snapshot.clone(),
+        vendor: args.vendor.as_deref().map(vendor_dir).transpose()?,
     })?;
     new.write(&path)?;
     match state {
@@ -327,6 +349,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         shared_layer_cache: None,
         // The lock says where each suite was read.
         snapshot: None,
+        vendor: None,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -439,6 +462,35 @@ fn push_options(
     })
 }
 
+/// `--vendor DIR`, absolute (it becomes `file:` URLs, so it must be UTF-8).
+fn vendor_dir(dir: &std::path::Path) -> Result<PathBuf> {
+    let dir =
+        std::path::absolute(dir).with_context(|| format!("cannot resolve `{}`", dir.display()))?;
+    if dir.to_str().is_none() {
+        anyhow::bail!("`--vendor {}`: the path must be UTF-8", dir.display());
+    }
+    Ok(dir)
+}
+
+#[allow(clippy::print_stdout)]
+fn vendor(args: VendorArgs) -> Result<ExitCode> {
+    let report = crate::vendor::vendor(&crate::vendor::VendorOptions {
+        spec: args.spec.clone(),
+        dir: args.dir.clone(),
+        mirrors: args.archive.mirror.clone(),
+        cache_dir: args.archive.cache_dir(),
+        jobs: default_jobs(),
+    })?;
+    println!(
+        "vendored {} into {}: {} files, {} new",
+        args.spec.display(),
+        args.dir.display(),
+        report.files,
+        report.new
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--layer-cache`, parsed; a registry cache needs the network `--offline` forbids.
 fn shared_layer_cache(text: Option<&str>, offline: bool) -> Result<Option<layercache::Shared>> {
     let Some(text) = text else {
@@ -480,7 +532,13 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .build_global()
         .context("cannot start worker threads")?;
     let variant = parse_variant(&args.variant)?;
+    let vendor = args.vendor.as_deref().map(vendor_dir).transpose()?;
     let shared_layer_cache = shared_layer_cache(args.layer_cache.as_deref(), args.offline)?;
+    if vendor.is_some() && matches!(shared_layer_cache, Some(layercache::Shared::Registry(_))) {
+        anyhow::bail!(
+            "`--vendor` uses no network: a `docker://` `--layer-cache` cannot be used with it"
+        );
+    }
     let opts = BuildOptions {
         spec: PathBuf::new(),
         outputs: Vec::new(),
@@ -492,13 +550,15 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,
-        locked: args.locked,
+        // A vendored directory holds the lock's files and no others.
+        locked: args.locked || vendor.is_some(),
         platforms,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
         shared_layer_cache,
         snapshot: args.snapshot.clone(),
+        vendor,
     };
     let family: Vec<BuildOptions> = args
         .spec

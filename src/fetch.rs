@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::error::Hint;
 use crate::net::{self, NetError};
 
+mod local;
+
+pub(crate) use local::{open_regular, unsafe_entry};
+
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("`{url}` not found (HTTP 404)")]
@@ -37,12 +41,14 @@ pub enum FetchError {
         expected: u64,
     },
     #[error(
-        "no copy of `{what}` on the mirror matches its signed release file:\n  {}",
+        "no copy of `{what}` {} matches its signed release file:\n  {}",
+        if is_local(what) { "in the vendored directory" } else { "on the mirror" },
         tried.join("\n  ")
     )]
     NoGoodCopy { what: String, tried: Vec<String> },
     #[error(
-        "the mirror has no copy of `{what}`, which its signed release file lists:\n  {}",
+        "{} has no copy of `{what}`, which its signed release file lists:\n  {}",
+        if is_local(what) { "the vendored directory" } else { "the mirror" },
         tried.join("\n  ")
     )]
     NoCopy { what: String, tried: Vec<String> },
@@ -96,11 +102,28 @@ pub enum FetchError {
     CacheSymlink { path: PathBuf },
     #[error(transparent)]
     Net(#[from] NetError),
+    #[error("`{url}` is not in the vendored directory, and `--vendor` forbids the network")]
+    NetworkRefused { url: String },
+    #[error("`{}` is not in the vendored directory", path.display())]
+    NotVendored { path: PathBuf },
+    #[error("`{}` {what}", path.display())]
+    VendoredEntry { path: PathBuf, what: &'static str },
+    #[error("cannot read the vendored directory")]
+    Vendored(#[source] std::io::Error),
 }
 
 impl Hint for FetchError {
     fn hint(&self) -> Option<String> {
+        const DAMAGED: &str = "a file of the vendored directory is not the one its signed index (or the lock) names: it was changed or damaged; vendor again with `compose vendor SPEC DIR` into a new directory";
+        const INCOMPLETE: &str = "the vendored directory lacks a file the build needs: vendor every spec of the build into it with `compose vendor SPEC DIR`";
         let text = match self {
+            FetchError::HashMismatch { url, .. } | FetchError::NoGoodCopy { what: url, .. }
+                if is_local(url) =>
+            {
+                DAMAGED
+            }
+            FetchError::NoCopy { what, .. } if is_local(what) => INCOMPLETE,
+            FetchError::NotVendored { .. } | FetchError::NetworkRefused { .. } => INCOMPLETE,
             FetchError::NoGoodCopy { .. } => {
                 "the mirror may be in the middle of a sync, or a cache in front of it may hold an old copy; try again later, or pick another mirror with `--mirror`"
             }
@@ -123,6 +146,11 @@ impl Hint for FetchError {
         };
         Some(text.to_owned())
     }
+}
+
+/// A URL of the local transport (a vendored directory).
+fn is_local(url: &str) -> bool {
+    url.starts_with("file:")
 }
 
 impl net::Transient for FetchError {
@@ -150,6 +178,7 @@ impl FetchError {
     fn try_another_copy(&self) -> bool {
         match self {
             FetchError::NotFound { .. }
+            | FetchError::NotVendored { .. }
             | FetchError::Truncated { .. }
             | FetchError::SizeMismatch { .. }
             | FetchError::LongerThanListed { .. }
@@ -497,6 +526,8 @@ pub struct Fetcher {
     jobs: usize,
     offline: bool,
     limits: Limits,
+    /// `--vendor DIR`: every file from this directory, none from the network.
+    vendor: Option<local::Root>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -516,6 +547,17 @@ impl Fetcher {
             jobs: jobs.max(1),
             offline,
             limits: Limits::from_env()?,
+            vendor: None,
+        })
+    }
+
+    /// A fetcher that reads every file from the vendored directory `dir` (its `file:` URLs,
+    /// which `mirror::Mirrors::vendored` gives) and refuses any other URL: no network at all.
+    /// Every file is checked as a download would be.
+    pub fn vendored(cache: Cache, jobs: usize, dir: PathBuf) -> Result<Fetcher, FetchError> {
+        Ok(Fetcher {
+            vendor: Some(local::Root::new(dir)),
+            ..Fetcher::new(cache, jobs, false)?
         })
     }
 
@@ -531,6 +573,9 @@ impl Fetcher {
     /// cached copy. The caller verifies it, and keeps it (`Cache::put_signed`) only once it
     /// passed, so a mirror cannot replace the copy offline builds use with a bad one.
     pub fn get_signed(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        if let Some(root) = &self.vendor {
+            return root.read(url, Bound::Limit(MAX_RELEASE));
+        }
         if self.offline {
             return self
                 .cache
@@ -593,7 +638,14 @@ impl Fetcher {
                 urls: missing.iter().map(|&i| items[i].url.clone()).collect(),
             });
         }
-        for r in self.download_items(items, &missing) {
+        let fetched = match &self.vendor {
+            Some(root) => missing
+                .par_iter()
+                .map(|&i| root.copy_to_cache(&items[i], &self.cache).map(|()| i))
+                .collect(),
+            None => self.download_items(items, &missing),
+        };
+        for r in fetched {
             match r {
                 Ok(i) => {
                     progress(items[i].size);
@@ -631,8 +683,18 @@ impl Fetcher {
                     .collect(),
             });
         }
+        let fetched: Vec<_> = match &self.vendor {
+            Some(root) => {
+                use rayon::prelude::*;
+                missing
+                    .par_iter()
+                    .map(|&i| root.first(&groups[i], &self.cache).map(|(n, d)| (i, n, d)))
+                    .collect()
+            }
+            None => self.download_groups(groups, &missing),
+        };
         // Report the first failure in input order, so errors are deterministic too.
-        for r in self.download_groups(groups, &missing) {
+        for r in fetched {
             let (i, n, data) = r?;
             progress(groups[i].copies[n].size);
             out[i] = Some((n, data));

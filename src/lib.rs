@@ -30,5 +30,6 @@ pub mod sbom;
 pub mod snapshot;
 pub mod spec;
 pub mod tree;
+pub mod vendor;
 pub mod verify;
 pub mod why;

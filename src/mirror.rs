@@ -45,6 +45,8 @@ pub struct Mirrors {
     flags: BTreeMap<String, String>,
     env: BTreeMap<String, String>,
     apt: BTreeMap<String, String>,
+    /// `--vendor DIR`: every location is its subtree of this directory, whatever the rest says.
+    vendor: Option<PathBuf>,
 }
 
 impl Mirrors {
@@ -67,7 +69,17 @@ impl Mirrors {
             flags: parsed,
             env,
             apt: apt_mirrors(apt_root),
+            vendor: None,
         })
+    }
+
+    /// Every location served from the vendored directory `dir` (absolute): the `file:` URL
+    /// of its subtree (`crate::vendor::subtree`), which only `fetch`'s local transport reads.
+    pub fn vendored(dir: &Path) -> Mirrors {
+        Mirrors {
+            vendor: Some(dir.to_path_buf()),
+            ..Mirrors::default()
+        }
     }
 
     /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
@@ -77,6 +89,10 @@ impl Mirrors {
 
     /// The URL of a source's location: a URL as it is, an archive name through the mirrors.
     pub fn url_of(&self, location: &crate::spec::Location) -> Result<String, MirrorError> {
+        if let Some(dir) = &self.vendor {
+            let tree = dir.join(crate::vendor::subtree(location));
+            return Ok(format!("file://{}", tree.display()));
+        }
         match location {
             crate::spec::Location::Url(u) => Ok(u.clone()),
             crate::spec::Location::Archive(a) => self.resolve(a),
@@ -92,6 +108,8 @@ impl Mirrors {
         snapshot: Option<&str>,
     ) -> Result<String, MirrorError> {
         match (location, snapshot) {
+            // A vendored directory holds the lock's release of each location, pinned or not.
+            _ if self.vendor.is_some() => self.url_of(location),
             (crate::spec::Location::Archive(a), Some(t)) => self.snapshot(a, t),
             _ => self.url_of(location),
         }
@@ -110,7 +128,8 @@ impl Mirrors {
 
     /// Whether a snapshot archive is configured.
     pub fn has_snapshot(&self) -> bool {
-        self.configured(SNAPSHOT).is_some()
+        // A vendored build reaches no network, so no snapshot archive either.
+        self.vendor.is_none() && self.configured(SNAPSHOT).is_some()
     }
 
     /// The URL `--mirror` or the environment gives `name` (apt never names a snapshot).

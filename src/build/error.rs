@@ -95,6 +95,15 @@ pub enum BuildError {
         first: PathBuf,
         second: PathBuf,
     },
+    /// A release file pinned by the lock (`--vendor`, `compose vendor`) is another one.
+    #[error(
+        "`{url}` is not the release file the lock names: its text has {found}, the lock {locked}"
+    )]
+    ReleaseNotLocked {
+        url: String,
+        locked: String,
+        found: String,
+    },
 }
 
 impl Hint for BuildError {
@@ -142,6 +151,7 @@ impl Hint for BuildError {
             SameName { .. } => {
                 "give each spec its own `name`, or build them in separate runs".into()
             }
+            ReleaseNotLocked { .. } => "vendor the spec again (`compose vendor SPEC DIR`); if the mirror has moved on since the lock was made, run `compose lock --update SPEC` first".into(),
             NoPartial { .. }
             | EnvTemplate { .. }
             | NoCertificates { .. }

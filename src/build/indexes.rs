@@ -48,30 +48,55 @@ struct Suite<'s> {
     hash: String,
 }
 
+/// The keyring that signs `source`'s release files: its `signed-by`, else Debian's.
+pub(crate) fn keyring_of(source: &Source) -> Result<Keyring, crate::repo::RepoError> {
+    match &source.signed_by {
+        Some(path) => Keyring::from_files(&[path.as_path()]),
+        None => Keyring::debian(),
+    }
+}
+
+/// Seconds since 1970, what release dates are checked against.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The lock's `release` of suite `suite` of `source`, among `pins`.
+pub(crate) fn pin_of<'p>(
+    pins: &'p [LockedSource],
+    source: &Source,
+    suite: &str,
+) -> Option<&'p str> {
+    let location = source.location.to_string();
+    pins.iter()
+        .find(|p| p.location == location && p.suite == suite)
+        .map(|p| p.release.as_str())
+}
+
 /// Every suite's InRelease, fetched and verified in parallel, kept in spec order.
 fn verified_suites<'s>(
     fetcher: &Fetcher,
     mirrors: &Mirrors,
     sources: &'s [Source],
+    pins: &[LockedSource],
 ) -> Result<Vec<Suite<'s>>> {
     let mut suites = Vec::new();
     for source in sources {
         let url = source_url(source, mirrors)?;
-        let keyring = Arc::new(match &source.signed_by {
-            Some(path) => Keyring::from_files(&[path.as_path()])?,
-            None => Keyring::debian()?,
-        });
+        let keyring = Arc::new(keyring_of(source)?);
         for suite in &source.suites {
             suites.push((source, url.clone(), suite, keyring.clone()));
         }
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = now();
     suites
         .into_par_iter()
         .map(|(source, url, name, keyring)| {
-            let (release, hash) = verified_release(fetcher, source, &url, name, &keyring, now)?;
+            let pin = pin_of(pins, source, name);
+            let (release, hash) =
+                verified_release(fetcher, source, &url, name, &keyring, now, pin)?;
             Ok(Suite {
                 source,
                 url,
@@ -90,8 +115,21 @@ pub fn load_indexes(
     sources: &[Source],
     platform: &Platform,
 ) -> Result<Indexes> {
+    load_pinned_indexes(fetcher, mirrors, sources, platform, &[])
+}
+
+/// As `load_indexes`, but a suite that `pins` (a lock's sources) names must have exactly
+/// the release file the pin names, and its `Valid-Until` is not enforced: the lock, not the
+/// date, says it is the one wanted (`--vendor`).
+pub fn load_pinned_indexes(
+    fetcher: &Fetcher,
+    mirrors: &Mirrors,
+    sources: &[Source],
+    platform: &Platform,
+    pins: &[LockedSource],
+) -> Result<Indexes> {
     let arch = platform.debian_arch.as_str();
-    let suites = verified_suites(fetcher, mirrors, sources)?;
+    let suites = verified_suites(fetcher, mirrors, sources, pins)?;
     let releases = suites
         .iter()
         .map(|s| LockedSource {
@@ -121,21 +159,7 @@ pub fn load_indexes(
     {
         check_architecture(release, suite, url, platform)?;
         for component in &source.components {
-            let base = format!("{component}/binary-{arch}/Packages");
-            let listed: Vec<(String, FileHash)> = ["gz", "xz"]
-                .iter()
-                .map(|ext| format!("{base}.{ext}"))
-                .chain(std::iter::once(base.clone()))
-                .filter_map(|name| release.sha256.get(&name).map(|h| (name, h.clone())))
-                .collect();
-            if listed.is_empty() {
-                return Err(BuildError::NoIndex {
-                    suite: (*suite).clone(),
-                    url: url.clone(),
-                    index: base,
-                }
-                .into());
-            }
+            let (group, copy_names) = index_of(url, suite, release, component, arch)?;
             origins.push(Origin {
                 location: source.location.to_string(),
                 url: url.clone(),
@@ -143,7 +167,6 @@ pub fn load_indexes(
                 component: component.clone(),
                 architecture: arch.to_owned(),
             });
-            let (group, copy_names) = index_copies(url, suite, release, &base, listed);
             groups.push(group);
             names.push(copy_names);
         }
@@ -183,6 +206,32 @@ fn check_architecture(
         platform: platform.to_string(),
         listed: listed.join(", "),
     })
+}
+
+/// The copies of the `Packages` index of `component` and `arch` a suite lists, best first,
+/// and the name of each copy (`main/binary-amd64/Packages.gz`, relative to `dists/SUITE/`).
+pub(crate) fn index_of(
+    url: &str,
+    suite: &str,
+    release: &Release,
+    component: &str,
+    arch: &str,
+) -> Result<(Alternatives, Vec<String>), BuildError> {
+    let base = format!("{component}/binary-{arch}/Packages");
+    let listed: Vec<(String, FileHash)> = ["gz", "xz"]
+        .iter()
+        .map(|ext| format!("{base}.{ext}"))
+        .chain(std::iter::once(base.clone()))
+        .filter_map(|name| release.sha256.get(&name).map(|h| (name, h.clone())))
+        .collect();
+    if listed.is_empty() {
+        return Err(BuildError::NoIndex {
+            suite: suite.to_owned(),
+            url: url.to_owned(),
+            index: base,
+        });
+    }
+    Ok(index_copies(url, suite, release, &base, listed))
 }
 
 /// The copies of one index, best first (each by hash where the suite offers it, then by
@@ -307,24 +356,56 @@ fn verified_release(
     suite: &str,
     keyring: &Keyring,
     now: i64,
+    pin: Option<&str>,
 ) -> Result<(Release, String)> {
-    let release_url = format!("{url}/dists/{suite}/InRelease");
+    let release_url = release_url(url, suite);
     let signed = fetcher
         .get_signed(&release_url)
         .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
+    let checked = check_release(&signed, &release_url, source, suite, keyring, now, pin)?;
+    if !fetcher.offline() {
+        fetcher.cache.put_signed(&release_url, &signed)?;
+    }
+    Ok(checked)
+}
+
+/// `URL/dists/SUITE/InRelease`.
+pub(crate) fn release_url(url: &str, suite: &str) -> String {
+    format!("{url}/dists/{suite}/InRelease")
+}
+
+/// The InRelease `signed` (from `release_url`) verified: its signature against the keyring,
+/// its suite, its dates as apt checks them; with `pin` (a lock's `release`), its text must
+/// have that hash, and then `Valid-Until` is not enforced. The release and the `sha256:` of
+/// its text, as the lock records it.
+pub(crate) fn check_release(
+    signed: &[u8],
+    release_url: &str,
+    source: &Source,
+    suite: &str,
+    keyring: &Keyring,
+    now: i64,
+    pin: Option<&str>,
+) -> Result<(Release, String)> {
     let text = keyring
-        .verify_inrelease(&signed, now)
+        .verify_inrelease(signed, now)
         .with_context(|| format!("`{release_url}` failed signature verification"))?;
+    let hash = oci::sha256_digest(text.as_bytes());
+    if let Some(locked) = pin.filter(|p| *p != hash) {
+        return Err(BuildError::ReleaseNotLocked {
+            url: release_url.to_owned(),
+            locked: locked.to_owned(),
+            found: hash,
+        }
+        .into());
+    }
     let release =
         Release::parse(&text).with_context(|| format!("invalid release file `{release_url}`"))?;
     release
         .check_suite(suite)
-        .and_then(|()| release.check_dates(now, source.enforces_valid_until()))
+        .and_then(|()| release.check_dates(now, source.enforces_valid_until() && pin.is_none()))
         .with_context(|| format!("`{release_url}` refused"))?;
-    if !fetcher.offline() {
-        fetcher.cache.put_signed(&release_url, &signed)?;
-    }
-    Ok((release, oci::sha256_digest(text.as_bytes())))
+    Ok((release, hash))
 }
 
 #[cfg(test)]

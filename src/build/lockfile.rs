@@ -8,12 +8,11 @@ use anyhow::Result;
 use super::chain::Chain;
 use super::env::expand_env;
 use super::error::BuildError;
-use super::indexes::load_indexes;
+use super::indexes::load_pinned_indexes;
 use super::plan::{LevelPlan, plan_levels};
 use super::variant::Variant;
-use crate::fetch::{Cache, Fetcher};
+use crate::fetch::Cache;
 use crate::lock::{self, Lock, LockedPackage};
-use crate::mirror::Mirrors;
 use crate::spec::{Platform, Spec};
 
 /// A spec's lock, compared with the spec.
@@ -126,6 +125,9 @@ pub struct LockOptions {
     pub platforms: Option<Vec<Platform>>,
     /// `--snapshot`: every archive source read at this timestamp.
     pub snapshot: Option<String>,
+    /// `--vendor DIR` (absolute): resolve from a vendored directory, no network, each release
+    /// file the one the current lock names (if there is one).
+    pub vendor: Option<PathBuf>,
 }
 
 /// The chain `compose lock` locks: the debug variant's, so every variant builds from the
@@ -151,8 +153,13 @@ pub fn lock_chain(
 pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     let chain = lock_chain(&opts.spec, opts.platforms.clone(), opts.snapshot.as_deref())?;
     let plain = chain.spec_levels();
-    let mirrors = Mirrors::of_host(&opts.mirrors)?;
-    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), 4, false)?;
+    let cache = Cache::new(opts.cache_dir.clone());
+    let vendor = opts.vendor.as_deref();
+    let (mirrors, fetcher) = super::archive_of(vendor, &opts.mirrors, cache, 4, false)?;
+    let pins = match vendor {
+        Some(_) => vendored_pins(&opts.spec)?,
+        None => Vec::new(),
+    };
     let sources = chain.sources();
     let mut lock = Lock {
         version: lock::LOCK_VERSION,
@@ -164,7 +171,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     };
     let mut debug_locked = true;
     for platform in &chain.platforms {
-        let indexes = load_indexes(&fetcher, &mirrors, &sources, platform)?;
+        let indexes = load_pinned_indexes(&fetcher, &mirrors, &sources, platform, &pins)?;
         // The debug variant's layer is locked too when the sources carry busybox-static.
         let levels = match plan_levels(&chain.levels, &indexes, &platform.debian_arch) {
             Ok(levels) => levels,
@@ -188,6 +195,17 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     }
     lock.normalize();
     Ok(lock)
+}
+
+/// With `--vendor`, the release files the spec's current lock names, if it has one: a
+/// vendored directory holds those (and their `Valid-Until` may have passed).
+fn vendored_pins(spec: &Path) -> Result<Vec<crate::lock::LockedSource>> {
+    let path = lock::path_for(spec);
+    Ok(if path.is_file() {
+        Lock::read(&path)?.sources
+    } else {
+        Vec::new()
+    })
 }
 
 /// Record the planned packages of every level of one platform in the lock.

@@ -26,8 +26,9 @@ pub use chain::Chain;
 pub use env::expand_env;
 pub use error::BuildError;
 pub use family::{family_names, family_outputs};
-pub use indexes::{Indexes, load_indexes, source_url};
-pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock};
+pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
+pub(crate) use indexes::{check_release, index_of, keyring_of, now, pin_of, release_url};
+pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock, pin_from_lock};
 pub use plan::{LevelPlan, plan_levels, plans_from_lock};
 pub use report::{BuildReport, LayerReport, PackageReport, SourceReport};
 pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
@@ -74,6 +75,9 @@ pub struct BuildOptions {
     pub shared_layer_cache: Option<layercache::Shared>,
     /// `--snapshot`: every archive source read from the snapshot archive at this timestamp.
     pub snapshot: Option<String>,
+    /// `--vendor DIR` (absolute): every input from this directory (`compose vendor`), its
+    /// release files the lock's, no network.
+    pub vendor: Option<PathBuf>,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -109,12 +113,7 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
         return Ok(Vec::new());
     };
     let timings = Timings::new();
-    let mirrors = Mirrors::of_host(&first.mirrors)?;
-    let fetcher = Fetcher::new(
-        Cache::new(first.cache_dir.clone()),
-        first.jobs,
-        first.offline,
-    )?;
+    let (mirrors, fetcher) = archive(first)?;
     let progress = Progress::new(first.progress);
     // Every spec loaded, then planned, first: a bad one fails the run before anything (its
     // indexes) or any package is downloaded.
@@ -224,6 +223,34 @@ impl Replan<'_> {
         }
         Ok(())
     }
+}
+
+/// Where the run's inputs come from: the mirrors, or the vendored directory of `--vendor`.
+fn archive(first: &BuildOptions) -> Result<(Mirrors, Fetcher)> {
+    let cache = Cache::new(first.cache_dir.clone());
+    let vendor = first.vendor.as_deref();
+    archive_of(vendor, &first.mirrors, cache, first.jobs, first.offline)
+}
+
+/// The mirrors and fetcher of a command: the vendored directory `vendor` (no network), or the
+/// mirrors of `flags`, the environment and apt.
+fn archive_of(
+    vendor: Option<&Path>,
+    flags: &[String],
+    cache: Cache,
+    jobs: usize,
+    offline: bool,
+) -> Result<(Mirrors, Fetcher)> {
+    Ok(match vendor {
+        Some(dir) => (
+            Mirrors::vendored(dir),
+            Fetcher::vendored(cache, jobs, dir.to_path_buf())?,
+        ),
+        None => (
+            Mirrors::of_host(flags)?,
+            Fetcher::new(cache, jobs, offline)?,
+        ),
+    })
 }
 
 /// What every image of the run builds with.
@@ -369,6 +396,12 @@ fn plan_platforms(
                 unlocked_platform(opts, chain, lock, platform)?;
             }
             let levels = match locked {
+                Some(l) if opts.vendor.is_some() => {
+                    crate::vendor::check_platform(
+                        fetcher, mirrors, &sources, platform, l, &lock_path,
+                    )?;
+                    plans_from_lock(l, &lock_path, &chain.levels, &name, mirrors)?
+                }
                 Some(l) => plans_from_lock(l, &lock_path, &chain.levels, &name, mirrors)?,
                 None => {
                     let indexes = load_indexes(fetcher, mirrors, &sources, platform)?;

@@ -35,8 +35,8 @@ impl Env {
         self.work.path().join(rel)
     }
 
-    /// The served copy of the fixture repository (a test may remove files from it).
-    pub fn mirror_root(&self) -> &Path {
+    /// The served copy of the fixture repository (to change what the mirror serves).
+    pub fn served(&self) -> &Path {
         self.repo.path()
     }
 

@@ -16,3 +16,4 @@ mod snapshot;
 mod specs;
 mod support;
 mod tidy;
+mod vendor;

@@ -217,7 +217,7 @@ fn a_locked_deb_the_mirror_lost_comes_from_the_snapshot_archive_at_the_lock_date
         ],
     );
     assert_eq!(r.digest(), digest);
-    fs_err::remove_file(env.mirror_root().join(TOOL_DEB)).unwrap();
+    fs_err::remove_file(env.served().join(TOOL_DEB)).unwrap();
     let r = build(
         "after",
         &[

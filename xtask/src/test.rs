@@ -56,7 +56,7 @@ const NEEDS: &[Need] = &[
     Need {
         what: "not root (runc runs the images, `unshare --net` cuts the network)",
         present: tools::is_root,
-        tests: &["e2e::root::"],
+        tests: &["e2e::root::", "vendor::a_vendored_build_needs_no_network"],
     },
 ];
 

@@ -302,3 +302,48 @@ fn without_network_a_build_fails_cleanly() {
         .arg(locked_python3()));
     r.fails_with("download of");
 }
+
+/// Issue 15: `static` locked, vendored (`compose vendor`), then built from the vendored
+/// directory alone with the network cut off and an empty cache: the family's digest.
+#[test]
+#[ignore = "needs the Debian archive, unshare and root (end to end)"]
+fn a_vendored_build_without_network_reproduces_the_digest() {
+    require(&["unshare"]);
+    let f = family();
+    // Its own copy, so that its lock changes no other test's build.
+    let spec = f.work.join("vendored-spec/static.toml");
+    fs_err::create_dir_all(spec.parent().unwrap()).unwrap();
+    fs_err::copy(f.specs.join("static.toml"), &spec).unwrap();
+    run(compose()
+        .arg("lock")
+        .arg(&spec)
+        .arg("--cache-dir")
+        .arg(shared_cache()))
+    .success("compose lock static");
+    let dir = f.work.join("vendored-static");
+    run(compose()
+        .arg("vendor")
+        .arg(&spec)
+        .arg(&dir)
+        .arg("--cache-dir")
+        .arg(shared_cache()))
+    .success("compose vendor static");
+    let offline = run(compose()
+        .under(&["unshare", "--net", "--"])
+        .arg("build")
+        .arg(&spec)
+        .arg("--vendor")
+        .arg(&dir)
+        .arg("--cache-dir")
+        .arg(f.work.join("vendored-empty-cache"))
+        .arg("--output")
+        .arg(format!(
+            "oci:{}",
+            f.work.join("vendored-static-out").display()
+        )));
+    assert_eq!(
+        offline.digest(),
+        f.images["static"].digest,
+        "from the vendored directory, no network: the same bytes"
+    );
+}
