@@ -18,6 +18,7 @@ mod variant;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -43,6 +44,7 @@ use crate::progress::Progress;
 use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::sbom;
+use crate::sign::{Signing, SigningKey};
 use crate::spec::Platform;
 use image::{PlatformBuild, PlatformJob};
 use report::{Finished, Timings};
@@ -72,6 +74,8 @@ pub struct BuildOptions {
     pub layer_cache: bool,
     /// `--layer-cache`: a cache shared between machines, searched after the local one.
     pub shared_layer_cache: Option<layercache::Shared>,
+    /// `--sign`: sign every output with this key (loaded before anything is built).
+    pub sign: Option<Arc<SigningKey>>,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -489,6 +493,10 @@ fn publish(
             push: &opts.push,
             sbom,
             on_push_bytes: &|n| bar.inc(n),
+            signing: opts.sign.as_ref().map(|key| Signing {
+                key: key.clone(),
+                statements: Vec::new(),
+            }),
         },
     )?;
     bar.finish();
