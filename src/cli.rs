@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -16,6 +17,7 @@ use crate::layercache;
 use crate::publish::Destination;
 use crate::registry::PushOptions;
 use crate::registry::auth::{self, Credentials};
+use crate::sign::SigningKey;
 use crate::spec::Platform;
 
 #[derive(Debug, Parser)]
@@ -221,6 +223,11 @@ struct BuildArgs {
     /// every release file must be the lock's, and every file is checked as from a mirror.
     #[arg(long, value_name = "DIR", conflicts_with = "mirror")]
     vendor: Option<PathBuf>,
+    /// Sign the image at every output as cosign does (`sha256-<hex>.sig` beside it): a PEM
+    /// ECDSA P-256 private key (PKCS#8 or SEC1), or a cosign key (`cosign generate-key-pair`,
+    /// password in $COSIGN_PASSWORD).
+    #[arg(long, env = "COMPOSE_SIGN_KEY", value_name = "KEY")]
+    sign: Option<PathBuf>,
 }
 
 /// Parse the command line and run the command.
@@ -350,6 +357,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         // The lock says where each suite was read.
         snapshot: None,
         vendor: None,
+        sign: None,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -539,6 +547,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
             "`--vendor` uses no network: a `docker://` `--layer-cache` cannot be used with it"
         );
     }
+    let sign = signing_key(args.sign.as_deref())?;
     let opts = BuildOptions {
         spec: PathBuf::new(),
         outputs: Vec::new(),
@@ -559,6 +568,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         shared_layer_cache,
         snapshot: args.snapshot.clone(),
         vendor,
+        sign,
     };
     let family: Vec<BuildOptions> = args
         .spec
@@ -573,6 +583,17 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let reports = build::build_family(&family)?;
     print_reports(&reports, args.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--sign` key, loaded before anything is built (a wrong password fails at once); an
+/// encrypted key's password comes from `COSIGN_PASSWORD`, as for cosign.
+fn signing_key(path: Option<&std::path::Path>) -> Result<Option<Arc<SigningKey>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let password = std::env::var("COSIGN_PASSWORD").ok();
+    let key = SigningKey::load(path, password.as_deref())?;
+    Ok(Some(Arc::new(key)))
 }
 
 /// One spec: its digest, or its JSON object. Several: `<digest>  <name>` lines, or a JSON

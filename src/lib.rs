@@ -5,6 +5,7 @@
 //! and the `cli`.
 
 pub mod atomic;
+pub mod attach;
 pub mod build;
 pub mod cli;
 pub mod content;
@@ -27,6 +28,7 @@ pub mod repo;
 pub mod resolve;
 pub mod rootfs;
 pub mod sbom;
+pub mod sign;
 pub mod snapshot;
 pub mod spec;
 pub mod tree;

@@ -18,6 +18,7 @@ mod variant;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -44,6 +45,7 @@ use crate::progress::Progress;
 use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::sbom;
+use crate::sign::{Signing, SigningKey};
 use crate::spec::Platform;
 use image::{PlatformBuild, PlatformJob};
 use report::{Finished, Timings};
@@ -78,6 +80,8 @@ pub struct BuildOptions {
     /// `--vendor DIR` (absolute): every input from this directory (`compose vendor`), its
     /// release files the lock's, no network.
     pub vendor: Option<PathBuf>,
+    /// `--sign`: sign every output with this key (loaded before anything is built).
+    pub sign: Option<Arc<SigningKey>>,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -594,6 +598,10 @@ fn publish(
             push: &opts.push,
             sbom,
             on_push_bytes: &|n| bar.inc(n),
+            signing: opts.sign.as_ref().map(|key| Signing {
+                key: key.clone(),
+                statements: Vec::new(),
+            }),
         },
     )?;
     bar.finish();

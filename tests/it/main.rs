@@ -12,6 +12,7 @@ mod hostile_packages;
 mod hostile_repo;
 mod layer_cache;
 mod publish;
+mod sign;
 mod snapshot;
 mod specs;
 mod support;

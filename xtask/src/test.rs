@@ -29,6 +29,8 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("apt-get", "apt"),
     ("unshare", "util-linux"),
     ("/usr/bin/time", "time"),
+    ("mmdebstrap", "mmdebstrap"),
+    ("openssl", "openssl"),
 ];
 
 /// `(command, PyPI package)` the ignored tests run.
