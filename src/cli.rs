@@ -191,6 +191,10 @@ struct BuildArgs {
     /// new layer: `docker://HOST[:PORT]/REPO` (credentials as for pushes) or `oci:DIR`.
     #[arg(long, value_name = "REF", conflicts_with = "no_layer_cache")]
     layer_cache: Option<String>,
+    /// Attach signed in-toto attestations (SLSA provenance, the SPDX SBOM) beside the
+    /// image; needs `--sign` and the spec's lock (it builds `--locked`).
+    #[arg(long)]
+    attest: bool,
 }
 
 /// Parse the command line and run the command.
@@ -314,6 +318,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         // A rebuild from the packages themselves: never from layers a cache kept.
         layer_cache: false,
         shared_layer_cache: None,
+        attest: false,
     };
     let report = build::build(&opts)?;
     let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
@@ -479,12 +484,14 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,
-        locked: args.locked,
+        // The provenance names the lock, and `verify --image` rebuilds from it.
+        locked: args.locked || args.attest,
         platforms,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
         shared_layer_cache,
+        attest: args.attest,
     };
     let family: Vec<BuildOptions> = args
         .spec

@@ -12,6 +12,7 @@ mod image;
 mod indexes;
 mod lockfile;
 mod plan;
+pub mod provenance;
 mod report;
 mod trees;
 mod variant;
@@ -72,6 +73,8 @@ pub struct BuildOptions {
     pub layer_cache: bool,
     /// `--layer-cache`: a cache shared between machines, searched after the local one.
     pub shared_layer_cache: Option<layercache::Shared>,
+    /// `--attest`: sign the provenance and the SBOM as in-toto statements (needs a lock).
+    pub attest: bool,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -220,7 +223,8 @@ fn build_image(
     let annotations =
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
     let image = image::assemble(run.store, &built, &chain.platforms, &annotations, created)?;
-    let sbom = image_sbom(&chain.name, &spec.plans, &built, created);
+    let identity = image_identity(top, &annotations, &image);
+    let sbom = image_sbom(&chain.name, &spec.plans, &built, created, &identity);
     Ok(BuiltImage {
         image,
         built,
@@ -238,6 +242,10 @@ fn publish_image(
     mirrors: &Mirrors,
 ) -> Result<BuildReport> {
     let chain = &spec.chain;
+    let _statements = match opts.attest {
+        true => provenance::attestations(opts, spec, &image, mirrors)?,
+        false => Vec::new(),
+    };
     let pushes = publish(opts, chain, store, &image.image, &spec.outputs, &image.sbom)?;
     BuildReport::new(Finished {
         chain,
@@ -437,12 +445,33 @@ fn build_platforms(
     Ok(built)
 }
 
+/// The image's own version and supplier, for the SBOM beside it: the
+/// `org.opencontainers.image.version` annotation (spec or `--annotation`), else the image's
+/// digest; `[sbom] supplier`, else the `org.opencontainers.image.vendor` annotation, else
+/// `sbom::DEFAULT_SUPPLIER`.
+fn image_identity(
+    top: &crate::spec::Spec,
+    annotations: &BTreeMap<String, String>,
+    image: &Image,
+) -> sbom::ImageIdentity {
+    let annotation = |key: &str| annotations.get(&format!("org.opencontainers.image.{key}"));
+    let vendor = annotation("vendor").and_then(|v| crate::spec::spdx_supplier(v).ok());
+    let supplier = top.sbom_supplier.clone().or(vendor);
+    sbom::ImageIdentity {
+        version: annotation("version")
+            .cloned()
+            .unwrap_or_else(|| image.digest()),
+        supplier: supplier.unwrap_or_else(|| sbom::DEFAULT_SUPPLIER.to_owned()),
+    }
+}
+
 /// The whole image's SBOM (every package of every platform, with its download URL).
 fn image_sbom(
     name: &str,
     plans: &[Vec<LevelPlan>],
     built: &[PlatformBuild],
     created: u64,
+    identity: &sbom::ImageIdentity,
 ) -> Vec<u8> {
     let licenses: BTreeMap<&str, &Option<String>> = built
         .iter()
@@ -459,7 +488,7 @@ fn image_sbom(
             url: Some(&p.url),
         })
         .collect();
-    sbom::document(name, &packages, &oci::rfc3339(created))
+    sbom::document(name, &packages, &oci::rfc3339(created), Some(identity))
 }
 
 /// Write the image (and its SBOM) to every output, pushes included.
