@@ -35,6 +35,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::repo::RepoError,
         crate::rootfs::RootfsError,
         crate::spec::SpecError,
+        crate::verify::published::PublishedError,
     ];
     None
 }

@@ -244,6 +244,7 @@ fn publish_image(
     let chain = &spec.chain;
     let _statements = match opts.attest {
         true => provenance::attestations(opts, spec, &image, mirrors)?,
+
         false => Vec::new(),
     };
     let pushes = publish(opts, chain, store, &image.image, &spec.outputs, &image.sbom)?;

@@ -94,7 +94,10 @@ impl Puller<'_> {
             return Err(mismatch("not a sha256 digest".into()));
         }
         if desc.size() > limit {
-            return Err(mismatch(format!("{} bytes, over the limit of {limit}", desc.size())));
+            return Err(mismatch(format!(
+                "{} bytes, over the limit of {limit}",
+                desc.size()
+            )));
         }
         let mut hashing = crate::layer::Hashing::new(out);
         let n = self.session.blob(&digest, desc.size(), &mut hashing)?;
@@ -118,10 +121,12 @@ impl Puller<'_> {
     /// Pull the image tagged `tag` into a new OCI layout at `dir` (tagged `tag` there);
     /// the digest of its top document.
     pub fn pull(&self, tag: &str, dir: &Path) -> Result<String, PullError> {
-        let top = self.document(tag, ACCEPT_IMAGE)?.ok_or_else(|| PullError::Missing {
-            reference: self.reference.clone(),
-            tag: tag.to_owned(),
-        })?;
+        let top = self
+            .document(tag, ACCEPT_IMAGE)?
+            .ok_or_else(|| PullError::Missing {
+                reference: self.reference.clone(),
+                tag: tag.to_owned(),
+            })?;
         let layout = Layout::create(dir)?;
         let media = self.store_document(&layout, &top, "the tagged manifest")?;
         let tagged = BTreeMap::from([(ANNOTATION_REF_NAME.to_owned(), tag.to_owned())]);
@@ -196,7 +201,9 @@ impl Layout {
 
     /// The path of a blob; the digest was checked (`valid_digest`) before.
     fn blob_path(&self, digest: &str) -> PathBuf {
-        self.dir.join("blobs/sha256").join(&digest["sha256:".len()..])
+        self.dir
+            .join("blobs/sha256")
+            .join(&digest["sha256:".len()..])
     }
 
     fn write_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), PullError> {

