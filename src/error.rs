@@ -34,6 +34,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::registry::RegistryError,
         crate::repo::RepoError,
         crate::rootfs::RootfsError,
+        crate::sign::SignError,
         crate::spec::SpecError,
         crate::verify::published::PublishedError,
     ];

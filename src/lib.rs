@@ -27,6 +27,7 @@ pub mod repo;
 pub mod resolve;
 pub mod rootfs;
 pub mod sbom;
+pub mod sign;
 pub mod spec;
 pub mod tree;
 pub mod verify;
