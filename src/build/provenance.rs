@@ -17,6 +17,7 @@ use crate::lock::{self, Lock};
 use crate::mirror::Mirrors;
 use crate::oci;
 use crate::sbom;
+use crate::sign::Statement;
 use crate::spec::{Location, Platform, Spec};
 
 /// `_type` of every statement.
@@ -217,14 +218,6 @@ fn dependencies(p: &Provenance) -> Result<Vec<Value>> {
         .collect();
     out.extend(debs.into_values());
     Ok(out)
-}
-
-/// A statement to sign, with its predicate type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statement {
-    pub predicate_type: String,
-    /// The in-toto Statement v1 JSON.
-    pub statement: Vec<u8>,
 }
 
 /// `--attest`: the provenance and the SBOM statement of a built image. Needs the spec's lock
