@@ -50,7 +50,7 @@ pub enum PublishedError {
     },
     #[error("the provenance of {digest} is not compose's: {reason}")]
     Provenance { digest: String, reason: String },
-    #[error("`{}` is not the file the image was built from: sha256 {local} here, {attested} in its provenance", file.display())]
+    #[error("`{}` is not the file the image was built from: {local} here, {attested} in its provenance", file.display())]
     InputDiffers {
         file: PathBuf,
         local: String,
@@ -379,4 +379,36 @@ fn compare_inputs(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The first spec file that differs, is not attested, or is attested but absent here, named.
+    #[test]
+    fn spec_inputs_are_compared_by_name_and_hash() {
+        let (dir, spec) = (Path::new("specs"), Path::new("specs/app.toml"));
+        let local = map(&[("base.toml", "sha256:a"), ("app.toml", "sha256:b")]);
+        assert!(compare_inputs(&local, &local, dir, spec).is_ok());
+        let changed = map(&[("base.toml", "sha256:a"), ("app.toml", "sha256:c")]);
+        let e = compare_inputs(&local, &changed, dir, spec).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`specs/app.toml` is not the file the image was built from: sha256:b here, sha256:c in its provenance"
+        );
+        let fewer = map(&[("app.toml", "sha256:b")]);
+        let e = compare_inputs(&local, &fewer, dir, spec).unwrap_err();
+        assert!(matches!(e, PublishedError::InputNotAttested { .. }), "{e}");
+        let more = map(&[("app.toml", "sha256:b")]);
+        let e = compare_inputs(&more, &local, dir, spec).unwrap_err();
+        assert!(e.to_string().contains("built from `base.toml` too"), "{e}");
+    }
 }
