@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -16,6 +17,7 @@ use crate::layercache;
 use crate::publish::Destination;
 use crate::registry::PushOptions;
 use crate::registry::auth::{self, Credentials};
+use crate::sign::SigningKey;
 use crate::spec::Platform;
 
 #[derive(Debug, Parser)]
@@ -216,9 +218,14 @@ struct BuildArgs {
     /// new layer: `docker://HOST[:PORT]/REPO` (credentials as for pushes) or `oci:DIR`.
     #[arg(long, value_name = "REF", conflicts_with = "no_layer_cache")]
     layer_cache: Option<String>,
+    /// Sign the image at every output as cosign does (`sha256-<hex>.sig` beside it): a PEM
+    /// ECDSA P-256 private key (PKCS#8 or SEC1), or a cosign key (`cosign generate-key-pair`,
+    /// password in $COSIGN_PASSWORD).
+    #[arg(long, env = "COMPOSE_SIGN_KEY", value_name = "KEY")]
+    sign: Option<PathBuf>,
     /// Attach signed in-toto attestations (SLSA provenance, the SPDX SBOM) beside the
-    /// image; needs `--sign` and the spec's lock (it builds `--locked`).
-    #[arg(long)]
+    /// image (`sha256-<hex>.att`); needs `--sign` and the spec's lock (it builds `--locked`).
+    #[arg(long, requires = "sign")]
     attest: bool,
 }
 
@@ -372,6 +379,7 @@ fn rebuild_options(
         // A rebuild from the packages themselves: never from layers a cache kept.
         layer_cache: false,
         shared_layer_cache: None,
+        sign: None,
         attest: false,
     })
 }
@@ -564,6 +572,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         .context("cannot start worker threads")?;
     let variant = parse_variant(&args.variant)?;
     let shared_layer_cache = shared_layer_cache(args.layer_cache.as_deref(), args.offline)?;
+    let sign = signing_key(args.sign.as_deref())?;
     let opts = BuildOptions {
         spec: PathBuf::new(),
         outputs: Vec::new(),
@@ -582,6 +591,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         progress: std::io::stderr().is_terminal(),
         layer_cache: !args.no_layer_cache,
         shared_layer_cache,
+        sign,
         attest: args.attest,
     };
     let family: Vec<BuildOptions> = args
@@ -597,6 +607,17 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let reports = build::build_family(&family)?;
     print_reports(&reports, args.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--sign` key, loaded before anything is built (a wrong password fails at once); an
+/// encrypted key's password comes from `COSIGN_PASSWORD`, as for cosign.
+fn signing_key(path: Option<&std::path::Path>) -> Result<Option<Arc<SigningKey>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let password = std::env::var("COSIGN_PASSWORD").ok();
+    let key = SigningKey::load(path, password.as_deref())?;
+    Ok(Some(Arc::new(key)))
 }
 
 /// One spec: its digest, or its JSON object. Several: `<digest>  <name>` lines, or a JSON

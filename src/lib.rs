@@ -5,6 +5,7 @@
 //! and the `cli`.
 
 pub mod atomic;
+pub mod attach;
 pub mod build;
 pub mod cli;
 pub mod content;

@@ -11,10 +11,12 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::attach;
 use crate::oci::existing::{self, Kept};
 use crate::oci::{self, Image, Staged, Store, archive, layout};
 use crate::reference::{self, Reference};
 use crate::registry::{self, PushOptions, PushReport};
+use crate::sign::Signing;
 
 /// One output of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +429,8 @@ pub struct Publication<'a> {
     /// The SPDX document written beside every local output.
     pub sbom: &'a [u8],
     pub on_push_bytes: &'a (dyn Fn(u64) + Sync),
+    /// `--sign`: the key and the statements to attach (`attach` places them).
+    pub signing: Option<Signing>,
 }
 
 /// The SBOM for `path`, staged in a temporary file beside it.
@@ -465,13 +469,30 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
             })?;
         }
     }
+    let targets: Vec<Reference> = p
+        .destinations
+        .iter()
+        .filter_map(|d| match d {
+            Destination::Registry(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let identities = attach::layout_identities(&targets, &p.docker_name);
+    let extras = |existing: Option<(&Path, &[oci_spec::image::Descriptor])>| match &p.signing {
+        Some(s) => attach::for_local(s, image, &identities, existing),
+        None => Ok(Vec::new()),
+    };
     let mut staged = Vec::new();
     for (dest, checked) in p.destinations.iter().zip(checked) {
         staged.push(match dest {
             Destination::Layout { dir, tag } => {
-                layout::stage(store, image, dir, tag, checked.kept.unwrap_or_default())?
+                let kept = checked.kept.unwrap_or_default();
+                let extra = extras(Some((dir, &kept.descriptors)))?;
+                layout::stage(store, image, dir, tag, kept, &extra)?
             }
-            Destination::OciArchive { file, tag } => archive::oci_archive(store, image, file, tag)?,
+            Destination::OciArchive { file, tag } => {
+                archive::oci_archive(store, image, file, tag, &extras(None)?)?
+            }
             Destination::DockerArchive { file, reference } => archive::docker_archive(
                 store,
                 image,
@@ -485,19 +506,16 @@ pub fn publish(store: &Store, image: &Image, p: &Publication) -> Result<Vec<Push
             staged.push(stage_sbom(&path, p.sbom)?);
         }
     }
-    let targets: Vec<Reference> = p
-        .destinations
-        .iter()
-        .filter_map(|d| match d {
-            Destination::Registry(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect();
-    let reports = if targets.is_empty() {
+    let mut reports = if targets.is_empty() {
         Vec::new()
     } else {
         registry::push_all(store, image, &targets, p.push, p.on_push_bytes)?
     };
+    if let Some(signing) = &p.signing {
+        for (target, report) in targets.iter().zip(&mut reports) {
+            report.attached = attach::push(signing, image, target, p.push)?;
+        }
+    }
     oci::commit_all(staged)?;
     Ok(reports)
 }

@@ -19,6 +19,7 @@ mod variant;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -44,6 +45,7 @@ use crate::progress::Progress;
 use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::sbom;
+use crate::sign::{self, Signing, SigningKey};
 use crate::spec::Platform;
 use image::{PlatformBuild, PlatformJob};
 use report::{Finished, Timings};
@@ -73,6 +75,8 @@ pub struct BuildOptions {
     pub layer_cache: bool,
     /// `--layer-cache`: a cache shared between machines, searched after the local one.
     pub shared_layer_cache: Option<layercache::Shared>,
+    /// `--sign`: sign every output with this key (loaded before anything is built).
+    pub sign: Option<Arc<SigningKey>>,
     /// `--attest`: sign the provenance and the SBOM as in-toto statements (needs a lock).
     pub attest: bool,
 }
@@ -242,12 +246,11 @@ fn publish_image(
     mirrors: &Mirrors,
 ) -> Result<BuildReport> {
     let chain = &spec.chain;
-    let _statements = match opts.attest {
+    let statements = match opts.attest {
         true => provenance::attestations(opts, spec, &image, mirrors)?,
-
         false => Vec::new(),
     };
-    let pushes = publish(opts, chain, store, &image.image, &spec.outputs, &image.sbom)?;
+    let pushes = publish(opts, chain, store, &image, &spec.outputs, statements)?;
     BuildReport::new(Finished {
         chain,
         mirrors,
@@ -492,15 +495,17 @@ fn image_sbom(
     sbom::document(name, &packages, &oci::rfc3339(created), Some(identity))
 }
 
-/// Write the image (and its SBOM) to every output, pushes included.
+/// Write the image (and its SBOM, signatures and `statements`) to every output, pushes
+/// included.
 fn publish(
     opts: &BuildOptions,
     chain: &Chain,
     store: &Store,
-    image: &Image,
+    built: &BuiltImage,
     outputs: &[Destination],
-    sbom: &[u8],
+    statements: Vec<sign::Statement>,
 ) -> Result<Vec<PushReport>> {
+    let image = &built.image;
     let pushing = outputs
         .iter()
         .any(|d| matches!(d, Destination::Registry(_)));
@@ -517,8 +522,12 @@ fn publish(
             destinations: outputs,
             docker_name: format!("{}:{}", chain.name, opts.variant.tag()),
             push: &opts.push,
-            sbom,
+            sbom: &built.sbom,
             on_push_bytes: &|n| bar.inc(n),
+            signing: opts.sign.as_ref().map(|key| Signing {
+                key: key.clone(),
+                statements,
+            }),
         },
     )?;
     bar.finish();

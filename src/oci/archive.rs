@@ -2,11 +2,12 @@
 //! `docker save` writes and `docker load` reads). Both are deterministic tars written next
 //! to their destination and renamed into place.
 
+use std::collections::BTreeSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::layout::{index_document, oci_layout};
-use super::{Image, OciError, Staged, canonical_json, parent_dir};
+use super::{Image, OciError, Staged, Tagged, canonical_json, parent_dir};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
     let path = path.to_path_buf();
@@ -114,18 +115,31 @@ fn blob_name(digest: &str) -> String {
     format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
 }
 
-/// `oci-archive:FILE[:TAG]`: the image layout of `image`, tagged `tag`, as one tar.
+/// `oci-archive:FILE[:TAG]`: the image layout of `image`, tagged `tag`, and the `extra`
+/// manifests under their tags, as one tar.
 pub fn oci_archive(
     store: &super::Store,
     image: &Image,
     dest: &Path,
     tag: &str,
+    extra: &[Tagged],
 ) -> Result<Staged, OciError> {
     let mut tar = Tar::create(dest, image.created)?;
     tar.bytes("oci-layout", &oci_layout()?)?;
-    let top = image.top_descriptor(Some(tag))?;
-    tar.bytes("index.json", &index_document(vec![top])?)?;
+    let mut manifests = vec![image.top_descriptor(Some(tag))?];
+    for t in extra {
+        manifests.push(t.descriptor()?);
+    }
+    tar.bytes("index.json", &index_document(manifests)?)?;
     tar.blobs(store, image)?;
+    let mut written: BTreeSet<String> = image.all_digests().into_iter().collect();
+    for t in extra {
+        for (digest, bytes) in t.documents() {
+            if written.insert(digest.clone()) {
+                tar.bytes(&blob_name(&digest), bytes)?;
+            }
+        }
+    }
     tar.finish()
 }
 

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
 
 use super::existing::Kept;
-use super::reader::{LayoutReader, valid_digest};
-use super::{Image, OciError, Staged, canonical_json, index_json, parent_dir, sha256_digest};
+use super::reader::{LayoutReader, tag_of, valid_digest};
+use super::{
+    Image, OciError, Staged, Tagged, canonical_json, index_json, parent_dir, sha256_digest,
+};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError {
     let path = path.to_path_buf();
@@ -78,14 +80,16 @@ impl Store {
 
 /// Stage the layout of `image`, tagged `tag`, for `dest`: a `.compose-staging-*` directory
 /// beside it with the image's blobs linked from `store`, the blobs of `kept` (the other tags
-/// of the layout at `dest`, from `existing::read_existing`) linked from there, and its
-/// `oci-layout` and `index.json`. `commit_all` renames it into place.
+/// of the layout at `dest`, from `existing::read_existing`) linked from there, the `extra`
+/// manifests under their tags (replacing a kept tag of the same name) with their blobs, and
+/// its `oci-layout` and `index.json`. `commit_all` renames it into place.
 pub fn stage(
     store: &Store,
     image: &Image,
     dest: &Path,
     tag: &str,
     kept: Kept,
+    extra: &[Tagged],
 ) -> Result<Staged, OciError> {
     let parent = parent_dir(dest);
     fs_err::create_dir_all(&parent).map_err(io(&parent))?;
@@ -112,10 +116,22 @@ pub fn stage(
         };
         link_or_copy(&from, &blob_in(s, digest))?;
     }
+    for t in extra {
+        for (digest, bytes) in t.documents() {
+            let path = blob_in(s, &digest);
+            if path.symlink_metadata().is_err() {
+                fs_err::write(&path, bytes).map_err(io(&path))?;
+            }
+        }
+    }
     let layout = s.join("oci-layout");
     fs_err::write(&layout, oci_layout()?).map_err(io(&layout))?;
     let mut manifests = kept.descriptors;
+    manifests.retain(|d| !extra.iter().any(|t| tag_of(d) == Some(t.tag.as_str())));
     manifests.push(image.top_descriptor(Some(tag))?);
+    for t in extra {
+        manifests.push(t.descriptor()?);
+    }
     let index = s.join("index.json");
     fs_err::write(&index, index_document(manifests)?).map_err(io(&index))?;
     Ok(staged)

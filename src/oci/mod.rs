@@ -344,6 +344,31 @@ impl ManifestEntry {
     }
 }
 
+/// An OCI image manifest tagged beside the image in a layout or archive, with the blobs it
+/// needs that are not there already (signatures and attestations: `oci` knows only that it
+/// is a small manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub tag: String,
+    pub manifest: Vec<u8>,
+    pub blobs: Vec<Vec<u8>>,
+}
+
+impl Tagged {
+    /// Its `index.json` entry: an image manifest named `tag`.
+    pub fn descriptor(&self) -> Result<Descriptor, OciError> {
+        let annotations = BTreeMap::from([(ANNOTATION_REF_NAME.to_owned(), self.tag.clone())]);
+        descriptor(MediaType::ImageManifest, &self.manifest, None, &annotations)
+    }
+
+    /// The manifest and every blob, by digest.
+    pub fn documents(&self) -> impl Iterator<Item = (String, &[u8])> {
+        std::iter::once(self.manifest.as_slice())
+            .chain(self.blobs.iter().map(Vec::as_slice))
+            .map(|b| (sha256_digest(b), b))
+    }
+}
+
 /// A built image: one manifest, or an index over one manifest per platform. Every blob it
 /// names (manifests and index included) is in the build's `Store`.
 #[derive(Debug, Clone)]

@@ -148,6 +148,9 @@ pub struct PushReport {
     pub existing: usize,
     /// Blobs mounted from another repository of the same registry.
     pub mounted: usize,
+    /// The signature and attestation tags `--sign` added to (`sha256-<hex>.sig`, `.att`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
 }
 
 impl std::fmt::Display for PushReport {
@@ -161,7 +164,11 @@ impl std::fmt::Display for PushReport {
             self.uploaded_bytes as f64 / 1_048_576.0,
             self.existing,
             self.mounted
-        )
+        )?;
+        match self.attached.len() {
+            0 => Ok(()),
+            n => write!(f, "; signed ({n} signature or attestation tags added to)"),
+        }
     }
 }
 

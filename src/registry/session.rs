@@ -119,6 +119,29 @@ impl Session {
         Ok(())
     }
 
+    /// The OCI image manifest tagged `tag` (signatures, attestations), at most `limit`
+    /// bytes; `None` when there is no such tag.
+    pub fn image_manifest(&self, tag: &str, limit: u64) -> Result<Option<Vec<u8>>, RegistryError> {
+        self.manifest(tag, super::OCI_MANIFEST, limit)
+    }
+
+    /// Make sure the repository has the small blob `bytes` (a signature's payload, a
+    /// config): written to a temporary file, then pushed as `push_blob` does.
+    pub fn push_bytes(&self, media_type: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        let io = |source| RegistryError::Io {
+            path: std::env::temp_dir(),
+            source,
+        };
+        let mut tmp = tempfile::NamedTempFile::new().map_err(io)?;
+        tmp.write_all(bytes).map_err(io)?;
+        let blob = BlobRef {
+            digest: crate::oci::sha256_digest(bytes),
+            size: bytes.len() as u64,
+            media_type: media_type.to_owned(),
+        };
+        self.push_blob(&blob, tmp.path())
+    }
+
     /// Put `bytes` (an OCI image manifest) under `tag`; the registry's digest of it.
     pub fn push_manifest(&self, tag: &str, bytes: &[u8]) -> Result<String, RegistryError> {
         self.runtime

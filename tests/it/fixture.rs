@@ -80,7 +80,21 @@ impl Env {
     /// `compose build SPEC` to the given `--output`s (none: the default), with the fixture
     /// mirror and the shared cache (unless `extra` names another).
     pub fn build_to(&self, spec: &Path, outputs: &[String], extra: &[&str]) -> Run {
+        self.build_with_env(spec, outputs, extra, &[])
+    }
+
+    /// `build_to` with environment variables set (`COSIGN_PASSWORD`).
+    pub fn build_with_env(
+        &self,
+        spec: &Path,
+        outputs: &[String],
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Run {
         let mut cmd = compose();
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
         cmd.arg("build").arg(spec);
         for o in outputs {
             cmd.arg("--output").arg(o);

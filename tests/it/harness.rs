@@ -28,7 +28,9 @@ pub struct Compose {
 pub fn compose() -> Compose {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_compose"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("COMPOSE_") || k == "SOURCE_DATE_EPOCH" || k == "RUST_BACKTRACE" {
+        if k.starts_with("COMPOSE_")
+            || ["SOURCE_DATE_EPOCH", "RUST_BACKTRACE", "COSIGN_PASSWORD"].contains(&k.as_str())
+        {
             cmd.env_remove(k);
         }
     }

@@ -13,6 +13,7 @@ mod hostile_packages;
 mod hostile_repo;
 mod layer_cache;
 mod publish;
+mod sign;
 mod specs;
 mod support;
 mod tidy;

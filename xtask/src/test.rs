@@ -29,6 +29,7 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("apt-get", "apt"),
     ("unshare", "util-linux"),
     ("/usr/bin/time", "time"),
+    ("mmdebstrap", "mmdebstrap"),
     ("openssl", "openssl"),
     ("curl", "curl"),
 ];
