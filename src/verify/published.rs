@@ -121,12 +121,6 @@ pub struct Checked {
     pub lines: Vec<String>,
 }
 
-/// The statements the checks need, opened.
-struct Attested {
-    provenance: Value,
-    sbom: bool,
-}
-
 /// Pull `p.image` into the layout `dir` (tagged with its tag) and check its signature, its
 /// attestations and the provenance's inputs.
 pub fn check(p: &Published, dir: &Path) -> Result<Checked> {
@@ -139,13 +133,12 @@ pub fn check(p: &Published, dir: &Path) -> Result<Checked> {
     let digest = puller.pull(&p.image.tag, dir)?;
     let mut lines = vec![format!("pulled: {} is {digest}", p.image)];
     lines.push(signature(p, &puller, &digest)?);
-    let attested = attestations(p, &puller, &digest)?;
+    let provenance = attestations(p, &puller, &digest)?;
     lines.push(format!(
-        "attestations: ok (SLSA provenance{} about {digest}, signed by `{}`)",
-        if attested.sbom { " and SPDX SBOM" } else { "" },
+        "attestations: ok (SLSA provenance and SPDX SBOM about {digest}, signed by `{}`)",
         p.key_path.display()
     ));
-    let (parameters, line) = inputs(p.spec, &attested.provenance, &digest)?;
+    let (parameters, line) = inputs(p.spec, &provenance, &digest)?;
     lines.push(line);
     Ok(Checked {
         digest,
@@ -231,8 +224,8 @@ fn signed_payload(
 }
 
 /// Every DSSE envelope of `sha256-<hex>.att` opened with the key: a provenance and an SBOM
-/// statement about `digest` must be among them.
-fn attestations(p: &Published, puller: &Puller, digest: &str) -> Result<Attested> {
+/// statement about `digest` must be among them; the provenance.
+fn attestations(p: &Published, puller: &Puller, digest: &str) -> Result<Value> {
     let tag = cosign::att_tag(digest);
     let manifest = attachment(puller, &tag)?.ok_or_else(|| PublishedError::NoAttestations {
         reference: puller.reference.clone(),
@@ -266,7 +259,7 @@ fn attestations(p: &Published, puller: &Puller, digest: &str) -> Result<Attested
     if !sbom {
         return Err(missing("SPDX SBOM"));
     }
-    Ok(Attested { provenance, sbom })
+    Ok(provenance)
 }
 
 /// One envelope opened with the key: its predicate type and statement, when it is an

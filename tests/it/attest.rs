@@ -293,7 +293,10 @@ fn attestations_are_signed_and_name_every_input() {
         .iter()
         .filter(|p| p["layer"].as_str() == Some("tool"))
         .collect();
-    assert!(built.len() > 3 && built.len() < packages.len(), "{packages:?}");
+    assert!(
+        built.len() > 3 && built.len() < packages.len(),
+        "{packages:?}"
+    );
     for p in built {
         assert!(
             has(p["sha256"].as_str().unwrap()),
