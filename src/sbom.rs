@@ -325,6 +325,30 @@ mod tests {
         );
     }
 
+    /// The image's own package has a version and supplier only where given: the SBOMs in
+    /// the layers (none given) keep their bytes, the one beside the output names both.
+    #[test]
+    fn the_image_package_names_version_and_supplier_only_beside_the_output() {
+        let image = |doc: &[u8]| -> Value {
+            serde_json::from_slice::<Value>(doc).unwrap()["packages"][0].clone()
+        };
+        let inside = image(&document("img", &[], "2024-01-01T00:00:00Z", None));
+        assert_eq!(inside["SPDXID"], "SPDXRef-Image");
+        assert!(inside.get("versionInfo").is_none() && inside.get("supplier").is_none());
+        let identity = ImageIdentity {
+            version: "1.2".into(),
+            supplier: "Organization: ACME".into(),
+        };
+        let beside = image(&document(
+            "img",
+            &[],
+            "2024-01-01T00:00:00Z",
+            Some(&identity),
+        ));
+        assert_eq!(beside["versionInfo"], "1.2");
+        assert_eq!(beside["supplier"], "Organization: ACME");
+    }
+
     #[test]
     fn purls_carry_arch_and_epoch() {
         let e = Planned {

@@ -2,7 +2,8 @@
 //! `compose build --sign --attest` checked by tools that are not compose (openssl over the
 //! DSSE pre-authentication encoding, `ntia-checker` and `pyspdxtools` on the SBOMs), the
 //! provenance against the files it names, statements reproducible, and `compose verify
-//! --image` passing, then failing for another key, a changed spec and another image.
+//! --image` passing, then failing for another key, a changed spec and another image; the
+//! SBOM beside the output naming the image's version and supplier.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -427,4 +428,39 @@ fn verify_image_names_the_layer_and_file_of_another_image() {
     r.stderr_has("first differing layer: #1")
         .stderr_has("first differing file");
     assert!(!r.stdout.contains("rebuild: ok"), "{}", r.stdout);
+}
+
+/// `[sbom] supplier` and the `version` annotation name the image's package in the SBOM
+/// beside the output (else the `vendor` annotation and the digest); the image's bytes do
+/// not depend on `[sbom]`.
+#[test]
+fn the_sbom_beside_the_output_names_the_image_s_version_and_supplier() {
+    let env = Env::new();
+    let body = "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n";
+    let image_package = |out: &str| -> Value {
+        let doc = fs_err::read(env.path(&format!("{out}.latest.spdx.json"))).unwrap();
+        serde_json::from_slice::<Value>(&doc).unwrap()["packages"][0].clone()
+    };
+    let spec = env.spec(
+        "img",
+        &format!("{body}[annotations]\nvendor = \"ACME Corp\"\n"),
+    );
+    let plain = env.build(&spec, "plain", &[]).digest();
+    let p = image_package("plain");
+    assert_eq!(p["supplier"], "Organization: ACME Corp");
+    assert_eq!(p["versionInfo"].as_str(), Some(plain.as_str()));
+    let spec = env.spec(
+        "img",
+        &format!(
+            "{body}[annotations]\nvendor = \"ACME Corp\"\n[sbom]\nsupplier = \"Person: Jane Doe\"\n"
+        ),
+    );
+    let with = env
+        .build(&spec, "with", &["--annotation", "version=2.0"])
+        .digest();
+    let p = image_package("with");
+    assert_eq!(p["supplier"], "Person: Jane Doe");
+    assert_eq!(p["versionInfo"], "2.0");
+    let again = env.build(&spec, "again", &[]).digest();
+    assert_eq!(again, plain, "`[sbom]` changes no byte of the image");
 }
