@@ -462,5 +462,6 @@ fn the_sbom_beside_the_output_names_the_image_s_version_and_supplier() {
     assert_eq!(p["supplier"], "Person: Jane Doe");
     assert_eq!(p["versionInfo"], "2.0");
     let again = env.build(&spec, "again", &[]).digest();
+    assert_ne!(with, plain, "the version annotation is in the manifest");
     assert_eq!(again, plain, "`[sbom]` changes no byte of the image");
 }
