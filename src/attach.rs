@@ -56,8 +56,12 @@ pub fn identity(target: &Reference) -> String {
 /// The identities a layout's signatures name: the repository of every registry
 /// destination of the same build, or, when there is none, the image's name without its tag.
 pub fn layout_identities(targets: &[Reference], docker_name: &str) -> Vec<String> {
-    let mut ids: Vec<String> = targets.iter().map(identity).collect();
-    ids.dedup();
+    let mut ids: Vec<String> = Vec::new();
+    for id in targets.iter().map(identity) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     if ids.is_empty() {
         ids.push(reference::split_tag(docker_name).0.to_owned());
     }
@@ -187,4 +191,106 @@ pub fn push(
         written.push(tag);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::oci::{BlobRef, ManifestEntry, OciPlatform};
+    use crate::sign::{SigningKey, Statement, dsse};
+
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0a9rbLPmHLI372It
+eu+ToD0eOP8K7rMEuDUCJaWMq9GhRANCAASlwWFojTKzEUhCxGgiFK41NS/0Kg70
+MUvOM8e8DxxtHwKRn7lTly5JSKWqrxZO98/h7yKaHNj6DVyTifGOUeEx
+-----END PRIVATE KEY-----
+";
+
+    fn entry(arch: &str) -> ManifestEntry {
+        let blob = BlobRef {
+            digest: crate::oci::sha256_digest(arch.as_bytes()),
+            size: 1,
+            media_type: "x".into(),
+        };
+        ManifestEntry {
+            platform: OciPlatform {
+                os: "linux".into(),
+                architecture: arch.into(),
+                variant: None,
+            },
+            bytes: format!("{{\"m\":\"{arch}\"}}").into_bytes(),
+            config: blob,
+            layers: Vec::new(),
+        }
+    }
+
+    fn signing(statements: Vec<Statement>) -> Signing {
+        let key = SigningKey::from_pem(Path::new("k"), KEY, None).unwrap();
+        Signing {
+            key: Arc::new(key),
+            statements,
+        }
+    }
+
+    #[test]
+    fn an_index_and_each_manifest_are_signed_and_statements_attested_on_the_top() {
+        let image = Image {
+            manifests: vec![entry("amd64"), entry("arm64")],
+            index: Some(b"{\"i\":1}".to_vec()),
+            created: 0,
+        };
+        let digests = signed_digests(&image);
+        assert_eq!(digests.len(), 3);
+        assert_eq!(digests[0], image.digest());
+        let st = Statement {
+            predicate_type: "https://spdx.dev/Document".into(),
+            statement: b"{\"s\":1}".to_vec(),
+        };
+        let s = signing(vec![st]);
+        let ids = ["127.0.0.1:5000/a".to_owned(), "127.0.0.1:5000/b".to_owned()];
+        let tagged = for_local(&s, &image, &ids, None).unwrap();
+        let tags: Vec<&str> = tagged.iter().map(|t| t.tag.as_str()).collect();
+        let mut expected: Vec<String> = digests.iter().map(|d| cosign::sig_tag(d)).collect();
+        expected.push(cosign::att_tag(&image.digest()));
+        assert_eq!(tags, expected);
+        for t in &tagged[..3] {
+            let m = cosign::parse_manifest(&t.manifest).unwrap();
+            assert_eq!(
+                cosign::layers(&m).unwrap().len(),
+                2,
+                "one signature per identity"
+            );
+        }
+        let att = cosign::parse_manifest(&tagged[3].manifest).unwrap();
+        let layers = cosign::layers(&att).unwrap();
+        assert_eq!(layers[0].media_type, cosign::DSSE);
+        assert_eq!(
+            layers[0].annotations["predicateType"],
+            "https://spdx.dev/Document"
+        );
+        let envelope = tagged[3]
+            .blobs
+            .iter()
+            .find(|b| crate::oci::sha256_digest(b) == layers[0].digest)
+            .unwrap();
+        let opened = dsse::open(&s.key.verifying_key(), envelope).unwrap();
+        assert_eq!(opened.payload, b"{\"s\":1}");
+    }
+
+    #[test]
+    fn layouts_are_signed_for_each_registry_repository_or_the_image_name() {
+        let r = |s: &str| Reference::parse(s).unwrap();
+        let targets = [
+            r("127.0.0.1:5000/x/app:v1"),
+            r("127.0.0.1:5000/x/app:latest"),
+            r("[::1]:5000/y:v1"),
+        ];
+        assert_eq!(
+            layout_identities(&targets, "app:latest"),
+            ["127.0.0.1:5000/x/app", "[::1]:5000/y"]
+        );
+        assert_eq!(layout_identities(&[], "app:latest"), ["app"]);
+    }
 }

@@ -57,21 +57,9 @@ impl SigningKey {
         let Some(block) = blocks.iter().find(|b| b.label != "EC PARAMETERS") else {
             return Err(SignError::NoPem { path: path.into() });
         };
-        let bad = |source: p256::pkcs8::Error| SignError::BadKey {
-            path: path.into(),
-            source: Box::new(source),
-        };
         let secret = match block.label.as_str() {
             "PRIVATE KEY" => from_pkcs8(path, &block.der)?,
-            "EC PRIVATE KEY" => {
-                let key = sec1::EcPrivateKey::try_from(block.der.as_slice())
-                    .map_err(|e| bad(p256::pkcs8::Error::from(sec1_to_der(e))))?;
-                if let Some(curve) = key.parameters.and_then(|p| p.named_curve()) {
-                    check_curve(path, curve)?;
-                }
-                p256::SecretKey::from_sec1_der(&block.der)
-                    .map_err(|_| bad(p256::pkcs8::Error::KeyMalformed))?
-            }
+            "EC PRIVATE KEY" => from_sec1(path, &block.der)?,
             "ENCRYPTED SIGSTORE PRIVATE KEY" | "ENCRYPTED COSIGN PRIVATE KEY" => {
                 let Some(password) = password else {
                     return Err(SignError::PasswordNeeded { path: path.into() });
@@ -228,11 +216,17 @@ fn from_pkcs8(path: &Path, der: &[u8]) -> Result<p256::SecretKey, SignError> {
     p256::SecretKey::from_pkcs8_der(der).map_err(bad)
 }
 
-fn sec1_to_der(e: sec1::Error) -> p256::pkcs8::der::Error {
-    match e {
-        sec1::Error::Asn1(e) => e,
-        _ => p256::pkcs8::der::Tag::Sequence.value_error(),
+/// A SEC1 `EC PRIVATE KEY` (what `openssl ecparam -genkey` writes), its curve checked.
+fn from_sec1(path: &Path, der: &[u8]) -> Result<p256::SecretKey, SignError> {
+    let bad = |source: Box<dyn std::error::Error + Send + Sync>| SignError::BadKey {
+        path: path.into(),
+        source,
+    };
+    let key = sec1::EcPrivateKey::try_from(der).map_err(|e| bad(Box::new(e)))?;
+    if let Some(curve) = key.parameters.and_then(|p| p.named_curve()) {
+        check_curve(path, curve)?;
     }
+    p256::SecretKey::from_sec1_der(der).map_err(|e| bad(Box::new(e)))
 }
 
 fn check_algorithm(
