@@ -465,3 +465,45 @@ fn the_sbom_beside_the_output_names_the_image_s_version_and_supplier() {
     assert_ne!(with, plain, "the version annotation is in the manifest");
     assert_eq!(again, plain, "`[sbom]` changes no byte of the image");
 }
+
+/// Two platforms: the tag is an index, pulled with both manifests, and verified.
+#[test]
+#[ignore = "needs docker-registry, openssl and curl"]
+fn verify_image_pulls_an_index_of_platforms() {
+    let t = Attesting::new();
+    let spec = t.env.spec_top(
+        "multi",
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+        "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n",
+    );
+    t.lock(&spec);
+    let r = t.build(&spec, "multi:v1", &[], &["--attest"]);
+    assert_eq!(r["platforms"].as_array().map(Vec::len), Some(2), "{r}");
+    t.verify(&spec, "multi:v1", &t.key.1)
+        .success("verify --image of an index")
+        .stdout_has("rebuild: ok")
+        .stdout_has(r["digest"].as_str().unwrap());
+}
+
+/// A registry that serves a layer whose bytes are not its digest: the pull refuses it
+/// before anything else is looked at.
+#[test]
+#[ignore = "needs docker-registry, openssl and curl"]
+fn verify_image_refuses_a_layer_that_is_not_its_digest() {
+    let t = Attesting::new();
+    let r = t.build(&t.spec, "tool:v1", &[], &["--attest"]);
+    let layer = r["layers"][0]["digest"].as_str().unwrap();
+    let hex = &layer["sha256:".len()..];
+    let data = t.registry.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut bytes = fs_err::read(&data).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs_err::write(&data, bytes).unwrap();
+    t.verify(&t.spec, "tool:v1", &t.key.1).fails_with(&format!(
+        "blob {layer} from `{}/tool` is not what its descriptor says",
+        t.registry.addr()
+    ));
+}
