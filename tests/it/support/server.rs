@@ -91,10 +91,13 @@ impl Server {
     /// The environment that makes this server the HTTP proxy of a build (registries on
     /// 127.0.0.1 reached directly): the mirror can then be `Server::PROXIED`, a name that
     /// resolves nowhere. The SPDX tools refuse an IP address in a download location.
-    pub fn as_proxy(&self) -> [(&'static str, String); 2] {
+    pub fn as_proxy(&self) -> [(&'static str, String); 4] {
+        let direct = "127.0.0.1".to_owned();
         [
             ("http_proxy", self.url()),
-            ("no_proxy", "127.0.0.1".to_owned()),
+            ("HTTP_PROXY", self.url()),
+            ("no_proxy", direct.clone()),
+            ("NO_PROXY", direct),
         ]
     }
 
