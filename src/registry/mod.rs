@@ -167,7 +167,7 @@ impl std::fmt::Display for PushReport {
         )?;
         match self.attached.len() {
             0 => Ok(()),
-            n => write!(f, "; signed ({n} signature or attestation tags added to)"),
+            n => write!(f, "; signatures or attestations added under {n} tags"),
         }
     }
 }

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use oci_spec::image::{Descriptor, Digest, ImageManifest, ImageManifestBuilder, MediaType};
 use serde_json::json;
 
-use super::{SignError, SigningKey, Statement, dsse, payload};
+use super::{SignError, SigningKey, Statement, VerifyingKey, dsse, payload};
 use crate::oci::{canonical_json, sha256_digest};
 
 /// The layer media type of a simple-signing signature.
@@ -224,6 +224,68 @@ pub fn layers(manifest: &ImageManifest) -> Result<Vec<Layer>, SignError> {
             annotations: annotations_of(l),
         })
         .collect())
+}
+
+/// The simple-signing payload of a signature layer, once `key` verified it: `blob` (fetched
+/// by the caller, bounded) must be the layer's (digest checked), the annotation a base64
+/// signature over it, the payload one containers/image accepts.
+pub fn verify_signature(
+    key: &VerifyingKey,
+    layer: &Layer,
+    blob: &[u8],
+) -> Result<payload::SimpleSigning, SignError> {
+    check_blob(layer, SIMPLESIGNING, blob)?;
+    let sig = layer
+        .annotations
+        .get(SIGNATURE_ANNOTATION)
+        .and_then(|s| STANDARD.decode(s).ok())
+        .ok_or_else(|| {
+            SignError::BadAttachment("a signature layer without a base64 signature".to_owned())
+        })?;
+    key.verify(blob, &sig)?;
+    payload::parse(blob)
+}
+
+/// The statement of an attestation layer, once `key` verified its DSSE envelope: `blob`
+/// must be the layer's (digest checked), its payload type in-toto, and the layer's
+/// `predicateType` annotation is returned with it.
+pub fn open_attestation(
+    key: &VerifyingKey,
+    layer: &Layer,
+    blob: &[u8],
+) -> Result<Statement, SignError> {
+    check_blob(layer, DSSE, blob)?;
+    let opened = dsse::open(key, blob)?;
+    if opened.payload_type != dsse::IN_TOTO {
+        return Err(SignError::BadEnvelope(format!(
+            "payload type `{}` is not in-toto",
+            opened.payload_type
+        )));
+    }
+    Ok(Statement {
+        predicate_type: layer
+            .annotations
+            .get(PREDICATE_TYPE_ANNOTATION)
+            .cloned()
+            .unwrap_or_default(),
+        statement: opened.payload,
+    })
+}
+
+fn check_blob(layer: &Layer, media_type: &str, blob: &[u8]) -> Result<(), SignError> {
+    if layer.media_type != media_type {
+        return Err(SignError::BadAttachment(format!(
+            "layer {} is `{}`, not `{media_type}`",
+            layer.digest, layer.media_type
+        )));
+    }
+    if sha256_digest(blob) != layer.digest || blob.len() as u64 != layer.size {
+        return Err(SignError::BadAttachment(format!(
+            "the blob read for layer {} is not that layer",
+            layer.digest
+        )));
+    }
+    Ok(())
 }
 
 fn check_manifest(m: &ImageManifest) -> Result<(), SignError> {

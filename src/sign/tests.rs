@@ -287,3 +287,42 @@ fn hostile_attachment_manifests_are_refused() {
     assert!(cosign::parse_manifest(&serde_json::to_vec(&v).unwrap()).is_err());
     assert!(cosign::parse_manifest(&vec![b' '; cosign::MAX_MANIFEST + 1]).is_err());
 }
+
+#[test]
+fn layers_read_back_verify_with_their_key_only() {
+    let (a, b) = (key(P256_PKCS8).unwrap(), key(P256_SEC1).unwrap());
+    let st = Statement {
+        predicate_type: "https://slsa.dev/provenance/v1".into(),
+        statement: b"{\"_type\":\"x\"}".to_vec(),
+    };
+    let new = [
+        Attachment::signature(&a, "127.0.0.1:5000/img", DIGEST),
+        Attachment::attestation(&a, &st),
+    ];
+    let built = cosign::manifest(None, &new).unwrap();
+    let layers = cosign::layers(&cosign::parse_manifest(&built.manifest).unwrap()).unwrap();
+    let blob = |l: &cosign::Layer| {
+        built
+            .blobs
+            .iter()
+            .find(|b| b.digest == l.digest)
+            .unwrap()
+            .bytes
+            .clone()
+    };
+    let (sig, att) = (&layers[0], &layers[1]);
+    let (va, vb) = (a.verifying_key(), b.verifying_key());
+    let p = cosign::verify_signature(&va, sig, &blob(sig)).unwrap();
+    assert_eq!(p.manifest_digest, DIGEST);
+    assert!(cosign::verify_signature(&vb, sig, &blob(sig)).is_err());
+    assert!(
+        cosign::verify_signature(&va, sig, &blob(att)).is_err(),
+        "another layer's blob"
+    );
+    assert!(
+        cosign::verify_signature(&va, att, &blob(att)).is_err(),
+        "not a signature layer"
+    );
+    assert_eq!(cosign::open_attestation(&va, att, &blob(att)).unwrap(), st);
+    assert!(cosign::open_attestation(&vb, att, &blob(att)).is_err());
+}
