@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
+use oci_spec::image::{Descriptor, ImageManifest};
 use serde_json::Value;
 
 use crate::build::provenance::{
@@ -158,12 +158,9 @@ fn signature(p: &Published, puller: &Puller, digest: &str) -> Result<String> {
         tag: tag.clone(),
     })?;
     let mut problems = Vec::new();
-    for layer in manifest.layers() {
-        if layer.media_type().to_string() != cosign::SIMPLESIGNING {
-            continue;
-        }
-        let blob = puller.small_blob(layer, payload::MAX_PAYLOAD as u64)?;
-        match signed_payload(p.key, layer, &blob) {
+    for (desc, layer) in layers(puller, &manifest, cosign::SIMPLESIGNING)? {
+        let blob = puller.small_blob(desc, payload::MAX_PAYLOAD as u64)?;
+        match cosign::verify_signature(p.key, &layer, &blob) {
             Ok(s) if s.docker_reference != reference => problems.push(format!(
                 "a signature names the repository `{}`",
                 s.docker_reference
@@ -177,7 +174,7 @@ fn signature(p: &Published, puller: &Puller, digest: &str) -> Result<String> {
                     p.key_path.display()
                 ));
             }
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(why_not(e)),
         }
     }
     Err(PublishedError::Signature {
@@ -191,8 +188,16 @@ fn signature(p: &Published, puller: &Puller, digest: &str) -> Result<String> {
     })
 }
 
+/// Why a signature or envelope does not count, for the message.
+fn why_not(e: SignError) -> String {
+    match e {
+        SignError::BadSignature => "the signatures are by another key".to_owned(),
+        e => e.to_string(),
+    }
+}
+
 /// The attachment manifest tagged `tag`, checked (`None`: there is none).
-fn attachment(puller: &Puller, tag: &str) -> Result<Option<oci_spec::image::ImageManifest>> {
+fn attachment(puller: &Puller, tag: &str) -> Result<Option<ImageManifest>> {
     let Some(doc) = puller.document(tag, ACCEPT_MANIFEST)? else {
         return Ok(None);
     };
@@ -204,23 +209,23 @@ fn attachment(puller: &Puller, tag: &str) -> Result<Option<oci_spec::image::Imag
         })
 }
 
-/// The payload of one signature layer, if its signature verifies; else why not.
-fn signed_payload(
-    key: &VerifyingKey,
-    layer: &oci_spec::image::Descriptor,
-    blob: &[u8],
-) -> Result<payload::SimpleSigning, String> {
-    let annotation = layer
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(cosign::SIGNATURE_ANNOTATION))
-        .ok_or("a signature layer has no signature annotation")?;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(annotation)
-        .map_err(|_| "a signature is not base64")?;
-    key.verify(blob, &der)
-        .map_err(|_| "the signatures are by another key".to_owned())?;
-    payload::parse(blob).map_err(|e| e.to_string())
+/// The layers of an attachment manifest of `media_type`, each with its descriptor (to
+/// fetch it).
+fn layers<'m>(
+    puller: &Puller,
+    manifest: &'m ImageManifest,
+    media_type: &str,
+) -> Result<Vec<(&'m Descriptor, cosign::Layer)>> {
+    let read = cosign::layers(manifest).map_err(|source| PublishedError::Attachment {
+        reference: puller.reference.clone(),
+        source,
+    })?;
+    Ok(manifest
+        .layers()
+        .iter()
+        .zip(read)
+        .filter(|(_, l)| l.media_type == media_type)
+        .collect())
 }
 
 /// Every DSSE envelope of `sha256-<hex>.att` opened with the key: a provenance and an SBOM
@@ -234,12 +239,10 @@ fn attestations(p: &Published, puller: &Puller, digest: &str) -> Result<Value> {
     })?;
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     let (mut provenance, mut sbom, mut problems) = (None, false, Vec::new());
-    for layer in manifest.layers() {
-        if layer.media_type().to_string() != cosign::DSSE {
-            continue;
-        }
-        let blob = puller.small_blob(layer, dsse::MAX_ENVELOPE as u64)?;
-        match statement(p.key, &blob, hex) {
+    for (desc, layer) in layers(puller, &manifest, cosign::DSSE)? {
+        let blob = puller.small_blob(desc, dsse::MAX_ENVELOPE as u64)?;
+        let opened = cosign::open_attestation(p.key, &layer, &blob).map_err(why_not);
+        match opened.and_then(|s| statement(&s.statement, hex)) {
             Ok((kind, s)) if kind == SLSA_PROVENANCE_V1 => provenance = Some(s),
             Ok((kind, _)) if kind == SPDX_DOCUMENT => sbom = true,
             Ok(_) => {}
@@ -262,18 +265,10 @@ fn attestations(p: &Published, puller: &Puller, digest: &str) -> Result<Value> {
     Ok(provenance)
 }
 
-/// One envelope opened with the key: its predicate type and statement, when it is an
-/// in-toto Statement v1 about the image `hex`; else why not.
-fn statement(key: &VerifyingKey, blob: &[u8], hex: &str) -> Result<(String, Value), String> {
-    let opened = dsse::open(key, blob).map_err(|e| match e {
-        SignError::BadSignature => "an envelope is signed by another key".to_owned(),
-        e => e.to_string(),
-    })?;
-    if opened.payload_type != dsse::IN_TOTO {
-        return Err(format!("an envelope holds `{}`", opened.payload_type));
-    }
-    let s: Value =
-        serde_json::from_slice(&opened.payload).map_err(|_| "a statement is not JSON")?;
+/// An opened statement's predicate type and JSON, when it is an in-toto Statement v1 about
+/// the image `hex`; else why not.
+fn statement(payload: &[u8], hex: &str) -> Result<(String, Value), String> {
+    let s: Value = serde_json::from_slice(payload).map_err(|_| "a statement is not JSON")?;
     if s["_type"] != STATEMENT_V1 {
         return Err("a statement is not an in-toto Statement v1".into());
     }
