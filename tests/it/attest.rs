@@ -507,3 +507,36 @@ fn verify_image_refuses_a_layer_that_is_not_its_digest() {
         t.registry.addr()
     ));
 }
+
+/// The image and its signatures and attestations copied as they are into another
+/// repository (skopeo, not compose): the signature names the first repository, so it does
+/// not count there.
+#[test]
+#[ignore = "needs docker-registry, openssl, curl and skopeo"]
+fn a_signature_copied_to_another_repository_does_not_count() {
+    require(&["skopeo"]);
+    let t = Attesting::new();
+    let r = t.build(&t.spec, "tool:v1", &[], &["--attest"]);
+    let hex = &r["digest"].as_str().unwrap()["sha256:".len()..];
+    for tag in [
+        "v1".to_owned(),
+        format!("sha256-{hex}.sig"),
+        format!("sha256-{hex}.att"),
+    ] {
+        tool(
+            "skopeo",
+            &[
+                "copy",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--preserve-digests",
+                &format!("docker://{}", t.image(&format!("tool:{tag}"))),
+                &format!("docker://{}", t.image(&format!("copy:{tag}"))),
+            ],
+        );
+    }
+    t.verify(&t.spec, "copy:v1", &t.key.1).fails_with(&format!(
+        "a signature names the repository `{}/tool`",
+        t.registry.addr()
+    ));
+}
