@@ -42,7 +42,8 @@ enum Command {
     Lock(LockArgs),
     /// Compare two locks: packages added, removed, upgraded and downgraded.
     Diff(DiffArgs),
-    /// Rebuild from the lock in a clean place and check the digest at DEST.
+    /// Rebuild from the lock in a clean place and check the digest of a layout, or of a
+    /// published image after its signature, attestations and provenance.
     Verify(VerifyArgs),
 }
 
