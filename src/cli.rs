@@ -42,7 +42,8 @@ enum Command {
     Lock(LockArgs),
     /// Compare two locks: packages added, removed, upgraded and downgraded.
     Diff(DiffArgs),
-    /// Rebuild from the lock in a clean place and check the digest at DEST.
+    /// Rebuild from the lock in a clean place and check the digest of a layout, or of a
+    /// published image after its signature, attestations and provenance.
     Verify(VerifyArgs),
     /// Copy the spec's locked inputs into DIR, for builds with no network (`build --vendor DIR`).
     Vendor(VendorArgs),
@@ -98,22 +99,50 @@ struct VerifyArgs {
     /// The spec file (its lock is used).
     spec: PathBuf,
     /// The image to check: `oci:DIR[:TAG]`.
-    #[arg(long, short)]
-    output: String,
-    /// Annotations the image was built with (`KEY=VALUE`, repeatable).
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(
+        long,
+        short,
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    output: Option<String>,
+    /// A published image to check: `docker://HOST[:PORT]/REPO[:TAG]`: its signature and
+    /// attestations (by `--key`), the provenance's spec chain and lock against the local
+    /// ones, then a rebuild with the provenance's parameters.
+    #[arg(long, requires = "key", value_name = "docker://HOST/REPO:TAG")]
+    image: Option<String>,
+    /// The public key (PEM) the image's signature and attestations must verify with.
+    #[arg(long, requires = "image", value_name = "PUB.pem")]
+    key: Option<PathBuf>,
+    /// Registry credentials, `USER:PASSWORD` (as for `compose build`).
+    #[arg(
+        long,
+        env = "COMPOSE_CREDS",
+        hide_env_values = true,
+        value_name = "USER:PASSWORD"
+    )]
+    creds: Option<String>,
+    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
+    /// Annotations the image was built with (`KEY=VALUE`, repeatable; with `--image`, the
+    /// provenance's).
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with = "image")]
     annotation: Vec<String>,
-    /// Image variant.
-    #[arg(long, default_value = "latest")]
+    /// Image variant (with `--image`, the provenance's).
+    #[arg(long, default_value = "latest", conflicts_with = "image")]
     variant: String,
-    /// Layer compression the image was built with.
-    #[arg(long, value_enum, default_value = "gzip")]
+    /// Layer compression the image was built with (with `--image`, the provenance's).
+    #[arg(long, value_enum, default_value = "gzip", conflicts_with = "image")]
     compression: Compression,
     #[command(flatten)]
     archive: ArchiveArgs,
     /// Use only the cache.
     #[arg(long)]
     offline: bool,
+    /// Rebuild from a directory `compose vendor` wrote, with no network for the inputs.
+    #[arg(long, value_name = "DIR", conflicts_with = "mirror")]
+    vendor: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,6 +257,10 @@ struct BuildArgs {
     /// password in $COSIGN_PASSWORD).
     #[arg(long, env = "COMPOSE_SIGN_KEY", value_name = "KEY")]
     sign: Option<PathBuf>,
+    /// Attach signed in-toto attestations (SLSA provenance, the SPDX SBOM) beside the
+    /// image (`sha256-<hex>.att`); needs `--sign` and the spec's lock (it builds `--locked`).
+    #[arg(long, requires = "sign")]
+    attest: bool,
 }
 
 /// Parse the command line and run the command.
@@ -322,52 +355,119 @@ fn diff(args: DiffArgs) -> Result<ExitCode> {
 #[allow(clippy::print_stdout)]
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
     crate::interrupt::install().context("cannot watch for interrupts")?;
-    let dest = Destination::parse(&args.output).map_err(anyhow::Error::msg)?;
+    if let Some(image) = &args.image {
+        return verify_image(&args, image);
+    }
+    let output = args.output.as_deref().unwrap_or_default();
+    let dest = Destination::parse(output).map_err(anyhow::Error::msg)?;
     let Destination::Layout { dir, tag } = &dest else {
         return Err(Hinted::new(
             format!("`compose verify` checks an `oci:DIR[:TAG]` layout, not `{dest}`"),
-            "copy the image into a layout first (`skopeo copy ... oci:DIR:TAG`)",
+            "copy the image into a layout first (`skopeo copy ... oci:DIR:TAG`), or check a published image with `--image docker://... --key PUB.pem`",
         )
         .into());
     };
-    let variant = parse_variant(&args.variant)?;
-    let jobs = default_jobs();
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
-    let opts = BuildOptions {
-        spec: args.spec,
-        outputs: vec![Destination::Layout {
-            dir: scratch.path().join("rebuild"),
-            tag: tag.clone(),
-        }],
-        annotations: parse_annotations(&args.annotation)?,
-        push: push_options(None, false, DEFAULT_CHUNK, &args.archive)?,
-        variant,
+    let params = build::provenance::Parameters {
+        platforms: Vec::new(),
+        variant: parse_variant(&args.variant)?,
         compression: args.compression,
-        mirrors: args.archive.mirror.clone(),
-        cache_dir: args.archive.cache_dir(),
-        jobs,
-        offline: args.offline,
-        locked: true,
-        platforms: None,
+        annotations: parse_annotations(&args.annotation)?,
         source_date_epoch: source_date_epoch()?,
-        progress: std::io::stderr().is_terminal(),
-        // A rebuild from the packages themselves: never from layers a cache kept.
-        layer_cache: false,
-        shared_layer_cache: None,
-        // The lock says where each suite was read.
-        snapshot: None,
-        vendor: None,
-        sign: None,
     };
-    let report = build::build(&opts)?;
-    let outcome = crate::verify::compare(dir, &dest, &scratch.path().join("rebuild"), tag)?;
-    match outcome {
+    let rebuilt = scratch.path().join("rebuild");
+    let report = build::build(&rebuild_options(&args, &params, &rebuilt, tag)?)?;
+    match crate::verify::compare(dir, &dest, &rebuilt, tag)? {
         None => {
             println!("{}", report.digest);
             Ok(ExitCode::SUCCESS)
         }
         // Through `error::render` like every other error.
         Some(difference) => Err(anyhow::Error::msg(difference)),
+    }
+}
+
+/// The build `compose verify` compares with: from the lock, every layer from its packages,
+/// into the layout `dir` tagged `tag`. No platforms in `params`: the spec's.
+fn rebuild_options(
+    args: &VerifyArgs,
+    params: &build::provenance::Parameters,
+    dir: &std::path::Path,
+    tag: &str,
+) -> Result<BuildOptions> {
+    Ok(BuildOptions {
+        spec: args.spec.clone(),
+        outputs: vec![Destination::Layout {
+            dir: dir.to_path_buf(),
+            tag: tag.to_owned(),
+        }],
+        annotations: params.annotations.clone(),
+        push: push_options(None, false, DEFAULT_CHUNK, &args.archive)?,
+        variant: params.variant,
+        compression: params.compression,
+        mirrors: args.archive.mirror.clone(),
+        cache_dir: args.archive.cache_dir(),
+        jobs: default_jobs(),
+        offline: args.offline,
+        locked: true,
+        platforms: (!params.platforms.is_empty()).then(|| params.platforms.clone()),
+        source_date_epoch: params.source_date_epoch,
+        progress: std::io::stderr().is_terminal(),
+        // A rebuild from the packages themselves: never from layers a cache kept.
+        layer_cache: false,
+        shared_layer_cache: None,
+        // The lock says where each suite was read.
+        snapshot: None,
+        vendor: args.vendor.as_deref().map(vendor_dir).transpose()?,
+        sign: None,
+        attest: false,
+    })
+}
+
+/// `compose verify SPEC --image docker://... --key PUB.pem`: pull, signature, attestations,
+/// provenance inputs, then the rebuild with the provenance's parameters; one line each.
+#[allow(clippy::print_stdout)]
+fn verify_image(args: &VerifyArgs, image: &str) -> Result<ExitCode> {
+    let dest = Destination::parse(image).map_err(anyhow::Error::msg)?;
+    let Destination::Registry(reference) = &dest else {
+        anyhow::bail!("`--image` names a `docker://HOST[:PORT]/REPO[:TAG]`, not `{dest}`");
+    };
+    let key_path = args.key.clone().unwrap_or_default();
+    let key = crate::sign::VerifyingKey::load(&key_path)?;
+    let push = push_options(
+        args.creds.as_deref(),
+        args.insecure,
+        DEFAULT_CHUNK,
+        &args.archive,
+    )?;
+    let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
+    let pulled = scratch.path().join("pulled");
+    let checked = crate::verify::published::check(
+        &crate::verify::published::Published {
+            image: reference,
+            key: &key,
+            key_path: &key_path,
+            spec: &args.spec,
+            push: &push,
+        },
+        &pulled,
+    )?;
+    for line in &checked.lines {
+        println!("{line}");
+    }
+    let rebuilt = scratch.path().join("rebuild");
+    let opts = rebuild_options(args, &checked.parameters, &rebuilt, &reference.tag)?;
+    build::build(&opts)?;
+    match crate::verify::compare(&pulled, &dest, &rebuilt, &reference.tag)? {
+        None => {
+            println!("rebuild: ok (the rebuild from the lock is {})", checked.digest);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(difference) => Err(Hinted::new(
+            format!("rebuild: {difference}"),
+            "the image under this tag was not built from this spec and lock as its provenance says: do not use it",
+        )
+        .into()),
     }
 }
 
@@ -559,8 +659,9 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,
-        // A vendored directory holds the lock's files and no others.
-        locked: args.locked || vendor.is_some(),
+        // A vendored directory holds the lock's files and no others; the provenance names
+        // the lock, and `verify --image` rebuilds from it.
+        locked: args.locked || args.attest || vendor.is_some(),
         platforms,
         source_date_epoch: source_date_epoch()?,
         progress: std::io::stderr().is_terminal(),
@@ -569,6 +670,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         snapshot: args.snapshot.clone(),
         vendor,
         sign,
+        attest: args.attest,
     };
     let family: Vec<BuildOptions> = args
         .spec

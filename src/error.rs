@@ -37,6 +37,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::sign::SignError,
         crate::spec::SpecError,
         crate::vendor::VendorError,
+        crate::verify::published::PublishedError,
     ];
     None
 }

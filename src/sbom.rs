@@ -23,6 +23,21 @@ pub struct SbomPackage<'a> {
     pub url: Option<&'a str>,
 }
 
+/// What the SBOM beside an output says of the image itself (NTIA's minimum elements:
+/// a version and a supplier). The SBOMs inside the layers have none: their bytes are part
+/// of the image and cannot name its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageIdentity {
+    /// `org.opencontainers.image.version` where set, else the image's digest.
+    pub version: String,
+    /// In SPDX form: `Organization: NAME` or `Person: NAME`.
+    pub supplier: String,
+}
+
+/// The supplier of an image whose spec names none (`[sbom] supplier`) and that has no
+/// `org.opencontainers.image.vendor` annotation: its packages' supplier.
+pub const DEFAULT_SUPPLIER: &str = "Organization: Debian";
+
 /// `pkg:deb/debian/NAME@VERSION?arch=ARCH` (the epoch, if any, as a qualifier).
 pub fn purl(entry: &Planned) -> String {
     let version = entry.version.to_string();
@@ -176,8 +191,14 @@ fn spdx_ref(index: usize, name: &str) -> String {
     format!("SPDXRef-Package-{index}-{clean}")
 }
 
-/// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`.
-pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> {
+/// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`;
+/// the image's own package has the version and supplier of `image` where given.
+pub fn document(
+    name: &str,
+    packages: &[SbomPackage],
+    created: &str,
+    image: Option<&ImageIdentity>,
+) -> Vec<u8> {
     // The namespace must be unique per document: derive it from its content.
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -196,6 +217,10 @@ pub fn document(name: &str, packages: &[SbomPackage], created: &str) -> Vec<u8> 
         "copyrightText": "NOASSERTION",
         "primaryPackagePurpose": "CONTAINER",
     })];
+    if let (Some(image), Some(Value::Object(own))) = (image, pkgs.first_mut()) {
+        own.insert("versionInfo".into(), json!(image.version));
+        own.insert("supplier".into(), json!(image.supplier));
+    }
     let mut relationships = vec![json!({
         "spdxElementId": "SPDXRef-DOCUMENT",
         "relationshipType": "DESCRIBES",
@@ -298,6 +323,30 @@ mod tests {
             declared_license("p", &free_form, &crate::content::tests::store()),
             None
         );
+    }
+
+    /// The image's own package has a version and supplier only where given: the SBOMs in
+    /// the layers (none given) keep their bytes, the one beside the output names both.
+    #[test]
+    fn the_image_package_names_version_and_supplier_only_beside_the_output() {
+        let image = |doc: &[u8]| -> Value {
+            serde_json::from_slice::<Value>(doc).unwrap()["packages"][0].clone()
+        };
+        let inside = image(&document("img", &[], "2024-01-01T00:00:00Z", None));
+        assert_eq!(inside["SPDXID"], "SPDXRef-Image");
+        assert!(inside.get("versionInfo").is_none() && inside.get("supplier").is_none());
+        let identity = ImageIdentity {
+            version: "1.2".into(),
+            supplier: "Organization: ACME".into(),
+        };
+        let beside = image(&document(
+            "img",
+            &[],
+            "2024-01-01T00:00:00Z",
+            Some(&identity),
+        ));
+        assert_eq!(beside["versionInfo"], "1.2");
+        assert_eq!(beside["supplier"], "Organization: ACME");
     }
 
     #[test]

@@ -70,6 +70,8 @@ struct RawSpec {
     generate: RawGenerate,
     #[serde(default)]
     debug: RawDebug,
+    #[serde(default)]
+    sbom: RawSbom,
     /// OCI annotations of the manifests and index; short keys name the predefined ones.
     #[serde(default)]
     annotations: BTreeMap<String, Spanned<String>>,
@@ -88,6 +90,13 @@ struct RawSymlink {
 struct RawDebug {
     #[serde(default)]
     include: Vec<Spanned<String>>,
+}
+
+/// `[sbom]`: what the SBOM beside the output says of the image itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSbom {
+    supplier: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,6 +360,9 @@ pub struct Spec {
     pub debug_include: Vec<String>,
     /// OCI annotations, full keys (inherited; a level overrides its parent's).
     pub annotations: BTreeMap<String, String>,
+    /// `[sbom] supplier` in SPDX form (`Organization: ACME Corp`, `Person: Jane Doe`), the
+    /// supplier of the image's own package in the SBOM beside the output (inherited).
+    pub sbom_supplier: Option<String>,
 }
 
 /// The `org.opencontainers.image.*` annotations a short key may name.
@@ -491,6 +503,10 @@ fn validate(
         .generate
         .java_cacerts
         .unwrap_or_else(|| parent.is_some_and(|p| p.java_cacerts));
+    let sbom_supplier = match &raw.sbom.supplier {
+        Some(s) => Some(spdx_supplier(s.get_ref()).map_err(|m| invalid(s.span(), m))?),
+        None => parent.and_then(|p| p.sbom_supplier.clone()),
+    };
 
     Ok(Spec {
         name,
@@ -507,7 +523,29 @@ fn validate(
         java_cacerts,
         debug_include,
         annotations,
+        sbom_supplier,
     })
+}
+
+/// A supplier in SPDX form: `Person: NAME` and `Organization: NAME` as given, any other
+/// name an organization. One line, not empty.
+pub fn spdx_supplier(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let (kind, bare) = match (
+        name.strip_prefix("Person:"),
+        name.strip_prefix("Organization:"),
+    ) {
+        (Some(rest), _) => ("Person", rest.trim()),
+        (_, Some(rest)) => ("Organization", rest.trim()),
+        _ => ("Organization", name),
+    };
+    if bare.is_empty() || bare.chars().any(char::is_control) {
+        return Err(format!(
+            "`sbom.supplier` must be a name on one line (`ACME Corp`, `Person: Jane Doe`), not `{}`",
+            name.escape_debug()
+        ));
+    }
+    Ok(format!("{kind}: {bare}"))
 }
 
 /// The name becomes file names (`out/NAME`, the SBOM's): one plain path component.
@@ -1097,9 +1135,16 @@ include = ["strace", "gdb"]
 [annotations]
 description = "C runtime"
 "com.example.team" = "platform"
+[sbom]
+supplier = "ACME Corp"
 "#,
         );
         let chain = Spec::load(&child).unwrap();
+        assert_eq!(chain[0].sbom_supplier, None);
+        assert_eq!(
+            chain[1].sbom_supplier.as_deref(),
+            Some("Organization: ACME Corp")
+        );
         assert_eq!(chain.len(), 2);
         assert_eq!(chain[0].name, "base");
         let cc = &chain[1];
@@ -1124,6 +1169,24 @@ description = "C runtime"
             cc.annotations.get("com.example.team").map(String::as_str),
             Some("platform")
         );
+    }
+
+    #[test]
+    fn sbom_suppliers_take_the_spdx_form() {
+        assert_eq!(
+            spdx_supplier("ACME Corp").unwrap(),
+            "Organization: ACME Corp"
+        );
+        assert_eq!(
+            spdx_supplier("Person:  Jane Doe").unwrap(),
+            "Person: Jane Doe"
+        );
+        assert_eq!(
+            spdx_supplier("Organization: ACME").unwrap(),
+            "Organization: ACME"
+        );
+        assert!(spdx_supplier("Person: ").is_err());
+        assert!(spdx_supplier("a\nb").is_err());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `compose verify`: compare an image with its rebuild from the lock and, when they differ,
-//! name the first differing layer and the first differing file in it.
+//! name the first differing layer and the first differing file in it. `published`: the
+//! checks of an image in a registry (signature, attestations, provenance inputs).
+
+pub mod published;
 
 use std::io::Read;
 use std::path::Path;

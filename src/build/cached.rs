@@ -100,6 +100,7 @@ fn spec_part(spec: &Spec) -> String {
         java_cacerts,
         debug_include: _, // resolved into the packages
         annotations: _,   // the manifests, not the layer
+        sbom_supplier: _, // the SBOM beside the output only; a layer's SBOM never has it
     } = spec;
     format!("{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}")
 }

@@ -12,6 +12,7 @@ mod image;
 mod indexes;
 mod lockfile;
 mod plan;
+pub mod provenance;
 mod report;
 mod trees;
 mod variant;
@@ -45,7 +46,7 @@ use crate::progress::Progress;
 use crate::publish::{self, Destination, Publication};
 use crate::registry::{PushOptions, PushReport};
 use crate::sbom;
-use crate::sign::{Signing, SigningKey};
+use crate::sign::{self, Signing, SigningKey};
 use crate::spec::Platform;
 use image::{PlatformBuild, PlatformJob};
 use report::{Finished, Timings};
@@ -82,6 +83,8 @@ pub struct BuildOptions {
     pub vendor: Option<PathBuf>,
     /// `--sign`: sign every output with this key (loaded before anything is built).
     pub sign: Option<Arc<SigningKey>>,
+    /// `--attest`: sign the provenance and the SBOM as in-toto statements (needs a lock).
+    pub attest: bool,
 }
 
 /// Run a whole build of one spec: the family of one.
@@ -323,7 +326,8 @@ fn build_image(
     let annotations =
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
     let image = image::assemble(run.store, &built, &chain.platforms, &annotations, created)?;
-    let sbom = image_sbom(&chain.name, &spec.plans, &built, created);
+    let identity = image_identity(top, &annotations, &image);
+    let sbom = image_sbom(&chain.name, &spec.plans, &built, created, &identity);
     Ok(BuiltImage {
         image,
         built,
@@ -341,7 +345,11 @@ fn publish_image(
     mirrors: &Mirrors,
 ) -> Result<BuildReport> {
     let chain = &spec.chain;
-    let pushes = publish(opts, chain, store, &image.image, &spec.outputs, &image.sbom)?;
+    let statements = match opts.attest {
+        true => provenance::attestations(opts, spec, &image, mirrors)?,
+        false => Vec::new(),
+    };
+    let pushes = publish(opts, chain, store, &image, &spec.outputs, statements)?;
     BuildReport::new(Finished {
         chain,
         mirrors,
@@ -546,12 +554,33 @@ fn build_platforms(
     Ok(built)
 }
 
+/// The image's own version and supplier, for the SBOM beside it: the
+/// `org.opencontainers.image.version` annotation (spec or `--annotation`), else the image's
+/// digest; `[sbom] supplier`, else the `org.opencontainers.image.vendor` annotation, else
+/// `sbom::DEFAULT_SUPPLIER`.
+fn image_identity(
+    top: &crate::spec::Spec,
+    annotations: &BTreeMap<String, String>,
+    image: &Image,
+) -> sbom::ImageIdentity {
+    let annotation = |key: &str| annotations.get(&format!("org.opencontainers.image.{key}"));
+    let vendor = annotation("vendor").and_then(|v| crate::spec::spdx_supplier(v).ok());
+    let supplier = top.sbom_supplier.clone().or(vendor);
+    sbom::ImageIdentity {
+        version: annotation("version")
+            .cloned()
+            .unwrap_or_else(|| image.digest()),
+        supplier: supplier.unwrap_or_else(|| sbom::DEFAULT_SUPPLIER.to_owned()),
+    }
+}
+
 /// The whole image's SBOM (every package of every platform, with its download URL).
 fn image_sbom(
     name: &str,
     plans: &[Vec<LevelPlan>],
     built: &[PlatformBuild],
     created: u64,
+    identity: &sbom::ImageIdentity,
 ) -> Vec<u8> {
     let licenses: BTreeMap<&str, &Option<String>> = built
         .iter()
@@ -568,18 +597,20 @@ fn image_sbom(
             url: Some(&p.url),
         })
         .collect();
-    sbom::document(name, &packages, &oci::rfc3339(created))
+    sbom::document(name, &packages, &oci::rfc3339(created), Some(identity))
 }
 
-/// Write the image (and its SBOM) to every output, pushes included.
+/// Write the image (and its SBOM, signatures and `statements`) to every output, pushes
+/// included.
 fn publish(
     opts: &BuildOptions,
     chain: &Chain,
     store: &Store,
-    image: &Image,
+    built: &BuiltImage,
     outputs: &[Destination],
-    sbom: &[u8],
+    statements: Vec<sign::Statement>,
 ) -> Result<Vec<PushReport>> {
+    let image = &built.image;
     let pushing = outputs
         .iter()
         .any(|d| matches!(d, Destination::Registry(_)));
@@ -596,11 +627,11 @@ fn publish(
             destinations: outputs,
             docker_name: format!("{}:{}", chain.name, opts.variant.tag()),
             push: &opts.push,
-            sbom,
+            sbom: &built.sbom,
             on_push_bytes: &|n| bar.inc(n),
             signing: opts.sign.as_ref().map(|key| Signing {
                 key: key.clone(),
-                statements: Vec::new(),
+                statements,
             }),
         },
     )?;

@@ -189,7 +189,7 @@ impl Level<'_> {
         }
         let epoch = self.epoch;
         let created = crate::oci::rfc3339(epoch);
-        let doc = sbom::document(&spec.name, &sbom_packages, &created);
+        let doc = sbom::document(&spec.name, &sbom_packages, &created, None);
         for dir in ["usr", "usr/share", "usr/share/sbom"] {
             tree.entry(dir.to_owned())
                 .or_insert_with(|| Node::dir(0o755, 0, 0, epoch));

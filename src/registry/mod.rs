@@ -3,11 +3,13 @@
 //! pushed them there before), monolithic or chunked uploads, manifests and the index last,
 //! retries (the `net` policy), and Basic or Bearer authentication.
 //!
-//! `session` reads and writes one repository piece by piece (the layer cache's shared tier).
+//! `session` reads and writes one repository piece by piece (the layer cache's shared tier);
+//! `pull` copies an image from one into a layout, every digest checked.
 //!
 //! Its requests go through `net`: the client, the retry policy and the bounded reader.
 
 pub mod auth;
+pub mod pull;
 mod session;
 
 pub use session::Session;

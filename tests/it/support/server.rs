@@ -52,6 +52,10 @@ pub struct Server {
 }
 
 impl Server {
+    /// A mirror URL for builds that use the server as their proxy (`as_proxy`): a name
+    /// under the reserved `.test` domain, which no resolver answers.
+    pub const PROXIED: &'static str = "http://fixture.test";
+
     /// Bind 127.0.0.1 on a free port and serve `root` from background threads.
     pub fn start(root: &Path) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -82,6 +86,19 @@ impl Server {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The environment that makes this server the HTTP proxy of a build (registries on
+    /// 127.0.0.1 reached directly): the mirror can then be `Server::PROXIED`, a name that
+    /// resolves nowhere. The SPDX tools refuse an IP address in a download location.
+    pub fn as_proxy(&self) -> [(&'static str, String); 4] {
+        let direct = "127.0.0.1".to_owned();
+        [
+            ("http_proxy", self.url()),
+            ("HTTP_PROXY", self.url()),
+            ("no_proxy", direct.clone()),
+            ("NO_PROXY", direct),
+        ]
     }
 
     /// Paths requested so far (GET and HEAD, as sent, query included), in arrival order.
@@ -217,7 +234,14 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
     }
     let mut parts = request.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("/").to_owned();
+    let target = parts.next().unwrap_or("/");
+    // A proxy's absolute form (`GET http://NAME/dists/...`) is served as its path: as the
+    // proxy of a build, the server gives a mirror a name (`Server::PROXIED`).
+    let target = match target.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    }
+    .to_owned();
     if parts.next() == Some("HTTP/1.0") {
         close = true;
     }
