@@ -114,17 +114,8 @@ struct VerifyArgs {
     /// The public key (PEM) the image's signature and attestations must verify with.
     #[arg(long, requires = "image", value_name = "PUB.pem")]
     key: Option<PathBuf>,
-    /// Registry credentials, `USER:PASSWORD` (as for `compose build`).
-    #[arg(
-        long,
-        env = "COMPOSE_CREDS",
-        hide_env_values = true,
-        value_name = "USER:PASSWORD"
-    )]
-    creds: Option<String>,
-    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Annotations the image was built with (`KEY=VALUE`, repeatable; with `--image`, the
     /// provenance's).
     #[arg(long, value_name = "KEY=VALUE", conflicts_with = "image")]
@@ -164,6 +155,23 @@ struct WhyArgs {
     platform: Option<String>,
 }
 
+/// How registries are reached: shared by every command that pushes or pulls.
+#[derive(Debug, Default, clap::Args)]
+struct RegistryArgs {
+    /// Registry credentials, `USER:PASSWORD` [default: the `auths` of $DOCKER_CONFIG/config.json
+    /// or ~/.docker/config.json].
+    #[arg(
+        long,
+        env = "COMPOSE_CREDS",
+        hide_env_values = true,
+        value_name = "USER:PASSWORD"
+    )]
+    creds: Option<String>,
+    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
+}
+
 /// Where packages come from and where they are kept: shared by every command that fetches.
 #[derive(Debug, clap::Args)]
 struct ArchiveArgs {
@@ -197,18 +205,8 @@ struct BuildArgs {
     /// `version` or `source` name `org.opencontainers.image.*`.
     #[arg(long, value_name = "KEY=VALUE")]
     annotation: Vec<String>,
-    /// Registry credentials, `USER:PASSWORD` [default: the `auths` of $DOCKER_CONFIG/config.json
-    /// or ~/.docker/config.json].
-    #[arg(
-        long,
-        env = "COMPOSE_CREDS",
-        hide_env_values = true,
-        value_name = "USER:PASSWORD"
-    )]
-    creds: Option<String>,
-    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Blobs larger than this are pushed in chunks of this size (`512K`, `8M`, bytes).
     #[arg(long, default_value = "8M", value_name = "SIZE")]
     push_chunk_size: String,
@@ -402,7 +400,7 @@ fn rebuild_options(
             tag: tag.to_owned(),
         }],
         annotations: params.annotations.clone(),
-        push: push_options(None, false, DEFAULT_CHUNK, &args.archive)?,
+        push: push_options(&RegistryArgs::default(), DEFAULT_CHUNK, &args.archive)?,
         variant: params.variant,
         compression: params.compression,
         mirrors: args.archive.mirror.clone(),
@@ -434,12 +432,7 @@ fn verify_image(args: &VerifyArgs, image: &str) -> Result<ExitCode> {
     };
     let key_path = args.key.clone().unwrap_or_default();
     let key = crate::sign::VerifyingKey::load(&key_path)?;
-    let push = push_options(
-        args.creds.as_deref(),
-        args.insecure,
-        DEFAULT_CHUNK,
-        &args.archive,
-    )?;
+    let push = push_options(&args.registry, DEFAULT_CHUNK, &args.archive)?;
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let pulled = scratch.path().join("pulled");
     let checked = crate::verify::published::check(
@@ -552,18 +545,19 @@ fn parse_annotations(list: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 fn push_options(
-    creds: Option<&str>,
-    insecure: bool,
+    registry: &RegistryArgs,
     chunk_size: u64,
     archive: &ArchiveArgs,
 ) -> Result<PushOptions> {
     Ok(PushOptions {
-        creds: creds
+        creds: registry
+            .creds
+            .as_deref()
             .map(Credentials::parse)
             .transpose()
             .map_err(anyhow::Error::msg)?,
         docker_config: auth::docker_config_path(),
-        insecure,
+        insecure: registry.insecure,
         chunk_size,
         jobs: 4,
         known_blobs: archive.cache_dir().join("registry-blobs.json"),
@@ -624,8 +618,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     }
     let annotations = parse_annotations(&args.annotation)?;
     let push = push_options(
-        args.creds.as_deref(),
-        args.insecure,
+        &args.registry,
         parse_size(&args.push_chunk_size)?,
         &args.archive,
     )?;

@@ -876,13 +876,19 @@ async fn download_first(
             Err(e) => return Err(e),
         }
     }
+    Err(no_good_copy(group, tried, all_missing))
+}
+
+/// The error when every copy of `group` failed (`tried`: each one's failure): `NoCopy` when
+/// not one copy was there (not a sync in progress but a source without the file), else
+/// `NoGoodCopy`.
+fn no_good_copy(group: &Alternatives, tried: Vec<String>, all_missing: bool) -> FetchError {
     let what = group.what.clone();
-    // Not one copy on the mirror: not a sync in progress but a mirror without the file.
-    Err(if all_missing {
+    if all_missing {
         FetchError::NoCopy { what, tried }
     } else {
         FetchError::NoGoodCopy { what, tried }
-    })
+    }
 }
 
 /// How many bytes a download may have.

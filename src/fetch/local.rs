@@ -117,12 +117,7 @@ impl Root {
                 Err(e) => return Err(e),
             }
         }
-        let what = group.what.clone();
-        Err(if all_missing {
-            FetchError::NoCopy { what, tried }
-        } else {
-            FetchError::NoGoodCopy { what, tried }
-        })
+        Err(super::no_good_copy(group, tried, all_missing))
     }
 
     /// Copy the package `item` into the cache, hashed as it is copied, kept only when its

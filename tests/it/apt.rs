@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::e2e::shared_cache;
-use crate::harness::{compose, have, repo_root, run};
+use crate::harness::{compose, debian_sources, have, run};
 
 /// Packages whose closures cover Priority ranking (`base-files` needs `awk`, which `mawk`
 /// and `gawk` provide), OR-groups, versioned and virtual dependencies; trixie, amd64.
@@ -59,15 +59,7 @@ impl Apt {
         if !have("apt-get") {
             return Err("apt-get is not installed".into());
         }
-        let mirrors = compose::mirror::Mirrors::new(&[], Path::new("/"))
-            .map_err(|e| format!("no mirror: {e}"))?;
-        let keyring = [
-            PathBuf::from("/usr/share/keyrings/debian-archive-keyring.gpg"),
-            repo_root().join("keys/debian-archive-keyring.gpg"),
-        ]
-        .into_iter()
-        .find(|k| k.is_file())
-        .ok_or("no Debian archive keyring")?;
+        let (mirrors, keyring) = debian_sources()?;
         let mut sources = String::new();
         for (archive, suite) in SUITES {
             let url = mirrors

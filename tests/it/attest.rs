@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::fixture::Env;
-use crate::harness::{Run, compose, require, run};
+use crate::harness::{Run, compose, openssl_keypair, openssl_verifies, require, run, tool};
 use crate::support::registry::Registry;
 use crate::support::server::Server;
 
@@ -21,41 +21,6 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Run a tool, assert it succeeded; its stdout.
-fn tool(program: &str, args: &[&str]) -> String {
-    let o = Command::new(program).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A P-256 key pair as openssl writes it: (private PKCS#8 PEM, public PEM).
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (key, public) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.pub")),
-    );
-    let (k, p) = (key.to_str().unwrap(), public.to_str().unwrap());
-    tool(
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            k,
-        ],
-    );
-    tool("openssl", &["pkey", "-in", k, "-pubout", "-out", p]);
-    (key, public)
 }
 
 /// The fixture tool image, locked, a registry, and two key pairs; builds go through the
@@ -75,8 +40,8 @@ impl Attesting {
         let env = Env::new();
         let spec = env.tool_spec();
         let t = Attesting {
-            key: keypair(&env.path(""), "key"),
-            other_key: keypair(&env.path(""), "other"),
+            key: openssl_keypair(&env.path(""), "key"),
+            other_key: openssl_keypair(&env.path(""), "other"),
             registry,
             env,
             spec,
@@ -212,25 +177,14 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// openssl verifies the envelope's signature over the PAE with `public`.
-fn openssl_verifies(dir: &Path, envelope: &Value, public: &Path) -> bool {
+fn envelope_verifies(dir: &Path, envelope: &Value, public: &Path) -> bool {
     let payload_type = envelope["payloadType"].as_str().unwrap();
     assert_eq!(payload_type, "application/vnd.in-toto+json");
     let payload = B64.decode(envelope["payload"].as_str().unwrap()).unwrap();
     let sig = B64
         .decode(envelope["signatures"][0]["sig"].as_str().unwrap())
         .unwrap();
-    let (msg, der) = (dir.join("pae.bin"), dir.join("sig.der"));
-    fs_err::write(&msg, pae(payload_type, &payload)).unwrap();
-    fs_err::write(&der, sig).unwrap();
-    let o = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(public)
-        .arg("-signature")
-        .arg(&der)
-        .arg(&msg)
-        .output()
-        .unwrap();
-    o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Verified OK")
+    openssl_verifies(dir, public, &pae(payload_type, &payload), &sig)
 }
 
 /// `ntia-checker` says conformant and `pyspdxtools` accepts the SPDX file `path`.
@@ -261,8 +215,8 @@ fn attestations_are_signed_and_name_every_input() {
     let digest = r["digest"].as_str().unwrap();
     let envelopes = t.envelopes("tool", digest);
     for e in &envelopes {
-        assert!(openssl_verifies(&t.env.path(""), e, &t.key.1), "{e}");
-        assert!(!openssl_verifies(&t.env.path(""), e, &t.other_key.1));
+        assert!(envelope_verifies(&t.env.path(""), e, &t.key.1), "{e}");
+        assert!(!envelope_verifies(&t.env.path(""), e, &t.other_key.1));
     }
     let provenance = statement_of(&envelopes, "https://slsa.dev/provenance/v1");
     assert_eq!(provenance["_type"], "https://in-toto.io/Statement/v1");

@@ -382,6 +382,101 @@ impl Image {
     }
 }
 
+/// Run a tool, assert it succeeded; its stdout.
+pub fn tool(program: &str, args: &[&str]) -> String {
+    let o = Command::new(program).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A P-256 key pair made by openssl in `dir`: `(NAME.pem, NAME.pub)` (private PKCS#8 PEM,
+/// public PEM).
+pub fn openssl_keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.pub")),
+    );
+    let (k, p) = (key.to_str().unwrap(), public.to_str().unwrap());
+    tool(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            k,
+        ],
+    );
+    tool("openssl", &["pkey", "-in", k, "-pubout", "-out", p]);
+    (key, public)
+}
+
+/// `openssl dgst -sha256 -verify` of `payload` and the DER signature `sig` with `public`
+/// (both written to files in `dir`).
+pub fn openssl_verifies(dir: &Path, public: &Path, payload: &[u8], sig: &[u8]) -> bool {
+    let (p, s) = (dir.join("payload"), dir.join("sig.der"));
+    fs_err::write(&p, payload).unwrap();
+    fs_err::write(&s, sig).unwrap();
+    let o = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public)
+        .arg("-signature")
+        .arg(&s)
+        .arg(&p)
+        .output()
+        .unwrap();
+    o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Verified OK")
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs_err::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The first file under `dir` (at any depth, in `files` order) whose name starts with
+/// `prefix`.
+pub fn find_file(dir: &Path, prefix: &str) -> PathBuf {
+    files(dir)
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} under {}", dir.display()))
+}
+
+/// The machine's apt mirrors and the Debian archive keyring (the system's, else the
+/// project's copy), or why there are none.
+pub fn debian_sources() -> Result<(compose::mirror::Mirrors, PathBuf), String> {
+    let mirrors = compose::mirror::Mirrors::new(&[], Path::new("/"))
+        .map_err(|e| format!("no mirror: {e}"))?;
+    let keyring = [
+        PathBuf::from("/usr/share/keyrings/debian-archive-keyring.gpg"),
+        repo_root().join("keys/debian-archive-keyring.gpg"),
+    ]
+    .into_iter()
+    .find(|k| k.is_file())
+    .ok_or("no Debian archive keyring")?;
+    Ok((mirrors, keyring))
+}
+
 /// Is `tool` on PATH?
 pub fn have(tool: &str) -> bool {
     Command::new("sh")

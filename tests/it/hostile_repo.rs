@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use crate::harness::{Run, compose, copy_dir, repo_root, run};
+use crate::harness::{Run, compose, copy_dir, files, find_file, repo_root, run};
 use crate::support::hostile::{
     self, DebBuilder, Key, KeyKind, Package, ReleaseOpts, Repo, TarBuilder,
 };
@@ -209,21 +209,6 @@ fn honest(name: &str) -> Package {
     )
 }
 
-fn find_file(dir: &Path, prefix: &str) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs_err::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().unwrap().to_string_lossy().starts_with(prefix) {
-                return p;
-            }
-        }
-    }
-    panic!("no {prefix} under {}", dir.display());
-}
-
 /// An amd64 index of the committed fixture repository.
 fn fixture_index(suite: &str, name: &str) -> PathBuf {
     repo_root()
@@ -231,24 +216,6 @@ fn fixture_index(suite: &str, name: &str) -> PathBuf {
         .join(suite)
         .join("main/binary-amd64")
         .join(name)
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs_err::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -4,47 +4,18 @@
 //! up and signing again adds nothing; layouts and archives carry `sha256-<hex>.sig`, whose
 //! signature openssl verifies; signing changes no image digest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
 
 use crate::fixture::Env;
-use crate::harness::{read_blob, require};
+use crate::harness::{openssl_keypair, openssl_verifies, read_blob, require};
 use crate::support::registry::Registry;
 use crate::support::skopeo::Skopeo;
 
 const BODY: &str = "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n";
 const TWO_PLATFORMS: &str = "platforms = [\"linux/amd64\", \"linux/arm64\"]";
-
-/// A P-256 key pair made by openssl: `(NAME.pem, NAME.pub)`.
-fn openssl_key(env: &Env, name: &str) -> (PathBuf, PathBuf) {
-    let (key, public) = (
-        env.path(&format!("{name}.pem")),
-        env.path(&format!("{name}.pub")),
-    );
-    let ok = |o: Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    ok(Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .unwrap());
-    ok(Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public)
-        .output()
-        .unwrap());
-    (key, public)
-}
 
 /// `skopeo copy --remove-signatures` of `docker://{repo}:{tag}` to a fresh layout, under a
 /// policy that requires a sigstore signature by `public` for `repo` (matchRepository) and a
@@ -139,8 +110,8 @@ fn skopeo_accepts_signed_pushes_only_with_the_signing_key() {
     let Some(skopeo) = Skopeo::get() else { return };
     let env = Env::new();
     let registry = Registry::start(None);
-    let (key, public) = openssl_key(&env, "a");
-    let (_, other) = openssl_key(&env, "b");
+    let (key, public) = openssl_keypair(&env.path(""), "a");
+    let (_, other) = openssl_keypair(&env.path(""), "b");
 
     let single = env.spec("single", BODY);
     // The policy does require a signature: the same image pushed unsigned is refused.
@@ -250,9 +221,9 @@ fn signatures_of_two_keys_add_up_and_signing_again_adds_nothing() {
     let Some(skopeo) = Skopeo::get() else { return };
     let env = Env::new();
     let registry = Registry::start(None);
-    let (a, a_pub) = openssl_key(&env, "a");
-    let (b, b_pub) = openssl_key(&env, "b");
-    let (_, c_pub) = openssl_key(&env, "c");
+    let (a, a_pub) = openssl_keypair(&env.path(""), "a");
+    let (b, b_pub) = openssl_keypair(&env.path(""), "b");
+    let (_, c_pub) = openssl_keypair(&env.path(""), "c");
     let spec = env.spec("twice", BODY);
     let repo = format!("{}/signed/twice", registry.addr());
     let digest = push(&env, &spec, &format!("{repo}:v1"), &a, &[]);
@@ -310,29 +281,13 @@ fn layout_signature(layout: &Path, digest: &str) -> (Vec<u8>, Vec<u8>) {
     (read_blob(layout, layer["digest"].as_str().unwrap()), sig)
 }
 
-/// `openssl dgst -sha256 -verify` of a payload and signature with `public`.
-fn openssl_verifies(env: &Env, public: &Path, payload: &[u8], sig: &[u8]) -> bool {
-    let (p, s) = (env.path("payload"), env.path("sig.der"));
-    fs_err::write(&p, payload).unwrap();
-    fs_err::write(&s, sig).unwrap();
-    let o = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(public)
-        .arg("-signature")
-        .arg(&s)
-        .arg(&p)
-        .output()
-        .unwrap();
-    o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Verified OK")
-}
-
 #[test]
 #[ignore = "needs openssl and tar"]
 fn layouts_and_archives_carry_signatures_openssl_verifies_and_digests_do_not_change() {
     require(&["openssl", "tar"]);
     let env = Env::new();
-    let (key, public) = openssl_key(&env, "a");
-    let (_, other) = openssl_key(&env, "b");
+    let (key, public) = openssl_keypair(&env.path(""), "a");
+    let (_, other) = openssl_keypair(&env.path(""), "b");
     let spec = env.spec_top("local", TWO_PLATFORMS, BODY);
     let unsigned = env.build(&spec, "plain", &[]).digest();
     let (layout, archive) = (env.path("signed"), env.path("signed.tar"));
@@ -364,13 +319,13 @@ fn layouts_and_archives_carry_signatures_openssl_verifies_and_digests_do_not_cha
             signed.as_str()
         );
         assert!(p.as_object().unwrap().contains_key("optional"));
-        assert!(openssl_verifies(&env, &public, &payload, &sig));
-        assert!(!openssl_verifies(&env, &other, &payload, &sig));
+        assert!(openssl_verifies(&env.path(""), &public, &payload, &sig));
+        assert!(!openssl_verifies(&env.path(""), &other, &payload, &sig));
         // Each platform manifest has its signature too.
         let index: serde_json::Value = serde_json::from_slice(&read_blob(dir, &signed)).unwrap();
         for m in index["manifests"].as_array().unwrap() {
             let (payload, sig) = layout_signature(dir, m["digest"].as_str().unwrap());
-            assert!(openssl_verifies(&env, &public, &payload, &sig));
+            assert!(openssl_verifies(&env.path(""), &public, &payload, &sig));
         }
     }
     // Building into the signed layout again keeps one signature (same key: same layer).

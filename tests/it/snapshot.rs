@@ -108,11 +108,7 @@ fn a_pinned_source_reads_the_snapshot_archive_and_the_lock_records_it() {
     r.stderr_has("--mirror snapshot=URL")
         .stderr_has("COMPOSE_MIRROR_SNAPSHOT=URL");
     // Another time than the lock's: stale, for `lock --check` and `build --locked`.
-    let check = |extra: &[&str]| {
-        let mut args = vec!["--check"];
-        args.extend_from_slice(extra);
-        env.lock(&spec, &args)
-    };
+    let check = |extra: &[&str]| env.lock(&spec, &[&["--check"][..], extra].concat());
     check(&[])
         .success("lock --check")
         .stdout_has("is up to date");
@@ -313,6 +309,19 @@ fn compose_in(dir: &Path, args: &[&str]) -> Run {
     run(compose().current_dir(dir).args(args))
 }
 
+/// `compose_in` with `args`, then `extra`.
+fn compose_plus(dir: &Path, args: &[&str], extra: &[&str]) -> Run {
+    compose_in(dir, &[args, extra].concat())
+}
+
+/// A spec `NAME.toml` in `dir` that includes `honest` from the repository signed by `key`,
+/// with its path as an argument.
+fn honest_spec(dir: &Path, name: &str, key: &Key) -> (PathBuf, String) {
+    let spec = Repo::spec(dir, name, key, "[packages]\ninclude = [\"honest\"]\n");
+    let arg = spec.display().to_string();
+    (spec, arg)
+}
+
 /// The mirror moved on (Debian published 2.0 and dropped 1.0): a plain build from the 1.0
 /// lock warns naming it and builds 2.0 from today's indexes, leaving the lock alone;
 /// `--locked` refuses; with a snapshot archive at the lock's date, `--locked` builds the
@@ -327,27 +336,20 @@ fn a_lock_the_mirror_moved_past_warns_and_resolves_afresh_or_builds_from_the_sna
     copy_dir(old.root(), mirror.path());
     let server = Server::start(mirror.path());
     let work = tempfile::tempdir().unwrap();
-    let spec = Repo::spec(
-        work.path(),
-        "h",
-        &key,
-        "[packages]\ninclude = [\"honest\"]\n",
-    );
-    let spec_arg = spec.display().to_string();
+    let (spec, spec_arg) = honest_spec(work.path(), "h", &key);
     let hostile = format!("hostile={}", server.url());
     let build = |out: &str, cache: &str, extra: &[&str]| {
-        let mut args = vec![
+        let output = format!("--output=oci:{out}");
+        let args = [
             "build",
             &spec_arg,
             "--mirror",
             &hostile,
             "--cache-dir",
             cache,
+            &output,
         ];
-        let output = format!("--output=oci:{out}");
-        args.push(&output);
-        args.extend_from_slice(extra);
-        compose_in(work.path(), &args)
+        compose_plus(work.path(), &args, extra)
     };
     compose_in(work.path(), &["lock", &spec_arg, "--mirror", &hostile]).success("lock");
     let lock = lock_text(&spec);
@@ -393,18 +395,14 @@ fn snapshots_move_on_purpose_and_do_not_expire() {
     snap.add("hostile", FIXTURE_DATE, old.root());
     snap.add("hostile", STAMP_2, new.root());
     let work = tempfile::tempdir().unwrap();
-    let spec = Repo::spec(
-        work.path(),
-        "h",
-        &key,
-        "[packages]\ninclude = [\"honest\"]\n",
-    );
-    let spec_arg = spec.display().to_string();
+    let (spec, spec_arg) = honest_spec(work.path(), "h", &key);
     let snapshot = snap.mirror();
     let lock = |extra: &[&str]| {
-        let mut args = vec!["lock", &spec_arg, "--mirror", &snapshot];
-        args.extend_from_slice(extra);
-        compose_in(work.path(), &args)
+        compose_plus(
+            work.path(),
+            &["lock", &spec_arg, "--mirror", &snapshot],
+            extra,
+        )
     };
     lock(&["--snapshot", FIXTURE_DATE]).success("lock at the first time");
     let first = work.path().join("first.lock");
@@ -422,27 +420,20 @@ fn snapshots_move_on_purpose_and_do_not_expire() {
         .success("diff")
         .stdout_has("1.0 -> 2.0");
     let build = |extra: &[&str]| {
-        let mut args = vec![
+        let args = [
             "build",
             &spec_arg,
             "--output=oci:out",
             "--mirror",
             &snapshot,
         ];
-        args.extend_from_slice(extra);
-        compose_in(work.path(), &args)
+        compose_plus(work.path(), &args, extra)
     };
     build(&["--locked"]).digest();
     // The same expired release file from a mirror (no snapshot) is refused.
     let server = Server::start(new.root());
     let hostile = format!("hostile={}", server.url());
-    let plain = Repo::spec(
-        work.path(),
-        "p",
-        &key,
-        "[packages]\ninclude = [\"honest\"]\n",
-    );
-    let plain_arg = plain.display().to_string();
+    let (_, plain_arg) = honest_spec(work.path(), "p", &key);
     let r = compose_in(
         work.path(),
         &[

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::fixture::Env;
-use crate::harness::{Run, compose, copy_dir, repo_root, require, run};
+use crate::harness::{Run, compose, copy_dir, find_file, repo_root, require, run};
 
 /// `compose vendor SPEC DIR` against the fixture mirror and the shared cache.
 fn vendor(env: &Env, spec: &Path, dir: &Path) -> Run {
@@ -60,27 +60,6 @@ fn vendored_tool(env: &Env) -> (PathBuf, PathBuf, String) {
     (spec, dir, online)
 }
 
-fn find(dir: &Path, name_start: &str) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs_err::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with(name_start)
-            {
-                return p;
-            }
-        }
-    }
-    panic!("no {name_start} under {}", dir.display());
-}
-
 #[test]
 fn vendoring_is_idempotent_and_builds_the_same_image_without_the_mirror() {
     let env = Env::new();
@@ -106,7 +85,7 @@ fn vendoring_is_idempotent_and_builds_the_same_image_without_the_mirror() {
         fs_err::read(repo_root().join("tests/data/repo/dists/testing/InRelease")).unwrap(),
         "the InRelease as published"
     );
-    find(&tree.join("pool"), "f-tool_");
+    find_file(&tree.join("pool"), "f-tool_");
 
     // Again: nothing written, nothing asked of the mirror.
     let before = env.server.requests().len();
@@ -180,7 +159,7 @@ fn tampered_vendored_files_are_refused_naming_them() {
     let env = Env::new();
     let (spec, dir, _) = vendored_tool(&env);
     let tree = Path::new("archive/fixture");
-    let deb = find(&dir.join(tree).join("pool"), "f-tool_")
+    let deb = find_file(&dir.join(tree).join("pool"), "f-tool_")
         .strip_prefix(&dir)
         .unwrap()
         .to_path_buf();

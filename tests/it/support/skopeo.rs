@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crate::harness::{have, repo_root, report_skip};
+use crate::harness::{debian_sources, have, report_skip};
 
 /// The unpacked trixie tree with its skopeo.
 #[derive(Debug)]
@@ -78,18 +78,10 @@ fn unpack(root: &Path) -> Result<(), String> {
     if !have("mmdebstrap") {
         return Err("mmdebstrap is not installed".into());
     }
-    let mirrors = compose::mirror::Mirrors::new(&[], Path::new("/"))
-        .map_err(|e| format!("no mirror: {e}"))?;
+    let (mirrors, keyring) = debian_sources()?;
     let url = mirrors
         .resolve("debian")
         .map_err(|e| format!("no Debian mirror in the apt sources: {e}"))?;
-    let keyring = [
-        PathBuf::from("/usr/share/keyrings/debian-archive-keyring.gpg"),
-        repo_root().join("keys/debian-archive-keyring.gpg"),
-    ]
-    .into_iter()
-    .find(|k| k.is_file())
-    .ok_or("no Debian archive keyring")?;
     let parent = root.parent().unwrap();
     fs_err::create_dir_all(parent).map_err(|e| e.to_string())?;
     let tmp = tempfile::Builder::new()
