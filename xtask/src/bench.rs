@@ -4,7 +4,8 @@
 //!
 //! First the table of issue 14's targets (`targets`: python3, java21 on two platforms and
 //! the large `xtask/bench/python3-sci.toml`, with the decode `floor` and the packages read
-//! from each lock by `locked`), then python3's speed, multi-platform, push and size figures.
+//! from each lock by `locked`), then python3's speed, multi-platform and push figures, the
+//! release pipeline's (`release`: signing, attesting, vendoring, `verify --image`), and sizes.
 //! `cargo xtask bench targets` prints the table alone.
 
 #![allow(clippy::print_stdout)] // the figures are the output
@@ -19,6 +20,7 @@ use crate::tools;
 
 mod floor;
 mod locked;
+mod release;
 mod targets;
 
 /// Every image of the family, with the size of distroless's image of the same Debian release
@@ -145,6 +147,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("mmdebstrap", "mmdebstrap"),
         ("skopeo", "skopeo"),
         ("docker-registry", "docker-registry"),
+        ("openssl", "openssl"),
     ])?;
     eprintln!("xtask: building compose (release)");
     let bin = crate::tools::build_compose(true)?;
@@ -160,6 +163,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let cold_cache = scratch.join("cache");
     let warm_locked = speed_figures(&bin, &scratch, &cold_cache)?;
     publish_figures(&bin, &scratch, &cold_cache, &warm_locked)?;
+    release::run(&bin, &scratch, &cold_cache, &warm_locked)?;
     size_figures(&bin, &scratch, &cold_cache)?;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
