@@ -3,7 +3,9 @@
 //! DSSE pre-authentication encoding, `ntia-checker` and `pyspdxtools` on the SBOMs), the
 //! provenance against the files it names, statements reproducible, and `compose verify
 //! --image` passing, then failing for another key, a changed spec and another image; the
-//! SBOM beside the output naming the image's version and supplier.
+//! SBOM beside the output naming the image's version and supplier; each InRelease by the
+//! hash of the bytes served, a `--vendor` build naming the mirror (its statements the online
+//! build's), and an attested build refused when no copy of the lock's InRelease is left.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -373,6 +375,30 @@ fn a_vendored_build_reports_the_mirror_it_was_vendored_from() {
         .as_array()
         .unwrap();
     assert_inreleases_as_served(&t.env, &lock, deps);
+}
+
+/// An attested build whose lock's InRelease no copy has any more (the mirror moved on, a
+/// cold cache, no snapshot archive) fails, naming the suite and what to do.
+#[test]
+#[ignore = "needs docker-registry, openssl and curl"]
+fn an_attested_build_without_the_lock_s_inrelease_fails_naming_the_suite() {
+    let t = Attesting::new();
+    let dists = t.env.served().join("dists");
+    fs_err::copy(
+        dists.join("testing-updates/InRelease"),
+        dists.join("testing/InRelease"),
+    )
+    .unwrap();
+    let mut cmd = compose();
+    cmd.arg("build").arg(&t.spec);
+    cmd.arg("--output")
+        .arg(format!("docker://{}", t.image("gone:v1")));
+    cmd.arg("--sign").arg(&t.key.0).arg("--attest");
+    cmd.arg("--cache-dir").arg(t.env.path("cold-cache"));
+    let r = t.proxied(&mut cmd);
+    r.fails_with("suite `testing` of `archive:fixture`");
+    r.stderr_has("compose lock --update");
+    r.stderr_has("--mirror snapshot=URL");
 }
 
 /// Two builds of the same lock: the same statements, byte for byte.
