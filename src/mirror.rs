@@ -47,6 +47,9 @@ pub struct Mirrors {
     apt: BTreeMap<String, String>,
     /// `--vendor DIR`: every location is its subtree of this directory, whatever the rest says.
     vendor: Option<PathBuf>,
+    /// `--vendor DIR`: the `file:` URL of each subtree, and the mirror URL it was vendored
+    /// from (the manifest's record), for what is reported, never fetched.
+    recorded: BTreeMap<String, String>,
 }
 
 impl Mirrors {
@@ -70,16 +73,39 @@ impl Mirrors {
             env,
             apt: apt_mirrors(apt_root),
             vendor: None,
+            recorded: BTreeMap::new(),
         })
     }
 
     /// Every location served from the vendored directory `dir` (absolute): the `file:` URL
     /// of its subtree (`crate::vendor::subtree`), which only `fetch`'s local transport reads.
+    /// What a report names (SBOMs, provenance, `--json`) is the mirror each subtree was
+    /// vendored from, as the directory's manifest records it (`reported`).
     pub fn vendored(dir: &Path) -> Mirrors {
+        let recorded = crate::vendor::recorded_mirrors(dir)
+            .into_iter()
+            .map(|(tree, url)| (format!("file://{}", dir.join(tree).display()), url))
+            .collect();
         Mirrors {
             vendor: Some(dir.to_path_buf()),
+            recorded,
             ..Mirrors::default()
         }
+    }
+
+    /// The URL a report names for `url`, a URL files were fetched from: a mirror's `http(s)`
+    /// URL as it is, credentials left out; a vendored directory's `file:` URL as the mirror
+    /// URL it was vendored from; `None` when there is no such URL (a vendored directory
+    /// without a usable record, any other scheme).
+    pub fn reported(&self, url: &str) -> Option<String> {
+        if self.vendor.is_some() {
+            return self.recorded.iter().find_map(|(local, mirror)| {
+                let rest = url.strip_prefix(local.as_str())?;
+                (rest.is_empty() || rest.starts_with('/')).then(|| format!("{mirror}{rest}"))
+            });
+        }
+        (url.starts_with("http://") || url.starts_with("https://"))
+            .then(|| without_credentials(url))
     }
 
     /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
@@ -156,6 +182,18 @@ impl Mirrors {
             name: name.to_owned(),
             var,
         })
+    }
+}
+
+/// `url` without the `user:password@` of its authority, if it has one.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -375,6 +413,40 @@ mod tests {
             m.url_at(&debian, Some("20261120T000000Z")).unwrap(),
             "http://s.example/archive/debian/20261120T000000Z"
         );
+    }
+
+    #[test]
+    fn reported_urls_have_no_credentials_and_no_local_paths() {
+        assert_eq!(
+            without_credentials("http://u:p@m.example:8080/d/x@y"),
+            "http://m.example:8080/d/x@y"
+        );
+        assert_eq!(
+            without_credentials("https://m.example/d"),
+            "https://m.example/d"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let m = Mirrors::new(&[], dir.path()).unwrap();
+        assert_eq!(
+            m.reported("http://u@m.example/d/pool/a.deb").as_deref(),
+            Some("http://m.example/d/pool/a.deb")
+        );
+        assert_eq!(m.reported("file:///x/pool/a.deb"), None);
+        let v = Mirrors {
+            vendor: Some(dir.path().to_path_buf()),
+            recorded: BTreeMap::from([(
+                format!("file://{}/archive/debian", dir.path().display()),
+                "http://m.example/debian".to_owned(),
+            )]),
+            ..Mirrors::default()
+        };
+        let local = format!("file://{}/archive/debian", dir.path().display());
+        assert_eq!(
+            v.reported(&format!("{local}/pool/a.deb")).as_deref(),
+            Some("http://m.example/debian/pool/a.deb")
+        );
+        assert_eq!(v.reported(&format!("{local}-security/pool/a.deb")), None);
+        assert_eq!(v.reported("http://m.example/debian/pool/a.deb"), None);
     }
 
     #[test]

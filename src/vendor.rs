@@ -7,15 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::build::{self, BuildError, Chain, LockState};
 use crate::fetch::{self, Alternatives, Cache, Fetcher, Item, MAX_RELEASE};
-use crate::lock::{self, Lock, LockedPackage};
+use crate::lock::{self, Lock, LockedPackage, LockedSource};
 use crate::mirror::Mirrors;
-use crate::repo::release::Release;
 use crate::spec::{Location, Platform, Source};
 
 /// The manifest of a vendored directory, at its root.
@@ -203,23 +202,38 @@ pub fn vendor(opts: &VendorOptions) -> Result<VendorReport> {
         let tree = subtree(&source.location);
         for suite in &source.suites {
             let pin = pin(&lock, &opts.spec, &source, suite)?;
-            check_conflict(&manifest, &out.root, &lock.name, &source, suite, pin)?;
+            check_conflict(
+                &manifest,
+                &out.root,
+                &lock.name,
+                &source,
+                suite,
+                &pin.release,
+            )?;
             let dists = tree.join("dists").join(suite);
-            let (signed, release) =
-                locked_release(&fetcher, &out, &dists, &source, &url, suite, pin)?;
+            let own = out.read_small(&dists.join("InRelease"), MAX_RELEASE.bytes)?;
+            let found = build::locked_release(&fetcher, &mirrors, &source, suite, pin, own)?;
+            // The indexes from where the release was found (the snapshot archive, when the
+            // mirror has moved on).
+            let base = found
+                .url
+                .strip_suffix(&format!("/dists/{suite}/InRelease"))
+                .unwrap_or(&url)
+                .to_owned();
+            let (signed, release) = (found.signed, found.release);
             let inrelease = out.put_bytes(&dists.join("InRelease"), &signed, &mut written)?;
             for arch in &archs {
                 for component in &source.components {
-                    let (group, names) = build::index_of(&url, suite, &release, component, arch)?;
+                    let (group, names) = build::index_of(&base, suite, &release, component, arch)?;
                     indexes.push((group, dists.clone(), names));
                 }
             }
             sources.push(VendoredSource {
                 location: source.location.to_string(),
                 suite: suite.clone(),
-                url: url.clone(),
+                url: crate::mirror::without_credentials(&url),
                 path: tree.display().to_string(),
-                release: pin.to_owned(),
+                release: pin.release.clone(),
                 inrelease,
             });
         }
@@ -288,15 +302,19 @@ fn lock_architectures(lock: &Lock) -> Result<BTreeSet<String>> {
 }
 
 /// The lock's release of `suite` of `source`.
-fn pin<'l>(lock: &'l Lock, spec: &Path, source: &Source, suite: &str) -> Result<&'l str> {
-    build::pin_of(&lock.sources, source, suite).ok_or_else(|| {
-        VendorError::NoPin {
-            lock: lock::path_for(spec),
-            location: source.location.to_string(),
-            suite: suite.to_owned(),
-        }
-        .into()
-    })
+fn pin<'l>(lock: &'l Lock, spec: &Path, source: &Source, suite: &str) -> Result<&'l LockedSource> {
+    let location = source.location.to_string();
+    lock.sources
+        .iter()
+        .find(|p| p.location == location && p.suite == suite)
+        .ok_or_else(|| {
+            VendorError::NoPin {
+                lock: lock::path_for(spec),
+                location: source.location.to_string(),
+                suite: suite.to_owned(),
+            }
+            .into()
+        })
 }
 
 /// One directory holds one release of each suite: another image's, other than `pin`, is
@@ -329,49 +347,6 @@ fn check_conflict(
         }
     }
     Ok(())
-}
-
-/// The InRelease the lock names, verified as a vendored build will verify it (signature,
-/// suite, date; its text the lock's): the directory's own copy, else the cache's (the last
-/// that passed, usually the one the lock was made from, whatever the mirror publishes
-/// since), else the mirror's.
-fn locked_release(
-    fetcher: &Fetcher,
-    out: &Out,
-    dists: &Path,
-    source: &Source,
-    url: &str,
-    suite: &str,
-    pin: &str,
-) -> Result<(Vec<u8>, Release)> {
-    let release_url = build::release_url(url, suite);
-    let keyring = build::keyring_of(source)?;
-    let now = build::now();
-    let check = |signed: &[u8]| {
-        build::check_release(
-            signed,
-            &release_url,
-            source,
-            suite,
-            &keyring,
-            now,
-            Some(pin),
-        )
-    };
-    let local = out.read_small(&dists.join("InRelease"), MAX_RELEASE.bytes)?;
-    for copy in [local, fetcher.cache.get_signed(&release_url)]
-        .into_iter()
-        .flatten()
-    {
-        if let Ok((release, _)) = check(&copy) {
-            return Ok((copy, release));
-        }
-    }
-    let live = fetcher
-        .get_signed(&release_url)
-        .with_context(|| format!("cannot get the release file of suite `{suite}`"))?;
-    let (release, _) = check(&live)?;
-    Ok((live, release))
 }
 
 /// Every `.deb` of the lock (all platforms, all layers) at its pool path: those already there
@@ -563,6 +538,37 @@ impl Out {
         crate::atomic::write(&path, &text).map_err(|source| VendorError::Write { path, source })?;
         Ok(())
     }
+}
+
+/// The longest mirror URL taken from a manifest.
+const MAX_RECORDED_URL: usize = 2048;
+
+/// The mirror each source's subtree of the vendored directory `dir` was vendored from, as
+/// its manifest records it (`url` by `path`): only plain relative paths and `http(s)` URLs of
+/// printable ASCII are taken, their credentials left out; a missing or unreadable manifest
+/// records none. For reporting only: a vendored build reads `dir`.
+pub fn recorded_mirrors(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let out = Out {
+        root: dir.to_path_buf(),
+    };
+    let Ok(manifest) = out.read_manifest() else {
+        return BTreeMap::new();
+    };
+    let mut mirrors = BTreeMap::new();
+    for source in manifest.images.values().flat_map(|i| &i.sources) {
+        let path = PathBuf::from(&source.path);
+        let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
+        let url = &source.url;
+        let good = (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() <= MAX_RECORDED_URL
+            && url.bytes().all(|b| b.is_ascii_graphic());
+        if plain && good {
+            mirrors
+                .entry(path)
+                .or_insert_with(|| crate::mirror::without_credentials(url));
+        }
+    }
+    mirrors
 }
 
 /// What a vendored build (`--vendor`) checks of a locked platform beyond a mirror build: every

@@ -104,6 +104,15 @@ pub enum BuildError {
         locked: String,
         found: String,
     },
+    #[error(
+        "no copy of the release file the lock names for suite `{suite}` of `{location}` is left"
+    )]
+    NoLockedRelease {
+        location: String,
+        suite: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Hint for BuildError {
@@ -152,6 +161,7 @@ impl Hint for BuildError {
                 "give each spec its own `name`, or build them in separate runs".into()
             }
             ReleaseNotLocked { .. } => "vendor the spec again (`compose vendor SPEC DIR`); if the mirror has moved on since the lock was made, run `compose lock --update SPEC` first".into(),
+            NoLockedRelease { .. } => "lock what the mirror publishes now (`compose lock --update SPEC`), or pass `--mirror snapshot=URL` so that the lock's release is read from the snapshot archive".into(),
             NoPartial { .. }
             | EnvTemplate { .. }
             | NoCertificates { .. }

@@ -13,6 +13,7 @@ mod indexes;
 mod lockfile;
 mod plan;
 pub mod provenance;
+mod release;
 mod report;
 mod trees;
 mod variant;
@@ -29,9 +30,10 @@ pub use env::expand_env;
 pub use error::BuildError;
 pub use family::{family_names, family_outputs};
 pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
-pub(crate) use indexes::{check_release, index_of, keyring_of, now, pin_of, release_url};
+pub(crate) use indexes::{index_of, pin_of};
 pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock, pin_from_lock};
 pub use plan::{LevelPlan, plan_levels, plans_from_lock};
+pub(crate) use release::locked_release;
 pub use report::{BuildReport, LayerReport, PackageReport, SourceReport};
 pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
 
@@ -165,6 +167,7 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
         cache: &cache,
         progress: &progress,
         timings: &timings,
+        mirrors: &mirrors,
     };
     let images = family
         .iter()
@@ -177,7 +180,7 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
         .iter()
         .zip(&specs)
         .zip(images)
-        .map(|((opts, s), image)| publish_image(opts, s, image, &store, &mirrors))
+        .map(|((opts, s), image)| publish_image(opts, s, image, &store, (&mirrors, &fetcher)))
         .collect::<Result<Vec<_>>>()?;
     timings.mark("published");
     Ok(reports)
@@ -267,6 +270,8 @@ struct Run<'a> {
     cache: &'a LayerCache,
     progress: &'a Progress,
     timings: &'a Timings,
+    /// What reports name (`Mirrors::reported`).
+    mirrors: &'a Mirrors,
 }
 
 /// One spec's chain, outputs and usable lock (nothing downloaded), not yet planned.
@@ -327,7 +332,14 @@ fn build_image(
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
     let image = image::assemble(run.store, &built, &chain.platforms, &annotations, created)?;
     let identity = image_identity(top, &annotations, &image);
-    let sbom = image_sbom(&chain.name, &spec.plans, &built, created, &identity);
+    let sbom = image_sbom(
+        &chain.name,
+        &spec.plans,
+        &built,
+        created,
+        &identity,
+        run.mirrors,
+    );
     Ok(BuiltImage {
         image,
         built,
@@ -342,11 +354,11 @@ fn publish_image(
     spec: &SpecPlan,
     image: BuiltImage,
     store: &Store,
-    mirrors: &Mirrors,
+    (mirrors, fetcher): (&Mirrors, &Fetcher),
 ) -> Result<BuildReport> {
     let chain = &spec.chain;
     let statements = match opts.attest {
-        true => provenance::attestations(opts, spec, &image, mirrors)?,
+        true => provenance::attestations(opts, spec, &image, mirrors, fetcher)?,
         false => Vec::new(),
     };
     let pushes = publish(opts, chain, store, &image, &spec.outputs, statements)?;
@@ -581,20 +593,23 @@ fn image_sbom(
     built: &[PlatformBuild],
     created: u64,
     identity: &sbom::ImageIdentity,
+    mirrors: &Mirrors,
 ) -> Vec<u8> {
     let licenses: BTreeMap<&str, &Option<String>> = built
         .iter()
         .flat_map(|b| &b.licenses)
         .map(|(sha256, l)| (sha256.as_str(), l))
         .collect();
-    let packages: Vec<sbom::SbomPackage> = plans
+    let planned: Vec<_> = plans.iter().flatten().flat_map(|l| &l.packages).collect();
+    // The URL a package has on its mirror (`NOASSERTION` when there is none to name).
+    let urls: Vec<Option<String>> = planned.iter().map(|p| mirrors.reported(&p.url)).collect();
+    let packages: Vec<sbom::SbomPackage> = planned
         .iter()
-        .flatten()
-        .flat_map(|l| &l.packages)
-        .map(|p| sbom::SbomPackage {
+        .zip(&urls)
+        .map(|(p, url)| sbom::SbomPackage {
             package: p,
             license: licenses.get(p.sha256.as_str()).copied().cloned().flatten(),
-            url: Some(&p.url),
+            url: url.as_deref(),
         })
         .collect();
     sbom::document(name, &packages, &oci::rfc3339(created), Some(identity))

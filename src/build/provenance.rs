@@ -6,19 +6,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use anyhow::Result;
 
 use super::BuildOptions;
 use super::plan::LevelPlan;
 use super::variant::Variant;
+use crate::fetch::Fetcher;
 use crate::layer::Compression;
 use crate::lock::{self, Lock};
 use crate::mirror::Mirrors;
 use crate::oci;
 use crate::sbom;
 use crate::sign::Statement;
-use crate::spec::{Location, Platform, Spec};
+use crate::spec::{Platform, Spec};
 
 /// `_type` of every statement.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
@@ -115,6 +117,8 @@ pub struct Provenance<'a> {
     /// Every platform's plan (the `.deb`s, with the URLs they were fetched from).
     pub plans: &'a [Vec<LevelPlan>],
     pub mirrors: &'a Mirrors,
+    /// Reads each locked suite's InRelease (the vendored directory's with `--vendor`).
+    pub fetcher: &'a Fetcher,
 }
 
 /// `{"name": NAME, "digest": {"sha256": HEX}}` for an image.
@@ -180,18 +184,37 @@ pub fn provenance(p: &Provenance) -> Result<Vec<u8>> {
     Ok(statement(p.name, p.digest, SLSA_PROVENANCE_V1, predicate))
 }
 
-/// Every source's InRelease (the lock's hash of it), then every `.deb` once, sorted.
+/// Every source's InRelease (the file's URL and hash as published, the lock's hash of its
+/// text beside), then every `.deb` once, sorted. URLs as reported (`Mirrors::reported`): a
+/// vendored build names the mirrors its directory was vendored from.
 fn dependencies(p: &Provenance) -> Result<Vec<Value>> {
     let mut out = Vec::new();
-    for source in &p.lock.sources {
-        // Where the build read it: the mirror, or the snapshot the lock recorded.
-        let location = Location::parse(&source.location);
-        let base = p.mirrors.url_at(&location, source.snapshot.as_deref())?;
-        out.push(json!({
-            "name": format!("{}/{}/InRelease", source.location, source.suite),
-            "uri": format!("{}/dists/{}/InRelease", base.trim_end_matches('/'), source.suite),
-            "digest": digest_set(&source.release),
-        }));
+    for source in p.chain.iter().flat_map(|s| &s.sources) {
+        for suite in &source.suites {
+            let location = source.location.to_string();
+            let Some(pin) = p
+                .lock
+                .sources
+                .iter()
+                .find(|l| l.location == location && l.suite == *suite)
+            else {
+                continue;
+            };
+            if out.iter().any(|d: &Value| d["name"] == name_of(pin)) {
+                continue;
+            }
+            let found = super::locked_release(p.fetcher, p.mirrors, source, suite, pin, None)?;
+            let uri = p
+                .mirrors
+                .reported(&found.url)
+                .unwrap_or_else(|| format!("{location}/dists/{suite}/InRelease"));
+            out.push(json!({
+                "name": name_of(pin),
+                "uri": uri,
+                "digest": { "sha256": hex::encode(Sha256::digest(&found.signed)) },
+                "annotations": { "lockRelease": pin.release },
+            }));
+        }
     }
     let debs: BTreeMap<(&str, String, &str, &str), Value> = p
         .plans
@@ -205,9 +228,13 @@ fn dependencies(p: &Provenance) -> Result<Vec<Value>> {
                 d.architecture.as_str(),
                 d.sha256.as_str(),
             );
+            let uri = p
+                .mirrors
+                .reported(&d.url)
+                .unwrap_or_else(|| format!("{}/{}", d.source, d.filename));
             let value = json!({
                 "name": d.name,
-                "uri": d.url,
+                "uri": uri,
                 "digest": { "sha256": d.sha256 },
                 "annotations": {
                     "version": d.version.to_string(),
@@ -222,6 +249,11 @@ fn dependencies(p: &Provenance) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// The dependency name of a locked suite's InRelease: `LOCATION/SUITE/InRelease`.
+fn name_of(pin: &lock::LockedSource) -> String {
+    format!("{}/{}/InRelease", pin.location, pin.suite)
+}
+
 /// `--attest`: the provenance and the SBOM statement of a built image. Needs the spec's lock
 /// (`--attest` builds `--locked`).
 pub(super) fn attestations(
@@ -229,6 +261,7 @@ pub(super) fn attestations(
     spec: &super::SpecPlan,
     image: &super::BuiltImage,
     mirrors: &Mirrors,
+    fetcher: &Fetcher,
 ) -> Result<Vec<Statement>> {
     let Some(lock) = &spec.lock else {
         anyhow::bail!("`--attest` needs the spec's lock");
@@ -244,6 +277,7 @@ pub(super) fn attestations(
         parameters: &Parameters::of(opts, &chain.platforms),
         plans: &spec.plans,
         mirrors,
+        fetcher,
     })?;
     Ok(vec![
         Statement {

@@ -142,8 +142,12 @@ impl BuildReport {
             .sources()
             .iter()
             .map(|s| {
+                let url = source_url(s, f.mirrors)?;
                 Ok(SourceReport {
-                    url: source_url(s, f.mirrors)?,
+                    url: f
+                        .mirrors
+                        .reported(&url)
+                        .unwrap_or_else(|| s.location.to_string()),
                     suites: s.suites.clone(),
                     components: s.components.clone(),
                 })

@@ -3,7 +3,9 @@
 //! DSSE pre-authentication encoding, `ntia-checker` and `pyspdxtools` on the SBOMs), the
 //! provenance against the files it names, statements reproducible, and `compose verify
 //! --image` passing, then failing for another key, a changed spec and another image; the
-//! SBOM beside the output naming the image's version and supplier.
+//! SBOM beside the output naming the image's version and supplier; each InRelease by the
+//! hash of the bytes served, a `--vendor` build naming the mirror (its statements the online
+//! build's), and an attested build refused when no copy of the lock's InRelease is left.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -196,6 +198,26 @@ fn assert_standard_sbom(path: &Path) {
     tool("pyspdxtools", &["-i", p]);
 }
 
+/// Every locked suite's InRelease is in `deps` by the mirror's URL and the sha256 of the
+/// bytes the fixture server serves there, the lock's hash of its text beside.
+fn assert_inreleases_as_served(env: &Env, lock: &toml::Value, deps: &[Value]) {
+    for s in lock["source"].as_array().unwrap() {
+        let release = s["release"].as_str().unwrap();
+        let d = deps
+            .iter()
+            .find(|d| d["annotations"]["lockRelease"] == release)
+            .unwrap_or_else(|| panic!("no InRelease {release}"));
+        let uri = d["uri"].as_str().unwrap();
+        let path = uri
+            .strip_prefix(Server::PROXIED)
+            .unwrap_or_else(|| panic!("{uri}"));
+        assert!(path.ends_with("/InRelease"), "{uri}");
+        let served = fs_err::read(env.served().join(path.trim_start_matches('/'))).unwrap();
+        assert_eq!(d["digest"]["sha256"], sha256_hex(&served), "{uri}");
+        assert_ne!(format!("sha256:{}", sha256_hex(&served)), release);
+    }
+}
+
 /// Signed, attested, pushed: openssl verifies every envelope over the PAE with the public
 /// key (and not with another); the provenance names the spec and lock by their sha256, every
 /// locked `.deb` and every InRelease by the lock's hash; the SBOM of the attestation and the
@@ -258,19 +280,7 @@ fn attestations_are_signed_and_name_every_input() {
             "{p} is not in the provenance"
         );
     }
-    for s in lock["source"].as_array().unwrap() {
-        let release = s["release"].as_str().unwrap();
-        let d = deps
-            .iter()
-            .find(|d| d["digest"]["sha256"] == release["sha256:".len()..]);
-        let uri = d.unwrap_or_else(|| panic!("no InRelease {release}"))["uri"]
-            .as_str()
-            .unwrap();
-        assert!(
-            uri.starts_with(Server::PROXIED) && uri.ends_with("/InRelease"),
-            "{uri}"
-        );
-    }
+    assert_inreleases_as_served(&t.env, &lock, deps);
     let builder = provenance["predicate"]["runDetails"]["builder"]["id"]
         .as_str()
         .unwrap();
@@ -292,6 +302,103 @@ fn attestations_are_signed_and_name_every_input() {
         (image["versionInfo"].as_str(), image["supplier"].as_str()),
         (Some(digest), Some("Organization: Debian"))
     );
+}
+
+/// A `--vendor` build reports the mirror the directory was vendored from, never the
+/// directory: the SBOM beside its `oci:` output names the mirror's URLs (valid SPDX, NTIA
+/// conformant), its provenance the mirror's InRelease as served, and both statements are
+/// the online build's, byte for byte (the same lock, the same mirror URL).
+#[test]
+#[ignore = "needs docker-registry, openssl, curl, ntia-checker and pyspdxtools"]
+fn a_vendored_build_reports_the_mirror_it_was_vendored_from() {
+    require(&["ntia-checker", "pyspdxtools"]);
+    let t = Attesting::new();
+    let online_out = t.env.path("online");
+    let online = t.build(
+        &t.spec,
+        "online:v1",
+        &[format!("oci:{}", online_out.display())],
+        &["--attest", "--no-layer-cache"],
+    );
+    let dir = t.env.path("vendored");
+    t.proxied(
+        compose()
+            .arg("vendor")
+            .arg(&t.spec)
+            .arg(&dir)
+            .arg("--cache-dir")
+            .arg(t.env.path("cache")),
+    )
+    .success("compose vendor");
+    let out = t.env.path("offline");
+    let mut cmd = compose();
+    cmd.arg("build").arg(&t.spec).arg("--json");
+    cmd.arg("--output")
+        .arg(format!("docker://{}", t.image("vendored:v1")));
+    cmd.arg("--output").arg(format!("oci:{}", out.display()));
+    cmd.arg("--sign")
+        .arg(&t.key.0)
+        .args(["--attest", "--no-layer-cache"]);
+    cmd.arg("--vendor").arg(&dir);
+    cmd.arg("--cache-dir").arg(t.env.path("vendored-cache"));
+    let vendored = run(&mut cmd).json();
+    assert_eq!(online["digest"], vendored["digest"]);
+    let sbom_path = t.env.path("offline.latest.spdx.json");
+    let sbom = fs_err::read_to_string(&sbom_path).unwrap();
+    assert!(!sbom.contains("file:"), "{sbom}");
+    assert!(!sbom.contains(&dir.display().to_string()), "{sbom}");
+    assert!(
+        sbom.contains(&format!("\"{}/pool/", Server::PROXIED)),
+        "{sbom}"
+    );
+    assert_standard_sbom(&sbom_path);
+    assert_eq!(
+        sbom,
+        fs_err::read_to_string(t.env.path("online.latest.spdx.json")).unwrap()
+    );
+    let digest = online["digest"].as_str().unwrap();
+    let statements = |repo| {
+        let envelopes = t.envelopes(repo, digest);
+        [
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document",
+        ]
+        .map(|kind| statement_of(&envelopes, kind))
+    };
+    let (online, vendored) = (statements("online"), statements("vendored"));
+    assert_eq!(online, vendored);
+    let provenance = serde_json::to_string(&vendored[0]).unwrap();
+    assert!(!provenance.contains("file:"), "{provenance}");
+    let lock_bytes = fs_err::read(t.spec.with_extension("lock")).unwrap();
+    let lock: toml::Value = toml::from_str(std::str::from_utf8(&lock_bytes).unwrap()).unwrap();
+    let deps = vendored[0]["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    assert_inreleases_as_served(&t.env, &lock, deps);
+}
+
+/// An attested build whose lock's InRelease no copy has any more (the mirror moved on, a
+/// cold cache, no snapshot archive) fails, naming the suite and what to do.
+#[test]
+#[ignore = "needs docker-registry, openssl and curl"]
+fn an_attested_build_without_the_lock_s_inrelease_fails_naming_the_suite() {
+    let t = Attesting::new();
+    let dists = t.env.served().join("dists");
+    fs_err::copy(
+        dists.join("testing-updates/InRelease"),
+        dists.join("testing/InRelease"),
+    )
+    .unwrap();
+    let mut cmd = compose();
+    cmd.arg("build").arg(&t.spec);
+    cmd.arg("--output")
+        .arg(format!("docker://{}", t.image("gone:v1")));
+    cmd.arg("--sign").arg(&t.key.0).arg("--attest");
+    cmd.arg("--cache-dir").arg(t.env.path("cold-cache"));
+    let r = t.proxied(&mut cmd);
+    r.fails_with("suite `testing` of `archive:fixture`");
+    r.stderr_has("compose lock --update");
+    r.stderr_has("--mirror snapshot=URL");
 }
 
 /// Two builds of the same lock: the same statements, byte for byte.

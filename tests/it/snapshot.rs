@@ -446,3 +446,45 @@ fn snapshots_move_on_purpose_and_do_not_expire() {
     );
     r.fails_with("refused: release file expired on Wed, 15 Nov 2023 22:13:20 UTC");
 }
+
+/// `compose vendor` after the mirror moved on, with no cached copy of the lock's InRelease:
+/// refused, naming the suite and both ways out; with a snapshot archive, the lock's release
+/// is read from it at the lock's release date.
+#[test]
+fn vendoring_after_the_mirror_moved_on_reads_the_snapshot_archive() {
+    let env = Env::new();
+    let spec = env.tool_spec();
+    env.lock(&spec, &[]).success("compose lock");
+    let snapshots = Snapshots::new();
+    snapshots.add("fixture", FIXTURE_DATE, &fixture_repo());
+    let dists = env.served().join("dists");
+    fs_err::copy(
+        dists.join("testing-updates/InRelease"),
+        dists.join("testing/InRelease"),
+    )
+    .unwrap();
+    let dir = env.path("vendored");
+    let vendor = |extra: &[&str]| {
+        run(compose()
+            .arg("vendor")
+            .arg(&spec)
+            .arg(&dir)
+            .arg("--mirror")
+            .arg(format!("fixture={}", env.server.url()))
+            .args(extra)
+            .arg("--cache-dir")
+            .arg(env.path("fresh-cache")))
+    };
+    let r = vendor(&[]);
+    r.fails_with("suite `testing` of `archive:fixture`");
+    r.stderr_has("compose lock --update");
+    r.stderr_has("--mirror snapshot=URL");
+    vendor(&["--mirror", &snapshots.mirror()]).success("vendor from the snapshot archive");
+    assert!(snapshots.requested(&format!(
+        "/archive/fixture/{FIXTURE_DATE}/dists/testing/InRelease"
+    )));
+    assert_eq!(
+        fs_err::read(dir.join("archive/fixture/dists/testing/InRelease")).unwrap(),
+        fs_err::read(fixture_repo().join("dists/testing/InRelease")).unwrap(),
+    );
+}
