@@ -371,7 +371,8 @@ impl Drop for Registry {
 /// the same image into an empty registry.
 fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Result<()> {
     let locked = PathBuf::from("specs/python3.toml");
-    let both = ["--platform", "linux/amd64,linux/arm64"];
+    // Every layer built, as the warm figure they are set against (`--no-layer-cache`).
+    let both = ["--no-layer-cache", "--platform", "linux/amd64,linux/arm64"];
     // Warm the arm64 packages once, then time.
     compose_build(bin, &locked, &scratch.join("multi-warmup"), cache, &both)?;
     let arm = compose_build(
@@ -379,7 +380,7 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
         &locked,
         &scratch.join("arm64"),
         cache,
-        &["--platform", "linux/arm64"],
+        &["--no-layer-cache", "--platform", "linux/arm64"],
     )?;
     let multi = compose_build(bin, &locked, &scratch.join("multi"), cache, &both)?;
     println!();
@@ -400,6 +401,7 @@ fn publish_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed
     // Every platform distroless ships; the four the lock lacks resolve from today's indexes.
     // A mirror that cannot serve one (a stale index) gives its reason instead of a figure.
     let six = [
+        "--no-layer-cache",
         "--platform",
         "linux/amd64,linux/arm64,linux/arm/v7,linux/ppc64le,linux/riscv64,linux/s390x",
     ];
@@ -431,7 +433,9 @@ fn push_figures(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -
                 .arg("--output")
                 .arg(format!("docker://{}/python3:latest", ours.addr))
                 .arg("--cache-dir")
-                .arg(cache),
+                .arg(cache)
+                // Every layer built, as `warm_locked` (the build the push is set against).
+                .arg("--no-layer-cache"),
         )
     };
     let push = push_to_ours()?;
