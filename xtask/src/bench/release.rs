@@ -25,21 +25,24 @@ pub fn run(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Res
     let spec = PathBuf::from("specs/python3.toml");
     let skopeo = Skopeo::find();
     let key = make_key(scratch, skopeo.as_ref())?;
+    // Best of three, each into an empty registry of its own.
     let push = |name: &str, extra: &[&str]| -> Result<Timed> {
-        let registry = Registry::start(scratch, name)?;
-        timed(
-            Command::new(bin)
-                .arg("build")
-                .arg(&spec)
-                .arg("--output")
-                .arg(format!("docker://{}/python3:latest", registry.addr))
-                .arg("--cache-dir")
-                .arg(cache)
-                // Every layer built, as the warm figures above.
-                .arg("--no-layer-cache")
-                .args(extra)
-                .env("COSIGN_PASSWORD", PASSPHRASE),
-        )
+        best_of_three(|i| {
+            let registry = Registry::start(scratch, &format!("{name}-{i}"))?;
+            timed(
+                Command::new(bin)
+                    .arg("build")
+                    .arg(&spec)
+                    .arg("--output")
+                    .arg(format!("docker://{}/python3:latest", registry.addr))
+                    .arg("--cache-dir")
+                    .arg(cache)
+                    // Every layer built, as the warm figures above.
+                    .arg("--no-layer-cache")
+                    .args(extra)
+                    .env("COSIGN_PASSWORD", PASSPHRASE),
+            )
+        })
     };
     let key_arg = key.private.to_str().context("a UTF-8 scratch path")?;
     let unsigned = push("release-unsigned", &[])?;
@@ -47,7 +50,7 @@ pub fn run(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Res
     let attested = push("release-attested", &["--sign", key_arg, "--attest"])?;
     println!();
     println!(
-        "release pipeline, python3 (amd64) from the lock, packages cached, every layer built:"
+        "release pipeline, python3 (amd64) from the lock, packages cached, every layer built, best of 3:"
     );
     row("compose build + push", &unsigned);
     row("compose build + push + --sign", &signed);
@@ -58,6 +61,18 @@ pub fn run(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Res
         None => println!("skopeo 1.18 (Debian 13): not measured: {}", Skopeo::MISSING),
     }
     pipeline_figures(bin, scratch, cache, &key, warm_locked)
+}
+
+/// The fastest of three runs of `run` (given the run's number).
+fn best_of_three(mut run: impl FnMut(usize) -> Result<Timed>) -> Result<Timed> {
+    let mut best: Option<Timed> = None;
+    for i in 0..3 {
+        let t = run(i)?;
+        if best.as_ref().is_none_or(|b| t.seconds < b.seconds) {
+            best = Some(t);
+        }
+    }
+    Ok(best.expect("three runs"))
 }
 
 fn row(what: &str, t: &Timed) {
@@ -100,8 +115,8 @@ fn skopeo_figures(
                 .arg(format!("docker://{}/python3:latest", registry.addr)),
         )
     };
-    let plain = copy("release-skopeo", false)?;
-    let signing = copy("release-skopeo-signed", true)?;
+    let plain = best_of_three(|i| copy(&format!("release-skopeo-{i}"), false))?;
+    let signing = best_of_three(|i| copy(&format!("release-skopeo-signed-{i}"), true))?;
     row("skopeo 1.18 copy oci: -> docker://", &plain);
     row(
         "skopeo 1.18 copy + --sign-by-sigstore-private-key",
@@ -110,7 +125,7 @@ fn skopeo_figures(
     let ours = (signed.seconds - unsigned.seconds).max(0.0);
     let theirs = (signing.seconds - plain.seconds).max(0.0);
     println!(
-        "signing adds: compose {ours:.2} s (index-less image: one signature), skopeo {theirs:.2} s"
+        "signing adds: compose {ours:.2} s, skopeo {theirs:.2} s (one signature each; with this cosign-format key both derive its scrypt key, about 0.12 s)"
     );
     Ok(())
 }
