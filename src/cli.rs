@@ -57,6 +57,9 @@ struct VendorArgs {
     dir: PathBuf,
     #[command(flatten)]
     archive: ArchiveArgs,
+    /// Allow mirror credentials over plain HTTP to hosts that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +74,9 @@ struct LockArgs {
     check: bool,
     #[command(flatten)]
     archive: ArchiveArgs,
+    /// Allow mirror credentials over plain HTTP to hosts that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
     /// Override the spec's platforms.
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
@@ -147,6 +153,9 @@ struct WhyArgs {
     variant: String,
     #[command(flatten)]
     archive: ArchiveArgs,
+    /// Allow mirror credentials over plain HTTP to hosts that are not on this machine.
+    #[arg(long)]
+    insecure: bool,
     /// Use only the cache.
     #[arg(long)]
     offline: bool,
@@ -167,7 +176,8 @@ struct RegistryArgs {
         value_name = "USER:PASSWORD"
     )]
     creds: Option<String>,
-    /// Allow plain HTTP and unverified TLS to registries that are not on this machine.
+    /// Allow plain HTTP and unverified TLS to registries that are not on this machine, and
+    /// mirror credentials over plain HTTP to such hosts.
     #[arg(long)]
     insecure: bool,
 }
@@ -181,11 +191,23 @@ struct ArchiveArgs {
     /// Cache directory [default: $COMPOSE_CACHE_DIR, $XDG_CACHE_HOME/compose, ~/.cache/compose].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Mirror credentials in apt's netrc format (`machine HOST[:PORT][/PATH] login USER
+    /// password PASS`), read before /etc/apt/auth.conf and /etc/apt/auth.conf.d (repeatable).
+    #[arg(long, value_name = "FILE")]
+    auth_file: Vec<PathBuf>,
 }
 
 impl ArchiveArgs {
     fn cache_dir(&self) -> PathBuf {
         self.cache_dir.clone().unwrap_or_else(Cache::default_root)
+    }
+
+    /// The mirrors' credentials files, and whether they may go over plain HTTP.
+    fn access(&self, insecure: bool) -> crate::mirror::Access {
+        crate::mirror::Access {
+            auth_files: self.auth_file.clone(),
+            insecure,
+        }
     }
 }
 
@@ -319,6 +341,7 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
     let new = build::make_lock(&build::LockOptions {
         spec: args.spec.clone(),
         mirrors: args.archive.mirror.clone(),
+        access: args.archive.access(args.insecure),
         cache_dir: args.archive.cache_dir(),
         platforms,
         snapshot: args.snapshot.clone(),
@@ -404,6 +427,7 @@ fn rebuild_options(
         variant: params.variant,
         compression: params.compression,
         mirrors: args.archive.mirror.clone(),
+        access: args.archive.access(args.registry.insecure),
         cache_dir: args.archive.cache_dir(),
         jobs: default_jobs(),
         offline: args.offline,
@@ -470,6 +494,7 @@ fn why(args: WhyArgs) -> Result<ExitCode> {
         package: args.package,
         variant: parse_variant(&args.variant)?,
         mirrors: args.archive.mirror.clone(),
+        access: args.archive.access(args.insecure),
         cache: Cache::new(args.archive.cache_dir()),
         offline: args.offline,
         platform: args
@@ -580,6 +605,7 @@ fn vendor(args: VendorArgs) -> Result<ExitCode> {
         spec: args.spec.clone(),
         dir: args.dir.clone(),
         mirrors: args.archive.mirror.clone(),
+        access: args.archive.access(args.insecure),
         cache_dir: args.archive.cache_dir(),
         jobs: default_jobs(),
     })?;
@@ -649,6 +675,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         variant,
         compression: args.compression,
         mirrors: args.archive.mirror.clone(),
+        access: args.archive.access(args.registry.insecure),
         cache_dir: args.archive.cache_dir(),
         jobs,
         offline: args.offline,

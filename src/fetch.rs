@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::error::Hint;
+use crate::mirror::auth::Credentials;
 use crate::net::{self, NetError};
 
 mod local;
@@ -22,6 +23,14 @@ pub enum FetchError {
     NotFound { url: String },
     #[error("`{url}` failed with HTTP {status}")]
     Status { url: String, status: u16 },
+    #[error("`{url}` failed with HTTP {status}: the mirror wants credentials")]
+    Unauthorized {
+        url: String,
+        status: u16,
+        sent: bool,
+    },
+    #[error("credentials for `{host}` would be sent over plain HTTP")]
+    CredentialsOverHttp { host: String },
     #[error("download of `{url}` failed")]
     Http {
         url: String,
@@ -139,12 +148,35 @@ impl Hint for FetchError {
             FetchError::ListedTooLarge { limit, .. } | FetchError::TooLarge { limit, .. } => {
                 return limit.hint();
             }
+            FetchError::Unauthorized { url, sent, .. } => {
+                return Some(unauthorized_hint(url, *sent));
+            }
+            FetchError::CredentialsOverHttp { .. } => {
+                "use the mirror's `https://` URL, or pass `--insecure` to send them over plain HTTP anyway"
+            }
             FetchError::CacheSymlink { .. } => {
                 "remove it (the cache refills itself), or pick another `--cache-dir`"
             }
             _ => return None,
         };
         Some(text.to_owned())
+    }
+}
+
+/// What to do when a mirror refuses `url` (`sent`: with credentials).
+fn unauthorized_hint(url: &str, sent: bool) -> String {
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    if sent {
+        format!(
+            "the credentials for `{host}` were refused: check the `login` and `password` of its `machine` entry (/etc/apt/auth.conf, /etc/apt/auth.conf.d/*.conf or `--auth-file`)"
+        )
+    } else {
+        format!(
+            "add `machine {host} login USER password PASS` to /etc/apt/auth.conf, a file of /etc/apt/auth.conf.d, or a file given with `--auth-file` (an entry without `http://` matches HTTPS only, as in apt)"
+        )
     }
 }
 
@@ -520,7 +552,7 @@ impl std::io::Read for Hashing {
 
 /// Concurrent, retrying downloads backed by the cache.
 pub struct Fetcher {
-    client: reqwest::Client,
+    client: Http,
     runtime: tokio::runtime::Runtime,
     pub cache: Cache,
     jobs: usize,
@@ -541,7 +573,10 @@ impl std::fmt::Debug for Fetcher {
 impl Fetcher {
     pub fn new(cache: Cache, jobs: usize, offline: bool) -> Result<Fetcher, FetchError> {
         Ok(Fetcher {
-            client: net::client(net::Peer::Mirror)?,
+            client: Http {
+                client: net::client(net::Peer::Mirror)?,
+                credentials: Arc::default(),
+            },
             runtime: net::runtime()?,
             cache,
             jobs: jobs.max(1),
@@ -559,6 +594,13 @@ impl Fetcher {
             vendor: Some(local::Root::new(dir)),
             ..Fetcher::new(cache, jobs, false)?
         })
+    }
+
+    /// This fetcher, sending `credentials` (Basic) to the mirrors they match, on every
+    /// attempt; a request they would send over plain HTTP to another machine is refused.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Fetcher {
+        self.client.credentials = Arc::new(credentials);
+        self
     }
 
     pub fn offline(&self) -> bool {
@@ -808,11 +850,7 @@ impl Fetcher {
 /// Download `item` into the cache: the body streams to a temporary beside its blob, hashed
 /// as it is written, and is renamed into place only when its size and SHA256 are the listed
 /// ones (an interrupted build removes the temporary).
-async fn download_to_cache(
-    client: &reqwest::Client,
-    item: &Item,
-    cache: &Cache,
-) -> Result<(), FetchError> {
+async fn download_to_cache(client: &Http, item: &Item, cache: &Cache) -> Result<(), FetchError> {
     let url = &item.url;
     let resp = send(client, url).await?;
     let had_length = resp.content_length().is_some();
@@ -860,7 +898,7 @@ fn check_listed_items(groups: &[Alternatives], limit: Limit) -> Result<(), Fetch
 /// The first copy of `group` that downloads and verifies. With one copy, its own error;
 /// with several, every copy's failure.
 async fn download_first(
-    client: &reqwest::Client,
+    client: &Http,
     group: &Alternatives,
 ) -> Result<(usize, Vec<u8>), FetchError> {
     let mut tried = Vec::new();
@@ -900,19 +938,11 @@ enum Bound<'a> {
     Limit(Limit),
 }
 
-async fn download(
-    client: &reqwest::Client,
-    url: &str,
-    bound: Bound<'_>,
-) -> Result<Vec<u8>, FetchError> {
+async fn download(client: &Http, url: &str, bound: Bound<'_>) -> Result<Vec<u8>, FetchError> {
     net::retry(|| download_once(client, url, bound)).await
 }
 
-async fn download_once(
-    client: &reqwest::Client,
-    url: &str,
-    bound: Bound<'_>,
-) -> Result<Vec<u8>, FetchError> {
+async fn download_once(client: &Http, url: &str, bound: Bound<'_>) -> Result<Vec<u8>, FetchError> {
     let resp = send(client, url).await?;
     let had_length = resp.content_length().is_some();
     let max = match bound {
@@ -928,20 +958,39 @@ async fn download_once(
     Ok(data)
 }
 
-/// The response to a GET of `url`, if its status is a success.
-async fn send(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, FetchError> {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|source| FetchError::Http {
-            url: url.to_owned(),
-            source: source.without_url(),
-        })?;
+/// The HTTP client of a fetcher and the credentials it sends.
+#[derive(Clone)]
+struct Http {
+    client: reqwest::Client,
+    credentials: Arc<Credentials>,
+}
+
+/// The response to a GET of `url` (with the credentials that match it), if its status is a
+/// success.
+async fn send(client: &Http, url: &str) -> Result<reqwest::Response, FetchError> {
+    let login = client
+        .credentials
+        .login_for(url)
+        .map_err(|refused| FetchError::CredentialsOverHttp { host: refused.host })?;
+    let mut request = client.client.get(url);
+    if let Some(login) = login {
+        request = request.basic_auth(&login.user, Some(&login.password));
+    }
+    let resp = request.send().await.map_err(|source| FetchError::Http {
+        url: url.to_owned(),
+        source: source.without_url(),
+    })?;
     let status = resp.status().as_u16();
     if status == 404 {
         return Err(FetchError::NotFound {
             url: url.to_owned(),
+        });
+    }
+    if status == 401 || status == 403 {
+        return Err(FetchError::Unauthorized {
+            url: url.to_owned(),
+            status,
+            sent: login.is_some(),
         });
     }
     if !resp.status().is_success() {

@@ -8,6 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod auth;
+
+use auth::Credentials;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
     #[error("no mirror for archive `{name}`")]
@@ -18,6 +22,8 @@ pub enum MirrorError {
         "archive `{archive}` is pinned to snapshot `{timestamp}`, and no snapshot archive is configured"
     )]
     NoSnapshot { archive: String, timestamp: String },
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
 }
 
 impl crate::error::Hint for MirrorError {
@@ -30,7 +36,7 @@ impl crate::error::Hint for MirrorError {
                 "pass `--mirror {SNAPSHOT}=URL` or set `{}=URL` (the snapshot archive's root, under which `archive/<archive>/<timestamp>/` lies)",
                 env_var(SNAPSHOT)
             )),
-            MirrorError::BadFlag(_) => None,
+            MirrorError::BadFlag(_) | MirrorError::Auth(_) => None,
         }
     }
 }
@@ -38,6 +44,15 @@ impl crate::error::Hint for MirrorError {
 /// The mirror name of the snapshot archive (`--mirror snapshot=URL`,
 /// `COMPOSE_MIRROR_SNAPSHOT`).
 pub const SNAPSHOT: &str = "snapshot";
+
+/// How the credentials of mirrors are found and sent (the command line's part).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// `--auth-file`: netrc files read before apt's.
+    pub auth_files: Vec<PathBuf>,
+    /// `--insecure`: credentials may go over plain HTTP to another machine.
+    pub insecure: bool,
+}
 
 /// Resolves symbolic archive names.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +65,9 @@ pub struct Mirrors {
     /// `--vendor DIR`: the `file:` URL of each subtree, and the mirror URL it was vendored
     /// from (the manifest's record), for what is reported, never fetched.
     recorded: BTreeMap<String, String>,
+    /// The credentials of the mirrors: those written in their URLs (taken out of every URL
+    /// this type gives), then `--auth-file` and apt's (`with_auth`).
+    credentials: Credentials,
 }
 
 impl Mirrors {
@@ -68,13 +86,40 @@ impl Mirrors {
         let env = std::env::vars()
             .filter(|(k, _)| k.starts_with("COMPOSE_MIRROR_"))
             .collect();
-        Ok(Mirrors {
+        let mut m = Mirrors {
             flags: parsed,
             env,
             apt: apt_mirrors(apt_root),
-            vendor: None,
-            recorded: BTreeMap::new(),
-        })
+            ..Mirrors::default()
+        };
+        for urls in [&mut m.flags, &mut m.env, &mut m.apt] {
+            for url in urls.values_mut() {
+                let (bare, login) = auth::split_credentials(url);
+                if let Some((parsed, login)) = login {
+                    m.credentials.add_from_url(&parsed, login);
+                    *url = bare;
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// These mirrors with the credentials of `files` (`--auth-file`) and apt's files under
+    /// `apt_root` after those written in their URLs; `insecure` lets them go over plain HTTP.
+    pub fn with_auth(
+        mut self,
+        apt_root: &Path,
+        files: &[PathBuf],
+        insecure: bool,
+    ) -> Result<Mirrors, MirrorError> {
+        let loaded = Credentials::load(apt_root, files, insecure)?;
+        self.credentials = self.credentials.then(loaded);
+        Ok(self)
+    }
+
+    /// The credentials a fetcher sends to these mirrors.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// Every location served from the vendored directory `dir` (absolute): the `file:` URL
@@ -108,9 +153,11 @@ impl Mirrors {
             .then(|| without_credentials(url))
     }
 
-    /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`.
-    pub fn of_host(flags: &[String]) -> Result<Mirrors, MirrorError> {
-        Mirrors::new(flags, Path::new("/"))
+    /// The mirrors of this machine: `flags`, the environment, and the apt sources under `/`,
+    /// with the credentials of their URLs, `access.auth_files` and apt's `auth.conf` files.
+    pub fn of_host(flags: &[String], access: &Access) -> Result<Mirrors, MirrorError> {
+        let root = Path::new("/");
+        Mirrors::new(flags, root)?.with_auth(root, &access.auth_files, access.insecure)
     }
 
     /// The URL of a source's location: a URL as it is, an archive name through the mirrors.

@@ -131,6 +131,8 @@ pub struct VendorOptions {
     pub spec: PathBuf,
     pub dir: PathBuf,
     pub mirrors: Vec<String>,
+    /// `--auth-file`s and `--insecure` for the mirrors.
+    pub access: crate::mirror::Access,
     pub cache_dir: PathBuf,
     pub jobs: usize,
 }
@@ -191,8 +193,9 @@ pub fn vendor(opts: &VendorOptions) -> Result<VendorReport> {
     let (chain, lock) = fresh_lock(&opts.spec)?;
     let out = Out::create(&opts.dir)?;
     let mut manifest = out.read_manifest()?;
-    let mirrors = Mirrors::of_host(&opts.mirrors)?;
-    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, false)?;
+    let mirrors = Mirrors::of_host(&opts.mirrors, &opts.access)?;
+    let fetcher = Fetcher::new(Cache::new(opts.cache_dir.clone()), opts.jobs, false)?
+        .with_credentials(mirrors.credentials().clone());
     let archs = lock_architectures(&lock)?;
     let mut written = Written::default();
     let mut sources = Vec::new();

@@ -19,6 +19,8 @@ pub struct WhyOptions {
     pub package: String,
     pub variant: Variant,
     pub mirrors: Vec<String>,
+    /// `--auth-file`s and `--insecure` for the mirrors.
+    pub access: crate::mirror::Access,
     pub cache: Cache,
     pub offline: bool,
     pub platform: Option<Platform>,
@@ -32,8 +34,9 @@ pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
         opts.platform.clone().map(|p| vec![p]),
     )?;
     let platform = &chain.platforms[0];
-    let mirrors = Mirrors::of_host(&opts.mirrors)?;
-    let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?;
+    let mirrors = Mirrors::of_host(&opts.mirrors, &opts.access)?;
+    let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?
+        .with_credentials(mirrors.credentials().clone());
     let indexes = load_indexes(&fetcher, &mirrors, &chain.sources(), platform)?;
     let levels = plan_levels(&chain.levels, &indexes, &platform.debian_arch)?;
     let name = opts.package.as_str();

@@ -121,6 +121,8 @@ pub fn pin_from_lock(chain: &mut Chain, lock: &Lock) {
 pub struct LockOptions {
     pub spec: PathBuf,
     pub mirrors: Vec<String>,
+    /// `--auth-file`s and `--insecure` for the mirrors.
+    pub access: crate::mirror::Access,
     pub cache_dir: PathBuf,
     pub platforms: Option<Vec<Platform>>,
     /// `--snapshot`: every archive source read at this timestamp.
@@ -155,7 +157,8 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     let plain = chain.spec_levels();
     let cache = Cache::new(opts.cache_dir.clone());
     let vendor = opts.vendor.as_deref();
-    let (mirrors, fetcher) = super::archive_of(vendor, &opts.mirrors, cache, 4, false)?;
+    let (mirrors, fetcher) =
+        super::archive_of(vendor, (&opts.mirrors, &opts.access), cache, 4, false)?;
     let pins = match vendor {
         Some(_) => vendored_pins(&opts.spec)?,
         None => Vec::new(),

@@ -66,6 +66,8 @@ pub struct BuildOptions {
     pub variant: Variant,
     pub compression: Compression,
     pub mirrors: Vec<String>,
+    /// `--auth-file`s and `--insecure` for the mirrors.
+    pub access: crate::mirror::Access,
     pub cache_dir: PathBuf,
     pub jobs: usize,
     pub offline: bool,
@@ -239,14 +241,15 @@ impl Replan<'_> {
 fn archive(first: &BuildOptions) -> Result<(Mirrors, Fetcher)> {
     let cache = Cache::new(first.cache_dir.clone());
     let vendor = first.vendor.as_deref();
-    archive_of(vendor, &first.mirrors, cache, first.jobs, first.offline)
+    let archive = (&first.mirrors[..], &first.access);
+    archive_of(vendor, archive, cache, first.jobs, first.offline)
 }
 
 /// The mirrors and fetcher of a command: the vendored directory `vendor` (no network), or the
 /// mirrors of `flags`, the environment and apt.
 fn archive_of(
     vendor: Option<&Path>,
-    flags: &[String],
+    (flags, access): (&[String], &crate::mirror::Access),
     cache: Cache,
     jobs: usize,
     offline: bool,
@@ -256,10 +259,12 @@ fn archive_of(
             Mirrors::vendored(dir),
             Fetcher::vendored(cache, jobs, dir.to_path_buf())?,
         ),
-        None => (
-            Mirrors::of_host(flags)?,
-            Fetcher::new(cache, jobs, offline)?,
-        ),
+        None => {
+            let mirrors = Mirrors::of_host(flags, access)?;
+            let credentials = mirrors.credentials().clone();
+            let fetcher = Fetcher::new(cache, jobs, offline)?.with_credentials(credentials);
+            (mirrors, fetcher)
+        }
     })
 }
 
