@@ -466,6 +466,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// `e` (a source URL with `user:password@`) with the hint of where credentials belong: a
+/// spec is committed and its URLs reach the lock, the SBOM and the provenance.
+fn with_credentials(mut e: SpecError) -> SpecError {
+    if let SpecError::Invalid { hint, .. } = &mut e {
+        *hint = Some("a spec is shared and its URLs are recorded: write the URL without them, and the credentials in /etc/apt/auth.conf, a file of /etc/apt/auth.conf.d or a file given with `--auth-file` (`machine HOST[/PATH] login USER password PASS`)".to_owned());
+    }
+    e
+}
+
 /// Makes a `SpecError::Invalid` at a span of the spec's text.
 type Invalid<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> SpecError;
 
@@ -614,6 +623,15 @@ fn validate_sources(
                         span,
                         format!("source url `{u}` must be http or https"),
                     ));
+                }
+                if crate::mirror::without_credentials(u) != *u {
+                    return Err(with_credentials(invalid(
+                        span,
+                        format!(
+                            "source url `{}` carries credentials",
+                            crate::mirror::without_credentials(u)
+                        ),
+                    )));
                 }
                 Location::Url(u.trim_end_matches('/').to_owned())
             }
@@ -992,6 +1010,14 @@ include = ["gdb"]
             "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\nexclude = [\"a\"]\n",
         );
         assert!(msg.contains("both included and excluded"), "{msg}");
+        let msg = err(
+            "name = \"x\"\n[[source]]\nurl = \"https://u:hunter2@h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n",
+        );
+        assert!(msg.contains("`https://h/d` carries credentials"), "{msg}");
+        assert!(
+            msg.contains("--auth-file") && !msg.contains("hunter2"),
+            "{msg}"
+        );
         let msg = err(
             "name = \"x\"\n[[source]]\nurl = \"http://h/d\"\nsuites = [\"t\"]\n[packages]\ninclude = [\"a\"]\n[config]\nenv = { V = \"{major:jre}\" }\n",
         );

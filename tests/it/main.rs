@@ -2,6 +2,7 @@
 
 mod apt;
 mod attest;
+mod auth;
 mod e2e;
 mod family;
 mod fixture;

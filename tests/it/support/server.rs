@@ -40,6 +40,10 @@ struct Injection {
 struct Shared {
     requests: Vec<String>,
     faults: Vec<Injection>,
+    /// `require_basic`: the `Authorization` value every request must carry, else 401.
+    basic: Option<String>,
+    /// For each request, in arrival order: whether it carried an `Authorization` header.
+    carried: Vec<bool>,
 }
 
 /// Serves the files under a root directory until dropped.
@@ -137,6 +141,19 @@ impl Server {
         self.inject(path_suffix, times, Fault::Longer { extra, announce });
     }
 
+    /// Answer every request without `Authorization: Basic` for `user:password` with 401
+    /// (and `WWW-Authenticate`), as a private mirror does.
+    pub fn require_basic(&self, user: &str, password: &str) {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        lock(&self.shared).basic = Some(format!("Basic {token}"));
+    }
+
+    /// For each request so far, whether it carried an `Authorization` header.
+    pub fn carried_credentials(&self) -> Vec<bool> {
+        lock(&self.shared).carried.clone()
+    }
+
     fn inject(&self, suffix: &str, times: usize, fault: Fault) {
         lock(&self.shared).faults.push(Injection {
             suffix: suffix.to_owned(),
@@ -160,6 +177,16 @@ impl Drop for Server {
 /// A poisoned lock (a panicking test thread) must not hide the requests from other asserts.
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Note whether `req` carried credentials; whether it may be served (`require_basic`).
+fn authorized(shared: &Mutex<Shared>, req: &Request) -> bool {
+    let mut s = lock(shared);
+    s.carried.push(req.authorization.is_some());
+    match &s.basic {
+        Some(expected) => req.authorization.as_ref() == Some(expected),
+        None => true,
+    }
 }
 
 /// Record the request and take the first pending fault whose suffix matches.
@@ -213,6 +240,8 @@ struct Request {
     target: String,
     /// `Connection: close` or HTTP/1.0: answer, then hang up.
     close: bool,
+    /// The `Authorization` header, if any.
+    authorization: Option<String>,
 }
 
 /// The next request on the connection; `None` when the client hung up.
@@ -222,6 +251,7 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
         return Ok(None);
     }
     let mut close = false;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h.trim_end().is_empty() {
@@ -230,6 +260,9 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
         let lower = h.to_ascii_lowercase();
         if lower.starts_with("connection:") && lower.contains("close") {
             close = true;
+        }
+        if lower.starts_with("authorization:") {
+            authorization = Some(h["authorization:".len()..].trim().to_owned());
         }
     }
     let mut parts = request.split_whitespace();
@@ -249,6 +282,7 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
         method,
         target,
         close,
+        authorization,
     }))
 }
 
@@ -261,6 +295,13 @@ fn serve(stream: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Res
             write!(
                 out,
                 "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return Ok(());
+        }
+        if !authorized(shared, &req) {
+            write!(
+                out,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"fixture\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )?;
             return Ok(());
         }
