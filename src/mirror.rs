@@ -77,9 +77,9 @@ impl Mirrors {
         for f in flags {
             let (name, url) = f
                 .split_once('=')
-                .ok_or_else(|| MirrorError::BadFlag(f.clone()))?;
+                .ok_or_else(|| MirrorError::BadFlag(without_credentials(f)))?;
             if name.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(MirrorError::BadFlag(f.clone()));
+                return Err(MirrorError::BadFlag(without_credentials(f)));
             }
             parsed.insert(name.to_owned(), url.trim_end_matches('/').to_owned());
         }
@@ -441,6 +441,22 @@ mod tests {
         assert!(e.contains("COMPOSE_MIRROR_UBUNTU_PORTS_NOWHERE"), "{e}");
         assert!(Mirrors::new(&["debian".into()], dir.path()).is_err());
         assert!(Mirrors::new(&["debian=ftp://x".into()], dir.path()).is_err());
+        let e = Mirrors::new(&["debian=ftp://u:hunter2@x/d".into()], dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid `--mirror` value `debian=ftp://x/d`: expected NAME=URL with an http or https URL"
+        );
+        let m = Mirrors::new(
+            &["debian=https://u:p%40ss@flag.example/d/".into()],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(m.resolve("debian").unwrap(), "https://flag.example/d");
+        let login = m
+            .credentials()
+            .login_for("https://flag.example/d/pool/a.deb")
+            .unwrap();
+        assert_eq!(login.map(|l| l.password.as_str()), Some("p@ss"));
     }
 
     #[test]
