@@ -175,7 +175,7 @@ fn unauthorized_hint(url: &str, sent: bool) -> String {
         )
     } else {
         format!(
-            "add `machine {host} login USER password PASS` to /etc/apt/auth.conf, a file of /etc/apt/auth.conf.d, or a file given with `--auth-file` (an entry without `http://` matches HTTPS only, as in apt)"
+            "add `machine {host} login USER password PASS` to /etc/apt/auth.conf, a file of /etc/apt/auth.conf.d, or a file given with `--auth-file` (an entry without `http://` matches HTTPS only, as in apt; apt's files are used only when this user may read them)"
         )
     }
 }

@@ -66,7 +66,8 @@ pub struct Credentials {
 impl Credentials {
     /// `files` (`--auth-file`, in order), then apt's `ROOT/etc/apt/auth.conf` and the
     /// `.conf` files of `ROOT/etc/apt/auth.conf.d` in name order. Missing apt files are
-    /// skipped; a missing `--auth-file` is an error.
+    /// skipped, and so (with a warning) are those this user may not read (apt keeps them
+    /// for root); a missing or unreadable `--auth-file` is an error.
     pub fn load(root: &Path, files: &[PathBuf], insecure: bool) -> Result<Credentials, AuthError> {
         let mut entries = Vec::new();
         for f in files {
@@ -83,7 +84,13 @@ impl Credentials {
             apt.extend(parts);
         }
         for f in apt.iter().filter(|f| f.is_file()) {
-            entries.extend(read_file(f)?);
+            match read_file(f) {
+                Ok(more) => entries.extend(more),
+                Err(AuthError::Read(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    eprintln!("warning: {e}: its mirror credentials are not used");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(Credentials { entries, insecure })
     }

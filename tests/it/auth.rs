@@ -82,6 +82,8 @@ fn an_auth_file_opens_a_private_mirror_and_the_password_shows_nowhere() {
         .arg("--cache-dir")
         .arg(env.path("cache-lock")));
     lock.success("the lock");
+    // A retry carries the credentials too.
+    env.server.fail_next(".deb", 1, 503);
     let r = build(
         &env,
         "img",
@@ -89,6 +91,15 @@ fn an_auth_file_opens_a_private_mirror_and_the_password_shows_nowhere() {
         &[],
     );
     r.success("the build with --auth-file");
+    let debs: Vec<String> = (env.server.requests().into_iter())
+        .filter(|p| p.ends_with(".deb"))
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = debs.iter().collect();
+    assert_eq!(
+        debs.len(),
+        distinct.len() + 1,
+        "one .deb asked for again: {debs:?}"
+    );
     let carried = env.server.carried_credentials();
     assert!(
         !carried.is_empty() && carried.iter().all(|&c| c),
