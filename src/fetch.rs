@@ -23,7 +23,10 @@ pub enum FetchError {
     NotFound { url: String },
     #[error("`{url}` failed with HTTP {status}")]
     Status { url: String, status: u16 },
-    #[error("`{url}` failed with HTTP {status}: the mirror wants credentials")]
+    #[error(
+        "`{url}` failed with HTTP {status}: the mirror {}",
+        if *sent { "refused the credentials sent" } else { "wants credentials" }
+    )]
     Unauthorized {
         url: String,
         status: u16,

@@ -154,6 +154,7 @@ fn a_wrong_password_is_refused_naming_the_host_not_the_password() {
         &[],
     );
     r.fails_with("HTTP 401");
+    r.stderr_has("the mirror refused the credentials sent");
     r.stderr_has("the credentials for `127.0.0.1` were refused");
     assert!(!r.stderr.contains(PASSWORD), "{}", r.stderr);
 }
