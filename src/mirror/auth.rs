@@ -107,7 +107,7 @@ impl Credentials {
     pub fn add_from_url(&mut self, url: &reqwest::Url, login: Login) {
         let entry = Entry {
             scheme: Some(url.scheme().to_owned()),
-            host: url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            host: bare_host(url).to_ascii_lowercase(),
             port: url.port_or_known_default(),
             path: url.path().trim_end_matches('/').to_owned(),
             login,
@@ -140,9 +140,7 @@ impl Entry {
             None => url.scheme() == "https",
         };
         scheme_ok
-            && url
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+            && bare_host(url).eq_ignore_ascii_case(&self.host)
             && self
                 .port
                 .is_none_or(|p| url.port_or_known_default() == Some(p))
@@ -150,11 +148,16 @@ impl Entry {
     }
 }
 
+/// The URL's host, an IPv6 address without its brackets.
+fn bare_host(url: &reqwest::Url) -> &str {
+    let host = url.host_str().unwrap_or_default();
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 /// A host on this machine: `localhost`, 127.0.0.0/8, `::1`.
 fn is_loopback(url: &reqwest::Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
+    let bare = bare_host(url);
+    bare.eq_ignore_ascii_case("localhost")
         || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|a| a.is_loopback())
@@ -193,57 +196,67 @@ fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// An entry being read: where its `machine` was, and what came after it.
+struct Pending {
+    line: usize,
+    entry: Entry,
+    login: Option<String>,
+    password: Option<String>,
+}
+
+impl Pending {
+    fn finish(self) -> Result<Entry, (usize, &'static str)> {
+        let login = self.login.ok_or((self.line, "`machine` without `login`"))?;
+        let password = (self.password).ok_or((self.line, "`machine` without `password`"))?;
+        Ok(Entry {
+            login: Login {
+                user: login,
+                password,
+            },
+            ..self.entry
+        })
+    }
+}
+
 /// apt's netrc: `machine`, `login`, `password` each followed by a value, over any lines;
 /// other tokens ignored. An error is a line and what is wrong (never the value).
 fn parse(text: &str) -> Result<Vec<Entry>, (usize, &'static str)> {
     let mut entries: Vec<Entry> = Vec::new();
-    let mut open: Option<(usize, Entry, bool, bool)> = None;
+    let mut open: Option<Pending> = None;
     let mut toks = tokens(text);
     while let Some((line, tok)) = toks.next() {
-        let (field, what) = match tok {
-            "machine" => (0, "`machine` without a host"),
-            "login" => (1, "`login` without a user name"),
-            "password" => (2, "`password` without a value"),
+        let what = match tok {
+            "machine" => "`machine` without a host",
+            "login" => "`login` without a user name",
+            "password" => "`password` without a value",
             _ => continue,
         };
-        let Some((_, value)) = toks.next() else {
-            return Err((line, what));
-        };
-        match (field, open.as_mut()) {
-            (0, _) => {
-                if let Some(done) = open.take() {
-                    entries.push(finish(done)?);
-                }
-                open = Some((
-                    line,
-                    machine(value).ok_or((line, "invalid `machine` value"))?,
-                    false,
-                    false,
-                ));
+        let (_, value) = toks.next().ok_or((line, what))?;
+        if tok == "machine" {
+            if let Some(done) = open.take() {
+                entries.push(done.finish()?);
             }
-            (_, None) => return Err((line, "`login` or `password` before any `machine`")),
-            (1, Some((_, e, has_login, _))) => {
-                (e.login.user, *has_login) = (value.to_owned(), true)
-            }
-            (_, Some((_, e, _, has_password))) => {
-                (e.login.password, *has_password) = (value.to_owned(), true)
-            }
+            let entry = machine(value).ok_or((line, "invalid `machine` value"))?;
+            open = Some(Pending {
+                line,
+                entry,
+                login: None,
+                password: None,
+            });
+            continue;
         }
+        let pending =
+            (open.as_mut()).ok_or((line, "`login` or `password` before any `machine`"))?;
+        let field = match tok {
+            "login" => &mut pending.login,
+            _ => &mut pending.password,
+        };
+        *field = Some(value.to_owned());
     }
     if let Some(done) = open {
-        entries.push(finish(done)?);
+        entries.push(done.finish()?);
     }
     Ok(entries)
-}
-
-fn finish(
-    (line, entry, login, password): (usize, Entry, bool, bool),
-) -> Result<Entry, (usize, &'static str)> {
-    match (login, password) {
-        (true, true) => Ok(entry),
-        (false, _) => Err((line, "`machine` without `login`")),
-        (_, false) => Err((line, "`machine` without `password`")),
-    }
 }
 
 /// `[PROTOCOL://]HOST[:PORT][/PATH]`.
@@ -256,9 +269,19 @@ fn machine(value: &str) -> Option<Entry> {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p.parse().ok()?)),
-        _ => (authority, None),
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 address: `[::1]`, `[::1]:8080`.
+        Some(bracketed) => {
+            let (h, after) = bracketed.split_once(']')?;
+            match after {
+                "" => (h, None),
+                p => (h, Some(p.strip_prefix(':')?.parse().ok()?)),
+            }
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p.parse().ok()?)),
+            None => (authority, None),
+        },
     };
     if host.is_empty() || host.contains(['@', ' ']) {
         return None;
@@ -335,6 +358,14 @@ mod tests {
         assert!(insecure.login_for("http://h.example/d").unwrap().is_some());
         let local = creds("machine http://127.0.0.1 login c password p\n", false);
         assert!(local.login_for("http://127.0.0.1:9/d").unwrap().is_some());
+        let six = creds(
+            "machine http://[::1] login a password p\nmachine [::1]:8443/d login b password p\n",
+            false,
+        );
+        let user = |u: &str| six.login_for(u).unwrap().map(|l| l.user.clone());
+        assert_eq!(user("http://[::1]:9/x").as_deref(), Some("a"));
+        assert_eq!(user("https://[::1]:8443/d/x").as_deref(), Some("b"));
+        assert_eq!(user("https://[::1]:8444/d/x"), None);
     }
 
     #[test]
