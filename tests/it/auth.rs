@@ -178,11 +178,31 @@ fn credentials_in_a_mirror_url_work_and_are_redacted_everywhere() {
         r.stdout
     );
     assert!(!r.stdout.contains(USER), "{}", r.stdout);
+    // The lock and the vendored directory (its manifest records the mirror's URL).
+    let mirror = format!("fixture={with}");
+    let cache = env.path("cache-vendor");
+    let lock = run(compose()
+        .arg("lock")
+        .arg(env.tool_spec())
+        .args(["--mirror", &mirror])
+        .arg("--cache-dir")
+        .arg(&cache));
+    lock.success("the lock");
+    let vendor = run(compose()
+        .arg("vendor")
+        .arg(env.tool_spec())
+        .arg(env.path("vendored"))
+        .args(["--mirror", &mirror])
+        .arg("--cache-dir")
+        .arg(&cache));
+    vendor.success("compose vendor");
+    let manifest = fs_err::read_to_string(env.path("vendored/compose-vendor.json")).unwrap();
+    assert!(manifest.contains(&url), "{manifest}");
     // From the environment too.
     let var = [("COMPOSE_MIRROR_FIXTURE", with)];
     let r2 = build(&env, "env", &[], &var);
     r2.success("the build with credentials in COMPOSE_MIRROR_FIXTURE");
-    assert_no_password(&env, &[&r, &r2], "url");
+    assert_no_password(&env, &[&r, &lock, &vendor, &r2], "url");
 }
 
 #[test]
