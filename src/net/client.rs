@@ -122,12 +122,15 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
 
 /// The hint for a link of an error chain that is a certificate the system does not trust.
 pub fn certificate_hint(link: &(dyn std::error::Error + 'static)) -> Option<String> {
-    // An I/O error shows its inner error's message but skips it in the chain.
-    let tls = link.downcast_ref::<rustls::Error>().or_else(|| {
-        link.downcast_ref::<std::io::Error>()?
-            .get_ref()?
-            .downcast_ref::<rustls::Error>()
-    })?;
+    // An I/O error shows its inner error's message but skips it in the chain, and the TLS
+    // error sits inside more than one.
+    let mut inner = link;
+    let tls = loop {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            break tls;
+        }
+        inner = inner.downcast_ref::<std::io::Error>()?.get_ref()?;
+    };
     matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| {
         "if a private CA (or a proxy that intercepts TLS) signed the server's certificate, add it with `--ca-file FILE` (PEM)".to_owned()
     })
