@@ -1,5 +1,5 @@
 //! Networks the way companies run them (issue 16): the proxies of the environment carry
-//! mirror and registry requests (and `NO_PROXY` is obeyed), `--ca-file` makes an HTTPS mirror
+//! mirror and registry requests, plain or tunnelled (and `NO_PROXY` is obeyed), `--ca-file` makes an HTTPS mirror
 //! and registry signed by a private CA trusted, and registry credentials come from Docker's
 //! credential helpers.
 
@@ -251,6 +251,17 @@ fn an_https_mirror_signed_by_a_private_ca_needs_ca_file() {
     // The system's roots stay: the private CA is added to them, not put in their place.
     let ca_arg = ca.to_str().unwrap();
     build(&env, &mirror, "trusted", &[], &["--ca-file", ca_arg]).digest();
+    // Through `HTTPS_PROXY` (a tunnel the proxy cannot read into), as a company runs it.
+    let proxy = Proxy::start(&server_addr(&env));
+    let via = format!("http://{}", proxy.url_host());
+    let vars = [("https_proxy", via.as_str())];
+    build(&env, &mirror, "tunnel", &vars, &["--ca-file", ca_arg]).digest();
+    let connect = format!("CONNECT 127.0.0.1:{port}");
+    assert!(
+        proxy.requests().iter().any(|r| r == &connect),
+        "{:?}",
+        proxy.requests()
+    );
     // A file that is not a CA file is refused, naming it.
     build(
         &env,

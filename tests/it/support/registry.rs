@@ -215,6 +215,7 @@ struct ProxyState {
 
 /// A forwarding HTTP/1.1 proxy on 127.0.0.1 with fault injection; one request per
 /// connection. `Host` is passed through, so the registry's `Location`s point at the proxy.
+/// A `CONNECT` is tunnelled to the host it names (as `HTTPS_PROXY`), not to the upstream.
 #[derive(Debug)]
 pub struct Proxy {
     addr: SocketAddr,
@@ -458,6 +459,9 @@ fn handle(
         }
         Admission::Pass(bearer) => bearer,
     };
+    if method == "CONNECT" {
+        return tunnel(out, &target);
+    }
     if let Some((user, pass)) = bearer {
         let answered = play_token_service(&mut out, &mut req, &target, state, me, &user, &pass)?;
         if answered {
@@ -479,6 +483,23 @@ fn handle(
     let head = method == "HEAD";
     let resp = read_message(&mut up_reader, true, head)?;
     write_message(&mut out, &resp, head)
+}
+
+/// Answer a `CONNECT` (an `HTTPS_PROXY` client) and carry its bytes both ways to `target`
+/// (`HOST:PORT`) until either side hangs up.
+fn tunnel(mut out: TcpStream, target: &str) -> std::io::Result<()> {
+    let up = TcpStream::connect(target)?;
+    out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    let (mut down_r, mut up_w) = (out.try_clone()?, up.try_clone()?);
+    let upward = thread::spawn(move || {
+        let _ = std::io::copy(&mut down_r, &mut up_w);
+        let _ = up_w.shutdown(std::net::Shutdown::Write);
+    });
+    let mut up_r = up;
+    let _ = std::io::copy(&mut up_r, &mut out);
+    let _ = out.shutdown(std::net::Shutdown::Write);
+    let _ = upward.join();
+    Ok(())
 }
 
 /// What the proxy does with a request, once recorded.
