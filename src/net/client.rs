@@ -136,6 +136,18 @@ pub fn certificate_hint(link: &(dyn std::error::Error + 'static)) -> Option<Stri
     })
 }
 
+/// Whether `err` or one of its causes is a certificate the system does not trust.
+pub fn untrusted_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut link = Some(err);
+    while let Some(e) = link {
+        if certificate_hint(e).is_some() {
+            return true;
+        }
+        link = e.source();
+    }
+    false
+}
+
 /// The runtime requests run on: two worker threads (the work is waiting, not computing).
 pub fn runtime() -> Result<tokio::runtime::Runtime, NetError> {
     tokio::runtime::Builder::new_multi_thread()

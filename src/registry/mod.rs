@@ -100,6 +100,12 @@ pub enum RegistryError {
 impl Hint for RegistryError {
     fn hint(&self) -> Option<String> {
         match self {
+            // An untrusted certificate has its own hint (`--ca-file`).
+            RegistryError::Unreachable { source, .. }
+                if net::client::untrusted_certificate(source) =>
+            {
+                None
+            }
             RegistryError::Unreachable { .. } => Some(
                 "check that the registry is running; a re-run uploads only what is still missing"
                     .to_owned(),
