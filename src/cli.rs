@@ -30,6 +30,10 @@ use crate::spec::Platform;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Trust the CA certificates of this PEM file too, for compose's own connections to
+    /// mirrors and registries (repeatable; they add to the system's)
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +290,7 @@ struct BuildArgs {
 /// Parse the command line and run the command.
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    crate::net::trust(&cli.ca_file)?;
     match cli.command {
         Command::Build(args) => build(args),
         Command::Why(args) => why(args),

@@ -39,7 +39,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::vendor::VendorError,
         crate::verify::published::PublishedError,
     ];
-    None
+    crate::net::client::certificate_hint(link)
 }
 
 /// An error with a hint attached where it is raised: for the few errors that are not a

@@ -7,7 +7,7 @@ pub mod client;
 pub mod retry;
 
 pub use body::{read_bounded, stream_bounded};
-pub use client::{Peer, client, runtime};
+pub use client::{Peer, client, runtime, trust};
 pub use retry::{Transient, retry, transient_status};
 
 /// What can go wrong in the network layer itself (the callers say which URL it concerned).
@@ -15,6 +15,17 @@ pub use retry::{Transient, retry, transient_status};
 pub enum NetError {
     #[error("cannot start the HTTP client")]
     Client(#[source] reqwest::Error),
+    #[error("cannot read the CA file `{}`", path.display())]
+    CaFileIo {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use `{}` as a CA file: {reason}", path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        reason: &'static str,
+    },
     #[error("cannot start the network runtime")]
     Runtime(#[source] std::io::Error),
     #[error("the answer is longer than {limit} bytes")]

@@ -1,5 +1,6 @@
-//! Registry credentials and challenges: `--creds`, the `auths` of Docker's config file, and
-//! the `WWW-Authenticate` header (Basic, or Bearer with a token service).
+//! Registry credentials and challenges: `--creds`, Docker's config file (its credential
+//! helpers, `credHelpers` and `credsStore`, run by `helper`, then its `auths`), and the
+//! `WWW-Authenticate` header (Basic, or Bearer with a token service).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,9 +49,16 @@ pub fn docker_config_path() -> Option<PathBuf> {
 }
 
 #[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DockerConfig {
     #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
+    /// The credential helper of each registry host.
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+    /// The credential helper of every other registry.
+    #[serde(default)]
+    creds_store: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -69,8 +77,9 @@ fn registry_key(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
-/// The credentials for `host` from the `auths` of a Docker config file (a missing file means
-/// none). Credential helpers (`credsStore`, `credHelpers`) are not run.
+/// The credentials for `host` from a Docker config file (a missing file means none), as
+/// docker finds them: the host's helper in `credHelpers`, else the `credsStore` helper, else
+/// (when the helper holds nothing for the host) the `auths` entry.
 pub fn from_docker_config(path: &Path, host: &str) -> Result<Option<Credentials>, RegistryError> {
     let text = match fs_err::read_to_string(path) {
         Ok(t) => t,
@@ -87,6 +96,18 @@ pub fn from_docker_config(path: &Path, host: &str) -> Result<Option<Credentials>
         reason,
     };
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let helper = config
+        .cred_helpers
+        .iter()
+        .find(|(k, _)| registry_key(k) == host)
+        .map(|(_, v)| v)
+        .or(config.creds_store.as_ref())
+        .filter(|name| !name.is_empty());
+    if let Some(name) = helper
+        && let Some(creds) = super::helper::get(name, host)?
+    {
+        return Ok(Some(creds));
+    }
     let Some(entry) = config
         .auths
         .iter()
@@ -241,7 +262,7 @@ mod tests {
         fs_err::write(
             &path,
             r#"{"auths":{"https://127.0.0.1:5000/v1/":{"auth":"YWxpY2U6czNjcmV0Ong="},
-                "127.0.0.2:1":{"username":"bob","password":"pw"}},"credsStore":"desktop"}"#,
+                "127.0.0.2:1":{"username":"bob","password":"pw"}},"credsStore":""}"#,
         )
         .unwrap();
         let c = from_docker_config(&path, "127.0.0.1:5000")

@@ -9,6 +9,7 @@
 //! Its requests go through `net`: the client, the retry policy and the bounded reader.
 
 pub mod auth;
+mod helper;
 pub mod pull;
 mod session;
 
@@ -75,6 +76,19 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot run the credential helper `{helper}` for `{host}`")]
+    CredHelperRun {
+        helper: String,
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the credential helper `{helper}` failed for `{host}`: {reason}")]
+    CredHelper {
+        helper: String,
+        host: String,
+        reason: String,
+    },
     #[error("`--creds` must be `USER:PASSWORD`")]
     CredsFlag,
     #[error("cannot read the Docker config `{}`: {reason}", path.display())]
@@ -86,6 +100,12 @@ pub enum RegistryError {
 impl Hint for RegistryError {
     fn hint(&self) -> Option<String> {
         match self {
+            // An untrusted certificate has its own hint (`--ca-file`).
+            RegistryError::Unreachable { source, .. }
+                if net::client::untrusted_certificate(source) =>
+            {
+                None
+            }
             RegistryError::Unreachable { .. } => Some(
                 "check that the registry is running; a re-run uploads only what is still missing"
                     .to_owned(),
@@ -96,9 +116,13 @@ impl Hint for RegistryError {
                     |p| format!("`{}`", p.display()),
                 );
                 Some(format!(
-                    "pass `--creds USER:PASSWORD`, or add an `auths` entry for `{host}` to {config}"
+                    "pass `--creds USER:PASSWORD`, or name a credential helper for `{host}` (`credHelpers`) or add an `auths` entry for it in {config}"
                 ))
             }
+            RegistryError::CredHelperRun { helper, host, .. }
+            | RegistryError::CredHelper { helper, host, .. } => Some(format!(
+                "the Docker config file names `{helper}`: check that it is on PATH and that `echo {host} | {helper} get` answers, or pass `--creds USER:PASSWORD`"
+            )),
             RegistryError::BadCredentials { .. } => {
                 Some("check the user name and password".to_owned())
             }
@@ -122,7 +146,7 @@ impl Transient for RegistryError {
 /// How to push.
 #[derive(Debug, Clone)]
 pub struct PushOptions {
-    /// `--creds`; otherwise the Docker config file's `auths` entry for the host.
+    /// `--creds`; otherwise the Docker config file (credential helpers, then `auths`).
     pub creds: Option<Credentials>,
     pub docker_config: Option<PathBuf>,
     /// Allow plain HTTP (and unverified TLS) to hosts that are not loopback.
@@ -828,7 +852,7 @@ mod tests {
                 config: config.map(PathBuf::from),
             }))
         };
-        let start = "error: the registry `h:1` requires credentials\n\nhint: pass `--creds USER:PASSWORD`, or add an `auths` entry for `h:1` to";
+        let start = "error: the registry `h:1` requires credentials\n\nhint: pass `--creds USER:PASSWORD`, or name a credential helper for `h:1` (`credHelpers`) or add an `auths` entry for it in";
         assert_eq!(render(None), format!("{start} the Docker config file"));
         assert_eq!(render(Some("/d/c.json")), format!("{start} `/d/c.json`"));
     }

@@ -13,6 +13,7 @@ mod hostile_outputs;
 mod hostile_packages;
 mod hostile_repo;
 mod layer_cache;
+mod network;
 mod publish;
 mod sign;
 mod snapshot;

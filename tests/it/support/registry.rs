@@ -27,6 +27,8 @@ fn free_port() -> u16 {
 pub struct Registry {
     dir: tempfile::TempDir,
     addr: String,
+    /// It speaks HTTPS only (a plain request is answered 400).
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -34,16 +36,33 @@ impl Registry {
     /// Start a registry, with htpasswd Basic auth for `auth`. Fails when `docker-registry`
     /// or, for auth, `htpasswd` is not installed (its tests are `#[ignore = "needs …"]`).
     pub fn start(auth: Option<(&str, &str)>) -> Registry {
+        Registry::start_with("127.0.0.1", auth, None)
+    }
+
+    /// `start` on the address `ip` of this machine, speaking HTTPS with `tls` (a PEM
+    /// certificate and its key) when given.
+    pub fn start_with(
+        ip: &str,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Registry {
         require(&["docker-registry"]);
         if auth.is_some() {
             require(&["htpasswd"]);
         }
         let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
+        let addr = format!("{ip}:{}", free_port());
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
+        if let Some((cert, key)) = tls {
+            config += &format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            );
+        }
         if let Some((user, pass)) = auth {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, pass])
@@ -61,6 +80,7 @@ impl Registry {
         let mut r = Registry {
             dir,
             addr,
+            tls: tls.is_some(),
             child: None,
         };
         r.restart();
@@ -131,7 +151,7 @@ impl Registry {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(status) = raw_get(&self.addr, "/v2/")
-                && (status == 200 || status == 401)
+                && (status == 200 || status == 401 || (self.tls && status == 400))
             {
                 return;
             }
@@ -195,6 +215,7 @@ struct ProxyState {
 
 /// A forwarding HTTP/1.1 proxy on 127.0.0.1 with fault injection; one request per
 /// connection. `Host` is passed through, so the registry's `Location`s point at the proxy.
+/// A `CONNECT` is tunnelled to the host it names (as `HTTPS_PROXY`), not to the upstream.
 #[derive(Debug)]
 pub struct Proxy {
     addr: SocketAddr,
@@ -438,6 +459,9 @@ fn handle(
         }
         Admission::Pass(bearer) => bearer,
     };
+    if method == "CONNECT" {
+        return tunnel(out, &target);
+    }
     if let Some((user, pass)) = bearer {
         let answered = play_token_service(&mut out, &mut req, &target, state, me, &user, &pass)?;
         if answered {
@@ -459,6 +483,23 @@ fn handle(
     let head = method == "HEAD";
     let resp = read_message(&mut up_reader, true, head)?;
     write_message(&mut out, &resp, head)
+}
+
+/// Answer a `CONNECT` (an `HTTPS_PROXY` client) and carry its bytes both ways to `target`
+/// (`HOST:PORT`) until either side hangs up.
+fn tunnel(mut out: TcpStream, target: &str) -> std::io::Result<()> {
+    let up = TcpStream::connect(target)?;
+    out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    let (mut down_r, mut up_w) = (out.try_clone()?, up.try_clone()?);
+    let upward = thread::spawn(move || {
+        let _ = std::io::copy(&mut down_r, &mut up_w);
+        let _ = up_w.shutdown(std::net::Shutdown::Write);
+    });
+    let mut up_r = up;
+    let _ = std::io::copy(&mut up_r, &mut out);
+    let _ = out.shutdown(std::net::Shutdown::Write);
+    let _ = upward.join();
+    Ok(())
 }
 
 /// What the proxy does with a request, once recorded.
