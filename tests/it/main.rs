@@ -4,6 +4,7 @@ mod apt;
 mod attest;
 mod e2e;
 mod family;
+mod files;
 mod fixture;
 mod fuzz;
 mod harness;
