@@ -316,6 +316,13 @@ pub fn document(
         ("relationships", Value::Array(relationships)),
     ]);
     if !files.is_empty() {
+        // SPDX: a package `CONTAINS` files only when its files are analyzed (these are the
+        // ones compose put there itself, by their checksums).
+        if let Some(Value::Array(p)) = doc.get_mut("packages")
+            && let Some(Value::Object(own)) = p.first_mut()
+        {
+            own.insert("filesAnalyzed".into(), json!(true));
+        }
         let (entries, contains) = file_entries(files);
         doc.insert("files", Value::Array(entries));
         if let Some(Value::Array(r)) = doc.get_mut("relationships") {

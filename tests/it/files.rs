@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::fixture::Env;
-use crate::harness::{read_image, require, tool};
+use crate::harness::{compose, read_image, require, run, tool};
+use crate::support::server::Server;
 
 const APP_CONF: &[u8] = b"listen = 8080\n";
 const TARBALL: &[u8] = b"not really a tar, but bytes all the same\n";
@@ -16,6 +17,11 @@ const TARBALL: &[u8] = b"not really a tar, but bytes all the same\n";
 /// `fbase` (packages) below `ftop` (a package and two files), the source file beside
 /// `ftop.toml`, the URL file served beside the fixture repository. `extra` goes into `ftop`.
 fn family(env: &Env, extra: &str) -> PathBuf {
+    family_at(env, &env.server.url(), extra)
+}
+
+/// `family` with the URL file at `base` (`Server::PROXIED` for a build through the proxy).
+fn family_at(env: &Env, base: &str, extra: &str) -> PathBuf {
     env.spec(
         "fbase",
         "[packages]\ninclude = [\"f-base-files\", \"f-libc\"]\n",
@@ -43,7 +49,7 @@ path = "/opt/x.tar"
 url = "{}/extra/x.tar"
 sha256 = "{}"
 {extra}"#,
-        env.server.url(),
+        base,
         hex::encode(Sha256::digest(TARBALL)),
     );
     fs_err::write(&top, text).unwrap();
@@ -102,8 +108,18 @@ fn files_land_in_their_layer_as_given_and_in_lock_and_sbom() {
 fn the_sbom_with_files_is_valid_spdx() {
     require(&["pyspdxtools", "ntia-checker"]);
     let env = Env::new();
-    let top = family(&env, "");
-    env.build(&top, "a", &[]).success("compose build");
+    // Through the server as a proxy, so the SBOM's URLs have a host name SPDX accepts.
+    let top = family_at(&env, Server::PROXIED, "");
+    let out = format!("oci:{}", env.path("a").display());
+    let mut cmd = compose();
+    for (k, v) in env.server.as_proxy() {
+        cmd.env(k, v);
+    }
+    let cache = env.path("cache");
+    let mirror = format!("fixture={}", Server::PROXIED);
+    cmd.args(["build", top.to_str().unwrap(), "--output", &out]);
+    cmd.args(["--cache-dir", cache.to_str().unwrap(), "--mirror", &mirror]);
+    run(&mut cmd).success("compose build");
     let p = env.path("a.latest.spdx.json");
     let p = p.to_str().unwrap();
     tool("pyspdxtools", &["-i", p]);
