@@ -209,7 +209,13 @@ fn file_entries(files: &[SbomFile]) -> (Vec<Value>, Vec<Value>) {
         let clean: String = f
             .path
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let id = format!("SPDXRef-File-{i}{clean}");
         entries.push(json!({

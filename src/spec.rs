@@ -942,9 +942,9 @@ fn validate_partial(
 fn valid_image_path(path: &str) -> bool {
     path.strip_prefix('/').is_some_and(|rest| {
         !rest.is_empty()
-            && rest.split('/').all(|c| {
-                !c.is_empty() && c != "." && c != ".." && !c.chars().any(char::is_control)
-            })
+            && rest
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.chars().any(char::is_control))
     })
 }
 
@@ -1017,7 +1017,14 @@ fn file_origin(
                 source,
             })?;
             let written = source.clone();
-            Ok((FileOrigin::Source { written, path, size }, sha256))
+            Ok((
+                FileOrigin::Source {
+                    written,
+                    path,
+                    size,
+                },
+                sha256,
+            ))
         }
         (None, Some(url), Some(sha256)) => {
             let sha256 = sha256.to_ascii_lowercase();

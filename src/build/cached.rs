@@ -115,7 +115,9 @@ fn spec_part(spec: &Spec) -> String {
             gid,
             replace,
         } = f;
-        part.push_str(&format!("\nfile {path} {sha256} {mode:o} {uid} {gid} {replace}"));
+        part.push_str(&format!(
+            "\nfile {path} {sha256} {mode:o} {uid} {gid} {replace}"
+        ));
     }
     part
 }

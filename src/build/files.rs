@@ -49,7 +49,9 @@ pub enum FilesError {
     },
     #[error("`{path}` of `[[files]]` in `{spec}` is a directory of the image")]
     Directory { spec: String, path: String },
-    #[error("`{path}` of `[[files]]` in `{spec}` lies under `/{parent}`, which is {what} in the image")]
+    #[error(
+        "`{path}` of `[[files]]` in `{spec}` lies under `/{parent}`, which is {what} in the image"
+    )]
     Parent {
         spec: String,
         path: String,
@@ -119,12 +121,10 @@ fn store_one(file: &File, fetcher: &Fetcher, store: &Store) -> Result<Stored, Fi
         inner: opened.take(MAX_SPEC_FILE.bytes + 1),
         sha1: Sha1::new(),
     };
-    let content = store
-        .put(&mut reader)
-        .map_err(|source| FilesError::Store {
-            path: file.path.clone(),
-            source,
-        })?;
+    let content = store.put(&mut reader).map_err(|source| FilesError::Store {
+        path: file.path.clone(),
+        source,
+    })?;
     let actual = hex::encode(content.sha256);
     if actual != file.sha256 {
         return Err(FilesError::Changed {
@@ -217,7 +217,11 @@ fn check_parents(
         p = parent;
     }
     for parent in parents.into_iter().rev() {
-        match tree.get(parent).or_else(|| lower.get(parent)).map(|n| &n.kind) {
+        match tree
+            .get(parent)
+            .or_else(|| lower.get(parent))
+            .map(|n| &n.kind)
+        {
             None => {
                 tree.insert(parent.to_owned(), Node::dir(0o755, 0, 0, epoch));
             }

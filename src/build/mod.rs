@@ -29,8 +29,8 @@ use rayon::prelude::*;
 pub use chain::Chain;
 pub use env::expand_env;
 pub use error::BuildError;
-pub use files::FilesError;
 pub use family::{family_names, family_outputs};
+pub use files::FilesError;
 pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
 pub(crate) use indexes::{index_of, pin_of};
 pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock, pin_from_lock};
@@ -619,7 +619,13 @@ fn image_sbom(
             url: url.as_deref(),
         })
         .collect();
-    sbom::document(name, &packages, files, &oci::rfc3339(created), Some(identity))
+    sbom::document(
+        name,
+        &packages,
+        files,
+        &oci::rfc3339(created),
+        Some(identity),
+    )
 }
 
 /// The `[[files]]` of every level of `chain`, as the SBOM beside the output lists them.

@@ -61,29 +61,46 @@ fn files_land_in_their_layer_as_given_and_in_lock_and_sbom() {
     let env = Env::new();
     let top = family(&env, "");
     env.lock(&top, &[]).success("compose lock");
-    let lock: toml::Value = toml::from_str(&fs_err::read_to_string(env.path("ftop.lock")).unwrap()).unwrap();
+    let lock: toml::Value =
+        toml::from_str(&fs_err::read_to_string(env.path("ftop.lock")).unwrap()).unwrap();
     let files = lock["file"].as_array().expect("the lock lists the files");
     assert_eq!(files.len(), 2, "{files:?}");
     assert_eq!(files[0]["path"].as_str(), Some("/etc/app/app.conf"));
     assert_eq!(files[0]["source"].as_str(), Some("files/app.conf"));
-    assert_eq!(files[0]["sha256"].as_str(), Some(hex::encode(Sha256::digest(APP_CONF)).as_str()));
+    assert_eq!(
+        files[0]["sha256"].as_str(),
+        Some(hex::encode(Sha256::digest(APP_CONF)).as_str())
+    );
     assert_eq!(files[0]["size"].as_integer(), Some(APP_CONF.len() as i64));
     assert!(files[1]["url"].as_str().unwrap().ends_with("/extra/x.tar"));
-    assert_eq!(files[1]["sha256"].as_str(), Some(hex::encode(Sha256::digest(TARBALL)).as_str()));
+    assert_eq!(
+        files[1]["sha256"].as_str(),
+        Some(hex::encode(Sha256::digest(TARBALL)).as_str())
+    );
 
     let a = env.build(&top, "a", &["--locked", "--json", "--no-layer-cache"]);
     a.success("compose build");
     let b = env.build(&top, "b", &["--locked", "--json", "--no-layer-cache"]);
     b.success("compose build");
-    assert_eq!(a.json()["digest"], b.json()["digest"], "same inputs, same image");
+    assert_eq!(
+        a.json()["digest"],
+        b.json()["digest"],
+        "same inputs, same image"
+    );
     let img = read_image(&env.path("a"));
     assert_eq!(img.layers.len(), 2);
-    assert!(!img.layers[0].contains_key("etc/app/app.conf"), "not in the lower layer");
+    assert!(
+        !img.layers[0].contains_key("etc/app/app.conf"),
+        "not in the lower layer"
+    );
     let layer = &img.layers[1];
     let conf = &layer["etc/app/app.conf"];
     assert_eq!(conf.data, APP_CONF);
     assert_eq!((conf.mode, conf.uid, conf.gid), (0o640, 65532, 65533));
-    assert_eq!(conf.mtime, layer["usr/share/sbom/ftop.spdx.json"].mtime, "the level's epoch");
+    assert_eq!(
+        conf.mtime, layer["usr/share/sbom/ftop.spdx.json"].mtime,
+        "the level's epoch"
+    );
     assert_eq!(layer["etc/app"].mode, 0o755);
     let tar = &layer["opt/x.tar"];
     assert_eq!(tar.data, TARBALL);
@@ -92,15 +109,25 @@ fn files_land_in_their_layer_as_given_and_in_lock_and_sbom() {
     let sbom: serde_json::Value =
         serde_json::from_slice(&fs_err::read(env.path("a.latest.spdx.json")).unwrap()).unwrap();
     let listed = sbom["files"].as_array().expect("the SBOM lists the files");
-    let conf = listed.iter().find(|f| f["fileName"] == "./etc/app/app.conf").unwrap();
+    let conf = listed
+        .iter()
+        .find(|f| f["fileName"] == "./etc/app/app.conf")
+        .unwrap();
     let sums = conf["checksums"].as_array().unwrap();
-    let sum = |alg: &str| sums.iter().find(|c| c["algorithm"] == alg).unwrap()["checksumValue"].clone();
+    let sum =
+        |alg: &str| sums.iter().find(|c| c["algorithm"] == alg).unwrap()["checksumValue"].clone();
     assert_eq!(sum("SHA1"), hex::encode(sha1::Sha1::digest(APP_CONF)));
     assert_eq!(sum("SHA256"), hex::encode(Sha256::digest(APP_CONF)));
     let id = &conf["SPDXID"];
-    assert!(sbom["relationships"].as_array().unwrap().iter().any(|r| r["spdxElementId"] == "SPDXRef-Image"
-        && r["relationshipType"] == "CONTAINS"
-        && &r["relatedSpdxElement"] == id));
+    assert!(
+        sbom["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["spdxElementId"] == "SPDXRef-Image"
+                && r["relationshipType"] == "CONTAINS"
+                && &r["relatedSpdxElement"] == id)
+    );
 }
 
 #[test]
@@ -145,8 +172,15 @@ fn a_changed_source_file_makes_the_lock_stale_and_rebuilds_the_layer() {
         .iter()
         .map(|l| l["cached"].as_bool().unwrap())
         .collect();
-    assert_eq!(cached, [true, false], "the same spec text, another file: the top layer rebuilt");
-    assert_eq!(read_image(&env.path("b")).layers[1]["etc/app/app.conf"].data, b"listen = 9090\n");
+    assert_eq!(
+        cached,
+        [true, false],
+        "the same spec text, another file: the top layer rebuilt"
+    );
+    assert_eq!(
+        read_image(&env.path("b")).layers[1]["etc/app/app.conf"].data,
+        b"listen = 9090\n"
+    );
 }
 
 #[test]
@@ -154,20 +188,35 @@ fn replacing_a_package_file_needs_replace() {
     let env = Env::new();
     let entry = "\n[[files]]\npath = \"/usr/bin/ftool\"\nsource = \"files/app.conf\"\n";
     let top = family(&env, entry);
-    env.build(&top, "a", &[]).fails_with("would replace the file of `package `f-tool``");
+    env.build(&top, "a", &[])
+        .fails_with("would replace the file of `package `f-tool``");
     let top = family(&env, &format!("{entry}replace = true\n"));
     env.build(&top, "a", &[]).success("compose build");
-    assert_eq!(read_image(&env.path("a")).layers[1]["usr/bin/ftool"].data, APP_CONF);
+    assert_eq!(
+        read_image(&env.path("a")).layers[1]["usr/bin/ftool"].data,
+        APP_CONF
+    );
 }
 
 #[test]
 fn a_path_through_a_symlink_or_not_plain_is_refused() {
     let env = Env::new();
-    let top = family(&env, "\n[[files]]\npath = \"/bin/app\"\nsource = \"files/app.conf\"\n");
-    env.build(&top, "a", &[]).fails_with("lies under `/bin`, which is a symlink");
-    let top = family(&env, "\n[[files]]\npath = \"/etc/../x\"\nsource = \"files/app.conf\"\n");
-    env.build(&top, "a", &[]).fails_with("absolute path of plain components");
-    let top = family(&env, "\n[[files]]\npath = \"/etc/y\"\nurl = \"http://127.0.0.1:1/y\"\n");
+    let top = family(
+        &env,
+        "\n[[files]]\npath = \"/bin/app\"\nsource = \"files/app.conf\"\n",
+    );
+    env.build(&top, "a", &[])
+        .fails_with("lies under `/bin`, which is a symlink");
+    let top = family(
+        &env,
+        "\n[[files]]\npath = \"/etc/../x\"\nsource = \"files/app.conf\"\n",
+    );
+    env.build(&top, "a", &[])
+        .fails_with("absolute path of plain components");
+    let top = family(
+        &env,
+        "\n[[files]]\npath = \"/etc/y\"\nurl = \"http://127.0.0.1:1/y\"\n",
+    );
     env.build(&top, "a", &[]).fails_with("needs the `sha256`");
 }
 
@@ -177,12 +226,20 @@ fn a_url_file_with_other_bytes_is_refused() {
     let top = family(&env, "");
     let text = fs_err::read_to_string(&top).unwrap();
     let wrong = hex::encode(Sha256::digest(b"other"));
-    fs_err::write(&top, text.replace(&hex::encode(Sha256::digest(TARBALL)), &wrong)).unwrap();
+    fs_err::write(
+        &top,
+        text.replace(&hex::encode(Sha256::digest(TARBALL)), &wrong),
+    )
+    .unwrap();
     let r = env.build(&top, "a", &[]);
-    r.fails_with(&format!("has sha256 {}, but the spec pins {wrong}", hex::encode(Sha256::digest(TARBALL))));
+    r.fails_with(&format!(
+        "has sha256 {}, but the spec pins {wrong}",
+        hex::encode(Sha256::digest(TARBALL))
+    ));
     r.stderr_has("/extra/x.tar");
     // Offline, the cache is all there is: the good file, once fetched, builds offline.
     let good = family(&env, "");
     env.build(&good, "b", &[]).success("compose build");
-    env.build(&good, "c", &["--offline"]).success("compose build --offline");
+    env.build(&good, "c", &["--offline"])
+        .success("compose build --offline");
 }

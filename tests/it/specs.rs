@@ -38,10 +38,14 @@ fn the_example_specs_parse() {
         if spec.extension().is_none_or(|x| x != "toml") {
             continue;
         }
-        let chain = compose::spec::Spec::load(&spec)
-            .unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+        let chain =
+            compose::spec::Spec::load(&spec).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
         assert!(chain.len() > 1, "{} extends a shipped spec", spec.display());
-        assert!(!compose::lock::path_for(&spec).exists(), "{}", spec.display());
+        assert!(
+            !compose::lock::path_for(&spec).exists(),
+            "{}",
+            spec.display()
+        );
         checked += 1;
     }
     let app = compose::spec::Spec::load(&dir.join("app.toml")).unwrap();
