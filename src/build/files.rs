@@ -28,12 +28,11 @@ pub enum FilesError {
         expected: String,
         actual: String,
     },
-    #[error("cannot fetch `{url}` for `{path}` of `[[files]]`")]
+    #[error("cannot fetch `{path}` of `[[files]]`")]
     Fetch {
-        url: String,
         path: String,
         #[source]
-        source: FetchError,
+        source: Box<FetchError>,
     },
     #[error("cannot keep `{path}` of `[[files]]` in the build's file store")]
     Store {
@@ -107,9 +106,8 @@ fn store_one(file: &File, fetcher: &Fetcher, store: &Store) -> Result<Stored, Fi
         FileOrigin::Url(url) => fetcher
             .get_pinned(url, &file.sha256, MAX_SPEC_FILE)
             .map_err(|source| FilesError::Fetch {
-                url: url.clone(),
                 path: file.path.clone(),
-                source,
+                source: Box::new(source),
             })?,
     };
     let read = |source| FilesError::Read {
