@@ -1148,6 +1148,52 @@ include = ["gdb"]
     }
 
     #[test]
+    fn files_take_one_origin_an_octal_mode_and_plain_absolute_paths() {
+        let f = |body: &str| {
+            err(&format!(
+                "name = \"x\"\n[[source]]\narchive = \"debian\"\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n[[files]]\n{body}"
+            ))
+        };
+        let sha = "a".repeat(64);
+        let m = f("path = \"/a\"\n");
+        assert!(m.contains("exactly one of `source` and `url`"), "{m}");
+        assert!(f("path = \"/a\"\nurl = \"https://h/a\"\n").contains("needs the `sha256`"));
+        let both =
+            format!("path = \"/a\"\nsource = \"s\"\nurl = \"https://h/a\"\nsha256 = \"{sha}\"\n");
+        assert!(f(&both).contains("a `source` file is hashed by compose"));
+        let short = "path = \"/a\"\nurl = \"https://h/a\"\nsha256 = \"ab\"\n";
+        assert!(f(short).contains("64 hex digits"));
+        for path in ["a", "/", "/a/../b", "/a//b", "/a/./b", "/a/"] {
+            let m = f(&format!("path = \"{path}\"\nsource = \"s\"\n"));
+            assert!(m.contains("plain components"), "{path}: {m}");
+        }
+        let mode =
+            format!("path = \"/a\"\nurl = \"https://h/a\"\nsha256 = \"{sha}\"\nmode = \"0999\"\n");
+        assert!(f(&mode).contains("octal string"));
+        assert!(f("path = \"/a\"\nsource = \"/etc/passwd\"\n").contains("relative to the spec"));
+        assert!(f("path = \"/a\"\nsource = \"missing\"\n").contains("cannot read"));
+        // A source beside the spec: hashed when the spec loads, defaults filled.
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("c.conf"), b"x").unwrap();
+        let text = "name = \"x\"\n[[source]]\narchive = \"debian\"\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/etc/c.conf\"\nsource = \"c.conf\"\n";
+        let spec = Spec::load(&write(dir.path(), "s.toml", text))
+            .unwrap()
+            .remove(0);
+        let file = &spec.files[0];
+        assert_eq!(
+            (file.mode, file.uid, file.gid, file.replace),
+            (0o644, 0, 0, false)
+        );
+        assert_eq!(
+            file.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"x"))
+        );
+        let twice = format!("{text}[[files]]\npath = \"/etc/c.conf\"\nsource = \"c.conf\"\n");
+        let e = Spec::load(&write(dir.path(), "t.toml", &twice)).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_column() {
         let msg = err("name = \"x\"\nflavour = 1\n");
         assert!(msg.contains("s.toml"), "{msg}");

@@ -46,6 +46,14 @@ pub enum FilesError {
         path: String,
         owner: String,
     },
+    #[error(
+        "`{path}` of `[[files]]` in `{spec}` would replace a file that `/{link}` is a hard link to"
+    )]
+    Linked {
+        spec: String,
+        path: String,
+        link: String,
+    },
     #[error("`{path}` of `[[files]]` in `{spec}` is a directory of the image")]
     Directory { spec: String, path: String },
     #[error(
@@ -180,6 +188,17 @@ pub fn add_files(
                     ),
                 });
             }
+        }
+        // The file other paths of this layer are hard links to: they would change with it.
+        if let Some((link, _)) = tree
+            .iter()
+            .find(|(_, n)| matches!(&n.kind, Kind::HardLink(t) if *t == key))
+        {
+            return Err(FilesError::Linked {
+                spec: spec.name.clone(),
+                path: file.path.clone(),
+                link: link.clone(),
+            });
         }
         let content = stored
             .get(&file.sha256)

@@ -186,16 +186,24 @@ fn a_changed_source_file_makes_the_lock_stale_and_rebuilds_the_layer() {
 #[test]
 fn replacing_a_package_file_needs_replace() {
     let env = Env::new();
-    let entry = "\n[[files]]\npath = \"/usr/bin/ftool\"\nsource = \"files/app.conf\"\n";
+    let entry = "\n[[files]]\npath = \"/usr/share/f/tool.txt\"\nsource = \"files/app.conf\"\n";
     let top = family(&env, entry);
     env.build(&top, "a", &[])
         .fails_with("would replace the file of `package `f-tool``");
     let top = family(&env, &format!("{entry}replace = true\n"));
     env.build(&top, "a", &[]).success("compose build");
+    let layer = &read_image(&env.path("a")).layers[1];
+    assert_eq!(layer["usr/share/f/tool.txt"].data, APP_CONF);
     assert_eq!(
-        read_image(&env.path("a")).layers[1]["usr/bin/ftool"].data,
-        APP_CONF
+        layer["usr/share/f/tool.txt"].mode, 0o644,
+        "the entry's mode"
     );
+    // A file other paths are hard links to would change them too: refused even so.
+    let linked =
+        "\n[[files]]\npath = \"/usr/bin/ftool\"\nsource = \"files/app.conf\"\nreplace = true\n";
+    let top = family(&env, linked);
+    env.build(&top, "b", &[])
+        .fails_with("`/usr/bin/ftool-alias` is a hard link to");
 }
 
 #[test]
