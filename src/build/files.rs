@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use sha1::{Digest, Sha1};
 
 use crate::content::Store;
-use crate::fetch::{FetchError, Fetcher, MAX_SPEC_FILE};
+use anyhow::Context;
+
+use crate::fetch::{Fetcher, MAX_SPEC_FILE};
 use crate::spec::{File, FileOrigin, Spec};
 use crate::tree::{Content, Kind, Node, Tree};
 
@@ -27,12 +29,6 @@ pub enum FilesError {
         path: PathBuf,
         expected: String,
         actual: String,
-    },
-    #[error("cannot fetch `{path}` of `[[files]]`")]
-    Fetch {
-        path: String,
-        #[source]
-        source: Box<FetchError>,
     },
     #[error("cannot keep `{path}` of `[[files]]` in the build's file store")]
     Store {
@@ -96,7 +92,7 @@ pub fn store_files<'a>(
     chains: impl IntoIterator<Item = &'a [Spec]>,
     fetcher: &Fetcher,
     store: &Store,
-) -> Result<StoredFiles, FilesError> {
+) -> anyhow::Result<StoredFiles> {
     let mut stored = StoredFiles::new();
     for file in chains.into_iter().flatten().flat_map(|s| &s.files) {
         if stored.contains_key(&file.sha256) {
@@ -108,15 +104,13 @@ pub fn store_files<'a>(
     Ok(stored)
 }
 
-fn store_one(file: &File, fetcher: &Fetcher, store: &Store) -> Result<Stored, FilesError> {
+/// One file into the store (a fetch error stays the `FetchError` it is, for its hint).
+fn store_one(file: &File, fetcher: &Fetcher, store: &Store) -> anyhow::Result<Stored> {
     let path = match &file.origin {
         FileOrigin::Source { path, .. } => path.clone(),
         FileOrigin::Url(url) => fetcher
             .get_pinned(url, &file.sha256, MAX_SPEC_FILE)
-            .map_err(|source| FilesError::Fetch {
-                path: file.path.clone(),
-                source: Box::new(source),
-            })?,
+            .with_context(|| format!("cannot fetch `{}` of `[[files]]`", file.path))?,
     };
     let read = |source| FilesError::Read {
         path: path.clone(),
@@ -137,7 +131,8 @@ fn store_one(file: &File, fetcher: &Fetcher, store: &Store) -> Result<Stored, Fi
             path,
             expected: file.sha256.clone(),
             actual,
-        });
+        }
+        .into());
     }
     Ok(Stored {
         content,

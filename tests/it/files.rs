@@ -247,6 +247,10 @@ fn a_url_file_with_other_bytes_is_refused() {
     r.stderr_has("/extra/x.tar");
     // Offline, the cache is all there is: the good file, once fetched, builds offline.
     let good = family(&env, "");
+    let r = env.build(&good, "b", &["--offline"]);
+    r.fails_with("`--offline` forbids downloading them");
+    r.stderr_has("hint: run the same build once without `--offline`");
+    r.stderr_has("cannot fetch `/opt/x.tar` of `[[files]]`");
     env.build(&good, "b", &[]).success("compose build");
     env.build(&good, "c", &["--offline"])
         .success("compose build --offline");
