@@ -255,3 +255,27 @@ fn a_url_file_with_other_bytes_is_refused() {
     env.build(&good, "c", &["--offline"])
         .success("compose build --offline");
 }
+
+/// A lower level's files go into its own layer; an upper level's file at the same path
+/// replaces it only with `replace = true`.
+#[test]
+fn each_level_has_its_own_files() {
+    let env = Env::new();
+    let top = family(&env, "");
+    let base = env.path("fbase.toml");
+    let text = fs_err::read_to_string(&base).unwrap();
+    let lower = "\n[[files]]\npath = \"/etc/app/app.conf\"\nsource = \"files/base.conf\"\n";
+    fs_err::write(env.path("files/base.conf"), b"base\n").unwrap();
+    fs_err::write(&base, format!("{text}{lower}")).unwrap();
+    env.build(&top, "a", &[]).fails_with(
+        "would replace the file of `compose (a generated file or a lower level's `[[files]]`)`",
+    );
+    let text = fs_err::read_to_string(&top).unwrap();
+    let replaced = text.replace("gid = 65533\n", "gid = 65533\nreplace = true\n");
+    fs_err::write(&top, replaced).unwrap();
+    env.build(&top, "a", &[]).success("compose build");
+    let img = read_image(&env.path("a"));
+    assert_eq!(img.layers[0]["etc/app/app.conf"].data, b"base\n");
+    assert_eq!(img.layers[1]["etc/app/app.conf"].data, APP_CONF);
+    assert_eq!(img.merged()["etc/app/app.conf"].data, APP_CONF);
+}
