@@ -26,6 +26,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
     hinted![
         Hinted,
         crate::build::BuildError,
+        crate::build::FilesError,
         crate::fetch::FetchError,
         crate::lock::LockError,
         crate::mirror::MirrorError,

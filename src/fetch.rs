@@ -100,6 +100,12 @@ pub enum FetchError {
         "invalid `{var}` value `{value}`: expected a number of bytes, optionally with a K, M, G or T suffix (powers of 1024)"
     )]
     BadLimit { var: &'static str, value: String },
+    #[error("`{url}` has sha256 {actual}, but the spec pins {expected}: refused")]
+    PinnedMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("cache I/O failed")]
     Cache(#[source] std::io::Error),
     #[error(
@@ -247,6 +253,13 @@ impl Limit {
 pub const MAX_RELEASE: Limit = Limit {
     bytes: 10 << 20,
     what: "a release file",
+    var: None,
+};
+
+/// A file of a spec's `[[files]]` (a source beside the spec, or a URL): at most 1 GiB.
+pub const MAX_SPEC_FILE: Limit = Limit {
+    bytes: 1 << 30,
+    what: "a file of `[[files]]`",
     var: None,
 };
 
@@ -834,6 +847,35 @@ impl Fetcher {
 }
 
 impl Fetcher {
+    /// The cache file of a file the spec pins by `sha256` only (a `[[files]] url`): the
+    /// cached copy if it hashes right, else downloaded (streamed to disk, at most `limit`
+    /// bytes) and kept only if its SHA256 is the pinned one. `--offline` and `--vendor` use
+    /// the cache only. The caller reads it through a hash: the cache can change.
+    pub fn get_pinned(&self, url: &str, sha256: &str, limit: Limit) -> Result<PathBuf, FetchError> {
+        let path = self.cache.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
+        let cached = fs_err::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= limit.bytes)
+            .and_then(|m| self.cache.verified_path(sha256, m.len()));
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        if self.vendor.is_some() {
+            return Err(FetchError::NetworkRefused {
+                url: url.to_owned(),
+            });
+        }
+        if self.offline {
+            return Err(FetchError::Offline {
+                urls: vec![url.to_owned()],
+            });
+        }
+        self.runtime.block_on(net::retry(|| {
+            download_pinned(&self.client, url, sha256, limit, &self.cache)
+        }))?;
+        Ok(path)
+    }
+
     /// Download `items[i]` for each `i` of `missing` into the cache, concurrently (at most
     /// `jobs`, at least 4 at a time), each streamed to disk: the numbers, in the order of
     /// `missing`.
@@ -871,6 +913,45 @@ async fn download_to_cache(client: &Http, item: &Item, cache: &Cache) -> Result<
         Err(e) => Err(body_error(url, Bound::Listed(item), e)),
         Ok(got) => check_sum(url, item, had_length, got, hex::encode(hasher.finalize()))
             .and_then(|()| cache.keep(file, &item.sha256)),
+    };
+    crate::interrupt::forget(&temporary);
+    kept
+}
+
+/// Download a file pinned by `sha256` only into the cache, as `download_to_cache` does,
+/// within `limit`.
+async fn download_pinned(
+    client: &Http,
+    url: &str,
+    sha256: &str,
+    limit: Limit,
+    cache: &Cache,
+) -> Result<(), FetchError> {
+    let resp = send(client, url).await?;
+    let mut file = cache.temporary(sha256)?;
+    let temporary = file.path().to_path_buf();
+    crate::interrupt::register(&temporary);
+    let mut hasher = Sha256::new();
+    let streamed = net::stream_bounded(resp, limit.bytes, |chunk| {
+        hasher.update(chunk);
+        std::io::Write::write_all(&mut file, chunk)
+    })
+    .await;
+    let kept = match streamed {
+        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
+        Err(e) => Err(body_error(url, Bound::Limit(limit), e)),
+        Ok(_) => {
+            let actual = hex::encode(hasher.finalize());
+            if actual == sha256 {
+                cache.keep(file, sha256)
+            } else {
+                Err(FetchError::PinnedMismatch {
+                    url: url.to_owned(),
+                    expected: sha256.to_owned(),
+                    actual,
+                })
+            }
+        }
     };
     crate::interrupt::forget(&temporary);
     kept

@@ -83,6 +83,28 @@ pub struct Lock {
     pub sources: Vec<LockedSource>,
     #[serde(default, rename = "package")]
     pub packages: Vec<LockedPackage>,
+    /// Every `[[files]]` file of the chain with its SHA256; absent when there is none, so
+    /// locks of specs without files keep their bytes.
+    #[serde(default, rename = "file", skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<LockedFile>,
+}
+
+/// One `[[files]]` file of one layer: where it comes from and the SHA256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedFile {
+    pub layer: String,
+    /// The absolute path in the image.
+    pub path: String,
+    /// The source file, relative to the spec, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub sha256: String,
+    /// The size of a source file (a URL's is known once fetched: its SHA256 pins it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// A suite the packages were resolved from.
@@ -219,12 +241,39 @@ pub fn inputs(chain: &[Spec]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The `[[files]]` of every level of a chain, in the lock's order.
+pub fn files(chain: &[Spec]) -> Vec<LockedFile> {
+    let mut out: Vec<LockedFile> = chain
+        .iter()
+        .flat_map(|s| s.files.iter().map(move |f| (s, f)))
+        .map(|(s, f)| {
+            let (source, url, size) = match &f.origin {
+                crate::spec::FileOrigin::Source { written, size, .. } => {
+                    (Some(written.clone()), None, Some(*size))
+                }
+                crate::spec::FileOrigin::Url(url) => (None, Some(url.clone()), None),
+            };
+            LockedFile {
+                layer: s.name.clone(),
+                path: f.path.clone(),
+                source,
+                url,
+                sha256: f.sha256.clone(),
+                size,
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 impl Lock {
     /// Sort everything into its canonical order: sources by location and suite, packages by
     /// platform, layer (bottom first) and name.
     pub fn normalize(&mut self) {
         self.sources.sort();
         self.sources.dedup();
+        self.files.sort();
         let order: BTreeMap<&str, usize> = self
             .layers
             .iter()
@@ -297,7 +346,7 @@ impl Lock {
 
     /// Whether the lock was made from exactly these spec files.
     pub fn matches(&self, chain: &[Spec]) -> bool {
-        self.inputs == inputs(chain)
+        self.inputs == inputs(chain) && self.files == files(chain)
     }
 
     /// The spec files whose hash differs from the lock's (or that it does not know).
@@ -313,6 +362,14 @@ impl Lock {
             if !now.contains_key(k) {
                 out.insert(k.clone());
             }
+        }
+        // A file of `[[files]]` whose bytes (or origin) changed, or that came or went.
+        let (locked, current) = (&self.files, files(chain));
+        for f in locked.iter().filter(|f| !current.contains(f)) {
+            out.insert(format!("`{}` of `[[files]]` in `{}`", f.path, f.layer));
+        }
+        for f in current.iter().filter(|f| !locked.contains(f)) {
+            out.insert(format!("`{}` of `[[files]]` in `{}`", f.path, f.layer));
         }
         out.into_iter().collect()
     }
@@ -450,6 +507,7 @@ mod tests {
                 snapshot: None,
             }],
             packages,
+            files: Vec::new(),
         }
     }
 

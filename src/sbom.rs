@@ -34,6 +34,16 @@ pub struct ImageIdentity {
     pub supplier: String,
 }
 
+/// A file of the image that no package ships (`[[files]]`), as the SBOM beside the
+/// output lists it: SPDX 2.3 requires a SHA1 of every file, so it has both.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SbomFile {
+    /// Absolute path in the image.
+    pub path: String,
+    pub sha256: String,
+    pub sha1: String,
+}
+
 /// The supplier of an image whose spec names none (`[sbom] supplier`) and that has no
 /// `org.opencontainers.image.vendor` annotation: its packages' supplier.
 pub const DEFAULT_SUPPLIER: &str = "Organization: Debian";
@@ -191,11 +201,48 @@ fn spdx_ref(index: usize, name: &str) -> String {
     format!("SPDXRef-Package-{index}-{clean}")
 }
 
+/// The SPDX `files` entries of `files` and the image's `CONTAINS` relationship to each.
+fn file_entries(files: &[SbomFile]) -> (Vec<Value>, Vec<Value>) {
+    let mut entries = Vec::new();
+    let mut contains = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let clean: String = f
+            .path
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let id = format!("SPDXRef-File-{i}{clean}");
+        entries.push(json!({
+            "SPDXID": id,
+            "fileName": format!(".{}", f.path),
+            "checksums": [
+                {"algorithm": "SHA1", "checksumValue": f.sha1},
+                {"algorithm": "SHA256", "checksumValue": f.sha256},
+            ],
+            "licenseConcluded": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
+        }));
+        contains.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
+        }));
+    }
+    (entries, contains)
+}
+
 /// The SPDX 2.3 JSON document for `packages` (in the given order), created at `created`;
 /// the image's own package has the version and supplier of `image` where given.
 pub fn document(
     name: &str,
     packages: &[SbomPackage],
+    files: &[SbomFile],
     created: &str,
     image: Option<&ImageIdentity>,
 ) -> Vec<u8> {
@@ -205,6 +252,10 @@ pub fn document(
     for p in packages {
         h.update(p.package.name.as_bytes());
         h.update(p.package.sha256.as_bytes());
+    }
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update(f.sha256.as_bytes());
     }
     let ns = hex::encode(h.finalize());
     let mut pkgs = vec![json!({
@@ -254,7 +305,7 @@ pub fn document(
             "relatedSpdxElement": id,
         }));
     }
-    let doc: BTreeMap<&str, Value> = BTreeMap::from([
+    let mut doc: BTreeMap<&str, Value> = BTreeMap::from([
         ("spdxVersion", json!("SPDX-2.3")),
         ("dataLicense", json!("CC0-1.0")),
         ("SPDXID", json!("SPDXRef-DOCUMENT")),
@@ -270,6 +321,20 @@ pub fn document(
         ("packages", Value::Array(pkgs)),
         ("relationships", Value::Array(relationships)),
     ]);
+    if !files.is_empty() {
+        // SPDX: a package `CONTAINS` files only when its files are analyzed (these are the
+        // ones compose put there itself, by their checksums).
+        if let Some(Value::Array(p)) = doc.get_mut("packages")
+            && let Some(Value::Object(own)) = p.first_mut()
+        {
+            own.insert("filesAnalyzed".into(), json!(true));
+        }
+        let (entries, contains) = file_entries(files);
+        doc.insert("files", Value::Array(entries));
+        if let Some(Value::Array(r)) = doc.get_mut("relationships") {
+            r.extend(contains);
+        }
+    }
     let mut out = serde_json::to_vec_pretty(&doc).expect("JSON serializes");
     out.push(b'\n');
     out
@@ -332,7 +397,7 @@ mod tests {
         let image = |doc: &[u8]| -> Value {
             serde_json::from_slice::<Value>(doc).unwrap()["packages"][0].clone()
         };
-        let inside = image(&document("img", &[], "2024-01-01T00:00:00Z", None));
+        let inside = image(&document("img", &[], &[], "2024-01-01T00:00:00Z", None));
         assert_eq!(inside["SPDXID"], "SPDXRef-Image");
         assert!(inside.get("versionInfo").is_none() && inside.get("supplier").is_none());
         let identity = ImageIdentity {
@@ -341,6 +406,7 @@ mod tests {
         };
         let beside = image(&document(
             "img",
+            &[],
             &[],
             "2024-01-01T00:00:00Z",
             Some(&identity),

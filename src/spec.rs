@@ -38,6 +38,13 @@ pub enum SpecError {
     },
     #[error("`extends` forms a cycle: {chain}")]
     Cycle { chain: String },
+    #[error("cannot read `{}`, the source of `{image_path}` in `[[files]]`", path.display())]
+    FileSource {
+        path: PathBuf,
+        image_path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl crate::error::Hint for SpecError {
@@ -75,6 +82,24 @@ struct RawSpec {
     /// OCI annotations of the manifests and index; short keys name the predefined ones.
     #[serde(default)]
     annotations: BTreeMap<String, Spanned<String>>,
+    /// `[[files]]`: files this level adds, from beside the spec or a URL.
+    #[serde(default)]
+    files: Vec<Spanned<RawFile>>,
+}
+
+/// One `[[files]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    path: String,
+    source: Option<String>,
+    url: Option<String>,
+    sha256: Option<String>,
+    mode: Option<String>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    #[serde(default)]
+    replace: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,6 +352,35 @@ pub struct Symlink {
     pub target: String,
 }
 
+/// Where the bytes of a `[[files]]` entry come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOrigin {
+    /// A file beside the spec: `written` as in the spec, `path` resolved against the spec's
+    /// directory, `size` when the spec was loaded.
+    Source {
+        written: String,
+        path: PathBuf,
+        size: u64,
+    },
+    /// Fetched, and accepted only with the spec's `sha256`.
+    Url(String),
+}
+
+/// A file a level adds (`[[files]]`), in that level's layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Absolute, normalized (`/etc/app/app.conf`).
+    pub path: String,
+    pub origin: FileOrigin,
+    /// Lower-case hex: of the source file when the spec was loaded, or the spec's for a URL.
+    pub sha256: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Whether it may replace a file that is already in the image.
+    pub replace: bool,
+}
+
 /// A package of which only some paths are installed (`[packages.partial]`).
 #[derive(Debug, Clone)]
 pub struct Partial {
@@ -363,6 +417,8 @@ pub struct Spec {
     /// `[sbom] supplier` in SPDX form (`Organization: ACME Corp`, `Person: Jane Doe`), the
     /// supplier of the image's own package in the SBOM beside the output (inherited).
     pub sbom_supplier: Option<String>,
+    /// Files this level adds (`[[files]]`; not inherited: each in its own level's layer).
+    pub files: Vec<File>,
 }
 
 /// The `org.opencontainers.image.*` annotations a short key may name.
@@ -516,6 +572,7 @@ fn validate(
         Some(s) => Some(spdx_supplier(s.get_ref()).map_err(|m| invalid(s.span(), m))?),
         None => parent.and_then(|p| p.sbom_supplier.clone()),
     };
+    let files = validate_files(&raw.files, &path, &invalid)?;
 
     Ok(Spec {
         name,
@@ -533,6 +590,7 @@ fn validate(
         debug_include,
         annotations,
         sbom_supplier,
+        files,
     })
 }
 
@@ -897,6 +955,151 @@ fn validate_partial(
     Ok(partial)
 }
 
+/// An absolute image path of plain components (no `.`, `..`, empty or control-character
+/// component), without its trailing part: `/etc/app/app.conf`.
+fn valid_image_path(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.chars().any(char::is_control))
+    })
+}
+
+fn validate_files(
+    raw: &[Spanned<RawFile>],
+    spec_path: &Path,
+    invalid: Invalid,
+) -> Result<Vec<File>, SpecError> {
+    let mut files: Vec<File> = Vec::new();
+    for f in raw {
+        let span = f.span();
+        let r = f.get_ref();
+        let fail = |m: String| invalid(span.clone(), m);
+        if !valid_image_path(&r.path) {
+            return Err(fail(format!(
+                "`[[files]] path` must be an absolute path of plain components (no `.`, `..` or `//`), not `{}`",
+                r.path.escape_debug()
+            )));
+        }
+        if files.iter().any(|other| other.path == r.path) {
+            return Err(fail(format!("`{}` is in `[[files]]` twice", r.path)));
+        }
+        let mode = match &r.mode {
+            None => 0o644,
+            Some(m) => u32::from_str_radix(m, 8)
+                .ok()
+                .filter(|&v| v <= 0o7777 && !m.is_empty())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "`mode` of `{}` must be an octal string up to `7777` (`\"0640\"`), not `{}`",
+                        r.path,
+                        m.escape_debug()
+                    ))
+                })?,
+        };
+        let (origin, sha256) = file_origin(r, spec_path, &fail)?;
+        files.push(File {
+            path: r.path.clone(),
+            origin,
+            sha256,
+            mode,
+            uid: r.uid.unwrap_or(0),
+            gid: r.gid.unwrap_or(0),
+            replace: r.replace,
+        });
+    }
+    Ok(files)
+}
+
+/// Where a file's bytes come from, and their SHA256: a source file is hashed now (as a
+/// stream, within `fetch::MAX_SPEC_FILE`); a URL needs the spec's.
+fn file_origin(
+    r: &RawFile,
+    spec_path: &Path,
+    fail: &dyn Fn(String) -> SpecError,
+) -> Result<(FileOrigin, String), SpecError> {
+    match (&r.source, &r.url, &r.sha256) {
+        (Some(source), None, None) => {
+            if source.is_empty() || Path::new(source).is_absolute() {
+                return Err(fail(format!(
+                    "`source` of `{}` must be a path relative to the spec file",
+                    r.path
+                )));
+            }
+            let dir = spec_path.parent().unwrap_or(Path::new("."));
+            let path = dir.join(source);
+            let (sha256, size) = hash_source(&path).map_err(|source| SpecError::FileSource {
+                path: path.clone(),
+                image_path: r.path.clone(),
+                source,
+            })?;
+            let written = source.clone();
+            Ok((
+                FileOrigin::Source {
+                    written,
+                    path,
+                    size,
+                },
+                sha256,
+            ))
+        }
+        (None, Some(url), Some(sha256)) => {
+            let sha256 = sha256.to_ascii_lowercase();
+            if !crate::package::valid_sha256(&sha256) {
+                return Err(fail(format!(
+                    "`sha256` of `{}` must be 64 hex digits",
+                    r.path
+                )));
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(fail(format!(
+                    "`url` of `{}` must be an `https://` (or `http://`) URL",
+                    r.path
+                )));
+            }
+            Ok((FileOrigin::Url(url.clone()), sha256))
+        }
+        (None, Some(_), None) => Err(fail(format!(
+            "`url` of `{}` needs the `sha256` of its bytes",
+            r.path
+        ))),
+        (Some(_), _, Some(_)) => Err(fail(format!(
+            "`sha256` of `{}` is for a `url`; a `source` file is hashed by compose",
+            r.path
+        ))),
+        _ => Err(fail(format!(
+            "`{}` in `[[files]]` needs exactly one of `source` and `url`",
+            r.path
+        ))),
+    }
+}
+
+/// The SHA256 (hex) and size of a regular file (never through a symlink), read as a
+/// stream, refused past `fetch::MAX_SPEC_FILE`.
+fn hash_source(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    let meta = fs_err::symlink_metadata(path)?;
+    let limit = crate::fetch::MAX_SPEC_FILE.bytes;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than the limit of {} for {}",
+            crate::fetch::human_size(limit),
+            crate::fetch::MAX_SPEC_FILE.what
+        )));
+    }
+    let file = fs_err::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let size = std::io::copy(&mut std::io::Read::take(file, limit + 1), &mut hasher)?;
+    if size > limit {
+        return Err(std::io::Error::other("grew past the limit while read"));
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
 fn validate_debug_include(
     raw: &[Spanned<String>],
     exclude: &BTreeSet<String>,
@@ -960,6 +1163,52 @@ include = ["gdb"]
         crate::error::render(&e.into())
             .trim_start_matches("error: ")
             .to_owned()
+    }
+
+    #[test]
+    fn files_take_one_origin_an_octal_mode_and_plain_absolute_paths() {
+        let f = |body: &str| {
+            err(&format!(
+                "name = \"x\"\n[[source]]\narchive = \"debian\"\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n[[files]]\n{body}"
+            ))
+        };
+        let sha = "a".repeat(64);
+        let m = f("path = \"/a\"\n");
+        assert!(m.contains("exactly one of `source` and `url`"), "{m}");
+        assert!(f("path = \"/a\"\nurl = \"https://h/a\"\n").contains("needs the `sha256`"));
+        let both =
+            format!("path = \"/a\"\nsource = \"s\"\nurl = \"https://h/a\"\nsha256 = \"{sha}\"\n");
+        assert!(f(&both).contains("a `source` file is hashed by compose"));
+        let short = "path = \"/a\"\nurl = \"https://h/a\"\nsha256 = \"ab\"\n";
+        assert!(f(short).contains("64 hex digits"));
+        for path in ["a", "/", "/a/../b", "/a//b", "/a/./b", "/a/"] {
+            let m = f(&format!("path = \"{path}\"\nsource = \"s\"\n"));
+            assert!(m.contains("plain components"), "{path}: {m}");
+        }
+        let mode =
+            format!("path = \"/a\"\nurl = \"https://h/a\"\nsha256 = \"{sha}\"\nmode = \"0999\"\n");
+        assert!(f(&mode).contains("octal string"));
+        assert!(f("path = \"/a\"\nsource = \"/etc/passwd\"\n").contains("relative to the spec"));
+        assert!(f("path = \"/a\"\nsource = \"missing\"\n").contains("cannot read"));
+        // A source beside the spec: hashed when the spec loads, defaults filled.
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("c.conf"), b"x").unwrap();
+        let text = "name = \"x\"\n[[source]]\narchive = \"debian\"\nsuites = [\"trixie\"]\n[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/etc/c.conf\"\nsource = \"c.conf\"\n";
+        let spec = Spec::load(&write(dir.path(), "s.toml", text))
+            .unwrap()
+            .remove(0);
+        let file = &spec.files[0];
+        assert_eq!(
+            (file.mode, file.uid, file.gid, file.replace),
+            (0o644, 0, 0, false)
+        );
+        assert_eq!(
+            file.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"x"))
+        );
+        let twice = format!("{text}[[files]]\npath = \"/etc/c.conf\"\nsource = \"c.conf\"\n");
+        let e = Spec::load(&write(dir.path(), "t.toml", &twice)).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 
     #[test]

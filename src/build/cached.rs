@@ -101,8 +101,25 @@ fn spec_part(spec: &Spec) -> String {
         debug_include: _, // resolved into the packages
         annotations: _,   // the manifests, not the layer
         sbom_supplier: _, // the SBOM beside the output only; a layer's SBOM never has it
+        files,
     } = spec;
-    format!("{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}")
+    let mut part = format!("{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}");
+    // Each file by what lands in the layer: its bytes by SHA256, never where they came from.
+    for f in files {
+        let crate::spec::File {
+            path,
+            origin: _, // the bytes are keyed by `sha256`
+            sha256,
+            mode,
+            uid,
+            gid,
+            replace,
+        } = f;
+        part.push_str(&format!(
+            "\nfile {path} {sha256} {mode:o} {uid} {gid} {replace}"
+        ));
+    }
+    part
 }
 
 /// The key of every level of one platform, bottom first: each covers its level's spec and

@@ -85,7 +85,11 @@ pub fn fetch_debs(
         .map(|p| p.sha256.clone())
         .zip(debs)
         .collect();
-    Ok(Ok(Debs { by_sha256, files }))
+    Ok(Ok(Debs {
+        by_sha256,
+        files,
+        spec_files: Default::default(),
+    }))
 }
 
 fn item(p: &Planned, url: String) -> Item {

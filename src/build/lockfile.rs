@@ -171,6 +171,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
         inputs: lock::inputs(&chain.levels),
         sources: Vec::new(),
         packages: Vec::new(),
+        files: lock::files(&chain.levels),
     };
     let mut debug_locked = true;
     for platform in &chain.platforms {

@@ -8,6 +8,7 @@ mod debs;
 mod env;
 mod error;
 mod family;
+mod files;
 mod image;
 mod indexes;
 mod lockfile;
@@ -29,6 +30,7 @@ pub use chain::Chain;
 pub use env::expand_env;
 pub use error::BuildError;
 pub use family::{family_names, family_outputs};
+pub use files::FilesError;
 pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
 pub(crate) use indexes::{index_of, pin_of};
 pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock, pin_from_lock};
@@ -139,7 +141,7 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
     let cache = layer_cache(first);
     let memo = cached::Memo::default();
     // Once more for each spec whose lock names packages no archive has: planned again.
-    let (jobs, debs) = loop {
+    let (jobs, mut debs) = loop {
         let jobs: Vec<Vec<PlatformJob>> = family
             .iter()
             .zip(&specs)
@@ -162,6 +164,8 @@ pub fn build_family(family: &[BuildOptions]) -> Result<Vec<BuildReport>> {
             }
         }
     };
+    let chains = specs.iter().map(|s| s.chain.levels.as_slice());
+    debs.spec_files = files::store_files(chains, &fetcher, &debs.files)?;
     timings.mark("packages fetched and extracted");
     let run = Run {
         debs: &debs,
@@ -337,10 +341,12 @@ fn build_image(
         image::annotations_for(&chain.name, created, &top.annotations, &opts.annotations);
     let image = image::assemble(run.store, &built, &chain.platforms, &annotations, created)?;
     let identity = image_identity(top, &annotations, &image);
+    let files = sbom_files(&chain.levels, &run.debs.spec_files);
     let sbom = image_sbom(
         &chain.name,
         &spec.plans,
         &built,
+        &files,
         created,
         &identity,
         run.mirrors,
@@ -596,6 +602,7 @@ fn image_sbom(
     name: &str,
     plans: &[Vec<LevelPlan>],
     built: &[PlatformBuild],
+    files: &[sbom::SbomFile],
     created: u64,
     identity: &sbom::ImageIdentity,
     mirrors: &Mirrors,
@@ -617,7 +624,29 @@ fn image_sbom(
             url: url.as_deref(),
         })
         .collect();
-    sbom::document(name, &packages, &oci::rfc3339(created), Some(identity))
+    sbom::document(
+        name,
+        &packages,
+        files,
+        &oci::rfc3339(created),
+        Some(identity),
+    )
+}
+
+/// The `[[files]]` of every level of `chain`, as the SBOM beside the output lists them.
+fn sbom_files(chain: &[crate::spec::Spec], stored: &files::StoredFiles) -> Vec<sbom::SbomFile> {
+    let mut out: Vec<sbom::SbomFile> = chain
+        .iter()
+        .flat_map(|s| &s.files)
+        .map(|f| sbom::SbomFile {
+            path: f.path.clone(),
+            sha256: f.sha256.clone(),
+            sha1: stored[&f.sha256].sha1.clone(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Write the image (and its SBOM, signatures and `statements`) to every output, pushes

@@ -246,7 +246,34 @@ fn dependencies(p: &Provenance) -> Result<Vec<Value>> {
         })
         .collect();
     out.extend(debs.into_values());
+    out.extend(spec_files(p));
     Ok(out)
+}
+
+/// Every `[[files]]` file by its path in the image and SHA256 (a `url` file's URL too, as
+/// written, without credentials), with its layer and, for a source file, its path as the
+/// spec writes it.
+fn spec_files(p: &Provenance) -> Vec<Value> {
+    let mut out = Vec::new();
+    for spec in p.chain {
+        for f in &spec.files {
+            let mut value = json!({
+                "name": f.path,
+                "digest": { "sha256": f.sha256 },
+                "annotations": { "layer": spec.name },
+            });
+            match &f.origin {
+                crate::spec::FileOrigin::Url(url) => {
+                    value["uri"] = json!(crate::mirror::without_credentials(url));
+                }
+                crate::spec::FileOrigin::Source { written, .. } => {
+                    value["annotations"]["source"] = json!(written);
+                }
+            }
+            out.push(value);
+        }
+    }
+    out
 }
 
 /// The dependency name of a locked suite's InRelease: `LOCATION/SUITE/InRelease`.

@@ -1,12 +1,13 @@
 //! The root filesystem of every level of one platform: the packages' files assembled on the
 //! levels below, then the files compose generates (base files, os-release, `status.d`, CA
-//! bundle, Java trust store, the level's SBOM, the spec's symlinks).
+//! bundle, Java trust store, the level's SBOM, the spec's symlinks, its `[[files]]`).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
 use super::error::BuildError;
+use super::files::{StoredFiles, add_files};
 use super::plan::LevelPlan;
 use crate::content::Store;
 use crate::deb::Deb;
@@ -20,6 +21,8 @@ use crate::tree::{Node, Tree};
 pub struct Debs {
     pub by_sha256: BTreeMap<String, Deb>,
     pub files: Store,
+    /// The `[[files]]` of the run's specs, in `files` too, by SHA256.
+    pub spec_files: StoredFiles,
 }
 
 impl<Q: Ord + ?Sized> std::ops::Index<&Q> for Debs
@@ -144,6 +147,7 @@ impl Level<'_> {
             let target = link.target.replace("{arch}", &platform.debian_arch);
             tree.insert(path, Node::symlink(&target, epoch));
         }
+        add_files(tree, self.lower, self.spec(), &self.debs.spec_files, epoch)?;
         Ok(())
     }
 
@@ -189,7 +193,7 @@ impl Level<'_> {
         }
         let epoch = self.epoch;
         let created = crate::oci::rfc3339(epoch);
-        let doc = sbom::document(&spec.name, &sbom_packages, &created, None);
+        let doc = sbom::document(&spec.name, &sbom_packages, &[], &created, None);
         for dir in ["usr", "usr/share", "usr/share/sbom"] {
             tree.entry(dir.to_owned())
                 .or_insert_with(|| Node::dir(0o755, 0, 0, epoch));

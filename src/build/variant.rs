@@ -161,6 +161,7 @@ impl Variant {
             .chain(debug.debug_include.iter().cloned())
             .collect();
         debug.partial = Vec::new();
+        debug.files = Vec::new();
         debug.symlinks = std::iter::once("busybox")
             .chain(BUSYBOX_APPLETS.iter().copied())
             .map(|a| Symlink {

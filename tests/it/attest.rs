@@ -601,3 +601,44 @@ fn a_signature_copied_to_another_repository_does_not_count() {
         t.registry.addr()
     ));
 }
+
+/// `[[files]]` (issue 16): the provenance names each file by its image path and sha256
+/// (its source as written), the SBOMs list it with SHA1 and SHA256, still valid SPDX.
+#[test]
+#[ignore = "needs docker-registry, openssl, curl, ntia-checker and pyspdxtools"]
+fn attested_files_are_in_the_provenance_and_the_sbom() {
+    require(&["ntia-checker", "pyspdxtools"]);
+    let t = Attesting::new();
+    fs_err::write(t.env.path("app.conf"), b"a = 1\n").unwrap();
+    let text = fs_err::read_to_string(&t.spec).unwrap();
+    let files = "\n[[files]]\npath = \"/etc/app.conf\"\nsource = \"app.conf\"\n";
+    fs_err::write(&t.spec, format!("{text}{files}")).unwrap();
+    t.lock(&t.spec);
+    let layout = t.env.path("out");
+    let r = t.build(
+        &t.spec,
+        "tool:v1",
+        &[format!("oci:{}", layout.display())],
+        &["--attest"],
+    );
+    let envelopes = t.envelopes("tool", r["digest"].as_str().unwrap());
+    let provenance = statement_of(&envelopes, "https://slsa.dev/provenance/v1");
+    let deps = provenance["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    let file = deps.iter().find(|d| d["name"] == "/etc/app.conf").unwrap();
+    assert_eq!(file["digest"]["sha256"], sha256_hex(b"a = 1\n"));
+    assert_eq!(file["annotations"]["source"], "app.conf");
+    let sbom = statement_of(&envelopes, "https://spdx.dev/Document");
+    assert_eq!(sbom["predicate"]["files"][0]["fileName"], "./etc/app.conf");
+    let attested = t.env.path("attested.spdx.json");
+    fs_err::write(
+        &attested,
+        serde_json::to_vec_pretty(&sbom["predicate"]).unwrap(),
+    )
+    .unwrap();
+    assert_standard_sbom(&attested);
+    assert_standard_sbom(&t.env.path("out.latest.spdx.json"));
+    t.verify(&t.spec, "tool:v1", &t.key.1)
+        .success("compose verify --image");
+}

@@ -5,6 +5,7 @@ mod attest;
 mod auth;
 mod e2e;
 mod family;
+mod files;
 mod fixture;
 mod fuzz;
 mod harness;
