@@ -11,6 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod inhouse;
 pub mod template;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,12 @@ struct RawSpec {
     /// OCI annotations of the manifests and index; short keys name the predefined ones.
     #[serde(default)]
     annotations: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    certificates: inhouse::RawCertificates,
+    #[serde(default)]
+    accounts: inhouse::RawAccounts,
+    #[serde(default)]
+    directories: Vec<Spanned<inhouse::RawDirectory>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -363,6 +370,8 @@ pub struct Spec {
     /// `[sbom] supplier` in SPDX form (`Organization: ACME Corp`, `Person: Jane Doe`), the
     /// supplier of the image's own package in the SBOM beside the output (inherited).
     pub sbom_supplier: Option<String>,
+    /// `[certificates]`, `[[accounts.*]]` and `[[directories]]` (see `inhouse`).
+    pub inhouse: inhouse::InHouse,
 }
 
 /// The `org.opencontainers.image.*` annotations a short key may name.
@@ -507,6 +516,18 @@ fn validate(
         Some(s) => Some(spdx_supplier(s.get_ref()).map_err(|m| invalid(s.span(), m))?),
         None => parent.and_then(|p| p.sbom_supplier.clone()),
     };
+    let inhouse = inhouse::validate(
+        inhouse::Raw {
+            certificates: &raw.certificates,
+            accounts: &raw.accounts,
+            directories: &raw.directories,
+        },
+        &name,
+        &path,
+        parent.map(|p| &p.inhouse),
+        &invalid,
+        inhouse::now(),
+    )?;
 
     Ok(Spec {
         name,
@@ -524,6 +545,7 @@ fn validate(
         debug_include,
         annotations,
         sbom_supplier,
+        inhouse,
     })
 }
 
