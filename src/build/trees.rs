@@ -182,13 +182,18 @@ impl Level<'_> {
         if !spec.java_cacerts || (parent_has_cacerts && !self.adds_certificates()) {
             return Ok(());
         }
-        let (name, d) = certificates_package(self.levels, self.debs, i).ok_or_else(|| {
-            BuildError::NoCertificates {
+        let added = &spec.inhouse.certificates;
+        let package = certificates_package(self.levels, self.debs, i);
+        if package.is_none() && added.is_empty() {
+            return Err(BuildError::NoCertificates {
                 spec: spec.name.clone(),
             }
-        })?;
-        let added = &spec.inhouse.certificates;
-        generated::java_cacerts(tree, name, d, added, self.files, self.epoch)?;
+            .into());
+        }
+        generated::java_cacerts(tree, package, added, self.files, self.epoch)?;
+        let Some((name, _)) = package else {
+            return Ok(()); // a store of the spec's certificates only
+        };
         generated::attribute(
             tree,
             self.lower,

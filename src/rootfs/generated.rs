@@ -257,17 +257,19 @@ pub fn distroless_os_release(debian: &str) -> String {
 
 /// `/etc/ssl/certs/java/cacerts`: a JKS keystore (password `changeit`) with every certificate
 /// that `ca-certificates` ships, aliased like Debian's `ca-certificates-java` does, then the
-/// spec's `added` certificates (alias `compose:NAME`). `deb` is the package that ships
-/// Debian's. Returns the number of certificates.
+/// spec's `added` certificates (alias `compose:NAME`). `package` ships Debian's, if the
+/// image has one. Returns the number of certificates.
 pub fn java_cacerts(
     tree: &mut Tree,
-    package: &str,
-    deb: &Deb,
+    package: Option<(&str, &Deb)>,
     added: &[Certificate],
     store: &Store,
     mtime: u64,
 ) -> Result<usize, RootfsError> {
-    let files = certificate_files(deb, store)?;
+    let files = match package {
+        Some((_, deb)) => certificate_files(deb, store)?,
+        None => Vec::new(),
+    };
     let mut certs = Vec::new();
     for (path, pem) in files {
         let stem = path
@@ -291,7 +293,12 @@ pub fn java_cacerts(
     }
     tree.insert(
         JAVA_CACERTS.into(),
-        Node::file(jks::keystore(&certs, mtime), 0o644, mtime, Some(package)),
+        Node::file(
+            jks::keystore(&certs, mtime),
+            0o644,
+            mtime,
+            package.map(|p| p.0),
+        ),
     );
     Ok(certs.len())
 }
