@@ -1239,6 +1239,45 @@ supplier = "ACME Corp"
     }
 
     #[test]
+    fn accounts_clash_across_levels_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "base.toml",
+            &format!(
+                "{BASE}\n[[accounts.groups]]\nname = \"app\"\ngid = 10001\n[[accounts.users]]\nname = \"app\"\nuid = 10001\ngid = 10001\n"
+            ),
+        );
+        let top = dir.path().join("top.toml");
+        fs_err::write(
+            &top,
+            "name = \"top\"\nextends = \"base\"\n[[accounts.users]]\nname = \"web\"\nuid = 10001\ngid = 10001\n",
+        )
+        .unwrap();
+        let e = Spec::load(&top).unwrap_err().to_string();
+        assert!(
+            e.ends_with("user `web` (uid 10001) clashes with user `app` (10001) of spec `base`: names and uids must be unique"),
+            "{e}"
+        );
+        fs_err::write(
+            &top,
+            "name = \"top\"\nextends = \"base\"\n[[directories]]\npath = \"/srv/x/\"\nmode = \"2750\"\n[[accounts.users]]\nname = \"web\"\nuid = 10002\ngid = 10001\n",
+        )
+        .unwrap();
+        let chain = Spec::load(&top).unwrap();
+        let own: Vec<&str> = chain[1]
+            .inhouse
+            .own_users()
+            .map(|u| u.name.as_str())
+            .collect();
+        assert_eq!(own, ["web"]);
+        assert_eq!(chain[1].inhouse.users.len(), 2);
+        let d = &chain[1].inhouse.directories[0];
+        assert_eq!((d.path.as_str(), d.mode, d.uid), ("/srv/x", 0o2750, 0));
+        assert!(chain[0].inhouse.directories.is_empty());
+    }
+
+    #[test]
     fn extends_cycle_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "a.toml", "name = \"a\"\nextends = \"b\"\n");

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::fixture::Env;
-use crate::harness::{TarEntry, repo_root, require, tool};
+use crate::harness::{TarEntry, compose, repo_root, require, run, tool};
 
 /// A CA (`NAME.pem`, `NAME.key`) made by openssl in `dir`.
 fn make_ca(dir: &Path, name: &str) {
@@ -171,6 +171,23 @@ fn added_certificates_are_trusted_by_openssl_and_java_and_accounts_are_merged() 
     assert_eq!((data.mode, data.uid, data.gid), (0o750, 10001, 10001));
     let parent = &lower["var/lib/app"];
     assert_eq!((parent.mode, parent.uid, parent.gid), (0o755, 0, 0));
+
+    // The lock names each certificate file by its hash: a changed certificate makes it stale.
+    env.lock(&top, &[]).success("compose");
+    let lock = fs_err::read_to_string(top.with_extension("lock")).unwrap();
+    assert!(lock.contains("\"certs/corp.pem\" = \"sha256:"), "{lock}");
+    assert!(lock.contains("\"certs/team.pem\" = \"sha256:"), "{lock}");
+    let check = || run(compose().args(["lock", "--check"]).arg(&top)).code;
+    assert_eq!(check(), Some(0));
+    make_ca(&certs, "corp");
+    assert_ne!(check(), Some(0), "a new corp.pem leaves the lock stale");
+    // And the layer cache (on, as for the first build) does not serve the old layer.
+    assert_ne!(env.build(&top, "c", &[]).digest(), digest);
+    let rebuilt = crate::harness::read_image(&env.path("c"));
+    assert_ne!(
+        rebuilt.layers[0]["etc/ssl/certs/ca-certificates.crt"].data,
+        lower["etc/ssl/certs/ca-certificates.crt"].data
+    );
 }
 
 #[test]
