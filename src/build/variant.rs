@@ -161,6 +161,7 @@ impl Variant {
             .chain(debug.debug_include.iter().cloned())
             .collect();
         debug.partial = Vec::new();
+        debug.inhouse = debug.inhouse.inherited(); // the top level's are in its own layer
         debug.symlinks = std::iter::once("busybox")
             .chain(BUSYBOX_APPLETS.iter().copied())
             .map(|a| Symlink {

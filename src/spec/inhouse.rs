@@ -139,6 +139,16 @@ impl InHouse {
         self.certificates.iter().filter(|c| c.level == self.level)
     }
 
+    /// What a level above that adds nothing of its own has (the debug variant's level).
+    pub fn inherited(&self) -> InHouse {
+        InHouse {
+            level: self.level + 1,
+            certificate_files: Vec::new(),
+            directories: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// The users this level adds.
     pub fn own_users(&self) -> impl Iterator<Item = &User> {
         self.users.iter().filter(|u| u.level == self.level)

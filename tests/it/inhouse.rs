@@ -172,6 +172,18 @@ fn added_certificates_are_trusted_by_openssl_and_java_and_accounts_are_merged() 
     let parent = &lower["var/lib/app"];
     assert_eq!((parent.mode, parent.uid, parent.gid), (0o755, 0, 0));
 
+    // The debug variant's layer adds none of it again.
+    env.build(&top, "d", &["--variant", "debug"]).digest();
+    let debug = crate::harness::read_image(&env.path("d"));
+    assert_eq!(debug.layers.len(), 3);
+    let added = debug.layers[2].keys().find(|p| {
+        p.starts_with("usr/local/share/ca-certificates")
+            || p.starts_with("etc/passwd")
+            || p.starts_with("etc/ssl/certs/java")
+    });
+    assert_eq!(added, None);
+    assert_eq!(debug.layer_digests[..2], img.layer_digests[..]);
+
     // The lock names each certificate file by its hash: a changed certificate makes it stale.
     env.lock(&top, &[]).success("compose");
     let lock = fs_err::read_to_string(top.with_extension("lock")).unwrap();
