@@ -8,7 +8,7 @@ use crate::fixture::Env;
 use crate::harness::{TarEntry, compose, repo_root, require, run, tool};
 
 /// A CA (`NAME.pem`, `NAME.key`) made by openssl in `dir`.
-fn make_ca(dir: &Path, name: &str) {
+pub(crate) fn make_ca(dir: &Path, name: &str) {
     let (pem, key) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
@@ -36,7 +36,7 @@ fn make_ca(dir: &Path, name: &str) {
 }
 
 /// A leaf certificate `leaf.pem` in `dir`, signed by the CA `ca`.
-fn make_leaf(dir: &Path, ca: &str) -> String {
+pub(crate) fn make_leaf(dir: &Path, ca: &str) -> String {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     tool(
         "openssl",
