@@ -131,3 +131,87 @@ pub fn directories(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::inhouse::{Group, User};
+
+    fn user(name: &str, uid: u32, level: usize, home: Option<&str>) -> User {
+        User {
+            name: name.into(),
+            uid,
+            gid: uid,
+            home: home.map(str::to_owned),
+            shell: "/sbin/nologin".into(),
+            spec: "s".into(),
+            level,
+        }
+    }
+
+    #[test]
+    fn accounts_follow_the_defaults_in_level_order_and_only_where_added() {
+        let below = InHouse {
+            level: 0,
+            users: vec![user("app", 10001, 0, Some("/home/app"))],
+            groups: vec![Group {
+                name: "app".into(),
+                gid: 10001,
+                members: vec!["app".into(), "web".into()],
+                spec: "s".into(),
+            }],
+            ..InHouse::default()
+        };
+        let mut top = below.inherited();
+        let mut t = Tree::new();
+        accounts(&mut t, &top, Some(&below), 3);
+        assert!(t.is_empty(), "nothing added: the lower files stay");
+        top.users.push(user("web", 10002, 1, None));
+        accounts(&mut t, &top, Some(&below), 3);
+        let Kind::File(c) = &t["etc/passwd"].kind else {
+            panic!()
+        };
+        let passwd = std::str::from_utf8(c.inline.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            passwd.strip_prefix(PASSWD).unwrap(),
+            "app:x:10001:10001:app:/home/app:/sbin/nologin\nweb:x:10002:10002:web:/nonexistent:/sbin/nologin\n"
+        );
+        assert!(group(&top).ends_with("nonroot:x:65532:\napp:x:10001:app,web\n"));
+    }
+
+    #[test]
+    fn directories_make_parents_and_refuse_symlinks_and_files_on_the_way() {
+        let mut lower = Tree::new();
+        super::super::generated::base_files(&mut lower, "amd64", 1);
+        let dir = |path: &str| Directory {
+            path: path.into(),
+            mode: 0o750,
+            uid: 7,
+            gid: 8,
+        };
+        let mut inhouse = InHouse {
+            directories: vec![dir("/srv/app/data"), dir("/tmp")],
+            ..InHouse::default()
+        };
+        let mut t = Tree::new();
+        directories(&mut t, &lower, &inhouse, 5).unwrap();
+        assert_eq!((t["srv"].mode, t["srv"].uid), (0o755, 0));
+        assert_eq!((t["srv/app/data"].mode, t["srv/app/data"].gid), (0o750, 8));
+        // A listed lower directory is re-owned in this layer.
+        assert_eq!((t["tmp"].mode, t["tmp"].uid), (0o750, 7));
+        for (path, msg) in [
+            (
+                "/lib/x",
+                "directory `/lib/x`: `/lib` is a symlink in the image",
+            ),
+            (
+                "/etc/passwd/x",
+                "directory `/etc/passwd/x`: `/etc/passwd` is not a directory in the image",
+            ),
+        ] {
+            inhouse.directories = vec![dir(path)];
+            let e = directories(&mut Tree::new(), &lower, &inhouse, 5).unwrap_err();
+            assert_eq!(e.to_string(), msg);
+        }
+    }
+}

@@ -567,3 +567,55 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_must_all_be_certificates() {
+        let now = 1_800_000_000;
+        assert!(
+            parse_pem("", now)
+                .unwrap_err()
+                .contains("holds no certificate")
+        );
+        let key = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        assert!(
+            parse_pem(key, now)
+                .unwrap_err()
+                .contains("holds a private key")
+        );
+        let other = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert!(
+            parse_pem(other, now)
+                .unwrap_err()
+                .contains("`PUBLIC KEY` block")
+        );
+        let garbled = "-----BEGIN CERTIFICATE-----\nMIIBfixtureA\n-----END CERTIFICATE-----\n";
+        assert!(parse_pem(garbled, now).unwrap_err().contains("does not"));
+        let open = "-----BEGIN CERTIFICATE-----\nAAAA\n";
+        assert!(parse_pem(open, now).unwrap_err().contains("no `END` line"));
+    }
+
+    #[test]
+    fn names_modes_and_paths() {
+        for ok in ["app", "_x", "a-b_9"] {
+            assert!(valid_account_name(ok), "{ok}");
+        }
+        for bad in ["", "App", "9a", "a:b", "a b", &"a".repeat(33)] {
+            assert!(!valid_account_name(bad), "{bad}");
+        }
+        assert_eq!(parse_mode("0750"), Ok(0o750));
+        assert_eq!(parse_mode("1777"), Ok(0o1777));
+        for bad in ["", "8", "0x1", "77777", "-1"] {
+            assert!(parse_mode(bad).is_err(), "{bad}");
+        }
+        assert_eq!(image_path("/var/lib/app/").unwrap(), "/var/lib/app");
+        for bad in ["var", "/", "/a/../b", "/a//b", "/a/./b", "/a:b", "/a\nb"] {
+            assert!(image_path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(cert_stem("certs/corp-root.pem").unwrap(), "corp-root");
+        assert!(cert_stem("certs/ev il.pem").is_err());
+    }
+}
