@@ -37,6 +37,13 @@ pub enum SpecError {
         /// What to do about it, when the user can do something.
         hint: Option<String>,
     },
+    #[error("cannot read certificate file `{}` (named in `{}`)", path.display(), spec.display())]
+    ReadCertificate {
+        spec: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`extends` forms a cycle: {chain}")]
     Cycle { chain: String },
 }

@@ -219,7 +219,13 @@ fn validate_certificates(
                 "certificate file `{given}`: another file named `{stem}` is already added"
             )));
         }
-        let bytes = read_certificate_file(&file).map_err(&fail)?;
+        let bytes = read_certificate_file(&file, &fail).map_err(|source| {
+            SpecError::ReadCertificate {
+                spec: spec_path.to_path_buf(),
+                path: file.clone(),
+                source,
+            }
+        })??;
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| fail(format!("certificate file `{given}` is not PEM text")))?;
         let ders = parse_pem(text, now).map_err(|m| fail(format!("`{given}`: {m}")))?;
@@ -269,27 +275,35 @@ fn cert_stem(given: &str) -> Result<String, String> {
 }
 
 /// Read a certificate file: a regular file (a symlink is not followed), at most
-/// `CERTIFICATE_FILE_LIMIT` bytes.
-fn read_certificate_file(file: &Path) -> Result<Vec<u8>, String> {
+/// `CERTIFICATE_FILE_LIMIT` bytes. The outer error is I/O, the inner one a refusal.
+fn read_certificate_file(
+    file: &Path,
+    fail: &dyn Fn(String) -> SpecError,
+) -> Result<Result<Vec<u8>, SpecError>, std::io::Error> {
+    use std::io::Read as _;
     let shown = file.display();
-    let meta = fs_err::symlink_metadata(file).map_err(|e| format!("{e}"))?;
+    let too_large = || {
+        fail(format!(
+            "certificate file `{shown}` is larger than {CERTIFICATE_FILE_LIMIT} bytes"
+        ))
+    };
+    let meta = fs_err::symlink_metadata(file)?;
     if !meta.is_file() {
-        return Err(format!(
+        return Ok(Err(fail(format!(
             "certificate file `{shown}` is not a regular file (symlinks are not followed)"
-        ));
+        ))));
     }
     if meta.len() > CERTIFICATE_FILE_LIMIT {
-        return Err(format!(
-            "certificate file `{shown}` is larger than {CERTIFICATE_FILE_LIMIT} bytes"
-        ));
+        return Ok(Err(too_large()));
     }
-    let bytes = fs_err::read(file).map_err(|e| format!("{e}"))?;
+    let mut bytes = Vec::new();
+    fs_err::File::open(file)?
+        .take(CERTIFICATE_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > CERTIFICATE_FILE_LIMIT {
-        return Err(format!(
-            "certificate file `{shown}` is larger than {CERTIFICATE_FILE_LIMIT} bytes"
-        ));
+        return Ok(Err(too_large()));
     }
-    Ok(bytes)
+    Ok(Ok(bytes))
 }
 
 /// The DER of every certificate of a PEM text, in order. Refused: no certificate, a block
