@@ -209,16 +209,6 @@ fn validate_certificates(
         let fail = |m: String| invalid(entry.span(), m);
         let file = spec_path.parent().unwrap_or(Path::new(".")).join(given);
         let stem = cert_stem(given).map_err(&fail)?;
-        if out.certificates.iter().any(|c| {
-            c.name == stem
-                || c.name
-                    .strip_prefix(&stem)
-                    .is_some_and(|r| r.starts_with('-'))
-        }) {
-            return Err(fail(format!(
-                "certificate file `{given}`: another file named `{stem}` is already added"
-            )));
-        }
         let bytes = read_certificate_file(&file, &fail).map_err(|source| {
             SpecError::ReadCertificate {
                 spec: spec_path.to_path_buf(),
@@ -236,6 +226,11 @@ fn validate_certificates(
             } else {
                 stem.clone()
             };
+            if out.certificates.iter().any(|c| c.name == name) {
+                return Err(fail(format!(
+                    "certificate file `{given}`: the name `{name}` is already taken by another added certificate (rename the file)"
+                )));
+            }
             out.certificates.push(Certificate {
                 name,
                 pem: to_pem(&der),

@@ -219,6 +219,8 @@ fn bad_certificates_accounts_and_directories_are_refused() {
         certs.join("old.pem"),
     )
     .unwrap();
+    fs_err::create_dir_all(env.path("other")).unwrap();
+    fs_err::copy(certs.join("corp.pem"), env.path("other/corp.pem")).unwrap();
     let pkgs = "[packages]\ninclude = [\"f-base-files\"]\n";
     for (body, needle) in [
         (
@@ -236,6 +238,10 @@ fn bad_certificates_accounts_and_directories_are_refused() {
         (
             "[certificates]\nadd = [\"certs/missing.pem\"]\n",
             "missing.pem",
+        ),
+        (
+            "[certificates]\nadd = [\"certs/corp.pem\", \"other/corp.pem\"]\n",
+            "the name `corp` is already taken",
         ),
         (
             "[[accounts.users]]\nname = \"app\"\nuid = 65532\ngid = 0\n",
