@@ -226,8 +226,15 @@ pub fn path_for(spec: &Path) -> PathBuf {
     spec.with_extension("lock")
 }
 
-/// Hashes of every spec file of a chain (the debug level shares its top's file).
+/// Hashes of every spec file of a chain (the debug level shares its top's file), and of
+/// every certificate file the specs add (by the path each spec gives).
 pub fn inputs(chain: &[Spec]) -> BTreeMap<String, String> {
+    let certificates = chain.iter().flat_map(|s| {
+        s.inhouse
+            .certificate_files
+            .iter()
+            .map(|f| (f.given.clone(), f.sha256.clone()))
+    });
     chain
         .iter()
         .map(|s| {
@@ -238,6 +245,7 @@ pub fn inputs(chain: &[Spec]) -> BTreeMap<String, String> {
                 .unwrap_or_else(|| s.path.display().to_string());
             (name, crate::oci::sha256_digest(s.text.as_bytes()))
         })
+        .chain(certificates)
         .collect()
 }
 

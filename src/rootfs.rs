@@ -10,6 +10,7 @@ use crate::tree::{Content, Kind};
 use crate::tree::{Node, Tree};
 
 pub mod generated;
+pub mod inhouse;
 pub mod jks;
 
 #[derive(Debug, thiserror::Error)]

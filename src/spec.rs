@@ -11,6 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod inhouse;
 pub mod template;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,13 @@ pub enum SpecError {
         message: String,
         /// What to do about it, when the user can do something.
         hint: Option<String>,
+    },
+    #[error("cannot read certificate file `{}` (named in `{}`)", path.display(), spec.display())]
+    ReadCertificate {
+        spec: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("`extends` forms a cycle: {chain}")]
     Cycle { chain: String },
@@ -82,6 +90,12 @@ struct RawSpec {
     /// OCI annotations of the manifests and index; short keys name the predefined ones.
     #[serde(default)]
     annotations: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    certificates: inhouse::RawCertificates,
+    #[serde(default)]
+    accounts: inhouse::RawAccounts,
+    #[serde(default)]
+    directories: Vec<Spanned<inhouse::RawDirectory>>,
     /// `[[files]]`: files this level adds, from beside the spec or a URL.
     #[serde(default)]
     files: Vec<Spanned<RawFile>>,
@@ -419,6 +433,8 @@ pub struct Spec {
     pub sbom_supplier: Option<String>,
     /// Files this level adds (`[[files]]`; not inherited: each in its own level's layer).
     pub files: Vec<File>,
+    /// `[certificates]`, `[[accounts.*]]` and `[[directories]]` (see `inhouse`).
+    pub inhouse: inhouse::InHouse,
 }
 
 /// The `org.opencontainers.image.*` annotations a short key may name.
@@ -573,6 +589,18 @@ fn validate(
         None => parent.and_then(|p| p.sbom_supplier.clone()),
     };
     let files = validate_files(&raw.files, &path, &invalid)?;
+    let inhouse = inhouse::validate(
+        inhouse::Raw {
+            certificates: &raw.certificates,
+            accounts: &raw.accounts,
+            directories: &raw.directories,
+        },
+        &name,
+        &path,
+        parent.map(|p| &p.inhouse),
+        &invalid,
+        inhouse::now(),
+    )?;
 
     Ok(Spec {
         name,
@@ -591,6 +619,7 @@ fn validate(
         annotations,
         sbom_supplier,
         files,
+        inhouse,
     })
 }
 
@@ -1489,6 +1518,45 @@ supplier = "ACME Corp"
             msg.contains("8:10") && msg.contains("reverse-domain"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn accounts_clash_across_levels_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "base.toml",
+            &format!(
+                "{BASE}\n[[accounts.groups]]\nname = \"app\"\ngid = 10001\n[[accounts.users]]\nname = \"app\"\nuid = 10001\ngid = 10001\n"
+            ),
+        );
+        let top = dir.path().join("top.toml");
+        fs_err::write(
+            &top,
+            "name = \"top\"\nextends = \"base\"\n[[accounts.users]]\nname = \"web\"\nuid = 10001\ngid = 10001\n",
+        )
+        .unwrap();
+        let e = Spec::load(&top).unwrap_err().to_string();
+        assert!(
+            e.ends_with("user `web` (uid 10001) clashes with user `app` (10001) of spec `base`: names and uids must be unique"),
+            "{e}"
+        );
+        fs_err::write(
+            &top,
+            "name = \"top\"\nextends = \"base\"\n[[directories]]\npath = \"/srv/x/\"\nmode = \"2750\"\n[[accounts.users]]\nname = \"web\"\nuid = 10002\ngid = 10001\n",
+        )
+        .unwrap();
+        let chain = Spec::load(&top).unwrap();
+        let own: Vec<&str> = chain[1]
+            .inhouse
+            .own_users()
+            .map(|u| u.name.as_str())
+            .collect();
+        assert_eq!(own, ["web"]);
+        assert_eq!(chain[1].inhouse.users.len(), 2);
+        let d = &chain[1].inhouse.directories[0];
+        assert_eq!((d.path.as_str(), d.mode, d.uid), ("/srv/x", 0o2750, 0));
+        assert!(chain[0].inhouse.directories.is_empty());
     }
 
     #[test]

@@ -102,8 +102,12 @@ fn spec_part(spec: &Spec) -> String {
         annotations: _,   // the manifests, not the layer
         sbom_supplier: _, // the SBOM beside the output only; a layer's SBOM never has it
         files,
+        inhouse,
     } = spec;
-    let mut part = format!("{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}");
+    let mut part = format!(
+        "{name}\n{paths:?}\n{symlinks:?}\n{partial:?}\n{java_cacerts}\n{}",
+        inhouse_part(inhouse)
+    );
     // Each file by what lands in the layer: its bytes by SHA256, never where they came from.
     for f in files {
         let crate::spec::File {
@@ -120,6 +124,27 @@ fn spec_part(spec: &Spec) -> String {
         ));
     }
     part
+}
+
+/// The in-house sections of a level: certificates by their bytes (hashed: their contents
+/// decide the layer, the files' paths do not), accounts and directories as validated.
+fn inhouse_part(inhouse: &crate::spec::inhouse::InHouse) -> String {
+    let crate::spec::inhouse::InHouse {
+        level,
+        certificates,
+        certificate_files: _, // where the files are: their certificates are below
+        groups,
+        users,
+        directories,
+    } = inhouse;
+    let certificates: Vec<String> = certificates
+        .iter()
+        .map(|c| {
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&c.der));
+            format!("{} {} {digest}", c.level, c.name)
+        })
+        .collect();
+    format!("{level}\n{certificates:?}\n{groups:?}\n{users:?}\n{directories:?}")
 }
 
 /// The key of every level of one platform, bottom first: each covers its level's spec and

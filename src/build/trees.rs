@@ -11,7 +11,7 @@ use super::files::{StoredFiles, add_files};
 use super::plan::LevelPlan;
 use crate::content::Store;
 use crate::deb::Deb;
-use crate::rootfs::{self, generated};
+use crate::rootfs::{self, generated, inhouse};
 use crate::sbom;
 use crate::spec::{Platform, Spec};
 use crate::tree::{Node, Tree};
@@ -91,6 +91,8 @@ pub fn level_trees(
         };
         level.generate(&mut tree, platform)?;
         rootfs::settle_dirs(&mut tree, &lower);
+        inhouse::directories(&mut tree, &lower, &spec.inhouse, epoch)
+            .with_context(|| format!("cannot make the directories of `{}`", spec.name))?;
         rootfs::check_tree(&tree, &lower)
             .with_context(|| format!("cannot assemble the files of `{}`", spec.name))?;
         for (path, node) in &tree {
@@ -131,16 +133,12 @@ impl Level<'_> {
         for (name, d) in self.packages {
             generated::status_d(tree, name, d, epoch)?;
         }
-        if let Some((name, d)) = self
-            .packages
-            .iter()
-            .find(|(_, d)| generated::ships_certificates(d))
-        {
-            generated::ca_bundle(tree, name, d, self.files, epoch)?;
-            let derived = [generated::CA_BUNDLE];
-            generated::attribute(tree, self.lower, self.files, name, &derived, epoch)?;
-        }
+        self.ca_bundle(tree)?;
         self.java_cacerts(tree)?;
+        let own = &self.spec().inhouse;
+        inhouse::certificate_files(tree, own, epoch);
+        let parent = self.index.checked_sub(1).map(|i| &self.chain[i].inhouse);
+        inhouse::accounts(tree, own, parent, epoch);
         self.sbom(tree);
         for link in &self.spec().symlinks {
             let path = link.path.trim_start_matches('/').to_owned();
@@ -151,20 +149,55 @@ impl Level<'_> {
         Ok(())
     }
 
-    /// The Java trust store, in the first level that asks for it.
+    /// Whether this level's spec adds certificates (`[certificates] add`).
+    fn adds_certificates(&self) -> bool {
+        self.spec().inhouse.own_certificates().next().is_some()
+    }
+
+    /// The CA bundle, in the level whose packages ship Debian's certificates and in each
+    /// level that adds certificates (Debian's, from whichever level has them, then every
+    /// certificate the spec and its parents add).
+    fn ca_bundle(&self, tree: &mut Tree) -> Result<()> {
+        let own_package = self
+            .packages
+            .iter()
+            .find(|(_, d)| generated::ships_certificates(d))
+            .copied();
+        if own_package.is_none() && !self.adds_certificates() {
+            return Ok(());
+        }
+        let package =
+            own_package.or_else(|| certificates_package(self.levels, self.debs, self.index));
+        let added = &self.spec().inhouse.certificates;
+        generated::ca_bundle(tree, package, added, self.files, self.epoch)?;
+        if let Some((name, _)) = package {
+            let derived = [generated::CA_BUNDLE];
+            generated::attribute(tree, self.lower, self.files, name, &derived, self.epoch)?;
+        }
+        Ok(())
+    }
+
+    /// The Java trust store, in the first level that asks for it and in each level above
+    /// that adds certificates.
     fn java_cacerts(&self, tree: &mut Tree) -> Result<()> {
         let i = self.index;
         let spec = self.spec();
         let parent_has_cacerts = i > 0 && self.chain[i - 1].java_cacerts;
-        if !spec.java_cacerts || parent_has_cacerts {
+        if !spec.java_cacerts || (parent_has_cacerts && !self.adds_certificates()) {
             return Ok(());
         }
-        let (name, d) = certificates_package(self.levels, self.debs, i).ok_or_else(|| {
-            BuildError::NoCertificates {
+        let added = &spec.inhouse.certificates;
+        let package = certificates_package(self.levels, self.debs, i);
+        if package.is_none() && added.is_empty() {
+            return Err(BuildError::NoCertificates {
                 spec: spec.name.clone(),
             }
-        })?;
-        generated::java_cacerts(tree, name, d, self.files, self.epoch)?;
+            .into());
+        }
+        generated::java_cacerts(tree, package, added, self.files, self.epoch)?;
+        let Some((name, _)) = package else {
+            return Ok(()); // a store of the spec's certificates only
+        };
         generated::attribute(
             tree,
             self.lower,

@@ -162,6 +162,7 @@ impl Variant {
             .collect();
         debug.partial = Vec::new();
         debug.files = Vec::new();
+        debug.inhouse = debug.inhouse.inherited(); // the top level's are in its own layer
         debug.symlinks = std::iter::once("busybox")
             .chain(BUSYBOX_APPLETS.iter().copied())
             .map(|a| Symlink {

@@ -9,6 +9,7 @@ use md5::Digest as _;
 use crate::content::Store;
 use crate::deb::Deb;
 use crate::rootfs::{RootfsError, jks};
+use crate::spec::inhouse::Certificate;
 use crate::tree::{Content, Kind, Node, Tree};
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
@@ -154,16 +155,20 @@ pub fn ships_certificates(deb: &Deb) -> bool {
 }
 
 /// `/etc/ssl/certs/ca-certificates.crt`: every certificate that `ca-certificates` ships
-/// under `/usr/share/ca-certificates`, in path order, as `update-ca-certificates` does.
-/// Returns the number of certificates.
+/// under `/usr/share/ca-certificates`, in path order, as `update-ca-certificates` does, then
+/// the spec's `added` certificates (in their order). `package` is the one that ships them,
+/// if the image has one. Returns the number of certificates.
 pub fn ca_bundle(
     tree: &mut Tree,
-    package: &str,
-    deb: &Deb,
+    package: Option<(&str, &Deb)>,
+    added: &[Certificate],
     store: &Store,
     mtime: u64,
 ) -> Result<usize, RootfsError> {
-    let certs = certificate_files(deb, store)?;
+    let certs = match package {
+        Some((_, deb)) => certificate_files(deb, store)?,
+        None => Vec::new(),
+    };
     let mut bundle = Vec::new();
     for (_, pem) in &certs {
         bundle.extend_from_slice(pem);
@@ -171,15 +176,18 @@ pub fn ca_bundle(
             bundle.push(b'\n');
         }
     }
+    for c in added {
+        bundle.extend_from_slice(c.pem.as_bytes());
+    }
     for dir in ["etc/ssl", "etc/ssl/certs"] {
         tree.entry(dir.to_owned())
             .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
     }
     tree.insert(
         CA_BUNDLE.into(),
-        Node::file(bundle, 0o644, mtime, Some(package)),
+        Node::file(bundle, 0o644, mtime, package.map(|p| p.0)),
     );
-    Ok(certs.len())
+    Ok(certs.len() + added.len())
 }
 
 /// Where the Java trust store goes.
@@ -248,16 +256,20 @@ pub fn distroless_os_release(debian: &str) -> String {
 }
 
 /// `/etc/ssl/certs/java/cacerts`: a JKS keystore (password `changeit`) with every certificate
-/// that `ca-certificates` ships, aliased like Debian's `ca-certificates-java` does.
-/// `deb` is the package that ships them. Returns the number of certificates.
+/// that `ca-certificates` ships, aliased like Debian's `ca-certificates-java` does, then the
+/// spec's `added` certificates (alias `compose:NAME`). `package` ships Debian's, if the
+/// image has one. Returns the number of certificates.
 pub fn java_cacerts(
     tree: &mut Tree,
-    package: &str,
-    deb: &Deb,
+    package: Option<(&str, &Deb)>,
+    added: &[Certificate],
     store: &Store,
     mtime: u64,
 ) -> Result<usize, RootfsError> {
-    let files = certificate_files(deb, store)?;
+    let files = match package {
+        Some((_, deb)) => certificate_files(deb, store)?,
+        None => Vec::new(),
+    };
     let mut certs = Vec::new();
     for (path, pem) in files {
         let stem = path
@@ -271,13 +283,22 @@ pub fn java_cacerts(
             &alias,
         ));
     }
+    certs.extend(added.iter().map(|c| jks::Cert {
+        alias: format!("compose:{}", c.name),
+        der: c.der.clone(),
+    }));
     for dir in ["etc/ssl", "etc/ssl/certs", "etc/ssl/certs/java"] {
         tree.entry(dir.to_owned())
             .or_insert_with(|| Node::dir(0o755, 0, 0, mtime));
     }
     tree.insert(
         JAVA_CACERTS.into(),
-        Node::file(jks::keystore(&certs, mtime), 0o644, mtime, Some(package)),
+        Node::file(
+            jks::keystore(&certs, mtime),
+            0o644,
+            mtime,
+            package.map(|p| p.0),
+        ),
     );
     Ok(certs.len())
 }
@@ -458,7 +479,7 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
         let mut t = Tree::new();
         let store = crate::content::tests::store();
         assert_eq!(
-            ca_bundle(&mut t, "ca-certificates", &deb, &store, 0).unwrap(),
+            ca_bundle(&mut t, Some(("ca-certificates", &deb)), &[], &store, 0).unwrap(),
             2
         );
         assert_eq!(

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_outputs;
 mod hostile_packages;
 mod hostile_repo;
+mod inhouse;
 mod layer_cache;
 mod network;
 mod publish;

@@ -10,6 +10,7 @@
 //! cuts the network with `unshare` (root), `e2e::docker` needs a Docker engine answering
 //! `docker info`.
 
+mod certs;
 mod docker;
 mod platforms;
 mod publish;
