@@ -644,6 +644,20 @@ fn sbom_files(chain: &[crate::spec::Spec], stored: &files::StoredFiles) -> Vec<s
             sha1: stored[&f.sha256].sha1.clone(),
         })
         .collect();
+    // The certificates each level installs under /usr/local/share/ca-certificates/.
+    for spec in chain {
+        for c in spec.inhouse.own_certificates() {
+            out.push(sbom::SbomFile {
+                path: format!(
+                    "/{}/{}.crt",
+                    crate::rootfs::inhouse::LOCAL_CERTIFICATES,
+                    c.name
+                ),
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(c.pem.as_bytes())),
+                sha1: hex::encode(<sha1::Sha1 as sha1::Digest>::digest(c.pem.as_bytes())),
+            });
+        }
+    }
     out.sort();
     out.dedup();
     out

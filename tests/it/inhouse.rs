@@ -115,6 +115,20 @@ fn added_certificates_are_trusted_by_openssl_and_java_and_accounts_are_merged() 
     assert_eq!(env.build(&top, "b", &["--no-layer-cache"]).digest(), digest);
     let img = crate::harness::read_image(&env.path("a"));
     let (lower, upper) = (&img.layers[0], &img.layers[1]);
+    // The SBOM beside the output lists every added certificate's file, SHA1 and SHA256.
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(env.path("a.latest.spdx.json")).unwrap()).unwrap();
+    let listed: Vec<String> = sbom["files"]
+        .as_array()
+        .expect("the SBOM lists files")
+        .iter()
+        .filter(|f| f["checksums"].as_array().is_some_and(|c| c.len() == 2))
+        .map(|f| f["fileName"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for n in ["corp", "team-1", "team-2"] {
+        let name = format!("./usr/local/share/ca-certificates/{n}.crt");
+        assert!(listed.contains(&name), "{name} not in {listed:?}");
+    }
 
     // Each level's layer: its own certificates, the whole bundle and store.
     assert!(lower.contains_key("usr/local/share/ca-certificates/corp.crt"));
