@@ -190,6 +190,19 @@ fn envelope_verifies(dir: &Path, envelope: &Value, public: &Path) -> bool {
 }
 
 /// `ntia-checker` says conformant and `pyspdxtools` accepts the SPDX file `path`.
+/// The SBOM of the attestation (`sbom`, its statement) and the one beside the `oci:` output
+/// both pass `pyspdxtools` and `ntia-checker`.
+fn assert_both_sboms_standard(env: &Env, sbom: &Value) {
+    let attested = env.path("attested.spdx.json");
+    fs_err::write(
+        &attested,
+        serde_json::to_vec_pretty(&sbom["predicate"]).unwrap(),
+    )
+    .unwrap();
+    assert_standard_sbom(&attested);
+    assert_standard_sbom(&env.path("out.latest.spdx.json"));
+}
+
 fn assert_standard_sbom(path: &Path) {
     let p = path.to_str().unwrap();
     let report = tool("ntia-checker", &["-r", "json", p]);
@@ -289,14 +302,7 @@ fn attestations_are_signed_and_name_every_input() {
         "{builder}"
     );
     let sbom = statement_of(&envelopes, "https://spdx.dev/Document");
-    let attested = t.env.path("attested.spdx.json");
-    fs_err::write(
-        &attested,
-        serde_json::to_vec_pretty(&sbom["predicate"]).unwrap(),
-    )
-    .unwrap();
-    assert_standard_sbom(&attested);
-    assert_standard_sbom(&t.env.path("out.latest.spdx.json"));
+    assert_both_sboms_standard(&t.env, &sbom);
     let image = &sbom["predicate"]["packages"][0];
     assert_eq!(
         (image["versionInfo"].as_str(), image["supplier"].as_str()),
@@ -631,14 +637,7 @@ fn attested_files_are_in_the_provenance_and_the_sbom() {
     assert_eq!(file["annotations"]["source"], "app.conf");
     let sbom = statement_of(&envelopes, "https://spdx.dev/Document");
     assert_eq!(sbom["predicate"]["files"][0]["fileName"], "./etc/app.conf");
-    let attested = t.env.path("attested.spdx.json");
-    fs_err::write(
-        &attested,
-        serde_json::to_vec_pretty(&sbom["predicate"]).unwrap(),
-    )
-    .unwrap();
-    assert_standard_sbom(&attested);
-    assert_standard_sbom(&t.env.path("out.latest.spdx.json"));
+    assert_both_sboms_standard(&t.env, &sbom);
     t.verify(&t.spec, "tool:v1", &t.key.1)
         .success("compose verify --image");
 }
