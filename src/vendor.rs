@@ -247,6 +247,7 @@ pub fn vendor(opts: &VendorOptions) -> Result<VendorReport> {
         out.put_bytes(&dists.join(&names[n]), &data, &mut written)?;
     }
     vendor_debs(&fetcher, &mirrors, &lock, &out, &mut written)?;
+    vendor_url_files(&fetcher, &chain, &out, &mut written)?;
     let lock_path = lock::path_for(&opts.spec);
     let lock_bytes = fs_err::read(&lock_path)?;
     manifest.images.insert(
@@ -392,6 +393,44 @@ fn vendor_debs(
     let paths = fetcher.get_all(&items, &|_| {})?;
     for ((rel, item), path) in wanted.iter().zip(paths) {
         out.put_file(rel, &path, item, written)?;
+    }
+    Ok(())
+}
+
+/// Where a `[[files]] url` file is kept in a vendored directory: by its pinned SHA256.
+pub fn pinned_file(sha256: &str) -> PathBuf {
+    Path::new("files/sha256").join(sha256)
+}
+
+/// Every `[[files]] url` file of the chain at `files/sha256/<hex>`, fetched through the cache
+/// by the SHA256 the spec pins (a `source` file lives beside the spec already).
+fn vendor_url_files(
+    fetcher: &Fetcher,
+    chain: &Chain,
+    out: &Out,
+    written: &mut Written,
+) -> Result<()> {
+    for f in chain.levels.iter().flat_map(|s| &s.files) {
+        let crate::spec::FileOrigin::Url(url) = &f.origin else {
+            continue;
+        };
+        let rel = pinned_file(&f.sha256);
+        let path = fetcher.get_pinned(url, &f.sha256, crate::fetch::MAX_SPEC_FILE)?;
+        let size = fs_err::metadata(&path)?.len();
+        let entry = FileEntry {
+            sha256: f.sha256.clone(),
+            size,
+        };
+        if out.has(&rel, &entry)? {
+            written.files.insert(rel.display().to_string(), entry);
+            continue;
+        }
+        let item = Item {
+            url: url.clone(),
+            sha256: f.sha256.clone(),
+            size,
+        };
+        out.put_file(&rel, &path, &item, written)?;
     }
     Ok(())
 }

@@ -143,6 +143,36 @@ impl Root {
     }
 }
 
+impl Root {
+    /// Copy the `[[files]] url` file pinned by `sha256` from the directory into the cache
+    /// (`vendor::pinned_file`), hashed as it is copied, within `limit`.
+    pub(super) fn copy_pinned_to_cache(
+        &self,
+        sha256: &str,
+        limit: super::Limit,
+        cache: &Cache,
+    ) -> Result<(), FetchError> {
+        let path = self.dir.join(crate::vendor::pinned_file(sha256));
+        let size = match fs_err::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => m.len(),
+            Ok(m) => return Err(unsafe_entry(&path, m.file_type().is_symlink())),
+            Err(_) => return Err(FetchError::NotVendored { path }),
+        };
+        if size > limit.bytes {
+            return Err(FetchError::LongerThanListed {
+                url: format!("file://{}", path.display()),
+                expected: limit.bytes,
+            });
+        }
+        let item = Item {
+            url: format!("file://{}", path.display()),
+            sha256: sha256.to_owned(),
+            size,
+        };
+        self.copy_to_cache(&item, cache)
+    }
+}
+
 /// `path` opened as a regular file without following a symlink (checked before and after
 /// opening, by inode); `None` when it does not exist.
 pub(crate) fn open_regular(path: &Path) -> Result<Option<fs_err::File>, FetchError> {

@@ -279,3 +279,25 @@ fn each_level_has_its_own_files() {
     assert_eq!(img.layers[1]["etc/app/app.conf"].data, APP_CONF);
     assert_eq!(img.merged()["etc/app/app.conf"].data, APP_CONF);
 }
+
+/// `compose vendor` keeps a `url` file by its pinned sha256 (`files/sha256/<hex>`), so a
+/// `--vendor` build with an empty cache and the server gone has it; a tampered copy is refused.
+#[test]
+fn vendored_url_files_build_without_the_server() {
+    let env = Env::new();
+    let top = family(&env, "");
+    env.lock(&top, &[]).success("compose lock");
+    let online = env.build(&top, "online", &[]).digest();
+    let dir = env.path("vendored");
+    crate::vendor::vendor(&env, &top, &dir).success("compose vendor");
+    let kept = dir
+        .join("files/sha256")
+        .join(hex::encode(Sha256::digest(TARBALL)));
+    assert_eq!(fs_err::read(&kept).unwrap(), TARBALL);
+    fs_err::remove_file(env.served().join("extra/x.tar")).unwrap();
+    let r = crate::vendor::vendored_build(&env, &top, &dir, "offline", "empty-cache");
+    assert_eq!(r.digest(), online, "a vendored build is the online build");
+    fs_err::write(&kept, b"other bytes\n").unwrap();
+    crate::vendor::vendored_build(&env, &top, &dir, "tampered", "empty-cache-2")
+        .fails_with("files/sha256");
+}

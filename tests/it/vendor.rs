@@ -9,7 +9,7 @@ use crate::fixture::Env;
 use crate::harness::{Run, compose, copy_dir, find_file, repo_root, require, run};
 
 /// `compose vendor SPEC DIR` against the fixture mirror and the shared cache.
-fn vendor(env: &Env, spec: &Path, dir: &Path) -> Run {
+pub(crate) fn vendor(env: &Env, spec: &Path, dir: &Path) -> Run {
     vendor_with_cache(env, spec, dir, "cache")
 }
 
@@ -25,7 +25,7 @@ fn vendor_with_cache(env: &Env, spec: &Path, dir: &Path, cache: &str) -> Run {
 }
 
 /// `compose build SPEC --vendor DIR` into `oci:OUT`, with the cache `cache` (no mirror).
-fn vendored_build(env: &Env, spec: &Path, dir: &Path, out: &str, cache: &str) -> Run {
+pub(crate) fn vendored_build(env: &Env, spec: &Path, dir: &Path, out: &str, cache: &str) -> Run {
     run(compose()
         .arg("build")
         .arg(spec)
