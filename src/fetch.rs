@@ -897,25 +897,15 @@ impl Fetcher {
 /// ones (an interrupted build removes the temporary).
 async fn download_to_cache(client: &Http, item: &Item, cache: &Cache) -> Result<(), FetchError> {
     let url = &item.url;
-    let resp = send(client, url).await?;
-    let had_length = resp.content_length().is_some();
-    let mut file = cache.temporary(&item.sha256)?;
-    let temporary = file.path().to_path_buf();
-    crate::interrupt::register(&temporary);
-    let mut hasher = Sha256::new();
-    let streamed = net::stream_bounded(resp, item.size, |chunk| {
-        hasher.update(chunk);
-        std::io::Write::write_all(&mut file, chunk)
-    })
-    .await;
-    let kept = match streamed {
-        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
-        Err(e) => Err(body_error(url, Bound::Listed(item), e)),
-        Ok(got) => check_sum(url, item, had_length, got, hex::encode(hasher.finalize()))
-            .and_then(|()| cache.keep(file, &item.sha256)),
-    };
-    crate::interrupt::forget(&temporary);
-    kept
+    stream_to_cache(
+        client,
+        url,
+        &item.sha256,
+        Bound::Listed(item),
+        cache,
+        |got, had_length, actual| check_sum(url, item, had_length, got, actual),
+    )
+    .await
 }
 
 /// Download a file pinned by `sha256` only into the cache, as `download_to_cache` does,
@@ -927,23 +917,15 @@ async fn download_pinned(
     limit: Limit,
     cache: &Cache,
 ) -> Result<(), FetchError> {
-    let resp = send(client, url).await?;
-    let mut file = cache.temporary(sha256)?;
-    let temporary = file.path().to_path_buf();
-    crate::interrupt::register(&temporary);
-    let mut hasher = Sha256::new();
-    let streamed = net::stream_bounded(resp, limit.bytes, |chunk| {
-        hasher.update(chunk);
-        std::io::Write::write_all(&mut file, chunk)
-    })
-    .await;
-    let kept = match streamed {
-        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
-        Err(e) => Err(body_error(url, Bound::Limit(limit), e)),
-        Ok(_) => {
-            let actual = hex::encode(hasher.finalize());
+    stream_to_cache(
+        client,
+        url,
+        sha256,
+        Bound::Limit(limit),
+        cache,
+        |_, _, actual| {
             if actual == sha256 {
-                cache.keep(file, sha256)
+                Ok(())
             } else {
                 Err(FetchError::PinnedMismatch {
                     url: url.to_owned(),
@@ -951,7 +933,42 @@ async fn download_pinned(
                     actual,
                 })
             }
-        }
+        },
+    )
+    .await
+}
+
+/// The body of `url` streamed to a temporary beside the blob `sha256` within `bound`, hashed
+/// as it is written; `check` (bytes read, whether the answer gave a length, the SHA256 in
+/// hex) decides whether it is renamed into place. An interrupted build removes the temporary.
+async fn stream_to_cache(
+    client: &Http,
+    url: &str,
+    sha256: &str,
+    bound: Bound<'_>,
+    cache: &Cache,
+    check: impl FnOnce(u64, bool, String) -> Result<(), FetchError>,
+) -> Result<(), FetchError> {
+    let resp = send(client, url).await?;
+    let had_length = resp.content_length().is_some();
+    let max = match bound {
+        Bound::Listed(item) => item.size,
+        Bound::Limit(limit) => limit.bytes,
+    };
+    let mut file = cache.temporary(sha256)?;
+    let temporary = file.path().to_path_buf();
+    crate::interrupt::register(&temporary);
+    let mut hasher = Sha256::new();
+    let streamed = net::stream_bounded(resp, max, |chunk| {
+        hasher.update(chunk);
+        std::io::Write::write_all(&mut file, chunk)
+    })
+    .await;
+    let kept = match streamed {
+        Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
+        Err(e) => Err(body_error(url, bound, e)),
+        Ok(got) => check(got, had_length, hex::encode(hasher.finalize()))
+            .and_then(|()| cache.keep(file, sha256)),
     };
     crate::interrupt::forget(&temporary);
     kept
