@@ -70,9 +70,14 @@ struct VendorArgs {
 struct LockArgs {
     /// The spec file.
     spec: PathBuf,
-    /// Resolve again even when the lock matches the spec.
+    /// Resolve again even when the lock matches the spec (every platform of the current lock
+    /// is kept unless `--platform` says otherwise).
     #[arg(long, conflicts_with = "check")]
     update: bool,
+    /// With `--update`: move only the packages a security suite has a newer version of (and
+    /// whatever their new versions need); every other package keeps its locked version.
+    #[arg(long, requires = "update")]
+    security_only: bool,
     /// Only check (offline) that the lock exists and matches the spec; exit 1 otherwise.
     #[arg(long)]
     check: bool,
@@ -351,6 +356,12 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
         platforms,
         snapshot: args.snapshot.clone(),
         vendor: args.vendor.as_deref().map(vendor_dir).transpose()?,
+        refresh: if args.security_only {
+            build::Refresh::SecurityOnly
+        } else {
+            build::Refresh::All
+        },
+        offline: false,
     })?;
     new.write(&path)?;
     match state {

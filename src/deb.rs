@@ -349,6 +349,37 @@ pub fn read(planned: &Identity, reader: impl Read, store: &Store) -> Result<Deb,
     })
 }
 
+/// The `control` file of a `.deb` streamed from `reader`, checked against `planned` as
+/// `read` checks it; data.tar is not read (a caller hashing the file drains the rest).
+pub fn control(planned: &Identity, reader: impl Read) -> Result<String, DebError> {
+    let package = planned.name;
+    let format = |reason: String| DebError::Format {
+        package: package.to_owned(),
+        reason,
+    };
+    let mut ar = ar::Reader::new(reader);
+    loop {
+        match ar.next().map_err(format)? {
+            Some((name, size)) if name.starts_with("control.tar") => {
+                let dec = decoder(&name, ar.data(), size, CONTROL_TAR_LIMIT)
+                    .map_err(|e| io_error(package, &name, e))?;
+                let (control, _) = read_control(dec).map_err(|e| io_error(package, &name, e))?;
+                let control =
+                    control.ok_or_else(|| format("control.tar has no `control` file".into()))?;
+                check_control(planned, &control)?;
+                return Ok(control);
+            }
+            Some((name, _)) if name == "debian-binary" || name.starts_with('_') => continue,
+            Some((name, _)) => {
+                return Err(format(format!(
+                    "expected member `control.tar`, found `{name}`"
+                )));
+            }
+            None => return Err(format("missing `control.tar`".into())),
+        }
+    }
+}
+
 /// Check the control's `Package`, `Version` and `Architecture` against the plan (and
 /// Debian policy); returns its `Installed-Size` (KiB), if any.
 fn check_control(planned: &Identity, control: &str) -> Result<Option<u64>, DebError> {

@@ -31,6 +31,7 @@ pub mod sbom;
 pub mod sign;
 pub mod snapshot;
 pub mod spec;
+pub mod suite;
 pub mod tree;
 pub mod vendor;
 pub mod verify;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::chain::Chain;
 use super::env::expand_env;
 use super::error::BuildError;
-use super::indexes::load_pinned_indexes;
+use super::indexes::{Indexes, load_pinned_indexes};
 use super::plan::{LevelPlan, plan_levels};
 use super::variant::Variant;
 use crate::fetch::Cache;
@@ -124,12 +124,27 @@ pub struct LockOptions {
     /// `--auth-file`s and `--insecure` for the mirrors.
     pub access: crate::mirror::Access,
     pub cache_dir: PathBuf,
+    /// `--platform`; without it, every platform of the current lock and the spec's.
     pub platforms: Option<Vec<Platform>>,
     /// `--snapshot`: every archive source read at this timestamp.
     pub snapshot: Option<String>,
     /// `--vendor DIR` (absolute): resolve from a vendored directory, no network, each release
     /// file the one the current lock names (if there is one).
     pub vendor: Option<PathBuf>,
+    /// What may move from the current lock.
+    pub refresh: Refresh,
+    /// Use only the cache.
+    pub offline: bool,
+}
+
+/// What a new lock may change of the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Resolve afresh: every package at the newest version the sources offer.
+    All,
+    /// `--security-only`: only packages a security suite has a newer version of (and what
+    /// their new versions need) move; every other package keeps its locked version.
+    SecurityOnly,
 }
 
 /// The chain `compose lock` locks: the debug variant's, so every variant builds from the
@@ -150,20 +165,89 @@ pub fn lock_chain(
     Ok(chain)
 }
 
+/// The spec's current lock, if it has one.
+pub fn current_lock(spec: &Path) -> Result<Option<Lock>> {
+    let path = lock::path_for(spec);
+    Ok(if path.is_file() {
+        Some(Lock::read(&path)?)
+    } else {
+        None
+    })
+}
+
+/// The chain a refresh of `spec` locks: `--platform`, else every platform of `old` (the
+/// current lock) and the spec's.
+pub fn refresh_chain(
+    spec: &Path,
+    opts_platforms: Option<Vec<Platform>>,
+    snapshot: Option<&str>,
+    old: Option<&Lock>,
+) -> Result<Chain> {
+    let path = lock::path_for(spec);
+    let spec_platforms = lock_chain(spec, None, snapshot)?.platforms;
+    let platforms = super::refresh::refresh_platforms(
+        opts_platforms,
+        old.map(|l| (l, path.as_path())),
+        &spec_platforms,
+    )?;
+    lock_chain(spec, platforms, snapshot)
+}
+
 /// Resolve a spec (its debug variant's layer included, so every variant builds from the
 /// lock) for every platform, and return the lock.
 pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
-    let chain = lock_chain(&opts.spec, opts.platforms.clone(), opts.snapshot.as_deref())?;
-    let plain = chain.spec_levels();
+    let old = current_lock(&opts.spec)?;
+    let chain = refresh_chain(
+        &opts.spec,
+        opts.platforms.clone(),
+        opts.snapshot.as_deref(),
+        old.as_ref(),
+    )?;
     let cache = Cache::new(opts.cache_dir.clone());
     let vendor = opts.vendor.as_deref();
-    let (mirrors, fetcher) =
-        super::archive_of(vendor, (&opts.mirrors, &opts.access), cache, 4, false)?;
+    let (mirrors, fetcher) = super::archive_of(
+        vendor,
+        (&opts.mirrors, &opts.access),
+        cache,
+        4,
+        opts.offline,
+    )?;
     let pins = match vendor {
-        Some(_) => vendored_pins(&opts.spec)?,
+        Some(_) => old.as_ref().map(|l| l.sources.clone()).unwrap_or_default(),
         None => Vec::new(),
     };
+    let keep = match (opts.refresh, &old) {
+        (Refresh::All, _) => None,
+        (Refresh::SecurityOnly, Some(old)) => Some(old),
+        (Refresh::SecurityOnly, None) => {
+            return Err(BuildError::NoLock {
+                lock: lock::path_for(&opts.spec),
+                spec: opts.spec.clone(),
+            }
+            .into());
+        }
+    };
     let sources = chain.sources();
+    let mut load = |platform: &Platform| -> Result<Indexes> {
+        let mut indexes = load_pinned_indexes(&fetcher, &mirrors, &sources, platform, &pins)?;
+        if let Some(old) = keep {
+            let locked =
+                super::refresh::locked_entries(old, platform, &mut indexes, &fetcher, &mirrors)?;
+            if !locked.is_empty() {
+                indexes = super::refresh::security_only(&indexes, locked);
+            }
+        }
+        Ok(indexes)
+    };
+    lock_of_chain(&chain, &mut load)
+}
+
+/// The lock of `chain`, each platform resolved from the indexes `indexes_of` gives.
+pub fn lock_of_chain(
+    chain: &Chain,
+    indexes_of: &mut dyn FnMut(&Platform) -> Result<Indexes>,
+) -> Result<Lock> {
+    let plain = chain.spec_levels();
     let mut lock = Lock {
         version: lock::LOCK_VERSION,
         name: chain.name.clone(),
@@ -175,7 +259,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     };
     let mut debug_locked = true;
     for platform in &chain.platforms {
-        let indexes = load_pinned_indexes(&fetcher, &mirrors, &sources, platform, &pins)?;
+        let indexes = indexes_of(platform)?;
         // The debug variant's layer is locked too when the sources carry busybox-static.
         let levels = match plan_levels(&chain.levels, &indexes, &platform.debian_arch) {
             Ok(levels) => levels,
@@ -199,17 +283,6 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     }
     lock.normalize();
     Ok(lock)
-}
-
-/// With `--vendor`, the release files the spec's current lock names, if it has one: a
-/// vendored directory holds those (and their `Valid-Until` may have passed).
-fn vendored_pins(spec: &Path) -> Result<Vec<crate::lock::LockedSource>> {
-    let path = lock::path_for(spec);
-    Ok(if path.is_file() {
-        Lock::read(&path)?.sources
-    } else {
-        Vec::new()
-    })
 }
 
 /// Record the planned packages of every level of one platform in the lock.

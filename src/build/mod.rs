@@ -14,6 +14,7 @@ mod indexes;
 mod lockfile;
 mod plan;
 pub mod provenance;
+mod refresh;
 mod release;
 mod report;
 mod trees;
@@ -33,8 +34,12 @@ pub use family::{family_names, family_outputs};
 pub use files::FilesError;
 pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
 pub(crate) use indexes::{index_of, pin_of};
-pub use lockfile::{LockOptions, LockState, lock_chain, lock_state, make_lock, pin_from_lock};
+pub use lockfile::{
+    LockOptions, LockState, Refresh, current_lock, lock_chain, lock_of_chain, lock_state,
+    make_lock, pin_from_lock, refresh_chain,
+};
 pub use plan::{LevelPlan, plan_levels, plans_from_lock};
+pub use refresh::{locked_entries, locked_platforms, only_locked};
 pub(crate) use release::locked_release;
 pub use report::{BuildReport, LayerReport, PackageReport, SourceReport};
 pub use variant::{BUSYBOX_APPLETS, DEFAULT_PATH, Variant};
