@@ -432,6 +432,13 @@ impl Cache {
         }
     }
 
+    /// The size of the file the cache holds for `sha256`, if any (unverified: a size to
+    /// check it against, as `verified_path` then does).
+    pub fn cached_size(&self, sha256: &str) -> Option<u64> {
+        let meta = fs_err::symlink_metadata(self.blob(sha256)?).ok()?;
+        meta.is_file().then_some(meta.len())
+    }
+
     /// Store verified bytes under their hash (`atomic::write`).
     pub fn put(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
         let path = self.blob(sha256).ok_or_else(|| not_a_hash(sha256))?;
@@ -457,6 +464,30 @@ impl Cache {
 
     pub fn put_signed(&self, url: &str, data: &[u8]) -> Result<(), FetchError> {
         self.write_atomic(&self.signed_path(url), data)
+    }
+
+    /// A small record the cache keeps under `ROOT/<dir>/<key>` (`key` a SHA256, such as the
+    /// `.deb` a changelog was read from), if it is a regular file of at most `limit` bytes.
+    /// Unverified: whoever reads it treats it as hostile input.
+    pub fn get_record(&self, dir: &str, key: &str, limit: u64) -> Option<Vec<u8>> {
+        if !crate::package::valid_sha256(key) {
+            return None;
+        }
+        let path = self.root.join(dir).join(key);
+        let meta = fs_err::symlink_metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > limit {
+            return None;
+        }
+        let data = fs_err::read(&path).ok()?;
+        (data.len() as u64 <= limit).then_some(data)
+    }
+
+    /// Keep a small record under `ROOT/<dir>/<key>` (`atomic::write`).
+    pub fn put_record(&self, dir: &str, key: &str, data: &[u8]) -> Result<(), FetchError> {
+        if !crate::package::valid_sha256(key) {
+            return Err(not_a_hash(key));
+        }
+        self.write_atomic(&self.root.join(dir).join(key), data)
     }
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), FetchError> {
@@ -872,6 +903,47 @@ impl Fetcher {
         }
         self.runtime.block_on(net::retry(|| {
             download_pinned(&self.client, url, sha256, limit, &self.cache)
+        }))?;
+        Ok(path)
+    }
+
+    /// The current copy of a file no signature pins (the security tracker's data): online,
+    /// downloaded again, streamed to a temporary within `limit` and renamed to
+    /// `ROOT/latest/<sha256 of the URL>`; offline, that copy. The caller reads it as hostile.
+    pub fn get_latest(&self, url: &str, limit: Limit) -> Result<PathBuf, FetchError> {
+        let dir = self.cache.root.join("latest");
+        let path = dir.join(hex::encode(Sha256::digest(url.as_bytes())));
+        if self.offline || self.vendor.is_some() {
+            return match fs_err::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => Ok(path),
+                _ => Err(FetchError::Offline {
+                    urls: vec![url.to_owned()],
+                }),
+            };
+        }
+        self.cache.checked_dir(&dir)?;
+        self.runtime.block_on(net::retry(|| async {
+            let resp = send(&self.client, url).await?;
+            let mut file = tempfile::Builder::new()
+                .prefix(".download-")
+                .tempfile_in(&dir)
+                .map_err(FetchError::Cache)?;
+            let temporary = file.path().to_path_buf();
+            crate::interrupt::register(&temporary);
+            let streamed = net::stream_bounded(resp, limit.bytes, |chunk| {
+                std::io::Write::write_all(&mut file, chunk)
+            })
+            .await;
+            let kept = match streamed {
+                Err(NetError::Sink(e)) => Err(FetchError::Cache(e)),
+                Err(e) => Err(body_error(url, Bound::Limit(limit), e)),
+                Ok(_) => file
+                    .persist(&path)
+                    .map(drop)
+                    .map_err(|e| FetchError::Cache(e.error)),
+            };
+            crate::interrupt::forget(&temporary);
+            kept
         }))?;
         Ok(path)
     }

@@ -20,6 +20,7 @@ pub mod mirror;
 pub mod net;
 pub mod oci;
 pub mod package;
+pub mod patch;
 pub mod progress;
 pub mod publish;
 pub mod reference;

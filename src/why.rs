@@ -5,8 +5,12 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::build::{Chain, LevelPlan, Variant, load_indexes, plan_levels};
+use crate::build::{
+    Chain, LevelPlan, LockState, Variant, load_indexes, lock_state, locked_entries, only_locked,
+    plan_levels,
+};
 use crate::fetch::{Cache, Fetcher};
+use crate::lock::Lock;
 use crate::mirror::Mirrors;
 use crate::package::Planned;
 use crate::resolve::{self, Reason, Resolution, Why};
@@ -27,6 +31,9 @@ pub struct WhyOptions {
 }
 
 /// The explanation, as lines of text. `Ok((true, text))` when the package is in the image.
+/// With a lock that matches the spec (and has the platform), the image explained is the one
+/// the lock builds: the chain is resolved from the locked packages alone, and a newer
+/// version today's indexes offer is named. Without one, the spec is resolved afresh.
 pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
     let chain = Chain::load(
         &opts.spec,
@@ -37,18 +44,100 @@ pub fn explain(opts: &WhyOptions) -> Result<(bool, String)> {
     let mirrors = Mirrors::of_host(&opts.mirrors, &opts.access)?;
     let fetcher = Fetcher::new(opts.cache.clone(), 4, opts.offline)?
         .with_credentials(mirrors.credentials().clone());
-    let indexes = load_indexes(&fetcher, &mirrors, &chain.sources(), platform)?;
-    let levels = plan_levels(&chain.levels, &indexes, &platform.debian_arch)?;
-    let name = opts.package.as_str();
+    let mut indexes = load_indexes(&fetcher, &mirrors, &chain.sources(), platform)?;
     let mut out = String::new();
+    let lock = locked(opts, &chain, platform, &mut out)?;
+    let levels = match &lock {
+        Some(lock) => {
+            let entries = locked_entries(lock, platform, &mut indexes, &fetcher, &mirrors)?;
+            plan_levels(
+                &chain.levels,
+                &only_locked(&indexes, entries),
+                &platform.debian_arch,
+            )?
+        }
+        None => plan_levels(&chain.levels, &indexes, &platform.debian_arch)?,
+    };
+    let name = opts.package.as_str();
     for (spec, level) in chain.levels.iter().zip(&levels) {
         if let Some(planned) = level.packages.iter().find(|p| p.name == name) {
             installed(&mut out, &chain.top().name, spec, level, planned)?;
+            if lock.is_some() {
+                newer(&mut out, &indexes, planned, &opts.spec)?;
+            }
             return Ok((true, out));
         }
     }
     absent(&mut out, &chain, &levels, name)?;
     Ok((false, out))
+}
+
+/// The spec's lock when it matches the spec and has `platform` (the first line of the text
+/// says which image is explained).
+fn locked(
+    opts: &WhyOptions,
+    chain: &Chain,
+    platform: &Platform,
+    out: &mut String,
+) -> Result<Option<Lock>> {
+    let path = crate::lock::path_for(&opts.spec);
+    let lock = match lock_state(&path, &chain.levels)? {
+        LockState::Fresh(lock) => lock,
+        LockState::Missing => {
+            writeln!(out, "(no lock: resolved afresh from today's indexes)")?;
+            return Ok(None);
+        }
+        LockState::Stale { .. } => {
+            writeln!(
+                out,
+                "(`{}` does not match the spec: resolved afresh from today's indexes)",
+                path.display()
+            )?;
+            return Ok(None);
+        }
+    };
+    let name = platform.to_string();
+    if !lock.packages.iter().any(|p| p.platform == name) {
+        writeln!(
+            out,
+            "(`{}` has no {name}: resolved afresh from today's indexes)",
+            path.display()
+        )?;
+        return Ok(None);
+    }
+    writeln!(out, "(the image `{}` locks, {name})", path.display())?;
+    Ok(Some(lock))
+}
+
+/// A newer version of a locked package that today's indexes offer, as `outdated` would
+/// report it.
+fn newer(
+    out: &mut String,
+    indexes: &crate::build::Indexes,
+    planned: &Planned,
+    spec: &std::path::Path,
+) -> std::fmt::Result {
+    let best = indexes
+        .packages
+        .iter()
+        .filter(|e| e.name == planned.name && e.version > planned.version)
+        .filter(|e| e.architecture == planned.architecture)
+        .max_by(|a, b| a.version.cmp(&b.version));
+    let Some(best) = best else {
+        return Ok(());
+    };
+    let suite = indexes
+        .origins
+        .get(best.origin)
+        .map(|o| o.suite.clone())
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  newer: {} in {suite} ({}); see `compose outdated {}`",
+        best.version,
+        crate::suite::SuiteKind::of(&suite).label(),
+        spec.display()
+    )
 }
 
 /// How a level planned from the indexes chose its packages.

@@ -228,7 +228,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
         }
     };
     let sources = chain.sources();
-    let mut load = |platform: &Platform| -> Result<Indexes> {
+    let mut load = |platform: &Platform| -> Result<std::sync::Arc<Indexes>> {
         let mut indexes = load_pinned_indexes(&fetcher, &mirrors, &sources, platform, &pins)?;
         if let Some(old) = keep {
             let locked =
@@ -237,7 +237,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
                 indexes = super::refresh::security_only(&indexes, locked);
             }
         }
-        Ok(indexes)
+        Ok(std::sync::Arc::new(indexes))
     };
     lock_of_chain(&chain, &mut load)
 }
@@ -245,7 +245,7 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
 /// The lock of `chain`, each platform resolved from the indexes `indexes_of` gives.
 pub fn lock_of_chain(
     chain: &Chain,
-    indexes_of: &mut dyn FnMut(&Platform) -> Result<Indexes>,
+    indexes_of: &mut dyn FnMut(&Platform) -> Result<std::sync::Arc<Indexes>>,
 ) -> Result<Lock> {
     let plain = chain.spec_levels();
     let mut lock = Lock {

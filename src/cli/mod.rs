@@ -20,6 +20,8 @@ use crate::registry::auth::{self, Credentials};
 use crate::sign::SigningKey;
 use crate::spec::Platform;
 
+mod patch;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "compose",
@@ -44,8 +46,12 @@ enum Command {
     Why(WhyArgs),
     /// Write the spec's lock (`SPEC.lock`): the exact packages by hash.
     Lock(LockArgs),
-    /// Compare two locks: packages added, removed, upgraded and downgraded.
-    Diff(DiffArgs),
+    /// Compare two locks or images: packages added, removed, upgraded and downgraded, and the
+    /// CVEs each upgrade's changelog names.
+    Diff(patch::DiffArgs),
+    /// What a refresh of each spec's lock would take now: newer versions with their suite,
+    /// urgency and the CVEs they fix; `--fail-on` sets the exit status for CI.
+    Outdated(patch::OutdatedArgs),
     /// Rebuild from the lock in a clean place and check the digest of a layout, or of a
     /// published image after its signature, attestations and provenance.
     Verify(VerifyArgs),
@@ -98,15 +104,6 @@ struct LockArgs {
     /// must be those the current lock names, when there is one).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["mirror", "check"])]
     vendor: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct DiffArgs {
-    old: PathBuf,
-    new: PathBuf,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -300,7 +297,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Build(args) => build(args),
         Command::Why(args) => why(args),
         Command::Lock(args) => lock(args),
-        Command::Diff(args) => diff(args),
+        Command::Diff(args) => patch::diff(args),
+        Command::Outdated(args) => patch::outdated(args),
         Command::Verify(args) => verify(args),
         Command::Vendor(args) => vendor(args),
     }
@@ -371,20 +369,6 @@ fn lock(args: LockArgs) -> Result<ExitCode> {
         LockState::Missing => {
             println!("wrote {} ({} packages)", path.display(), new.packages.len())
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[allow(clippy::print_stdout)]
-fn diff(args: DiffArgs) -> Result<ExitCode> {
-    use crate::lock::{self, Lock};
-    let old = Lock::read(&args.old)?;
-    let new = Lock::read(&args.new)?;
-    let rows = lock::diff(&old, &new);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        print!("{}", lock::diff_table(&rows));
     }
     Ok(ExitCode::SUCCESS)
 }
