@@ -16,6 +16,7 @@ mod hostile_repo;
 mod inhouse;
 mod layer_cache;
 mod network;
+mod patching;
 mod publish;
 mod sign;
 mod snapshot;

@@ -12,6 +12,7 @@
 
 mod certs;
 mod docker;
+mod patching;
 mod platforms;
 mod publish;
 mod root;

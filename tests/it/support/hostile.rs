@@ -321,6 +321,8 @@ pub const SUITE: &str = "hostile";
 pub struct Repo {
     dir: tempfile::TempDir,
     packages: Vec<Package>,
+    /// The suite it serves (`dists/<suite>`): `SUITE` unless `with_suite` says otherwise.
+    suite: String,
 }
 
 impl Default for Repo {
@@ -331,10 +333,21 @@ impl Default for Repo {
 
 impl Repo {
     pub fn new() -> Repo {
+        Repo::with_suite(SUITE)
+    }
+
+    /// A repository serving `suite` (publish it with a `ReleaseOpts` naming that suite).
+    pub fn with_suite(suite: &str) -> Repo {
         Repo {
             dir: tempfile::tempdir().unwrap(),
             packages: Vec::new(),
+            suite: suite.to_owned(),
         }
+    }
+
+    /// The packages published so far, to replace one (`packages_mut().retain(...)`).
+    pub fn packages_mut(&mut self) -> &mut Vec<Package> {
+        &mut self.packages
     }
 
     pub fn root(&self) -> &Path {
@@ -377,14 +390,20 @@ impl Repo {
     /// Returns the Packages text as listed (for tests that rewrite it).
     pub fn publish(&self, key: &Key, opts: &ReleaseOpts) -> String {
         let root = self.root();
-        let pool = root.join("pool/main/h");
-        fs_err::create_dir_all(&pool).unwrap();
         let mut index = String::new();
         for p in &self.packages {
+            // As Debian's pool: `pool/main/h/<source>/` (the `Source` field, else the name).
+            let source = p
+                .fields
+                .iter()
+                .find(|(k, _)| k == "Source")
+                .map_or(p.name.as_str(), |(_, v)| v.as_str());
+            let dir = format!("pool/main/h/{source}");
+            fs_err::create_dir_all(root.join(&dir)).unwrap();
             let file =
                 format!("{}_{}_{}.deb", p.name, p.version, p.architecture).replace(['/', ':'], "_");
-            fs_err::write(pool.join(&file), &p.deb).unwrap();
-            index.push_str(&Repo::paragraph(p, &format!("pool/main/h/{file}")));
+            fs_err::write(root.join(&dir).join(&file), &p.deb).unwrap();
+            index.push_str(&Repo::paragraph(p, &format!("{dir}/{file}")));
         }
         self.publish_index(key, opts, index.as_bytes());
         index
@@ -393,7 +412,7 @@ impl Repo {
     /// Write `index` as the suite's Packages (plain and gzip), and a Release listing both,
     /// signed by `key`.
     pub fn publish_index(&self, key: &Key, opts: &ReleaseOpts, index: &[u8]) {
-        let dists = self.root().join("dists").join(SUITE);
+        let dists = self.root().join("dists").join(&self.suite);
         let bin = dists.join("main/binary-amd64");
         fs_err::create_dir_all(&bin).unwrap();
         let gz = {
