@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{Registry, Timed, compose_build, timed};
+use super::{Registry, Timed, best_of_three, compose_build, timed};
 
 /// The sigstore key (made by skopeo 1.18 when at hand, else by openssl) and its password.
 struct Key {
@@ -61,18 +61,6 @@ pub fn run(bin: &Path, scratch: &Path, cache: &Path, warm_locked: &Timed) -> Res
         None => println!("skopeo 1.18 (Debian 13): not measured: {}", Skopeo::MISSING),
     }
     pipeline_figures(bin, scratch, cache, &key, warm_locked)
-}
-
-/// The fastest of three runs of `run` (given the run's number).
-fn best_of_three(mut run: impl FnMut(usize) -> Result<Timed>) -> Result<Timed> {
-    let mut best: Option<Timed> = None;
-    for i in 0..3 {
-        let t = run(i)?;
-        if best.as_ref().is_none_or(|b| t.seconds < b.seconds) {
-            best = Some(t);
-        }
-    }
-    Ok(best.expect("three runs"))
 }
 
 fn row(what: &str, t: &Timed) {
