@@ -4,6 +4,9 @@
 //! the limits below, the files of data.tar by the package's own `Installed-Size`.
 
 mod ar;
+mod doc;
+
+pub use doc::{CHANGELOG_LIMIT, DocChangelog, changelog};
 
 use std::io::{self, Read};
 

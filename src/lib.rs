@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod attach;
 pub mod build;
+pub mod changelog;
 pub mod cli;
 pub mod content;
 pub mod deb;
