@@ -191,6 +191,8 @@ impl Reading<'_> {
     }
 
     /// The layer's changes, once its bytes (and tar, for a docker archive) are checked.
+    /// Bytes that are not the layer's digest are named so, whatever else went wrong with
+    /// them.
     fn read(
         &self,
         lower: &Records,
@@ -213,36 +215,50 @@ impl Reading<'_> {
             tripped: Cell::new(None),
         };
         let mut raw = Hashed::new(reader);
-        let mut changes = Changes::default();
-        {
-            let tar_in = decoder(BufReader::with_capacity(1 << 16, &mut raw))
-                .map_err(|e| self.unreadable(&gate, e))?;
-            let mut tar_in = Hashed::new(Gated {
-                inner: tar_in,
-                gate: &gate,
-            });
-            let mut tar = tar::Archive::new(&mut tar_in);
-            self.entries(&mut tar, &gate, lower, &mut changes, budget, warnings)?;
-            if let Some(diff_id) = &self.layer.diff_id {
-                let mut tar_in = tar.into_inner();
-                gate.window.set(u64::MAX);
-                io::copy(&mut tar_in, &mut io::sink()).map_err(|e| self.unreadable(&gate, e))?;
-                if tar_in.digest() != *diff_id {
-                    return Err(self.invalid(format!(
-                        "is not the tar its config names ({diff_id}; it is {})",
-                        tar_in.digest()
-                    )));
-                }
-            }
-        }
-        io::copy(&mut raw, &mut io::sink()).map_err(|e| self.unreadable(&gate, e))?;
+        let unpacked = self.unpack(&mut raw, &gate, lower, budget, warnings);
+        let rest = io::copy(&mut raw, &mut io::sink());
         if let Some(digest) = &self.layer.digest
+            && rest.is_ok()
             && (raw.digest() != *digest || raw.count != size)
         {
             return Err(self.invalid(format!(
                 "is not the bytes of its digest (they are {})",
                 raw.digest()
             )));
+        }
+        let changes = unpacked?;
+        rest.map_err(|e| self.unreadable(&gate, e))?;
+        Ok(changes)
+    }
+
+    /// The changes of the layer's tar (checked against its `diff_id`, when it has one).
+    fn unpack(
+        &self,
+        raw: &mut Hashed<Box<dyn Read + '_>>,
+        gate: &Gate,
+        lower: &Records,
+        budget: &mut Budget,
+        warnings: &mut Vec<String>,
+    ) -> Result<Changes, InstalledError> {
+        let mut changes = Changes::default();
+        let tar_in = decoder(BufReader::with_capacity(1 << 16, raw))
+            .map_err(|e| self.unreadable(gate, e))?;
+        let mut tar_in = Hashed::new(Gated {
+            inner: tar_in,
+            gate,
+        });
+        let mut tar = tar::Archive::new(&mut tar_in);
+        self.entries(&mut tar, gate, lower, &mut changes, budget, warnings)?;
+        if let Some(diff_id) = &self.layer.diff_id {
+            let tar_in = tar.into_inner();
+            gate.window.set(u64::MAX);
+            io::copy(tar_in, &mut io::sink()).map_err(|e| self.unreadable(gate, e))?;
+            if tar_in.digest() != *diff_id {
+                return Err(self.invalid(format!(
+                    "is not the tar its config names ({diff_id}; it is {})",
+                    tar_in.digest()
+                )));
+            }
         }
         Ok(changes)
     }
