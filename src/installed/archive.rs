@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::oci::reader::{LayoutReader, open_regular};
 
@@ -78,9 +78,8 @@ struct Span {
     size: u64,
 }
 
-/// A tar read in place.
+/// A tar read in place (errors reading it name the image, that is the file).
 pub(crate) struct Archive {
-    path: PathBuf,
     file: std::fs::File,
     label: String,
     regular: BTreeMap<String, Span>,
@@ -124,7 +123,6 @@ impl Archive {
         }
         drop(tar);
         Ok(Archive {
-            path: path.to_path_buf(),
             file,
             label: label.to_owned(),
             regular: index.regular,
@@ -209,7 +207,6 @@ pub(crate) fn archive_name(text: &str) -> Result<String, &'static str> {
 /// The bytes of one entry, read at their offset (so several can be read at once).
 struct At<'a> {
     file: &'a std::fs::File,
-    path: &'a Path,
     pos: u64,
     end: u64,
 }
@@ -221,10 +218,7 @@ impl Read for At<'_> {
         if n == 0 {
             return Ok(0);
         }
-        let got = self
-            .file
-            .read_at(&mut buf[..n], self.pos)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+        let got = self.file.read_at(&mut buf[..n], self.pos)?;
         self.pos += got as u64;
         Ok(got)
     }
@@ -247,7 +241,6 @@ impl Files for Archive {
         };
         let reader = At {
             file: &self.file,
-            path: &self.path,
             pos: span.offset,
             end: span.offset + span.size,
         };

@@ -1,13 +1,15 @@
 //! One platform's layers read bottom up for the few files that say what the image holds
 //! (`dpkg::record_limit` names them): each layer streamed once (gzip, zstd or plain tar,
-//! told by its first bytes), its entries bounded in number, its tar in bytes, the headers
-//! between two entries (PAX records, GNU long names) in bytes; a later layer's file, or its
+//! told by its first bytes), its entries bounded in number, the bytes read (compressed and
+//! unpacked, all platforms) in total, the headers between two entries (PAX records, GNU long
+//! names) in bytes; a later layer's file, or its
 //! whiteout (`.wh.NAME`, `.wh..wh..opq`), hides what lower layers had there, as overlayfs
 //! does. A layer counts only once its bytes (or its tar) have the digest the image names.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -18,8 +20,8 @@ use super::{InstalledError, shown};
 
 /// Entries of all layers of one platform.
 pub const MAX_ENTRIES: u64 = 1_000_000;
-/// A layer's tar, decompressed.
-pub const MAX_UNPACKED: u64 = 16 << 30;
+/// Bytes read from an image's layers, compressed and unpacked, all platforms together.
+pub const MAX_READ: u64 = 64 << 30;
 /// What the records read from one platform's layers may take (their bytes and names).
 pub const MAX_KEPT: u64 = 256 << 20;
 /// Bytes the tar reader may read between two entries beyond the previous entry's data:
@@ -32,33 +34,38 @@ pub(crate) type Records = BTreeMap<String, Vec<u8>>;
 /// What a limit stopped, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trip {
-    Unpacked,
+    Read,
     Between,
 }
 
-/// The limits on a layer's tar stream, shared by the reader under the tar and the loop
-/// over its entries.
-struct Gate {
-    /// Bytes that may still be read before the next entry (`u64::MAX` while an entry's
-    /// data is read).
+/// The limits on a layer's streams, shared by the readers and the loop over the entries.
+struct Gate<'a> {
+    /// Bytes the tar reader may still read before the next entry (`u64::MAX` while an
+    /// entry's data is read).
     window: Cell<u64>,
-    /// Bytes of the tar that may still be read.
-    left: Cell<u64>,
+    /// Bytes the image's layers may still be read for (`MAX_READ` at first).
+    left: &'a AtomicU64,
     tripped: Cell<Option<Trip>>,
 }
 
-/// The decompressed stream, read through the gate.
-struct Gated<'g, R> {
+/// A stream of a layer read through the gate: its bytes as stored, or (`windowed`) its tar.
+struct Gated<'g, 'a, R> {
     inner: R,
-    gate: &'g Gate,
+    gate: &'g Gate<'a>,
+    windowed: bool,
 }
 
-impl<R: Read> Read for Gated<'_, R> {
+impl<R: Read> Read for Gated<'_, '_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let (window, left) = (self.gate.window.get(), self.gate.left.get());
+        let left = self.gate.left.load(Ordering::Relaxed);
+        let window = if self.windowed {
+            self.gate.window.get()
+        } else {
+            u64::MAX
+        };
         let allowed = window.min(left);
         if allowed == 0 {
             // At a limit: fine if the stream ends here.
@@ -69,18 +76,26 @@ impl<R: Read> Read for Gated<'_, R> {
             let trip = if window < left {
                 Trip::Between
             } else {
-                Trip::Unpacked
+                Trip::Read
             };
             self.gate.tripped.set(Some(trip));
-            return Err(io::Error::other("a limit of the layer's tar"));
+            return Err(io::Error::other("a limit of the layer's streams"));
         }
         let n = buf
             .len()
             .min(usize::try_from(allowed).unwrap_or(usize::MAX));
-        let got = self.inner.read(&mut buf[..n])?;
-        self.gate.window.set(window.saturating_sub(got as u64));
-        self.gate.left.set(left - got as u64);
-        Ok(got)
+        let got = self.inner.read(&mut buf[..n])? as u64;
+        if self.windowed {
+            self.gate.window.set(window.saturating_sub(got));
+        }
+        // Other platforms read at the same time: never below zero.
+        let _ = self
+            .gate
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                Some(l.saturating_sub(got))
+            });
+        Ok(got as usize)
     }
 }
 
@@ -128,10 +143,12 @@ struct Changes {
     added: Records,
 }
 
-/// The records of `image` after its last layer.
+/// The records of `image` after its last layer, its layers' reading charged to `left`
+/// (shared by the image's platforms).
 pub(crate) fn records(
     files: &dyn Files,
     image: &PlatformImage,
+    left: &AtomicU64,
     warnings: &mut Vec<String>,
 ) -> Result<Records, InstalledError> {
     let mut kept = Records::new();
@@ -147,7 +164,7 @@ pub(crate) fn records(
                 image.platform
             ),
         };
-        let changes = reading.read(&kept, &mut budget, warnings)?;
+        let changes = reading.read(&kept, &mut budget, left, warnings)?;
         for path in changes.hidden {
             kept.remove(&path);
         }
@@ -175,9 +192,10 @@ impl Reading<'_> {
 
     fn unreadable(&self, gate: &Gate, source: io::Error) -> InstalledError {
         match gate.tripped.get() {
-            Some(Trip::Unpacked) => {
-                self.invalid(format!("unpacks to more than {} GiB", MAX_UNPACKED >> 30))
-            }
+            Some(Trip::Read) => self.invalid(format!(
+                "takes the image's layers past {} GiB read, compressed and unpacked",
+                MAX_READ >> 30
+            )),
             Some(Trip::Between) => self.invalid(format!(
                 "has tar headers (PAX records, long names) of more than {} MiB",
                 MAX_BETWEEN >> 20
@@ -197,6 +215,7 @@ impl Reading<'_> {
         &self,
         lower: &Records,
         budget: &mut Budget,
+        left: &AtomicU64,
         warnings: &mut Vec<String>,
     ) -> Result<Changes, InstalledError> {
         let (reader, size) =
@@ -211,10 +230,14 @@ impl Reading<'_> {
         }
         let gate = Gate {
             window: Cell::new(u64::MAX),
-            left: Cell::new(MAX_UNPACKED),
+            left,
             tripped: Cell::new(None),
         };
-        let mut raw = Hashed::new(reader);
+        let mut raw = Hashed::new(Gated {
+            inner: reader,
+            gate: &gate,
+            windowed: false,
+        });
         let unpacked = self.unpack(&mut raw, &gate, lower, budget, warnings);
         let rest = io::copy(&mut raw, &mut io::sink());
         if let Some(digest) = &self.layer.digest
@@ -232,9 +255,9 @@ impl Reading<'_> {
     }
 
     /// The changes of the layer's tar (checked against its `diff_id`, when it has one).
-    fn unpack(
+    fn unpack<R: Read>(
         &self,
-        raw: &mut Hashed<Box<dyn Read + '_>>,
+        raw: &mut Hashed<R>,
         gate: &Gate,
         lower: &Records,
         budget: &mut Budget,
@@ -246,6 +269,7 @@ impl Reading<'_> {
         let mut tar_in = Hashed::new(Gated {
             inner: tar_in,
             gate,
+            windowed: true,
         });
         let mut tar = tar::Archive::new(&mut tar_in);
         self.entries(&mut tar, gate, lower, &mut changes, budget, warnings)?;
@@ -290,7 +314,7 @@ impl Reading<'_> {
             }
             let header = entry.header();
             let stored = if header.entry_type().is_gnu_sparse() {
-                header.entry_size().unwrap_or(u64::MAX)
+                header.entry_size().unwrap_or(0)
             } else {
                 entry.size()
             };
@@ -553,7 +577,8 @@ mod tests {
     fn read(layers: &[Vec<u8>]) -> Result<(Records, Vec<String>), InstalledError> {
         let (files, image) = image(layers);
         let mut warnings = Vec::new();
-        records(&files, &image, &mut warnings).map(|r| (r, warnings))
+        let left = AtomicU64::new(MAX_READ);
+        records(&files, &image, &left, &mut warnings).map(|r| (r, warnings))
     }
 
     const D: &str = "var/lib/dpkg/status.d";
@@ -616,17 +641,17 @@ mod tests {
         let layer = gzip(&tar(&[E::File(&format!("{D}/a"), b"Package: a\n")]));
         let (files, mut image) = image(&[layer]);
         image.layers[0].digest = Some(digest(b"other"));
-        let e = records(&files, &image, &mut Vec::new()).unwrap_err();
+        let e = records(&files, &image, &AtomicU64::new(MAX_READ), &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("not the bytes of its digest"), "{e}");
         image.layers[0].digest = None;
         image.layers[0].diff_id = Some(digest(b"other"));
-        let e = records(&files, &image, &mut Vec::new()).unwrap_err();
+        let e = records(&files, &image, &AtomicU64::new(MAX_READ), &mut Vec::new()).unwrap_err();
         assert!(
             e.to_string().contains("not the tar its config names"),
             "{e}"
         );
         image.layers[0].size = Some(1);
-        let e = records(&files, &image, &mut Vec::new()).unwrap_err();
+        let e = records(&files, &image, &AtomicU64::new(MAX_READ), &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("bytes, not 1"), "{e}");
     }
 
@@ -635,7 +660,7 @@ mod tests {
         let tar = tar(&[E::File(&format!("{D}/a"), b"Package: a\n")]);
         let (files, mut image) = image(&[gzip(&tar)]);
         image.layers[0].diff_id = Some(digest(&tar));
-        let r = records(&files, &image, &mut Vec::new()).unwrap();
+        let r = records(&files, &image, &AtomicU64::new(MAX_READ), &mut Vec::new()).unwrap();
         assert_eq!(r.len(), 1);
     }
 
@@ -672,6 +697,22 @@ mod tests {
         b.append_data(&mut h, "x", io::empty()).unwrap();
         let e = read(&[gzip(&b.into_inner().unwrap())]).unwrap_err();
         assert!(e.to_string().contains("more than 1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn what_the_layers_read_is_charged_to_one_budget() {
+        let bomb = gzip(&tar(&[E::File("usr/lib/big", &vec![0u8; 8 << 20])]));
+        assert!(bomb.len() < 1 << 20);
+        let (files, image) = image(&[bomb]);
+        let left = AtomicU64::new(4 << 20);
+        let e = records(&files, &image, &left, &mut Vec::new()).unwrap_err();
+        assert!(
+            e.to_string().contains("GiB read, compressed and unpacked"),
+            "{e}"
+        );
+        let left = AtomicU64::new(16 << 20);
+        records(&files, &image, &left, &mut Vec::new()).unwrap();
+        assert!(left.load(Ordering::Relaxed) < 8 << 20);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod layers;
 mod walk;
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -26,7 +27,7 @@ use walk::{Found, Wanted};
 
 pub use archive::MAX_ARCHIVE_ENTRIES;
 pub use dpkg::{MAX_SBOM, MAX_STATUS, MAX_STATUS_D};
-pub use layers::{MAX_ENTRIES, MAX_KEPT, MAX_UNPACKED};
+pub use layers::{MAX_ENTRIES, MAX_KEPT, MAX_READ};
 pub use walk::{MAX_DEPTH, MAX_IMAGES};
 
 /// One Debian package an image holds, on one platform.
@@ -114,7 +115,7 @@ pub enum InstalledError {
         what: String,
         problem: String,
     },
-    #[error("`{image}`: {what} is not what its kind of JSON document holds")]
+    #[error("`{image}`: cannot parse {what}")]
     Json {
         image: String,
         what: String,
@@ -236,12 +237,13 @@ fn packages_of(
     files: &dyn Files,
     found: Found,
 ) -> Result<ImagePackages, InstalledError> {
+    let left = AtomicU64::new(layers::MAX_READ);
     let per_platform: Vec<(Vec<InstalledPackage>, Vec<String>)> = found
         .images
         .par_iter()
         .map(|image| {
             let mut warnings = Vec::new();
-            let records = layers::records(files, image, &mut warnings)?;
+            let records = layers::records(files, image, &left, &mut warnings)?;
             let packages = dpkg::packages(files.label(), &image.platform, &records, &mut warnings);
             Ok((packages, warnings))
         })

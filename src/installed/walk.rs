@@ -22,7 +22,7 @@ use super::{InstalledError, shown};
 /// Indexes under indexes, the top one counting as 1.
 pub const MAX_DEPTH: usize = 4;
 /// Documents (indexes and manifests) read for one image, and the images (platforms) kept.
-pub const MAX_DOCUMENTS: usize = 1_000;
+pub const MAX_DOCUMENTS: usize = 256;
 pub const MAX_IMAGES: usize = 64;
 
 /// Which image of a layout: the one tagged so, or (no tag written) the one tagged `latest`,
