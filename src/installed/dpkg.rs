@@ -57,6 +57,14 @@ pub(crate) fn packages(
         warnings.push(format!("{label}: {platform}: `{path}`: {problem}"));
     };
     let sboms = Sboms::read(records, &mut |path, problem| warn(warnings, path, problem));
+    if !records
+        .keys()
+        .any(|p| p == STATUS || p.starts_with(STATUS_D))
+    {
+        warnings.push(format!(
+            "{label}: {platform}: no dpkg records (`/{STATUS}`, `/{STATUS_D}*`): not a Debian image?"
+        ));
+    }
     let mut found: BTreeMap<(String, String), InstalledPackage> = BTreeMap::new();
     let status_d = records.iter().filter(|(p, _)| p.starts_with(STATUS_D));
     for (path, bytes) in status_d.chain(records.get_key_value(STATUS)) {
@@ -417,6 +425,14 @@ mod tests {
         let mut w = Vec::new();
         assert!(packages("i", "p", &bad, &mut w).is_empty());
         assert!(w[0].contains("not UTF-8"), "{w:?}");
+        let (p, w) = read(&[("usr/share/sbom/x.spdx.json", "{}")]);
+        assert!(p.is_empty());
+        assert_eq!(
+            w,
+            [
+                "oci:x: linux/amd64: no dpkg records (`/var/lib/dpkg/status`, `/var/lib/dpkg/status.d/*`): not a Debian image?"
+            ]
+        );
     }
 
     #[test]
