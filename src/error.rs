@@ -28,6 +28,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::build::BuildError,
         crate::build::FilesError,
         crate::fetch::FetchError,
+        crate::installed::InstalledError,
         crate::lock::LockError,
         crate::mirror::MirrorError,
         crate::oci::OciError,

@@ -13,6 +13,7 @@ pub mod content;
 pub mod deb;
 pub mod error;
 pub mod fetch;
+pub mod installed;
 pub mod interrupt;
 pub mod layer;
 pub mod layercache;

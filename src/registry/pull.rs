@@ -22,6 +22,10 @@ pub const ACCEPT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The largest blob a pull takes (a layer past it is refused).
 pub const MAX_BLOB: u64 = 16 << 30;
 
+/// Indexes under indexes a pull follows, the tagged one counting as 1: a registry could
+/// otherwise serve an endless chain of them.
+pub const MAX_NESTING: usize = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
     #[error("`{reference}` has no manifest `{tag}`")]
@@ -32,6 +36,8 @@ pub enum PullError {
         what: String,
         reason: String,
     },
+    #[error("{what} from `{reference}` nests indexes deeper than {MAX_NESTING}")]
+    TooDeep { reference: String, what: String },
     #[error("{what} from `{reference}` is not a valid OCI document")]
     Document {
         reference: String,
@@ -128,19 +134,21 @@ impl Puller<'_> {
                 tag: tag.to_owned(),
             })?;
         let layout = Layout::create(dir)?;
-        let media = self.store_document(&layout, &top, "the tagged manifest")?;
+        let media = self.store_document(&layout, &top, "the tagged manifest", 1)?;
         let tagged = BTreeMap::from([(ANNOTATION_REF_NAME.to_owned(), tag.to_owned())]);
         let desc = oci::descriptor(media, &top.bytes, None, &tagged)?;
         layout.write("index.json", &oci::layout::index_document(vec![desc])?)?;
         Ok(top.digest)
     }
 
-    /// Store a manifest or index and everything under it; its media type.
+    /// Store a manifest or index (nested `depth` deep) and everything under it; its media
+    /// type.
     fn store_document(
         &self,
         layout: &Layout,
         doc: &Document,
         what: &str,
+        depth: usize,
     ) -> Result<MediaType, PullError> {
         let parse_err = |source| PullError::Document {
             reference: self.reference.clone(),
@@ -151,6 +159,12 @@ impl Puller<'_> {
         let is_index = kind.get("manifests").is_some();
         layout.write_blob(&doc.digest, &doc.bytes)?;
         if is_index {
+            if depth >= MAX_NESTING {
+                return Err(PullError::TooDeep {
+                    reference: self.reference.clone(),
+                    what: what.to_owned(),
+                });
+            }
             let index: ImageIndex = serde_json::from_slice(&doc.bytes).map_err(parse_err)?;
             for child in index.manifests() {
                 let digest = child.digest().to_string();
@@ -163,7 +177,7 @@ impl Puller<'_> {
                         what: what.clone(),
                         reason: "missing, or not the bytes of its digest".into(),
                     })?;
-                self.store_document(layout, &child_doc, &what)?;
+                self.store_document(layout, &child_doc, &what, depth + 1)?;
             }
             return Ok(MediaType::ImageIndex);
         }

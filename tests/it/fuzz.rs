@@ -10,6 +10,7 @@
 
 mod config;
 mod deb;
+mod installed;
 mod layout;
 mod repo;
 

@@ -14,6 +14,7 @@ mod hostile_outputs;
 mod hostile_packages;
 mod hostile_repo;
 mod inhouse;
+mod installed;
 mod layer_cache;
 mod network;
 mod patching;
