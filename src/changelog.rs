@@ -186,17 +186,18 @@ pub fn parse(text: impl BufRead, since: Option<&Version>) -> Result<Changelog, C
                         push(&mut log, done);
                     }
                     if log.entries.len() >= MAX_ENTRIES {
-                        let message = format!("more than {MAX_ENTRIES} entries: the rest is not read");
+                        let message =
+                            format!("more than {MAX_ENTRIES} entries: the rest is not read");
                         warn(&mut log, message);
                         return Ok(log);
                     }
                     seen_header = true;
                     let version: Option<Version> = h.version.parse().ok();
-                    if let (Some(since), Some(v)) = (since, &version) {
-                        if v <= since {
-                            log.reached = true;
-                            return Ok(log);
-                        }
+                    if let (Some(since), Some(v)) = (since, &version)
+                        && v <= since
+                    {
+                        log.reached = true;
+                        return Ok(log);
                     }
                     current = Some((
                         Entry {
@@ -211,16 +212,19 @@ pub fn parse(text: impl BufRead, since: Option<&Version>) -> Result<Changelog, C
                 }
                 // Old changelogs end in free text (`Local variables:`); a line that is no
                 // header is a warning, and the entry it sits in goes on.
-                Err(why) => warn(&mut log, format!("line {number}: not an entry header ({why})")),
+                Err(why) => warn(
+                    &mut log,
+                    format!("line {number}: not an entry header ({why})"),
+                ),
             }
             continue;
         }
-        if let Some((_, cves)) = current.as_mut() {
-            if !line.trim_start().starts_with("-- ") {
-                for id in cve_ids(&line) {
-                    if cves.len() < MAX_CVES {
-                        cves.insert(id);
-                    }
+        if let Some((_, cves)) = current.as_mut()
+            && !line.trim_start().starts_with("-- ")
+        {
+            for id in cve_ids(&line) {
+                if cves.len() < MAX_CVES {
+                    cves.insert(id);
                 }
             }
         }
@@ -369,10 +373,19 @@ openssl (3.5.1-1) unstable; urgency=medium
         let ids = |t: &str| cve_ids(t).into_iter().collect::<Vec<_>>();
         assert_eq!(ids("fix CVE-2024-1234."), ["CVE-2024-1234"]);
         assert_eq!(ids("(CVE-2024-12345678)"), ["CVE-2024-12345678"]);
-        assert_eq!(ids("CVE-2024-123 CVE-24-1234 XCVE-2024-1234 CVE-2024-1234x"), Vec::<String>::new());
-        assert_eq!(ids("CVE-2024-1111/2222"), ["CVE-2024-1111", "CVE-2024-2222"]);
+        assert_eq!(
+            ids("CVE-2024-123 CVE-24-1234 XCVE-2024-1234 CVE-2024-1234x"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids("CVE-2024-1111/2222"),
+            ["CVE-2024-1111", "CVE-2024-2222"]
+        );
         assert_eq!(ids("CVE-2024-1111/"), ["CVE-2024-1111"]);
-        assert_eq!(ids("cve-2024-1111,CVE-2024-2222"), ["CVE-2024-1111", "CVE-2024-2222"]);
+        assert_eq!(
+            ids("cve-2024-1111,CVE-2024-2222"),
+            ["CVE-2024-1111", "CVE-2024-2222"]
+        );
         assert_eq!(ids("CVE-"), Vec::<String>::new());
         assert_eq!(ids("ÄCVE-2024-1111 é"), ["CVE-2024-1111"]);
     }
@@ -391,17 +404,31 @@ openssl (3.5.1-1) unstable; urgency=medium
     #[test]
     fn hostile_input_is_bounded() {
         // Not gzip.
-        assert!(matches!(read_gz(&b"plain text"[..], None), Err(ChangelogError::NotGzip(_))));
+        assert!(matches!(
+            read_gz(&b"plain text"[..], None),
+            Err(ChangelogError::NotGzip(_))
+        ));
         // No entry at all.
-        assert!(matches!(parse(&b"\x00\x01binary"[..], None), Err(ChangelogError::Empty)));
+        assert!(matches!(
+            parse(&b"\x00\x01binary"[..], None),
+            Err(ChangelogError::Empty)
+        ));
         // An endless line: cut, not held whole.
-        let long = format!("pkg (1.0) unstable; urgency=low\n  * {}\n", "A".repeat(10 << 20));
+        let long = format!(
+            "pkg (1.0) unstable; urgency=low\n  * {}\n",
+            "A".repeat(10 << 20)
+        );
         let log = parse(long.as_bytes(), None).unwrap();
         assert_eq!(log.entries.len(), 1);
         assert!(log.warnings.iter().any(|w| w.contains("cut")));
         // Entries past the limit.
         let many: String = (0..MAX_ENTRIES + 5)
-            .map(|i| format!("pkg (1.{}) unstable; urgency=low\n  * x\n", MAX_ENTRIES + 10 - i))
+            .map(|i| {
+                format!(
+                    "pkg (1.{}) unstable; urgency=low\n  * x\n",
+                    MAX_ENTRIES + 10 - i
+                )
+            })
             .collect();
         let log = parse(many.as_bytes(), None).unwrap();
         assert_eq!(log.entries.len(), MAX_ENTRIES);

@@ -38,6 +38,7 @@ fn hint_of(link: &(dyn StdError + 'static)) -> Option<String> {
         crate::rootfs::RootfsError,
         crate::sign::SignError,
         crate::spec::SpecError,
+        crate::tracker::TrackerError,
         crate::vendor::VendorError,
         crate::verify::published::PublishedError,
     ];

@@ -35,6 +35,7 @@ pub mod sign;
 pub mod snapshot;
 pub mod spec;
 pub mod suite;
+pub mod tracker;
 pub mod tree;
 pub mod vendor;
 pub mod verify;

@@ -239,14 +239,19 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
         }
         Ok(std::sync::Arc::new(indexes))
     };
-    lock_of_chain(&chain, &mut load)
+    let (lock, notes) = lock_of_chain(&chain, &mut load)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(lock)
 }
 
-/// The lock of `chain`, each platform resolved from the indexes `indexes_of` gives.
+/// The lock of `chain`, each platform resolved from the indexes `indexes_of` gives, and what
+/// the caller may tell (the debug variant not locked).
 pub fn lock_of_chain(
     chain: &Chain,
     indexes_of: &mut dyn FnMut(&Platform) -> Result<std::sync::Arc<Indexes>>,
-) -> Result<Lock> {
+) -> Result<(Lock, Vec<String>)> {
     let plain = chain.spec_levels();
     let mut lock = Lock {
         version: lock::LOCK_VERSION,
@@ -258,6 +263,7 @@ pub fn lock_of_chain(
         files: lock::files(&chain.levels),
     };
     let mut debug_locked = true;
+    let mut notes = Vec::new();
     for platform in &chain.platforms {
         let indexes = indexes_of(platform)?;
         // The debug variant's layer is locked too when the sources carry busybox-static.
@@ -265,7 +271,7 @@ pub fn lock_of_chain(
             Ok(levels) => levels,
             Err(e) => {
                 let levels = plan_levels(plain, &indexes, &platform.debian_arch)?;
-                eprintln!("note: the debug variant is not locked: {e:#}");
+                notes.push(format!("the debug variant is not locked: {e:#}"));
                 debug_locked = false;
                 levels
             }
@@ -282,7 +288,8 @@ pub fn lock_of_chain(
         lock.inputs = lock::inputs(plain);
     }
     lock.normalize();
-    Ok(lock)
+    notes.dedup();
+    Ok((lock, notes))
 }
 
 /// Record the planned packages of every level of one platform in the lock.

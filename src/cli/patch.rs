@@ -99,8 +99,9 @@ pub fn outdated(args: OutdatedArgs) -> Result<ExitCode> {
 pub fn diff(args: DiffArgs) -> Result<ExitCode> {
     let pull = push_options(&args.registry, DEFAULT_CHUNK, &args.archive)?;
     let cache = Cache::new(args.archive.cache_dir());
-    let old = patch::side(&args.old, &pull, &cache)?;
-    let new = patch::side(&args.new, &pull, &cache)?;
+    let mut old = patch::side(&args.old, &pull, &cache)?;
+    let mut new = patch::side(&args.new, &pull, &cache)?;
+    patch::align(&mut old, &mut new);
     let mirrors = Mirrors::of_host(
         &args.archive.mirror,
         &args.archive.access(args.registry.insecure),

@@ -5,8 +5,8 @@
 use std::io::Read;
 
 use super::{
-    CONTROL_TAR_LIMIT, DATA_ENTRIES, DebError, Identity, NAME_LIMIT, ar, check_control,
-    data_limit, decoder, human, io_error, normalize, read_control, stream_limit,
+    CONTROL_TAR_LIMIT, DATA_ENTRIES, DebError, Identity, NAME_LIMIT, ar, check_control, data_limit,
+    decoder, human, io_error, normalize, read_control, stream_limit,
 };
 
 /// The largest changelog read (compressed): Debian's longest are about 1 MiB.
@@ -65,7 +65,9 @@ fn find(package: &str, reader: impl Read) -> std::io::Result<DocChangelog> {
     let mut tar = tar::Archive::new(reader);
     for (i, entry) in tar.entries()?.enumerate() {
         if i >= DATA_ENTRIES {
-            return Err(super::over(format!("data.tar has more than {DATA_ENTRIES} entries")));
+            return Err(super::over(format!(
+                "data.tar has more than {DATA_ENTRIES} entries"
+            )));
         }
         let mut entry = entry?;
         let raw = entry.path_bytes();
@@ -78,7 +80,11 @@ fn find(package: &str, reader: impl Read) -> std::io::Result<DocChangelog> {
         if path == dir && entry.header().entry_type().is_symlink() {
             let target = entry.link_name_bytes().unwrap_or_default();
             let target = String::from_utf8_lossy(&target);
-            let last = target.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            let last = target
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
             if crate::package::valid_name(last) {
                 return Ok(DocChangelog::LinkedTo(last.to_owned()));
             }

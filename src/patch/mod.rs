@@ -24,7 +24,7 @@ use changelogs::{Changelogs, DebRef, Found};
 
 pub use outdated::{FailOn, OutdatedOptions, outdated};
 pub use render::{Format, render};
-pub use sides::{Side, side};
+pub use sides::{Side, align, side};
 
 /// One package's change between the two sides, its platforms together when they agree.
 #[derive(Debug, Clone, Serialize)]

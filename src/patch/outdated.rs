@@ -110,7 +110,8 @@ fn refresh(
         memo.insert(key, i.clone());
         Ok(i)
     };
-    let new = build::lock_of_chain(&chain, &mut load)?;
+    // The debug variant's note is the lock's business, not this report's.
+    let (new, _) = build::lock_of_chain(&chain, &mut load)?;
     let title = format!("{} ({})", old.name, path.display());
     let mut old_side = Side::of_lock(path.display().to_string(), old);
     old_side.notes = notes;

@@ -245,6 +245,7 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(rest, "- note: {}", cell(n));
     }
     if !rest.is_empty() {
+        out.push_str("**Notes**\n\n");
         out.push_str(&rest);
         out.push('\n');
     }

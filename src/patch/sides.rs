@@ -84,3 +84,42 @@ pub fn side(text: &str, pull: &PushOptions, cache: &Cache) -> Result<Side> {
         notes,
     })
 }
+
+/// A lock also records its debug variant's layer (`NAME-debug`, on top); an image built
+/// without that variant does not hold it. Compared with such an image, the lock's side
+/// leaves that layer out, so its packages do not show as removed (or added).
+pub fn align(a: &mut Side, b: &mut Side) {
+    fn drop_debug(lock_side: &mut Side, image: &Side) {
+        let Some(top) = lock_side.lock.layers.last().cloned() else {
+            return;
+        };
+        if !top.ends_with("-debug") {
+            return;
+        }
+        let held = lock_side
+            .lock
+            .packages
+            .iter()
+            .filter(|p| p.layer == top)
+            .any(|p| {
+                image
+                    .lock
+                    .packages
+                    .iter()
+                    .any(|i| i.platform == p.platform && i.name == p.name)
+            });
+        if !held {
+            lock_side.lock.packages.retain(|p| p.layer != top);
+            lock_side.notes.push(format!(
+                "{}: the debug layer `{top}` is left out (the image does not hold it)",
+                lock_side.what
+            ));
+        }
+    }
+    let is_image = |s: &Side| s.lock.layers.is_empty();
+    match (is_image(a), is_image(b)) {
+        (false, true) => drop_debug(a, b),
+        (true, false) => drop_debug(b, a),
+        _ => {}
+    }
+}

