@@ -95,13 +95,12 @@ fn table(r: &Report) -> String {
             "PACKAGE",
             "PLATFORMS",
             "CHANGE",
-            "OLD",
-            "NEW",
+            "VERSIONS",
             "SUITE",
             "URGENCY",
             "CVES",
         ];
-        let rows: Vec<[String; 8]> = r
+        let rows: Vec<[String; 7]> = r
             .changes
             .iter()
             .map(|c| {
@@ -109,8 +108,11 @@ fn table(r: &Report) -> String {
                     c.name.clone(),
                     platforms(c),
                     change_word(&c.change).into(),
-                    or_dash(c.old.as_deref()).into(),
-                    or_dash(c.new.as_deref()).into(),
+                    format!(
+                        "{} -> {}",
+                        or_dash(c.old.as_deref()),
+                        or_dash(c.new.as_deref())
+                    ),
                     suite(c),
                     or_dash(c.urgency.as_deref()).into(),
                     if c.cves.is_empty() {
@@ -296,9 +298,14 @@ mod tests {
             "python3 (specs/python3.lock): 1 change (1 security, fixing 2 CVEs); 2 of 4 packages unchanged"
         );
         assert!(
-            lines[1].starts_with("PACKAGE     PLATFORMS     CHANGE    OLD      NEW       SUITE")
+            lines[1].starts_with("PACKAGE     PLATFORMS     CHANGE    VERSIONS             SUITE"),
+            "{}",
+            lines[1]
         );
-        assert_eq!(lines[1].find("OLD"), lines[2].find("3.5.9-1"));
+        assert_eq!(
+            lines[1].find("VERSIONS"),
+            lines[2].find("3.5.9-1 -> 3.5.10-1")
+        );
         assert!(
             lines[2].ends_with("medium   CVE-2026-1111 CVE-2026-2222"),
             "{}",

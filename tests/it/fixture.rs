@@ -1029,30 +1029,41 @@ fn diff_of_two_locks_as_a_table_and_json() {
     fs_err::write(&new, new_text).unwrap();
     let r = run(compose().arg("diff").arg(&old).arg(&new));
     r.success("compose");
-    assert!(r.stdout.starts_with("PLATFORM"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("PACKAGE ")),
+        "{}",
+        r.stdout
+    );
     let line = |name: &str| {
         r.stdout
             .lines()
-            .find(|l| l.contains(&format!(" {name} ")))
+            .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_default()
-            .to_owned()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     };
-    assert!(
-        line("f-libc").contains("downgraded") && line("f-libc").contains("1.0-2 -> 1.0-1"),
+    assert_eq!(
+        line("f-libc"),
+        "f-libc amd64 downgraded 1.0-2 -> 1.0-1 testing-updates (updates) - -",
         "{}",
         r.stdout
     );
     assert!(line("f-provider").contains("removed"), "{}", r.stdout);
     assert!(line("f-new").contains("added"), "{}", r.stdout);
     let j = run(compose().arg("diff").arg("--json").arg(&old).arg(&new));
-    let rows: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert!(
-        rows.as_array()
+        report["changes"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|r| r["name"] == "f-libc"
                 && r["change"] == "downgraded"
-                && r["platform"] == "linux/amd64")
+                && r["platforms"] == serde_json::json!(["linux/amd64"]))
     );
 }
 

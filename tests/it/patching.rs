@@ -223,15 +223,15 @@ fn the_patch_pipeline_names_what_each_update_fixes_and_moves_only_security_updat
     };
     assert_eq!(
         line("libfoo"),
-        "libfoo amd64 upgraded 1.0-1 1.0-1+deb1u1 stable-security (security) high CVE-2026-1000 CVE-2026-1001 CVE-2026-1002"
+        "libfoo amd64 upgraded 1.0-1 -> 1.0-1+deb1u1 stable-security (security) high CVE-2026-1000 CVE-2026-1001 CVE-2026-1002"
     );
     assert_eq!(
         line("tzx"),
-        "tzx amd64 upgraded 2026a-1 2026b-1 stable (point release) medium -"
+        "tzx amd64 upgraded 2026a-1 -> 2026b-1 stable (point release) medium -"
     );
     assert_eq!(
         line("libbar"),
-        "libbar amd64 upgraded 2.0-1+deb1u1 2.0-1+deb1u2 stable-security (security) - -"
+        "libbar amd64 upgraded 2.0-1+deb1u1 -> 2.0-1+deb1u2 stable-security (security) - -"
     );
     // The malformed changelog is a named note, not a failure.
     out.stdout_has("note: changelog of `libbar`");
