@@ -128,8 +128,28 @@ pub fn load_pinned_indexes(
     platform: &Platform,
     pins: &[LockedSource],
 ) -> Result<Indexes> {
-    let arch = platform.debian_arch.as_str();
     let suites = verified_suites(fetcher, mirrors, sources, pins)?;
+    platform_indexes(fetcher, &suites, platform)
+}
+
+/// As `load_indexes` for several platforms: each suite's release file fetched and verified
+/// once, then each platform's indexes read (in parallel), in the order of `platforms`.
+pub fn load_indexes_of(
+    fetcher: &Fetcher,
+    mirrors: &Mirrors,
+    sources: &[Source],
+    platforms: &[Platform],
+) -> Result<Vec<Indexes>> {
+    let suites = verified_suites(fetcher, mirrors, sources, &[])?;
+    platforms
+        .par_iter()
+        .map(|p| platform_indexes(fetcher, &suites, p))
+        .collect()
+}
+
+/// The indexes of `platform` in verified `suites`.
+fn platform_indexes(fetcher: &Fetcher, suites: &[Suite], platform: &Platform) -> Result<Indexes> {
+    let arch = platform.debian_arch.as_str();
     let releases = suites
         .iter()
         .map(|s| LockedSource {
@@ -155,7 +175,7 @@ pub fn load_pinned_indexes(
         name: suite,
         release,
         ..
-    } in &suites
+    } in suites
     {
         check_architecture(release, suite, url, platform)?;
         for component in &source.components {

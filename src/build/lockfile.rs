@@ -246,12 +246,70 @@ pub fn make_lock(opts: &LockOptions) -> Result<Lock> {
     Ok(lock)
 }
 
-/// The lock of `chain`, each platform resolved from the indexes `indexes_of` gives, and what
-/// the caller may tell (the debug variant not locked).
+/// The lock of `chain`, each platform resolved in turn from the indexes `indexes_of` gives
+/// (one platform's indexes in memory at a time), and what the caller may tell (the debug
+/// variant not locked).
 pub fn lock_of_chain(
     chain: &Chain,
     indexes_of: &mut dyn FnMut(&Platform) -> Result<std::sync::Arc<Indexes>>,
 ) -> Result<(Lock, Vec<String>)> {
+    let mut planned = Vec::new();
+    for platform in &chain.platforms {
+        let indexes = indexes_of(platform)?;
+        planned.push(plan_platform(chain, platform, &indexes)?);
+    }
+    Ok(finish_lock(chain, planned))
+}
+
+/// As `lock_of_chain` from indexes already loaded (`loaded[i]` for `chain.platforms[i]`),
+/// the platforms resolved in parallel.
+pub fn lock_of_loaded(
+    chain: &Chain,
+    loaded: &[std::sync::Arc<Indexes>],
+) -> Result<(Lock, Vec<String>)> {
+    use rayon::prelude::*;
+    let planned = chain
+        .platforms
+        .par_iter()
+        .zip(loaded)
+        .map(|(platform, indexes)| plan_platform(chain, platform, indexes))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(finish_lock(chain, planned))
+}
+
+/// One platform of a lock: its levels, its indexes' release files, and the note when the
+/// debug variant cannot be locked.
+struct PlatformLock {
+    platform: String,
+    levels: Vec<LevelPlan>,
+    releases: Vec<lock::LockedSource>,
+    debug_note: Option<String>,
+}
+
+fn plan_platform(chain: &Chain, platform: &Platform, indexes: &Indexes) -> Result<PlatformLock> {
+    let plain = chain.spec_levels();
+    // The debug variant's layer is locked too when the sources carry busybox-static.
+    let (levels, debug_note) = match plan_levels(&chain.levels, indexes, &platform.debian_arch) {
+        Ok(levels) => (levels, None),
+        Err(e) => {
+            let levels = plan_levels(plain, indexes, &platform.debian_arch)?;
+            (
+                levels,
+                Some(format!("the debug variant is not locked: {e:#}")),
+            )
+        }
+    };
+    // Every package the environment names is in the image (debug layer included).
+    expand_env(plain.last().expect("non-empty chain"), &levels)?;
+    Ok(PlatformLock {
+        platform: platform.to_string(),
+        levels,
+        releases: indexes.releases.clone(),
+        debug_note,
+    })
+}
+
+fn finish_lock(chain: &Chain, planned: Vec<PlatformLock>) -> (Lock, Vec<String>) {
     let plain = chain.spec_levels();
     let mut lock = Lock {
         version: lock::LOCK_VERSION,
@@ -262,26 +320,13 @@ pub fn lock_of_chain(
         packages: Vec::new(),
         files: lock::files(&chain.levels),
     };
-    let mut debug_locked = true;
-    let mut notes = Vec::new();
-    for platform in &chain.platforms {
-        let indexes = indexes_of(platform)?;
-        // The debug variant's layer is locked too when the sources carry busybox-static.
-        let levels = match plan_levels(&chain.levels, &indexes, &platform.debian_arch) {
-            Ok(levels) => levels,
-            Err(e) => {
-                let levels = plan_levels(plain, &indexes, &platform.debian_arch)?;
-                notes.push(format!("the debug variant is not locked: {e:#}"));
-                debug_locked = false;
-                levels
-            }
-        };
-        // Every package the environment names is in the image (debug layer included).
-        expand_env(plain.last().expect("non-empty chain"), &levels)?;
-        lock.sources.extend(indexes.releases.iter().cloned());
-        record(&mut lock, &platform.to_string(), &chain.levels, &levels);
+    let mut notes: Vec<String> = Vec::new();
+    for p in planned {
+        lock.sources.extend(p.releases);
+        record(&mut lock, &p.platform, &chain.levels, &p.levels);
+        notes.extend(p.debug_note);
     }
-    if !debug_locked {
+    if !notes.is_empty() {
         let debug = &chain.top().name;
         lock.layers.retain(|l| l != debug);
         lock.packages.retain(|p| &p.layer != debug);
@@ -289,7 +334,7 @@ pub fn lock_of_chain(
     }
     lock.normalize();
     notes.dedup();
-    Ok((lock, notes))
+    (lock, notes)
 }
 
 /// Record the planned packages of every level of one platform in the lock.

@@ -32,11 +32,11 @@ pub use env::expand_env;
 pub use error::BuildError;
 pub use family::{family_names, family_outputs};
 pub use files::FilesError;
-pub use indexes::{Indexes, load_indexes, load_pinned_indexes, source_url};
+pub use indexes::{Indexes, load_indexes, load_indexes_of, load_pinned_indexes, source_url};
 pub(crate) use indexes::{index_of, pin_of};
 pub use lockfile::{
-    LockOptions, LockState, Refresh, current_lock, lock_chain, lock_of_chain, lock_state,
-    make_lock, pin_from_lock, refresh_chain,
+    LockOptions, LockState, Refresh, current_lock, lock_chain, lock_of_chain, lock_of_loaded,
+    lock_state, make_lock, pin_from_lock, refresh_chain,
 };
 pub use plan::{LevelPlan, plan_levels, plans_from_lock};
 pub use refresh::{locked_entries, locked_platforms, only_locked};

@@ -69,10 +69,16 @@ pub fn plan_levels(chain: &[Spec], indexes: &Indexes, arch: &str) -> Result<Vec<
             .flat_map(|p| p.packages.iter())
             .map(|p| p.sha256.as_str())
             .collect();
+        // Names first: a hash lookup per entry, the hashes compared only for those names.
+        let names: std::collections::HashSet<&str> = plans
+            .iter()
+            .flat_map(|p| p.packages.iter())
+            .map(|p| p.name.as_str())
+            .collect();
         let installed: Vec<usize> = packages
             .iter()
             .enumerate()
-            .filter(|(_, p)| lower.contains(p.sha256.as_str()))
+            .filter(|(_, p)| names.contains(p.name.as_str()) && lower.contains(p.sha256.as_str()))
             .map(|(i, _)| i)
             .collect();
         let plan = plan_level(spec, packages, universe, &installed, indexes)?;

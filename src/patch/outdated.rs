@@ -2,11 +2,11 @@
 //! spec resolved afresh from today's verified indexes, for every platform of the lock),
 //! each newer version with its suite, urgency and the CVEs its changelog names.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use rayon::prelude::*;
 
 use super::changelogs::Changelogs;
 use super::{Context, Report, Side, compare};
@@ -14,6 +14,7 @@ use crate::build::{self, BuildError, Indexes};
 use crate::fetch::{Cache, Fetcher, Limit};
 use crate::lock::{self, Lock};
 use crate::mirror::Mirrors;
+use crate::spec::{Platform, Source};
 use crate::tracker::{self, Tracker};
 
 /// What `compose outdated` needs.
@@ -48,18 +49,31 @@ impl FailOn {
     }
 }
 
-/// Each spec's report, in the order given; indexes shared by the specs that read the same
-/// sources for the same platform.
+/// Each spec's report, in the order given. Specs that read the same sources are refreshed
+/// together: each suite verified once, every platform's indexes read at once (in parallel),
+/// the specs resolved in parallel, then those indexes dropped before the next sources.
 pub fn outdated(opts: &OutdatedOptions) -> Result<Vec<Report>> {
     let mirrors = Mirrors::of_host(&opts.mirrors, &opts.access)?;
     let cache = Cache::new(opts.cache_dir.clone());
     let fetcher = Fetcher::new(cache.clone(), 4, opts.offline)?
         .with_credentials(mirrors.credentials().clone());
-    let mut memo: HashMap<String, Arc<Indexes>> = HashMap::new();
-    let mut pairs = Vec::new();
-    for spec in &opts.specs {
-        pairs.push(refresh(spec, &fetcher, &mirrors, &mut memo)?);
+    let planned: Vec<Planned> = opts.specs.iter().map(|s| plan(s)).collect::<Result<_>>()?;
+    let mut pairs: Vec<Option<Pair>> = planned.iter().map(|_| None).collect();
+    for (sources, platforms, members) in groups(&planned) {
+        let loaded: Vec<Arc<Indexes>> =
+            build::load_indexes_of(&fetcher, &mirrors, &sources, &platforms)?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+        let refreshed: Vec<(usize, Result<Pair>)> = members
+            .par_iter()
+            .map(|&i| (i, refresh(&planned[i], &platforms, &loaded)))
+            .collect();
+        for (i, r) in refreshed {
+            pairs[i] = Some(r?);
+        }
     }
+    let pairs: Vec<Pair> = pairs.into_iter().flatten().collect();
     let tracker = match &opts.tracker {
         Some(t) => Some(load_tracker(t, &fetcher, &pairs)?),
         None => None,
@@ -78,13 +92,17 @@ pub fn outdated(opts: &OutdatedOptions) -> Result<Vec<Report>> {
         .collect()
 }
 
-/// A spec's lock and the lock a refresh would write now, as sides.
-fn refresh(
-    spec: &Path,
-    fetcher: &Fetcher,
-    mirrors: &Mirrors,
-    memo: &mut HashMap<String, Arc<Indexes>>,
-) -> Result<(String, Side, Side)> {
+/// A report's title, the lock, and what a refresh would lock.
+type Pair = (String, Side, Side);
+
+/// A spec, its lock, and the chain a refresh would lock (the lock's platforms).
+struct Planned {
+    path: PathBuf,
+    old: Lock,
+    chain: build::Chain,
+}
+
+fn plan(spec: &Path) -> Result<Planned> {
     let path = lock::path_for(spec);
     let old = build::current_lock(spec)?.ok_or_else(|| BuildError::NoLock {
         lock: path.clone(),
@@ -92,28 +110,58 @@ fn refresh(
     })?;
     let platforms = build::locked_platforms(&old, &path)?;
     let chain = build::lock_chain(spec, Some(platforms), None)?;
+    Ok(Planned { path, old, chain })
+}
+
+/// The specs by the sources they read: the sources, every platform any of them locks, and
+/// the specs' positions.
+fn groups(planned: &[Planned]) -> Vec<(Vec<Source>, Vec<Platform>, Vec<usize>)> {
+    let mut out: Vec<(Vec<Source>, Vec<Platform>, Vec<usize>)> = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        let sources = p.chain.sources();
+        let slot = match out.iter().position(|(s, ..)| *s == sources) {
+            Some(slot) => slot,
+            None => {
+                out.push((sources, Vec::new(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        for platform in &p.chain.platforms {
+            if !out[slot].1.contains(platform) {
+                out[slot].1.push(platform.clone());
+            }
+        }
+        out[slot].2.push(i);
+    }
+    out
+}
+
+/// A spec's lock and the lock a refresh would write now (from `loaded`, the indexes of
+/// `platforms`), as sides.
+fn refresh(p: &Planned, platforms: &[Platform], loaded: &[Arc<Indexes>]) -> Result<Pair> {
     let mut notes = Vec::new();
-    if !old.matches(&chain.levels) {
+    if !p.old.matches(&p.chain.levels) {
         notes.push(format!(
             "`{}` is stale ({} changed): the refresh also applies those changes",
-            path.display(),
-            old.stale_inputs(&chain.levels).join(", ")
+            p.path.display(),
+            p.old.stale_inputs(&p.chain.levels).join(", ")
         ));
     }
-    let sources = chain.sources();
-    let mut load = |platform: &crate::spec::Platform| -> Result<Arc<Indexes>> {
-        let key = format!("{sources:?}|{platform}");
-        if let Some(i) = memo.get(&key) {
-            return Ok(i.clone());
-        }
-        let i = Arc::new(build::load_indexes(fetcher, mirrors, &sources, platform)?);
-        memo.insert(key, i.clone());
-        Ok(i)
-    };
+    let mine: Vec<Arc<Indexes>> = p
+        .chain
+        .platforms
+        .iter()
+        .filter_map(|x| {
+            platforms
+                .iter()
+                .position(|y| y == x)
+                .map(|i| loaded[i].clone())
+        })
+        .collect();
     // The debug variant's note is the lock's business, not this report's.
-    let (new, _) = build::lock_of_chain(&chain, &mut load)?;
-    let title = format!("{} ({})", old.name, path.display());
-    let mut old_side = Side::of_lock(path.display().to_string(), old);
+    let (new, _) = build::lock_of_loaded(&p.chain, &mine)?;
+    let title = format!("{} ({})", p.old.name, p.path.display());
+    let mut old_side = Side::of_lock(p.path.display().to_string(), p.old.clone());
     old_side.notes = notes;
     let new_side = Side::of_lock("a fresh resolution".into(), new);
     Ok((title, old_side, new_side))
@@ -121,7 +169,7 @@ fn refresh(
 
 /// The tracker's data for the source packages of `pairs`' locks: a file, or a URL fetched
 /// into the cache (`--offline`: the cached copy).
-fn load_tracker(text: &str, fetcher: &Fetcher, pairs: &[(String, Side, Side)]) -> Result<Tracker> {
+fn load_tracker(text: &str, fetcher: &Fetcher, pairs: &[Pair]) -> Result<Tracker> {
     let locks: Vec<&Lock> = pairs
         .iter()
         .flat_map(|(_, o, n)| [&o.lock, &n.lock])
