@@ -12,6 +12,7 @@ use crate::tree::{Node, Tree};
 pub mod generated;
 pub mod inhouse;
 pub mod jks;
+pub mod md5sums;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {

@@ -11,7 +11,7 @@ use super::files::{StoredFiles, add_files};
 use super::plan::LevelPlan;
 use crate::content::Store;
 use crate::deb::Deb;
-use crate::rootfs::{self, generated, inhouse};
+use crate::rootfs::{self, generated, inhouse, md5sums};
 use crate::sbom;
 use crate::spec::{Platform, Spec};
 use crate::tree::{Node, Tree};
@@ -89,7 +89,9 @@ pub fn level_trees(
             epoch,
             files: &debs.files,
         };
+        let shipped = md5sums::shipped(&tree);
         level.generate(&mut tree, platform)?;
+        md5sums::follow(&mut tree, &lower, &shipped, &debs.files, epoch)?;
         rootfs::settle_dirs(&mut tree, &lower);
         inhouse::directories(&mut tree, &lower, &spec.inhouse, epoch)
             .with_context(|| format!("cannot make the directories of `{}`", spec.name))?;
@@ -172,7 +174,7 @@ impl Level<'_> {
         generated::ca_bundle(tree, package, added, self.files, self.epoch)?;
         if let Some((name, _)) = package {
             let derived = [generated::CA_BUNDLE];
-            generated::attribute(tree, self.lower, self.files, name, &derived, self.epoch)?;
+            md5sums::attribute(tree, self.lower, self.files, name, &derived, self.epoch)?;
         }
         Ok(())
     }
@@ -198,7 +200,7 @@ impl Level<'_> {
         let Some((name, _)) = package else {
             return Ok(()); // a store of the spec's certificates only
         };
-        generated::attribute(
+        md5sums::attribute(
             tree,
             self.lower,
             self.files,
