@@ -49,6 +49,16 @@ fn certificates_package<'d>(
         .find(|(_, d)| generated::ships_certificates(d))
 }
 
+/// The packages of levels `0..=upto`, read: where a package's doc symlink may lead.
+pub fn image_debs<'d>(levels: &[LevelPlan], debs: &'d Debs, upto: usize) -> Vec<&'d Deb> {
+    levels
+        .iter()
+        .take(upto + 1)
+        .flat_map(|l| l.packages.iter())
+        .map(|p| &debs[&p.sha256])
+        .collect()
+}
+
 /// The tree of every level of one platform, bottom first, with the level's epoch (the
 /// `SOURCE_DATE_EPOCH`, else the newest mtime of the packages up to that level).
 pub fn level_trees(
@@ -214,12 +224,13 @@ impl Level<'_> {
     /// This level's SBOM, inside its own layer (so the layer stays shared by the family).
     fn sbom(&self, tree: &mut Tree) {
         let spec = self.spec();
+        let image = image_debs(self.levels, self.debs, self.index);
         let sbom_packages: Vec<sbom::SbomPackage> = self.levels[self.index]
             .packages
             .iter()
             .map(|p| sbom::SbomPackage {
                 package: p,
-                license: sbom::declared_license(&p.name, &self.debs[&p.sha256], self.files),
+                license: sbom::declared_license(&p.name, &self.debs[&p.sha256], &image, self.files),
                 url: None,
             })
             .collect();
