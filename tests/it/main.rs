@@ -17,6 +17,7 @@ mod inhouse;
 mod layer_cache;
 mod network;
 mod publish;
+mod scanners;
 mod sign;
 mod snapshot;
 mod specs;
