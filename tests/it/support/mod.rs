@@ -1,7 +1,9 @@
 //! Test infrastructure: a static HTTP server for the fixture repository, and a real
-//! registry with a fault-injecting proxy for pushes, and Debian 13's skopeo (sigstore).
+//! registry with a fault-injecting proxy for pushes, Debian 13's skopeo (sigstore), and
+//! ScanCode over an unpacked image.
 
 pub mod hostile;
 pub mod registry;
+pub mod scancode;
 pub mod server;
 pub mod skopeo;
