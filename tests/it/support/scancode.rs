@@ -32,11 +32,12 @@ pub fn unpack(fs: &BTreeMap<String, TarEntry>, root: &Path) {
     }
 }
 
-/// Unpack `fs` into `dir`, scan it, and assert ScanCode reports exactly `expected` (every
-/// package a `deb`, by name and version: nothing made up, say, from a nested
-/// `debian/copyright`), its only scan errors on `status.d/*.md5sums` (ScanCode reads every
-/// file of `status.d` as a control stanza, so each one is a package without a name it fails
-/// to assemble).
+/// Unpack `fs` into `dir`, scan it, and assert ScanCode reports exactly `expected` as its
+/// Debian packages, by name and version (nothing made up, say, from a nested
+/// `debian/copyright`; the npm packages it finds inside nodejs's modules are another
+/// matter), its only scan errors on `status.d/*.md5sums` (ScanCode reads every file of
+/// `status.d` as a control stanza, so each one is a package without a name it fails to
+/// assemble).
 pub fn assert_sees_exactly(
     fs: &BTreeMap<String, TarEntry>,
     dir: &Path,
@@ -69,8 +70,8 @@ pub fn assert_sees_exactly(
         .as_array()
         .unwrap()
         .iter()
+        .filter(|p| p["type"] == "deb")
         .map(|p| {
-            assert_eq!(p["type"], "deb", "{what}: {p:#}");
             let field = |k: &str| p[k].as_str().unwrap_or("(none)").to_owned();
             (field("name"), field("version"))
         })
