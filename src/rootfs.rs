@@ -9,9 +9,11 @@ use crate::tree::{Content, Kind};
 /// The tree a level's files go into is `tree`'s; named here too for the callers that fill it.
 use crate::tree::{Node, Tree};
 
+pub mod doclinks;
 pub mod generated;
 pub mod inhouse;
 pub mod jks;
+pub mod md5sums;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
@@ -101,7 +103,9 @@ pub fn usrmerge(path: &str) -> Option<String> {
 /// A path that runs through a directory symlink of a lower layer or of an earlier package
 /// lands where the symlink points, inside the image (`resolve`); through a symlink of the
 /// same package it is refused, as dpkg (which renames symlinks into place at the end of a
-/// package) fails on it. Hard links point at regular files of the same package.
+/// package) fails on it. Hard links point at regular files of the same package. A doc
+/// directory's symlink to another package's (`/usr/share/doc/libstdc++6 -> gcc-14-base`) that
+/// the filters leave out stays where the copyright it leads to is kept (`doclinks::keep`).
 pub fn assemble(
     packages: &[(&str, &Deb)],
     filter: &PathFilter,
@@ -112,6 +116,8 @@ pub fn assemble(
     let mut tree = Tree::new();
     // Directory metadata seen in any package, to recreate parents of kept paths.
     let mut dirs: BTreeMap<String, Node> = BTreeMap::new();
+    // Doc-directory symlinks the filters leave out (`doclinks::keep` decides at the end).
+    let mut doc_links: Vec<(String, Node)> = Vec::new();
     let clamp_time = |t: u64| clamp.map_or(t, |c| t.min(c));
     for (name, deb) in packages {
         let only = partial.iter().find(|p| p.package == *name).map(|p| &p.keep);
@@ -153,12 +159,20 @@ pub fn assemble(
             // licences travel with the binaries).
             if !filter.allows(&abs) || only.is_some_and(|o| !o.allows(&abs) && !filter.keeps(&abs))
             {
+                if matches!(node.kind, Kind::Symlink(_))
+                    && path
+                        .rsplit_once('/')
+                        .is_some_and(|(dir, _)| dir == doclinks::DOC)
+                {
+                    doc_links.push((path, node));
+                }
                 continue;
             }
             insert(&mut tree, lower, path, node)?;
         }
         copy_unlinked(&mut tree, name, &links, &own, &files)?;
     }
+    doclinks::keep(&mut tree, lower, filter, doc_links);
     add_parents(&mut tree, lower, &dirs);
     canonicalize_hardlinks(&mut tree);
     check_tree(&tree, lower)?;
@@ -633,6 +647,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t["usr/bin/alias"].kind, Kind::File(b"data"[..].into()));
+    }
+
+    /// Issue 23: a package whose doc directory is a symlink to another package's keeps it
+    /// where that copyright is kept, whichever of the two is unpacked first.
+    #[test]
+    fn doc_links_stay_where_the_copyright_they_lead_to_is_kept() {
+        let mut link = file("usr/share/doc/libncursesw6", "");
+        link.kind = Kind::Symlink("libtinfo6".into());
+        let ncurses = deb(vec![file("usr/lib/libncursesw.so.6", "n"), link]);
+        let tinfo = deb(vec![
+            file("usr/share/doc/libtinfo6/copyright", "c"),
+            file("usr/share/doc/libtinfo6/changelog.gz", "x"),
+        ]);
+        let f = filter(&["/usr/share/doc/**"], &["/usr/share/doc/*/copyright"]);
+        let both = [("libncursesw6", &ncurses), ("libtinfo6", &tinfo)];
+        let t = assemble(&both, &f, &[], &Tree::new(), None).unwrap();
+        let kept = &t["usr/share/doc/libncursesw6"];
+        assert_eq!(kept.kind, Kind::Symlink("libtinfo6".into()));
+        assert_eq!(kept.package.as_deref(), Some("libncursesw6"));
+        assert!(!t.contains_key("usr/share/doc/libtinfo6/changelog.gz"));
+        // The target's copyright in a lower level counts too.
+        let lower = assemble(&both[1..], &f, &[], &Tree::new(), None).unwrap();
+        let t = assemble(&both[..1], &f, &[], &lower, None).unwrap();
+        assert_eq!(t["usr/share/doc/libncursesw6"].kind, kept.kind);
+        // Without the target's copyright in the image, or with no copyright kept, it goes.
+        let t = assemble(&both[..1], &f, &[], &Tree::new(), None).unwrap();
+        assert!(!t.contains_key("usr/share/doc/libncursesw6"));
+        let no_copyright = filter(&["/usr/share/doc/**"], &[]);
+        let t = assemble(&both, &no_copyright, &[], &Tree::new(), None).unwrap();
+        assert!(!t.keys().any(|k| k.starts_with("usr/share/doc")), "{t:?}");
     }
 
     #[test]

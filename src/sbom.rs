@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::content::Store;
 use crate::deb::Deb;
 use crate::package::Planned;
-use crate::tree::Kind;
+use crate::rootfs::doclinks;
+use crate::tree::{Content, Kind};
 
 /// One package as the SBOM lists it.
 #[derive(Debug, Clone)]
@@ -140,14 +141,34 @@ fn first_license(mut reader: impl BufRead) -> Option<String> {
     }
 }
 
-/// The declared licence of a package as an SPDX expression, from the first `License:` of its
-/// DEP-5 copyright file; `None` when there is none or it does not map to SPDX identifiers.
-pub fn declared_license(package: &str, deb: &Deb, store: &Store) -> Option<String> {
-    let path = format!("usr/share/doc/{package}/copyright");
-    let data = deb.entries.iter().find_map(|e| match &e.kind {
-        Kind::File(d) if e.path == path => Some(d),
+/// The copyright file that speaks for `package`: its own `usr/share/doc/<package>/copyright`,
+/// or, when its `usr/share/doc/<package>` is a symlink to another package's doc directory
+/// (`libstdc++6 -> gcc-14-base`), the copyright there, shipped by one of `image`.
+fn copyright_of<'d>(package: &str, deb: &'d Deb, image: &[&'d Deb]) -> Option<&'d Content> {
+    let file_at = |deb: &'d Deb, path: &str| {
+        deb.entries.iter().find_map(|e| match &e.kind {
+            Kind::File(d) if e.path == path => Some(d),
+            _ => None,
+        })
+    };
+    let dir = format!("{}/{package}", doclinks::DOC);
+    if let Some(own) = file_at(deb, &format!("{dir}/copyright")) {
+        return Some(own);
+    }
+    let target = deb.entries.iter().find_map(|e| match &e.kind {
+        Kind::Symlink(t) if e.path == dir => doclinks::points_to(&e.path, t),
         _ => None,
     })?;
+    let path = doclinks::copyright(&target);
+    image.iter().find_map(|d| file_at(d, &path))
+}
+
+/// The declared licence of a package as an SPDX expression, from the first `License:` of its
+/// DEP-5 copyright file (`copyright_of`: the one its doc symlink leads to, in `image`, the
+/// packages of the image up to its level); `None` when there is none or it does not map to
+/// SPDX identifiers.
+pub fn declared_license(package: &str, deb: &Deb, image: &[&Deb], store: &Store) -> Option<String> {
+    let data = copyright_of(package, deb, image)?;
     let license = first_license(std::io::BufReader::new(store.open(data).ok()?))?;
     // `GPL-2+ or Artistic`, `GPL-2 with Classpath exception`, `MIT and BSD-3-clause`.
     let mut parts = Vec::new();
@@ -369,6 +390,7 @@ mod tests {
             declared_license(
                 "p",
                 &deb_with_copyright("p", &text),
+                &[],
                 &crate::content::tests::store(),
             )
         };
@@ -385,9 +407,54 @@ mod tests {
         assert_eq!(dep5("Something-odd"), None);
         let free_form = deb_with_copyright("p", "This is free software.\nLicense: GPL-2\n");
         assert_eq!(
-            declared_license("p", &free_form, &crate::content::tests::store()),
+            declared_license("p", &free_form, &[], &crate::content::tests::store()),
             None
         );
+    }
+
+    /// Issue 23: a package whose doc directory is a symlink to another's (`libstdc++6 ->
+    /// gcc-14-base`) has the licence of the copyright there, when the image has it.
+    #[test]
+    fn a_doc_symlink_leads_to_the_licence_of_the_package_it_points_to() {
+        let store = crate::content::tests::store();
+        let gcc = deb_with_copyright(
+            "gcc-14-base",
+            "Format: https://example.invalid/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-3+ with GCC-exception-3.1\n",
+        );
+        let linked = |target: &str| Deb {
+            control: String::new(),
+            md5sums: None,
+            entries: vec![Entry {
+                path: "usr/share/doc/libstdc++6".into(),
+                kind: Kind::Symlink(target.into()),
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            }],
+        };
+        let libstdcxx = linked("gcc-14-base");
+        assert_eq!(
+            declared_license("libstdc++6", &libstdcxx, &[&gcc, &libstdcxx], &store).as_deref(),
+            Some("GPL-3.0-or-later WITH GCC-exception-3.1")
+        );
+        assert_eq!(
+            declared_license("libstdc++6", &libstdcxx, &[&libstdcxx], &store),
+            None,
+            "the image does not have the copyright it points to"
+        );
+        for elsewhere in [
+            "/etc",
+            "../../../../usr/share/doc/gcc-14-base/x",
+            "libstdc++6",
+        ] {
+            let d = linked(elsewhere);
+            assert_eq!(
+                declared_license("libstdc++6", &d, &[&gcc, &d], &store),
+                None,
+                "{elsewhere}"
+            );
+        }
     }
 
     /// The image's own package has a version and supplier only where given: the SBOMs in

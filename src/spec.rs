@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -310,7 +310,16 @@ impl std::fmt::Display for Platform {
     }
 }
 
-/// `[paths]` filters: globs on absolute paths inside the image; `keep` wins over `exclude`.
+/// A path pattern of a spec (`[paths]`, `[packages.partial]`) as shell and gitignore globs
+/// read it: `*` and `?` never match `/` (`/usr/share/doc/*/copyright` is a package's own
+/// copyright, not `/usr/share/doc/p/examples/x/debian/copyright`), `**` as a whole component
+/// matches any number of them.
+pub fn path_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// `[paths]` filters: globs on absolute paths inside the image (`path_glob`); `keep` wins
+/// over `exclude`.
 #[derive(Debug, Clone)]
 pub struct PathFilter {
     pub exclude: Vec<String>,
@@ -324,7 +333,7 @@ impl PathFilter {
         let build = |globs: &[String]| -> Result<GlobSet, globset::Error> {
             let mut b = GlobSetBuilder::new();
             for g in globs {
-                b.add(Glob::new(g)?);
+                b.add(path_glob(g)?);
             }
             b.build()
         };
@@ -880,7 +889,7 @@ fn validate_paths(
                     format!("path glob `{glob}` must be absolute (start with `/`)"),
                 ));
             }
-            Glob::new(glob).map_err(|e| invalid(g.span(), format!("invalid glob: {e}")))?;
+            path_glob(glob).map_err(|e| invalid(g.span(), format!("invalid glob: {e}")))?;
             if !out.contains(glob) {
                 out.push(glob.clone());
             }
@@ -1611,5 +1620,51 @@ supplier = "ACME Corp"
         ] {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Issue 23: `*` stops at `/` (shell and gitignore globs), `**` crosses it, in `[paths]`
+    /// and in `[packages.partial]` alike.
+    #[test]
+    fn a_star_in_a_path_glob_stays_within_one_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = BASE.replace(
+            "[paths]\n",
+            "[packages.partial]\nlibc-bin = [\"/usr/lib/locale/*/LC_CTYPE\", \"/usr/share/i18n/**\"]\n[paths]\nkeep = [\"/usr/share/doc/*/copyright\"]\n",
+        );
+        let spec = Spec::load(&write(dir.path(), "s.toml", &text)).unwrap();
+        let spec = spec.last().unwrap();
+        let paths = &spec.paths;
+        assert!(paths.allows("/usr/share/doc/libc6/copyright"));
+        for nested in [
+            "/usr/share/doc/ca-certificates/examples/ca-certificates-local/debian/copyright",
+            "/usr/share/doc/p/x/copyright",
+        ] {
+            assert!(!paths.keeps(nested) && !paths.allows(nested), "{nested}");
+        }
+        assert!(!paths.allows("/usr/share/doc/libc6/changelog.gz"));
+        assert!(!paths.allows("/usr/share/doc/a/b/c/d"), "`**` crosses `/`");
+        let partial = &spec.partial[0].keep;
+        assert!(partial.allows("/usr/lib/locale/C.utf8/LC_CTYPE"));
+        assert!(!partial.allows("/usr/lib/locale/C.utf8/x/LC_CTYPE"));
+        assert!(partial.allows("/usr/share/i18n/charmaps/UTF-8.gz"));
+        assert!(!partial.allows("/usr/bin/locale"));
+        // The patterns the shipped specs use mean what they meant.
+        let shipped = PathFilter::new(
+            vec![
+                "/usr/lib/jvm/*/lib/ct.sym".into(),
+                "/usr/lib/jvm/*/man/**".into(),
+                "/usr/lib/python3.*/test/**".into(),
+            ],
+            Vec::new(),
+        )
+        .unwrap();
+        for gone in [
+            "/usr/lib/jvm/java-21-openjdk-amd64/lib/ct.sym",
+            "/usr/lib/jvm/java-21-openjdk-amd64/man/man1/java.1.gz",
+            "/usr/lib/python3.13/test/support/__init__.py",
+        ] {
+            assert!(!shipped.allows(gone), "{gone}");
+        }
+        assert!(shipped.allows("/usr/lib/jvm/java-21-openjdk-amd64/lib/modules"));
     }
 }

@@ -11,7 +11,7 @@ use super::cached::{self, CachedLevel, LevelMeta, Memo};
 use super::env::expand_env;
 use super::plan::LevelPlan;
 use super::report::{LayerReport, PackageReport};
-use super::trees::{Debs, level_trees};
+use super::trees::{Debs, image_debs, level_trees};
 use super::variant::DEFAULT_PATH;
 use crate::layer::{self, Layer};
 use crate::layercache::{Key, LayerCache};
@@ -139,7 +139,7 @@ pub fn build_platform(
                         cached: true,
                     },
                     None => {
-                        let meta = level_meta(tree, *epoch, &levels[i], debs);
+                        let meta = level_meta(tree, *epoch, levels, i, debs);
                         let name = format!("layer-{}-{i}", platform.debian_arch);
                         let layer = write_layer(opts, tree, debs, store, &name)?;
                         cached::save(cache, &job.keys[i], &layer, &meta, store);
@@ -178,7 +178,8 @@ pub fn build_platform(
 }
 
 /// The record of a level built from its tree: what the config and the SBOM need of it.
-fn level_meta(tree: &Tree, epoch: u64, level: &LevelPlan, debs: &Debs) -> LevelMeta {
+fn level_meta(tree: &Tree, epoch: u64, levels: &[LevelPlan], i: usize, debs: &Debs) -> LevelMeta {
+    let image = image_debs(levels, debs, i);
     LevelMeta {
         epoch,
         content: tree
@@ -189,11 +190,12 @@ fn level_meta(tree: &Tree, epoch: u64, level: &LevelPlan, debs: &Debs) -> LevelM
             })
             .sum(),
         ca_bundle: tree.contains_key(generated::CA_BUNDLE),
-        licenses: level
+        licenses: levels[i]
             .packages
             .iter()
             .map(|p| {
-                let license = sbom::declared_license(&p.name, &debs[&p.sha256], &debs.files);
+                let license =
+                    sbom::declared_license(&p.name, &debs[&p.sha256], &image, &debs.files);
                 (p.sha256.clone(), license)
             })
             .collect(),

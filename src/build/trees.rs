@@ -11,7 +11,7 @@ use super::files::{StoredFiles, add_files};
 use super::plan::LevelPlan;
 use crate::content::Store;
 use crate::deb::Deb;
-use crate::rootfs::{self, generated, inhouse};
+use crate::rootfs::{self, generated, inhouse, md5sums};
 use crate::sbom;
 use crate::spec::{Platform, Spec};
 use crate::tree::{Node, Tree};
@@ -47,6 +47,16 @@ fn certificates_package<'d>(
         .flat_map(|l| l.packages.iter())
         .map(|p| (p.name.as_str(), &debs[&p.sha256]))
         .find(|(_, d)| generated::ships_certificates(d))
+}
+
+/// The packages of levels `0..=upto`, read: where a package's doc symlink may lead.
+pub fn image_debs<'d>(levels: &[LevelPlan], debs: &'d Debs, upto: usize) -> Vec<&'d Deb> {
+    levels
+        .iter()
+        .take(upto + 1)
+        .flat_map(|l| l.packages.iter())
+        .map(|p| &debs[&p.sha256])
+        .collect()
 }
 
 /// The tree of every level of one platform, bottom first, with the level's epoch (the
@@ -89,7 +99,9 @@ pub fn level_trees(
             epoch,
             files: &debs.files,
         };
+        let shipped = md5sums::shipped(&tree);
         level.generate(&mut tree, platform)?;
+        md5sums::follow(&mut tree, &lower, &shipped, &debs.files, epoch)?;
         rootfs::settle_dirs(&mut tree, &lower);
         inhouse::directories(&mut tree, &lower, &spec.inhouse, epoch)
             .with_context(|| format!("cannot make the directories of `{}`", spec.name))?;
@@ -172,7 +184,7 @@ impl Level<'_> {
         generated::ca_bundle(tree, package, added, self.files, self.epoch)?;
         if let Some((name, _)) = package {
             let derived = [generated::CA_BUNDLE];
-            generated::attribute(tree, self.lower, self.files, name, &derived, self.epoch)?;
+            md5sums::attribute(tree, self.lower, self.files, name, &derived, self.epoch)?;
         }
         Ok(())
     }
@@ -198,7 +210,7 @@ impl Level<'_> {
         let Some((name, _)) = package else {
             return Ok(()); // a store of the spec's certificates only
         };
-        generated::attribute(
+        md5sums::attribute(
             tree,
             self.lower,
             self.files,
@@ -212,12 +224,13 @@ impl Level<'_> {
     /// This level's SBOM, inside its own layer (so the layer stays shared by the family).
     fn sbom(&self, tree: &mut Tree) {
         let spec = self.spec();
+        let image = image_debs(self.levels, self.debs, self.index);
         let sbom_packages: Vec<sbom::SbomPackage> = self.levels[self.index]
             .packages
             .iter()
             .map(|p| sbom::SbomPackage {
                 package: p,
-                license: sbom::declared_license(&p.name, &self.debs[&p.sha256], self.files),
+                license: sbom::declared_license(&p.name, &self.debs[&p.sha256], &image, self.files),
                 url: None,
             })
             .collect();

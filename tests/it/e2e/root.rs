@@ -84,8 +84,8 @@ fn there_is_no_shell_to_run() {
     assert_ne!(code, 0, "there is no shell to run");
 }
 
-/// Issue 12: Debian 12's python3 has distutils (python3-distutils and python3-lib2to3, not
-/// the whole `python3` package).
+/// Issue 12: Debian 12's python3 has distutils (python3-distutils, not the whole `python3`
+/// package); issue 23: and no lib2to3, as distroless's (its `__main__` exits on import).
 #[test]
 #[ignore = "needs the Debian archive, umoci, runc and root (end to end)"]
 fn python3_has_distutils_on_debian12() {
@@ -96,13 +96,19 @@ fn python3_has_distutils_on_debian12() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    for p in ["python3-distutils", "python3-lib2to3"] {
-        assert!(packages.contains(&p), "{p} missing: {packages:?}");
-    }
-    for p in ["python3", "python3.11", "dpkg", "readline-common"] {
+    assert!(packages.contains(&"python3-distutils"), "{packages:?}");
+    for p in [
+        "python3",
+        "python3.11",
+        "python3-lib2to3",
+        "dpkg",
+        "readline-common",
+    ] {
         assert!(!packages.contains(&p), "{p} is in python3-debian12");
     }
-    let import = "import distutils.dist, distutils.util, lib2to3.refactor; print('distutils-ok', distutils.dist.Distribution().get_name())";
+    let import = "import distutils.dist, distutils.util, distutils.core, distutils.command.build_py, importlib.util\n\
+assert importlib.util.find_spec('lib2to3') is None\n\
+print('distutils-ok', distutils.dist.Distribution().get_name())";
     let out = runs(
         "python3-debian12",
         "py12",
@@ -121,7 +127,34 @@ fn python3_debian12_runs_its_whole_stdlib() {
         out.contains("python-ok") && out.contains("(3, 11)"),
         "{out}"
     );
+    // distroless's own `import_everything`: every module and submodule; lib2to3's
+    // `__main__` made it exit with status 2 (issue 23).
+    let args = ["/usr/bin/python3", "-c", IMPORT_EVERYTHING];
+    let out = runs("python3-debian12", "py12-every", &args, &[]);
+    assert!(out.contains("imported-all"), "{out}");
 }
+
+/// distroless's python3 `import_everything` test: every module and submodule but its skip
+/// list (Windows modules, the regression tests, modules that exit when imported, what Debian
+/// does not install) and what `PY_CHECK` skips (GUI, `antigravity`, `this`).
+const IMPORT_EVERYTHING: &str = r#"
+import importlib, pkgutil
+skip = {'asyncio.windows_events', 'asyncio.windows_utils', 'ctypes.wintypes', 'distutils._msvccompiler',
+        'distutils.command.bdist_msi', 'distutils.msvc9compiler', 'encodings.cp65001', 'encodings.mbcs',
+        'encodings.oem', 'multiprocessing.popen_spawn_win32', 'winreg', 'test', 'unittest.__main__',
+        'venv.__main__', 'dbm.gnu', 'lib2to3.pgen2.conv', 'turtle', 'tkinter', 'turtledemo', 'idlelib',
+        'antigravity', 'this', '__main__'}
+failed = []
+for m in pkgutil.walk_packages():
+    if m.name in skip or m.name.split('.')[0] in skip:
+        continue
+    try:
+        importlib.import_module(m.name)
+    except Exception as e:
+        failed.append((m.name, repr(e)))
+assert not failed, failed
+print('imported-all')
+"#;
 
 /// Issue 12: Debian 13's python3 has ensurepip and venv (python3.13-venv, as distroless's:
 /// without pip's wheels, so `--without-pip`).

@@ -1,11 +1,13 @@
 //! The family's images read back: layers shared along the chains, files and config as
-//! distroless has them, container-structure-test, SBOMs, `compose why`, reproducibility.
+//! distroless has them, container-structure-test, SBOMs, what scanners read (md5sums,
+//! copyrights, ScanCode), `compose why`, reproducibility.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 use super::{Built, ca_count, docker_archive, env_of, family, locked_python3, shared_cache, text};
 use crate::harness::{TarEntry, compose, repo_root, require, run};
+use crate::support::scancode;
 
 #[test]
 #[ignore = "needs the Debian archive (end to end)"]
@@ -165,6 +167,132 @@ fn status_d_names_every_package_with_its_md5sums() {
             !b.image.merged().contains_key("var/lib/dpkg/status"),
             "{key}: distroless has only status.d"
         );
+    }
+}
+
+/// Issue 23: every md5sums line of a file the image holds names its bytes (base-files'
+/// rewritten os-release included); a line whose file `[paths]` left out stays.
+#[test]
+#[ignore = "needs the Debian archive (end to end)"]
+fn md5sums_name_the_bytes_each_image_holds() {
+    use md5::Digest as _;
+    for (key, b) in &family().images {
+        let fs = b.image.merged();
+        let mut checked = 0;
+        for (record, e) in &fs {
+            if !(record.starts_with("var/lib/dpkg/status.d/") && record.ends_with(".md5sums")) {
+                continue;
+            }
+            for line in String::from_utf8_lossy(&e.data).lines() {
+                let (sum, listed) = line.split_once("  ").unwrap();
+                let path = match listed.split_once('/') {
+                    Some(("bin" | "sbin" | "lib" | "lib64", _)) => format!("usr/{listed}"),
+                    _ => listed.to_owned(),
+                };
+                if let Some(data) = scancode::bytes(&fs, &path) {
+                    assert_eq!(
+                        hex::encode(md5::Md5::digest(data)),
+                        sum,
+                        "{key}: {record}: {path}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{key}: only {checked} lines");
+        let os_release = text(&b.image, "usr/lib/os-release");
+        assert!(
+            text(&b.image, "var/lib/dpkg/status.d/base-files.md5sums").contains(&format!(
+                "{:x}  usr/lib/os-release\n",
+                md5::Md5::digest(os_release.as_bytes())
+            )),
+            "{key}"
+        );
+    }
+}
+
+/// Issue 23: only each package's own copyright is kept (no nested `debian/copyright`), and
+/// a doc directory that is a symlink to another package's stays, with that copyright.
+#[test]
+#[ignore = "needs the Debian archive (end to end)"]
+fn only_own_copyrights_and_doc_links_to_them_are_kept() {
+    for (key, b) in &family().images {
+        let fs = b.image.merged();
+        for (path, e) in fs.range("usr/share/doc/".to_owned()..) {
+            let Some(rest) = path.strip_prefix("usr/share/doc/") else {
+                break;
+            };
+            match rest.split('/').collect::<Vec<_>>()[..] {
+                [_] | [_, "copyright"] => {}
+                _ => panic!("{key}: /{path}"),
+            }
+            // A doc directory's symlink (`libstdc++6 -> gcc-14-base`) or a copyright's
+            // (`node-acorn-bigint/copyright -> ../node-acorn/copyright`) leads to one.
+            if e.kind == tar::EntryType::Symlink {
+                let target = e.link.as_deref().unwrap();
+                let dir = path.rsplit_once('/').unwrap().0;
+                let mut at: Vec<&str> = dir.split('/').collect();
+                for part in target.split('/') {
+                    match part {
+                        ".." => drop(at.pop()),
+                        "." | "" => {}
+                        p => at.push(p),
+                    }
+                }
+                let mut led_to = at.join("/");
+                if !led_to.ends_with("/copyright") {
+                    led_to.push_str("/copyright");
+                }
+                assert!(
+                    fs.get(&led_to)
+                        .is_some_and(|c| c.kind == tar::EntryType::Regular),
+                    "{key}: /{path} -> {target}: no /{led_to}"
+                );
+            }
+        }
+    }
+    let links = |key: &str| -> Vec<(String, String)> {
+        family().images[key]
+            .image
+            .merged()
+            .into_iter()
+            .filter(|(p, e)| p.starts_with("usr/share/doc/") && e.kind == tar::EntryType::Symlink)
+            .map(|(p, e)| (p, e.link.unwrap()))
+            .collect()
+    };
+    let link = |p: &str, t: &str| (format!("usr/share/doc/{p}"), t.to_owned());
+    assert_eq!(
+        links("python3"),
+        [
+            link("libgcc-s1", "gcc-14-base"),
+            link("libgomp1", "gcc-14-base"),
+            link("libncursesw6", "libtinfo6"),
+            link("libpython3.13-stdlib", "libpython3.13-minimal"),
+            link("libstdc++6", "gcc-14-base"),
+        ]
+    );
+}
+
+/// Issue 23: ScanCode (`--package --system-package`, distroless's `status.d`) sees every
+/// package of the image with its exact version, and nothing else.
+#[test]
+#[ignore = "needs the Debian archive and scancode (end to end)"]
+fn scancode_sees_exactly_the_packages_of_each_image() {
+    let f = family();
+    for key in ["base", "python3", "java21", "nodejs"] {
+        let b = &f.images[key];
+        let expected = b.report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let field = |k: &str| p[k].as_str().unwrap().to_owned();
+                (field("name"), field("version"))
+            })
+            .collect();
+        let dir = f.work.join(format!("scancode-{key}"));
+        scancode::assert_sees_exactly(&b.image.merged(), &dir, &expected, key);
+        let _ = fs_err::remove_dir_all(&dir);
     }
 }
 

@@ -799,7 +799,8 @@ fn package_files_never_panic() {
             }],
         };
         no_panic("package-files", text.as_bytes(), || {
-            let _ = compose::sbom::declared_license("x", &deb, &store());
+            let _ = compose::sbom::declared_license("x", &deb, &[&deb], &store());
+            let _ = compose::rootfs::doclinks::points_to("usr/share/doc/x", &license);
             let certs = compose::rootfs::jks::pem_certificates(&pem, "x");
             let _ = compose::rootfs::jks::keystore(&certs, 0);
         })
