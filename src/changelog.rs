@@ -32,7 +32,7 @@ pub struct Entry {
     pub distributions: Vec<String>,
     /// Lowercase, `""` when the header names none.
     pub urgency: String,
-    /// Sorted, unique `CVE-YYYY-NNNN...` ids named by the entry's change lines.
+    /// `CVE-YYYY-NNNN...` ids named by the entry's change lines, each once, in numeric order.
     pub cves: Vec<String>,
 }
 
@@ -245,8 +245,26 @@ pub fn parse(text: impl BufRead, since: Option<&Version>) -> Result<Changelog, C
 }
 
 fn push(log: &mut Changelog, (mut entry, cves): (Entry, BTreeSet<String>)) {
-    entry.cves = cves.into_iter().collect();
+    entry.cves = sorted_ids(cves);
     log.entries.push(entry);
+}
+
+/// CVE ids in numeric order (`CVE-2026-35190` before `CVE-2026-107493`), each once.
+pub fn sorted_ids(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let key = |id: &str| -> (u64, u64) {
+        let mut parts = id
+            .split('-')
+            .skip(1)
+            .map(|p| p.parse::<u64>().unwrap_or(u64::MAX));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    };
+    let mut out: Vec<String> = ids
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    out.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.cmp(b)));
+    out
 }
 
 fn warn(log: &mut Changelog, message: String) {
@@ -354,9 +372,9 @@ openssl (3.5.1-1) unstable; urgency=medium
                 "CVE-2014-1912",
                 "CVE-2014-4650",
                 "CVE-2014-7185",
+                "CVE-2026-9999",
                 "CVE-2026-35190",
-                "CVE-2026-84785",
-                "CVE-2026-9999"
+                "CVE-2026-84785"
             ]
         );
         let all = parse(OPENSSL.as_bytes(), Some(&v("3.5.1-1"))).unwrap();

@@ -365,8 +365,7 @@ fn read_changelog(c: &mut Change, found: Found) {
                     c.old.as_deref().unwrap_or("")
                 ));
             }
-            let cves: BTreeSet<String> = log.entries.iter().flat_map(|e| e.cves.clone()).collect();
-            c.cves = cves.into_iter().collect();
+            c.cves = changelog::sorted_ids(log.entries.iter().flat_map(|e| e.cves.clone()));
             c.urgency = highest_urgency(&log.entries);
             c.entries = log.entries;
         }
@@ -409,7 +408,7 @@ fn add_tracker(c: &mut Change, tracker: &Tracker) {
             c.tracker_only.push(cve.id.clone());
         }
     }
-    c.cves = all.into_iter().collect();
+    c.cves = changelog::sorted_ids(all);
 }
 
 /// Every CVE the tracker says is open in a version of the old side, once per source package
