@@ -494,3 +494,75 @@ fn lock_update_keeps_every_platform_of_the_lock() {
     env.lock(&fresh, &["--update", "--security-only"])
         .fails_with("does not exist");
 }
+
+/// `deb::changelog` on `.deb`s made by hand: which file it takes, a doc directory that is a
+/// link, and hostile packages (another package's control, a changelog claiming 9 MiB).
+#[test]
+fn a_debs_changelog_is_found_bounded_and_checked() {
+    use compose::deb::{DocChangelog, Identity, changelog};
+    let id = Identity {
+        name: "libfoo",
+        version: "1.0-1",
+        architecture: "amd64",
+    };
+    let deb = |tar: TarBuilder| {
+        DebBuilder::new("libfoo", "1.0-1", 8)
+            .data_gz(&tar.finish())
+            .build()
+    };
+    let doc = || {
+        TarBuilder::new()
+            .dir("./")
+            .dir("./usr/")
+            .dir("./usr/share/")
+            .dir("./usr/share/doc/")
+    };
+    let read = |bytes: Vec<u8>| changelog(&id, bytes.as_slice());
+    // The Debian changelog wins over an upstream changelog.gz; a native package has only that.
+    let both = doc()
+        .dir("./usr/share/doc/libfoo/")
+        .file("./usr/share/doc/libfoo/changelog.gz", b"upstream")
+        .file("./usr/share/doc/libfoo/changelog.Debian.gz", b"debian");
+    assert_eq!(
+        read(deb(both)).unwrap(),
+        DocChangelog::File(b"debian".to_vec())
+    );
+    let native = doc()
+        .dir("./usr/share/doc/libfoo/")
+        .file("./usr/share/doc/libfoo/changelog.gz", b"native");
+    assert_eq!(
+        read(deb(native)).unwrap(),
+        DocChangelog::File(b"native".to_vec())
+    );
+    // A doc directory that is another package's.
+    for target in ["gcc-14-base", "/usr/share/doc/gcc-14-base/"] {
+        let linked = doc().symlink("./usr/share/doc/libfoo", target);
+        assert_eq!(
+            read(deb(linked)).unwrap(),
+            DocChangelog::LinkedTo("gcc-14-base".into())
+        );
+    }
+    let evil_link = doc().symlink("./usr/share/doc/libfoo", "../../../etc/Bad Name");
+    assert_eq!(read(deb(evil_link)).unwrap(), DocChangelog::Missing);
+    assert_eq!(read(deb(doc())).unwrap(), DocChangelog::Missing);
+    // Another package than the index promised.
+    let other = DebBuilder::new("libbar", "1.0-1", 8)
+        .data_gz(&doc().finish())
+        .build();
+    let e = changelog(&id, other.as_slice()).unwrap_err();
+    assert!(
+        e.to_string().contains("not the package the index promised"),
+        "{e}"
+    );
+    // A changelog claiming more than the limit is refused before it is read.
+    let header = TarBuilder::header(
+        b"./usr/share/doc/libfoo/changelog.Debian.gz",
+        b'0',
+        compose::deb::CHANGELOG_LIMIT + 1,
+        b"",
+        0o644,
+    );
+    let huge = doc().dir("./usr/share/doc/libfoo/").raw(header, b"");
+    let e = read(deb(huge)).unwrap_err();
+    assert!(e.to_string().contains("exceeds a limit"), "{e}");
+}
