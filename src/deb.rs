@@ -355,12 +355,20 @@ pub fn read(planned: &Identity, reader: impl Read, store: &Store) -> Result<Deb,
 /// The `control` file of a `.deb` streamed from `reader`, checked against `planned` as
 /// `read` checks it; data.tar is not read (a caller hashing the file drains the rest).
 pub fn control(planned: &Identity, reader: impl Read) -> Result<String, DebError> {
+    checked_control(planned, &mut ar::Reader::new(reader)).map(|(control, _)| control)
+}
+
+/// The members of `ar` up to `control.tar` (`debian-binary` and `_` members skipped), its
+/// `control` checked against `planned`: the control and its `Installed-Size` (KiB).
+fn checked_control<R: Read>(
+    planned: &Identity,
+    ar: &mut ar::Reader<R>,
+) -> Result<(String, Option<u64>), DebError> {
     let package = planned.name;
     let format = |reason: String| DebError::Format {
         package: package.to_owned(),
         reason,
     };
-    let mut ar = ar::Reader::new(reader);
     loop {
         match ar.next().map_err(format)? {
             Some((name, size)) if name.starts_with("control.tar") => {
@@ -369,8 +377,8 @@ pub fn control(planned: &Identity, reader: impl Read) -> Result<String, DebError
                 let (control, _) = read_control(dec).map_err(|e| io_error(package, &name, e))?;
                 let control =
                     control.ok_or_else(|| format("control.tar has no `control` file".into()))?;
-                check_control(planned, &control)?;
-                return Ok(control);
+                let installed = check_control(planned, &control)?;
+                return Ok((control, installed));
             }
             Some((name, _)) if name == "debian-binary" || name.starts_with('_') => continue,
             Some((name, _)) => {

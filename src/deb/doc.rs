@@ -5,8 +5,8 @@
 use std::io::Read;
 
 use super::{
-    CONTROL_TAR_LIMIT, DATA_ENTRIES, DebError, Identity, NAME_LIMIT, ar, check_control, data_limit,
-    decoder, human, io_error, normalize, read_control, stream_limit,
+    DATA_ENTRIES, DebError, Identity, NAME_LIMIT, ar, checked_control, data_limit, decoder, human,
+    io_error, normalize, stream_limit,
 };
 
 /// The largest changelog read (compressed): Debian's longest are about 1 MiB.
@@ -31,21 +31,11 @@ pub fn changelog(planned: &Identity, reader: impl Read) -> Result<DocChangelog, 
         reason,
     };
     let mut ar = ar::Reader::new(reader);
-    let mut installed = None;
-    let mut checked = false;
+    let (_, installed) = checked_control(planned, &mut ar)?;
     loop {
         match ar.next().map_err(format)? {
-            Some((name, _)) if name == "debian-binary" || name.starts_with('_') => {}
-            Some((name, size)) if name.starts_with("control.tar") => {
-                let dec = decoder(&name, ar.data(), size, CONTROL_TAR_LIMIT)
-                    .map_err(|e| io_error(package, &name, e))?;
-                let (control, _) = read_control(dec).map_err(|e| io_error(package, &name, e))?;
-                let control =
-                    control.ok_or_else(|| format("control.tar has no `control` file".into()))?;
-                installed = check_control(planned, &control)?;
-                checked = true;
-            }
-            Some((name, size)) if name.starts_with("data.tar") && checked => {
+            Some((name, _)) if name.starts_with('_') => {}
+            Some((name, size)) if name.starts_with("data.tar") => {
                 let dec = decoder(&name, ar.data(), size, stream_limit(data_limit(installed)))
                     .map_err(|e| io_error(package, &name, e))?;
                 return find(package, dec).map_err(|e| io_error(package, &name, e));
