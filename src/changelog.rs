@@ -21,8 +21,8 @@ pub const MAX_LINE: usize = 64 << 10;
 pub const MAX_ENTRIES: usize = 10_000;
 /// CVE ids kept per entry.
 pub const MAX_CVES: usize = 1_000;
-/// Warnings kept (one more says how many were left out).
-const MAX_WARNINGS: usize = 20;
+/// Warnings kept (one more says that others were left out).
+pub const MAX_WARNINGS: usize = 20;
 
 /// One changelog entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,7 +93,9 @@ fn header(line: &str) -> Result<Header, String> {
     if !crate::package::valid_version(version) || version.parse::<Version>().is_err() {
         return Err(format!("invalid version `{}`", shown(version)));
     }
-    let (dists, fields) = rest.split_once(';').unwrap_or((rest, ""));
+    let (dists, fields) = rest
+        .split_once(';')
+        .ok_or_else(|| "no `;` before the urgency".to_owned())?;
     let distributions: Vec<String> = dists.split_whitespace().map(str::to_owned).collect();
     if distributions.is_empty() {
         return Err("no distribution".to_owned());
@@ -174,69 +176,54 @@ pub fn parse(text: impl BufRead, since: Option<&Version>) -> Result<Changelog, C
         warnings: Vec::new(),
         reached: false,
     };
-    let mut current: Option<(Entry, BTreeSet<String>)> = None;
+    let mut current: Option<Open> = None;
     let mut seen_header = false;
     let mut number = 0usize;
     while let Some(line) = lines.next_line()? {
         number += 1;
-        if line.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            match header(&line) {
-                Ok(h) => {
-                    if let Some(done) = current.take() {
-                        push(&mut log, done);
-                    }
-                    if log.entries.len() >= MAX_ENTRIES {
-                        let message =
-                            format!("more than {MAX_ENTRIES} entries: the rest is not read");
-                        warn(&mut log, message);
-                        return Ok(log);
-                    }
-                    seen_header = true;
-                    let version: Option<Version> = h.version.parse().ok();
-                    if let (Some(since), Some(v)) = (since, &version)
-                        && v <= since
-                    {
-                        log.reached = true;
-                        return Ok(log);
-                    }
-                    current = Some((
-                        Entry {
-                            package: h.package,
-                            version: h.version,
-                            distributions: h.distributions,
-                            urgency: h.urgency,
-                            cves: Vec::new(),
-                        },
-                        BTreeSet::new(),
-                    ));
-                }
-                // Old changelogs end in free text (`Local variables:`); a line that is no
-                // header is a warning, and the entry it sits in goes on.
-                Err(why) => warn(
-                    &mut log,
-                    format!("line {number}: not an entry header ({why})"),
-                ),
+        if !line.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            if let Some(open) = current.as_mut() {
+                open.line(&line);
             }
             continue;
         }
-        if let Some((_, cves)) = current.as_mut()
-            && !line.trim_start().starts_with("-- ")
-        {
-            for id in cve_ids(&line) {
-                if cves.len() < MAX_CVES {
-                    cves.insert(id);
+        match header(&line) {
+            Ok(h) => {
+                close(&mut log, current.take());
+                seen_header = true;
+                if log.entries.len() >= MAX_ENTRIES {
+                    // A limit is always named, whatever the other warnings.
+                    let message = format!("more than {MAX_ENTRIES} entries: the rest is not read");
+                    log.warnings.push(message);
+                    return Ok(log);
                 }
+                let version: Option<Version> = h.version.parse().ok();
+                if let (Some(since), Some(v)) = (since, &version)
+                    && v <= since
+                {
+                    log.reached = true;
+                    return Ok(log);
+                }
+                current = Some(Open::new(h));
             }
+            // A heading that is not one (an invalid version, no `;`): its entry is skipped,
+            // changes and all.
+            Err(why) if line.contains('(') => {
+                close(&mut log, current.take());
+                warn(&mut log, format!("line {number}: entry skipped: {why}"));
+            }
+            // A stray line (old changelogs end in free text): the entry goes on.
+            Err(why) => warn(
+                &mut log,
+                format!("line {number}: not an entry header ({why})"),
+            ),
         }
     }
-    if let Some(done) = current.take() {
-        push(&mut log, done);
-    }
+    close(&mut log, current.take());
     if lines.cut {
-        warn(
-            &mut log,
-            format!("lines longer than {MAX_LINE} bytes or more than {MAX_BYTES} bytes: cut"),
-        );
+        log.warnings.push(format!(
+            "lines longer than {MAX_LINE} bytes or more than {MAX_BYTES} bytes: cut"
+        ));
     }
     if !seen_header {
         return Err(ChangelogError::Empty);
@@ -244,13 +231,74 @@ pub fn parse(text: impl BufRead, since: Option<&Version>) -> Result<Changelog, C
     Ok(log)
 }
 
-fn push(log: &mut Changelog, (mut entry, cves): (Entry, BTreeSet<String>)) {
-    entry.cves = sorted_ids(cves);
-    log.entries.push(entry);
+/// The entry being read.
+struct Open {
+    entry: Entry,
+    cves: BTreeSet<String>,
+    /// It has a change line; it has its ` -- Name <email>  Date` trailer.
+    changes: bool,
+    trailer: bool,
+}
+
+impl Open {
+    fn new(h: Header) -> Open {
+        Open {
+            entry: Entry {
+                package: h.package,
+                version: h.version,
+                distributions: h.distributions,
+                urgency: h.urgency,
+                cves: Vec::new(),
+            },
+            cves: BTreeSet::new(),
+            changes: false,
+            trailer: false,
+        }
+    }
+
+    /// An indented (or empty) line of the entry.
+    fn line(&mut self, line: &str) {
+        let text = line.trim_start();
+        if text.starts_with("-- ") {
+            self.trailer = true;
+            return;
+        }
+        self.changes |= !text.is_empty();
+        for id in cve_ids(text) {
+            if self.cves.len() < MAX_CVES {
+                self.cves.insert(id);
+            }
+        }
+    }
+}
+
+/// The entry read, kept; an entry without changes or trailer is named.
+fn close(log: &mut Changelog, open: Option<Open>) {
+    let Some(mut open) = open else { return };
+    let version = shown(&open.entry.version);
+    if !open.changes {
+        warn(log, format!("entry {version} lists no change"));
+    }
+    if !open.trailer {
+        warn(log, format!("entry {version} has no ` -- ` trailer"));
+    }
+    open.entry.cves = sorted_ids(std::mem::take(&mut open.cves));
+    log.entries.push(open.entry);
 }
 
 /// CVE ids in numeric order (`CVE-2026-35190` before `CVE-2026-107493`), each once.
 pub fn sorted_ids(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = ids
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    out.sort_by(|a, b| cve_cmp(a, b));
+    out
+}
+
+/// The order of CVE ids: by year, then number, then as text.
+pub fn cve_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let key = |id: &str| -> (u64, u64) {
         let mut parts = id
             .split('-')
@@ -258,13 +306,13 @@ pub fn sorted_ids(ids: impl IntoIterator<Item = String>) -> Vec<String> {
             .map(|p| p.parse::<u64>().unwrap_or(u64::MAX));
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     };
-    let mut out: Vec<String> = ids
-        .into_iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    out.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.cmp(b)));
-    out
+    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+}
+
+/// Whether `id` is exactly one CVE id as Debian writes it (`CVE-YYYY-NNNN...`).
+pub fn valid_cve(id: &str) -> bool {
+    let ids = cve_ids(id);
+    ids.len() == 1 && ids.contains(id)
 }
 
 fn warn(log: &mut Changelog, message: String) {
@@ -410,13 +458,24 @@ openssl (3.5.1-1) unstable; urgency=medium
 
     #[test]
     fn malformed_entries_are_warnings() {
-        let text = "pkg (1.2-1) unstable; urgency=low\n\n  * CVE-2026-0001\n\n -- M <m@invalid>  Mon, 01 Jun 2026 10:00:00 +0000\n\nbroken header without parentheses\n  * CVE-2026-0002\nother (not a version!) unstable; urgency=low\n  * x\npkg (1.1-1) unstable\n  * no urgency, no trailer\n";
+        let text = "pkg (1.2-1) unstable; urgency=low\n\n  * CVE-2026-0001\nbroken header without parentheses\n  * CVE-2026-0002\n\n -- M <m@invalid>  Mon, 01 Jun 2026 10:00:00 +0000\n\nother (not a version!) unstable; urgency=low\n  * CVE-2026-0003\npkg (1.1-1) unstable\n  * no `;`: skipped, CVE-2026-0004\npkg (1.0-1) unstable; urgency=low\n";
         let log = parse(text.as_bytes(), None).unwrap();
-        assert_eq!(log.entries.len(), 2, "{log:?}");
+        // A stray line leaves its entry going on; a heading that is no heading skips its
+        // entry, changes and all; an entry without changes or trailer is named.
+        let versions: Vec<&str> = log.entries.iter().map(|e| e.version.as_str()).collect();
+        assert_eq!(versions, ["1.2-1", "1.0-1"], "{log:?}");
         assert_eq!(log.entries[0].cves, ["CVE-2026-0001", "CVE-2026-0002"]);
-        assert_eq!(log.entries[1].urgency, "");
-        assert_eq!(log.warnings.len(), 2, "{:?}", log.warnings);
-        assert!(log.warnings[0].starts_with("line 7: not an entry header"));
+        assert!(log.entries[1].cves.is_empty());
+        assert_eq!(
+            log.warnings,
+            [
+                "line 4: not an entry header (no `(version)`)",
+                "line 9: entry skipped: invalid version `not a version!`",
+                "line 11: entry skipped: no `;` before the urgency",
+                "entry 1.0-1 lists no change",
+                "entry 1.0-1 has no ` -- ` trailer",
+            ]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! cargo test --test it fuzz::`. Failures are not persisted; a panicking input is written to
 //! `target/tmp/fuzz-<property>.bin` (the last one written is the shrunk, minimal one).
 
+mod changelog;
 mod config;
 mod deb;
 mod installed;

@@ -3,6 +3,7 @@
 mod apt;
 mod attest;
 mod auth;
+mod changelog;
 mod e2e;
 mod family;
 mod files;

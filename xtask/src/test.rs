@@ -32,6 +32,7 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("mmdebstrap", "mmdebstrap"),
     ("openssl", "openssl"),
     ("curl", "curl"),
+    ("dpkg-parsechangelog", "dpkg-dev"),
 ];
 
 /// `(command, PyPI requirements)` the ignored tests run (`tools::ensure_pip`: several
