@@ -178,6 +178,17 @@ fn spec_arg(a: &Archive) -> String {
     a.spec.display().to_string()
 }
 
+/// The change of package `name` in a report's JSON.
+fn change(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no change of {name}: {report:#}"))
+        .clone()
+}
+
 /// The version of `name` in a lock's text.
 fn locked_version(lock: &str, name: &str) -> String {
     let doc: toml::Value = toml::from_str(lock).unwrap();
@@ -239,13 +250,7 @@ fn the_patch_pipeline_names_what_each_update_fixes_and_moves_only_security_updat
         .compose(&["outdated", &spec, "--json"])
         .success("json")
         .json();
-    let foo = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "libfoo")
-        .unwrap()
-        .clone();
+    let foo = change(&json, "libfoo");
     assert_eq!(foo["source"], "foo");
     assert_eq!(foo["kind"], "security");
     assert_eq!(foo["entries"].as_array().unwrap().len(), 1);
@@ -374,13 +379,7 @@ fn the_security_tracker_adds_cves_changelogs_do_not_name_and_lists_open_ones() {
         .compose(&["outdated", &spec, "--json", "--security-tracker", &t])
         .success("outdated with a tracker")
         .json();
-    let foo = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "libfoo")
-        .unwrap()
-        .clone();
+    let foo = change(&json, "libfoo");
     assert_eq!(foo["tracker_only"], serde_json::json!(["CVE-2026-1003"]));
     assert_eq!(foo["cves"].as_array().unwrap().len(), 4);
     let open: Vec<(String, String, bool)> = json["open"]
