@@ -68,11 +68,17 @@ pub fn locked_entries(
         .iter()
         .filter(|p| p.platform == name)
         .collect();
+    // The indexes by file hash, looked up once per locked package.
+    let by_hash: std::collections::HashMap<&str, &PackageEntry> = indexes
+        .packages
+        .iter()
+        .map(|e| (e.sha256.as_str(), e))
+        .collect();
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for p in locked {
-        match indexes.packages.iter().find(|e| e.sha256 == p.sha256) {
-            Some(e) => out.push(e.clone()),
+        match by_hash.get(p.sha256.as_str()) {
+            Some(e) => out.push((*e).clone()),
             None => missing.push(p),
         }
     }

@@ -125,7 +125,12 @@ fn certificates(deb: &Deb) -> impl Iterator<Item = (&str, &Content)> {
 }
 
 /// Read `content` (at `path`) from the store, at most `limit` bytes.
-fn read(store: &Store, path: &str, content: &Content, limit: u64) -> Result<Vec<u8>, RootfsError> {
+pub(super) fn read(
+    store: &Store,
+    path: &str,
+    content: &Content,
+    limit: u64,
+) -> Result<Vec<u8>, RootfsError> {
     store
         .read(content, path, limit)
         .map_err(|source| RootfsError::Content {

@@ -133,7 +133,7 @@ fn set_lines(
     let key = key(package)?;
     let text = match tree.get(&key).or_else(|| lower.get(&key)).map(|n| &n.kind) {
         Some(Kind::File(d)) => {
-            let bytes = read(store, &key, d, crate::deb::MD5SUMS_LIMIT)?;
+            let bytes = super::generated::read(store, &key, d, crate::deb::MD5SUMS_LIMIT)?;
             String::from_utf8_lossy(&bytes).into_owned()
         }
         _ if add => String::new(),
@@ -206,16 +206,6 @@ fn rewrite<E>(
         }
     }
     Ok(out)
-}
-
-/// Read `content` (at `path`) from the store, at most `limit` bytes.
-fn read(store: &Store, path: &str, content: &Content, limit: u64) -> Result<Vec<u8>, RootfsError> {
-    store
-        .read(content, path, limit)
-        .map_err(|source| RootfsError::Content {
-            path: path.to_owned(),
-            source,
-        })
 }
 
 /// The MD5 of a file, streamed from the store.
